@@ -1,0 +1,135 @@
+// Package client is a chat client for lab nodes and the balancer: Socket.IO
+// v4 over the WebSocket transport, or the plain JSON /ws protocol. Tests,
+// scenarios and the load tool use it to play users.
+//
+// # Concurrency
+//
+// A Client owns one reader goroutine, which answers server pings and queues
+// events; Close and CloseNow wait for it. Emit and Next may be called from
+// any goroutine.
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+
+	"github.com/coder/websocket"
+)
+
+// Transport selects the wire protocol.
+type Transport string
+
+// Transports.
+const (
+	SocketIO Transport = "socketio" // /socket.io/?EIO=4&transport=websocket
+	JSON     Transport = "ws"       // /ws, one JSON object per message
+)
+
+// Options configure Dial. URL is required.
+type Options struct {
+	URL       string      // http://host:port of a node or the balancer
+	Transport Transport   // default SocketIO
+	Header    http.Header // extra handshake headers (Origin, ...)
+	// NoPong makes the client ignore server pings, as a client whose network
+	// silently died would.
+	NoPong bool
+}
+
+// Event is one event received from the server.
+type Event struct {
+	Name string // "message", "node", "error", "pong", ...
+	Text string
+}
+
+// Client is one connected chat user.
+type Client struct {
+	conn      *websocket.Conn
+	transport Transport
+	opts      Options
+	// Response is the handshake response (its X-Lab-Node header names the node).
+	Response *http.Response
+	// SID is the Socket.IO session id (Socket.IO transport only).
+	SID string
+
+	done chan struct{}
+
+	// mu guards the fields below.
+	mu     sync.Mutex
+	queue  []Event
+	notify chan struct{} // closed and replaced when an event is queued
+	err    error         // why the reader stopped
+}
+
+// Dial connects and, for Socket.IO, completes the Engine.IO open and the
+// Socket.IO connect before returning.
+func Dial(ctx context.Context, opts Options) (*Client, error) {
+	if opts.Transport == "" {
+		opts.Transport = SocketIO
+	}
+	u := strings.Replace(strings.TrimSuffix(opts.URL, "/"), "http", "ws", 1)
+	switch opts.Transport {
+	case SocketIO:
+		u += "/socket.io/?EIO=4&transport=websocket"
+	case JSON:
+		u += "/ws"
+	default:
+		return nil, fmt.Errorf("client: unknown transport %q (want socketio or ws)", opts.Transport)
+	}
+	conn, resp, err := websocket.Dial(ctx, u, &websocket.DialOptions{HTTPHeader: opts.Header})
+	if err != nil {
+		return nil, fmt.Errorf("dial %s: %w", u, err)
+	}
+	conn.SetReadLimit(1 << 20)
+	c := &Client{conn: conn, transport: opts.Transport, opts: opts, Response: resp, done: make(chan struct{}), notify: make(chan struct{})}
+	if opts.Transport == SocketIO {
+		if err := c.openSocketIO(ctx); err != nil {
+			conn.CloseNow()
+			return nil, err
+		}
+	}
+	go c.readLoop()
+	return c, nil
+}
+
+// openSocketIO reads the Engine.IO open packet, sends the Socket.IO connect
+// and waits for its answer.
+func (c *Client) openSocketIO(ctx context.Context) error {
+	_, open, err := c.conn.Read(ctx)
+	if err != nil {
+		return fmt.Errorf("read engine.io open: %w", err)
+	}
+	if len(open) == 0 || open[0] != '0' {
+		return fmt.Errorf("client: want engine.io open packet, got %q", open)
+	}
+	if err := c.conn.Write(ctx, websocket.MessageText, []byte("40")); err != nil {
+		return fmt.Errorf("send socket.io connect: %w", err)
+	}
+	for {
+		_, p, err := c.conn.Read(ctx)
+		if err != nil {
+			return fmt.Errorf("read socket.io connect: %w", err)
+		}
+		if s := string(p); strings.HasPrefix(s, "40") {
+			var v struct{ SID string }
+			if err := json.Unmarshal(p[2:], &v); err != nil {
+				return fmt.Errorf("client: bad socket.io connect reply %q", s)
+			}
+			c.SID = v.SID
+			return nil
+		} else if s == "2" && !c.opts.NoPong {
+			c.conn.Write(ctx, websocket.MessageText, []byte("3"))
+		} else if s != "2" {
+			return fmt.Errorf("client: want socket.io connect reply (40), got %q", s)
+		}
+	}
+}
+
+// Node is the name of the node that served the handshake (X-Lab-Node).
+func (c *Client) Node() string { return c.Response.Header.Get("X-Lab-Node") }
+
+// Conn exposes the WebSocket, for tests that send raw frames.
+func (c *Client) Conn() *websocket.Conn { return c.conn }

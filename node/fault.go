@@ -1,0 +1,120 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/wslab/wslab/events"
+)
+
+// Kill crashes the node: every connection is dropped with no close frame and
+// the node stops listening. Like a crashed process, it announces nobody as
+// left and leaves their session hashes in Redis.
+func (n *Node) Kill() error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.closed {
+		return ErrClosed
+	}
+	n.publish(events.Event{Kind: events.NodeFault, Detail: "kill"})
+	n.halt(context.Background(), endKilled)
+	n.publish(events.Event{Kind: events.NodeStopped, Reason: "killed"})
+	return nil
+}
+
+// Stop shuts the node down gracefully: every WebSocket gets a 1001 Going
+// Away close frame, users with a name are announced as left, and the node
+// stops listening.
+func (n *Node) Stop(ctx context.Context) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.closed {
+		return ErrClosed
+	}
+	n.publish(events.Event{Kind: events.NodeFault, Detail: "stop"})
+	n.halt(ctx, endStopping)
+	n.publish(events.Event{Kind: events.NodeStopped, Reason: "stopped"})
+	return nil
+}
+
+// Hang wedges the node: it keeps accepting connections but answers nothing,
+// neither HTTP requests (health checks time out) nor WebSocket messages,
+// until Start.
+func (n *Node) Hang() error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.closed {
+		return ErrClosed
+	}
+	if n.gate.Load() == nil {
+		g := make(chan struct{})
+		n.gate.Store(&g)
+	}
+	n.publish(events.Event{Kind: events.NodeFault, Detail: "hang"})
+	return nil
+}
+
+// Slow delays every outgoing message by d on the node's clock; 0 clears it.
+func (n *Node) Slow(d time.Duration) error {
+	if d < 0 {
+		return fmt.Errorf("node %q: slow: delay %s is negative", n.cfg.Name, d)
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.closed {
+		return ErrClosed
+	}
+	n.slow.Store(int64(d))
+	n.publish(events.Event{Kind: events.NodeFault, Detail: "slow " + d.String()})
+	return nil
+}
+
+// Start clears hang and slow faults and, if the node was killed or stopped,
+// listens again on the same address.
+func (n *Node) Start() error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.closed {
+		return ErrClosed
+	}
+	cleared := n.releaseGate() || n.slow.Swap(0) != 0
+	if cleared {
+		n.publish(events.Event{Kind: events.NodeFault, Detail: "start: faults cleared"})
+	}
+	if n.srv != nil {
+		return nil
+	}
+	return n.listen()
+}
+
+// Restart stops the node gracefully and starts it again on the same address.
+func (n *Node) Restart(ctx context.Context) error {
+	if err := n.Stop(ctx); err != nil {
+		return err
+	}
+	return n.Start()
+}
+
+// releaseGate ends a hang; it reports whether one was in force.
+func (n *Node) releaseGate() bool {
+	g := n.gate.Swap(nil)
+	if g != nil {
+		close(*g)
+	}
+	return g != nil
+}
+
+// waitGate blocks while the node hangs.
+func (n *Node) waitGate(ctx context.Context) error {
+	g := n.gate.Load()
+	if g == nil {
+		return nil
+	}
+	select {
+	case <-*g:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

@@ -1,0 +1,141 @@
+package node_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/wslab/wslab/events"
+	"github.com/wslab/wslab/node"
+	"github.com/wslab/wslab/node/client"
+	"github.com/wslab/wslab/store"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// waitFor bounds every wait in these tests: an event that has not come by
+// then is not coming.
+const waitFor = 10 * time.Second
+
+func ctxT(t *testing.T) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// world is a shared Redis and event bus for a test's nodes.
+type world struct {
+	redis *store.Embedded
+	bus   *events.Bus
+	sub   *events.Subscription
+}
+
+func newWorld(t *testing.T) *world {
+	t.Helper()
+	r, err := store.StartEmbedded("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bus := events.New()
+	w := &world{redis: r, bus: bus, sub: bus.Subscribe(10000)}
+	t.Cleanup(func() {
+		w.sub.Close()
+		r.Close()
+	})
+	return w
+}
+
+func (w *world) startNode(t *testing.T, cfg node.Config) *node.Node {
+	t.Helper()
+	cfg.RedisURL = w.redis.URL()
+	cfg.Events = w.bus
+	n, err := node.Start(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.Close() })
+	return n
+}
+
+// waitEvent returns the next event matching match.
+func (w *world) waitEvent(t *testing.T, match func(events.Event) bool) events.Event {
+	t.Helper()
+	ctx := ctxT(t)
+	for {
+		select {
+		case e, ok := <-w.sub.C():
+			if !ok {
+				t.Fatalf("event subscription dropped: %v", w.sub.Err())
+			}
+			if match(e) {
+				return e
+			}
+		case <-ctx.Done():
+			t.Fatal("timed out waiting for an event")
+		}
+	}
+}
+
+func closedEvent(conn string) func(events.Event) bool {
+	return func(e events.Event) bool { return e.Kind == events.ConnClosed && e.Conn == conn }
+}
+
+func dial(t *testing.T, url string, tr client.Transport) *client.Client {
+	t.Helper()
+	c, err := client.Dial(ctxT(t), client.Options{URL: url, Transport: tr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.CloseNow() })
+	return c
+}
+
+// expect reads the next message event and compares it.
+func expect(t *testing.T, c *client.Client, want string) {
+	t.Helper()
+	got, err := c.NextMessage(ctxT(t))
+	if err != nil {
+		t.Fatalf("waiting for %q: %v", want, err)
+	}
+	if got != want {
+		t.Fatalf("got message %q, want %q", got, want)
+	}
+}
+
+// expectEvent reads the next event of any kind and compares it.
+func expectEvent(t *testing.T, c *client.Client, want client.Event) {
+	t.Helper()
+	got, err := c.Next(ctxT(t))
+	if err != nil {
+		t.Fatalf("waiting for %+v: %v", want, err)
+	}
+	if got != want {
+		t.Fatalf("got event %+v, want %+v", got, want)
+	}
+}
+
+func emit(t *testing.T, c *client.Client, event, text string) {
+	t.Helper()
+	if err := c.Emit(ctxT(t), event, text); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// joinAs connects a user and sets their name, consuming the greeting.
+func joinAs(t *testing.T, url string, tr client.Transport, name string) *client.Client {
+	t.Helper()
+	c := dial(t, url, tr)
+	expect(t, c, node.TextWelcome)
+	emit(t, c, "set_username", name)
+	expect(t, c, "Your username is set to "+name)
+	return c
+}
+
+type eventT = events.Event
+
+const opened = events.ConnOpened

@@ -1,0 +1,69 @@
+package node
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+
+	"github.com/coder/websocket"
+)
+
+// wsFrame is one message of the plain /ws protocol, both ways:
+// {"event":"message","data":"hi"}.
+type wsFrame struct {
+	Event string          `json:"event"`
+	Data  json.RawMessage `json:"data,omitempty"`
+}
+
+func encodeJSONEvent(event, text string) []byte {
+	b, _ := json.Marshal(struct {
+		Event string `json:"event"`
+		Data  string `json:"data"`
+	}{event, text})
+	return b
+}
+
+// serveJSON is the chat over plain WebSocket, one JSON object per message,
+// for clients that do not speak Socket.IO. Client events: set_username,
+// message, ping (answered with pong). Bad input gets an "error" event and the
+// connection stays open.
+func (n *Node) serveJSON(w http.ResponseWriter, r *http.Request) {
+	conn, s, ok := n.accept(w, r, encodeJSONEvent)
+	if !ok {
+		return
+	}
+	s.emit("node", n.cfg.Name)
+	n.join(s)
+	for {
+		typ, data, err := conn.Read(s.ctx)
+		if err != nil {
+			s.readReason(err)
+			break
+		}
+		if err := n.waitGate(s.ctx); err != nil {
+			break
+		}
+		if typ != websocket.MessageText {
+			s.emit("error", "binary messages are not supported: send JSON text like {\"event\":\"message\",\"data\":\"hi\"}")
+			continue
+		}
+		var f wsFrame
+		if err := json.Unmarshal(data, &f); err != nil {
+			s.emit("error", fmt.Sprintf("invalid JSON %s: %v", quote(string(data)), err))
+			continue
+		}
+		switch f.Event {
+		case "set_username", "message":
+			var args []json.RawMessage
+			if f.Data != nil {
+				args = append(args, f.Data)
+			}
+			n.onEvent(s, f.Event, args)
+		case "ping":
+			s.emit("pong", "")
+		default:
+			s.emit("error", fmt.Sprintf("unknown event %s: want set_username, message or ping", quote(f.Event)))
+		}
+	}
+	s.end(0, "")
+}

@@ -1,0 +1,222 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/wslab/wslab/events"
+	"github.com/wslab/wslab/store"
+)
+
+// Node is a running chat (or echo) node.
+type Node struct {
+	cfg   Config
+	log   *slog.Logger
+	store *store.Client       // nil in echo mode
+	sub   *store.Subscription // nil in echo mode
+
+	// randMu guards cfg.Rand, which is not safe for concurrent use.
+	randMu sync.Mutex
+
+	// mu serializes the control path (start, kill, stop, close) and guards
+	// the fields below.
+	mu        sync.Mutex
+	addr      string // resolved listen address, reused by Start after a stop
+	srv       *http.Server
+	ln        *trackingListener
+	serveDone chan struct{}
+	runCancel context.CancelFunc // cancels the sessions of this incarnation
+	closed    bool
+
+	// membersMu guards members (the sessions in the chat room) and conns
+	// (every WebSocket session, chat or echo).
+	membersMu sync.Mutex
+	members   map[string]*session
+	conns     map[*session]struct{}
+
+	// sessions counts live sessions; each owns a reader and a writer.
+	sessions sync.WaitGroup
+
+	ending    atomic.Int32 // endRunning, endKilled or endStopping
+	slow      atomic.Int64 // delay added to every outgoing message, in ns
+	gate      atomic.Pointer[chan struct{}]
+	storeDown atomic.Bool
+}
+
+const (
+	endRunning int32 = iota
+	endKilled
+	endStopping
+)
+
+// Start validates cfg, connects to the store (chat mode), and starts
+// listening. Close releases everything.
+func Start(ctx context.Context, cfg Config) (*Node, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("node %q: %w", cfg.Name, err)
+	}
+	cfg = cfg.withDefaults()
+	n := &Node{cfg: cfg, log: cfg.Logger.With("node", cfg.Name), addr: cfg.Addr, members: make(map[string]*session), conns: make(map[*session]struct{})}
+	if cfg.Mode == ModeChat {
+		c, err := store.Dial(ctx, store.Options{URL: cfg.RedisURL, Channel: cfg.Channel})
+		if err != nil {
+			return nil, fmt.Errorf("node %q: %w", cfg.Name, err)
+		}
+		n.store = c
+		sub, err := c.Subscribe(ctx, busHandler{n})
+		if err != nil {
+			c.Close()
+			return nil, fmt.Errorf("node %q: %w", cfg.Name, err)
+		}
+		n.sub = sub
+	}
+	if err := n.listen(); err != nil {
+		n.closeStore()
+		return nil, err
+	}
+	return n, nil
+}
+
+// Name is the node's name.
+func (n *Node) Name() string { return n.cfg.Name }
+
+// Mode is what the node serves.
+func (n *Node) Mode() Mode { return n.cfg.Mode }
+
+// Addr is the host:port the node listens on (kept across restarts).
+func (n *Node) Addr() string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.addr
+}
+
+// URL is the node's base URL, http://host:port.
+func (n *Node) URL() string { return "http://" + n.Addr() }
+
+// Listening reports whether the node accepts connections (not killed or
+// stopped).
+func (n *Node) Listening() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.srv != nil
+}
+
+// Sessions is the number of clients in this node's chat room.
+func (n *Node) Sessions() int {
+	n.membersMu.Lock()
+	defer n.membersMu.Unlock()
+	return len(n.members)
+}
+
+// listen starts an HTTP server on n.addr. Callers hold n.mu or own n.
+func (n *Node) listen() error {
+	l, err := net.Listen("tcp", n.addr)
+	if err != nil {
+		return fmt.Errorf("node %q: listen on %s: %w", n.cfg.Name, n.addr, err)
+	}
+	n.addr = l.Addr().String()
+	n.ln = newTrackingListener(l)
+	runCtx, cancel := context.WithCancel(context.Background())
+	n.runCancel = cancel
+	n.srv = &http.Server{
+		Handler: n.handler(),
+		// Wall-clock guards against stuck header reads; nothing a scenario
+		// controls passes through here.
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(n.log.Handler(), slog.LevelDebug),
+		BaseContext:       func(net.Listener) context.Context { return runCtx },
+	}
+	n.ending.Store(endRunning)
+	n.serveDone = make(chan struct{})
+	go func(srv *http.Server, ln net.Listener, done chan struct{}) {
+		defer close(done)
+		srv.Serve(ln)
+	}(n.srv, n.ln, n.serveDone)
+	n.publish(events.Event{Kind: events.NodeStarted, Detail: "listening on " + n.addr})
+	return nil
+}
+
+// halt stops listening and ends every session: how depends on mode. Callers
+// hold n.mu.
+func (n *Node) halt(ctx context.Context, mode int32) {
+	if n.srv == nil {
+		return
+	}
+	n.membersMu.Lock()
+	n.ending.Store(mode) // under membersMu: no session is added after this
+	n.membersMu.Unlock()
+	n.releaseGate() // sessions parked by a hang must be able to end
+	switch mode {
+	case endKilled:
+		n.srv.Close()
+		n.ln.dropAll()
+	case endStopping:
+		n.ln.Close()
+		for _, s := range n.snapshotSessions() {
+			s.goAway()
+		}
+		n.sessions.Wait()
+		if err := n.srv.Shutdown(ctx); err != nil {
+			n.srv.Close()
+		}
+	}
+	n.runCancel()
+	n.sessions.Wait()
+	<-n.serveDone
+	n.srv, n.ln = nil, nil
+}
+
+func (n *Node) snapshotSessions() []*session {
+	n.membersMu.Lock()
+	defer n.membersMu.Unlock()
+	out := make([]*session, 0, len(n.conns))
+	for s := range n.conns {
+		out = append(out, s)
+	}
+	return out
+}
+
+// Close stops the node gracefully (close frames 1001, leave messages), then
+// releases the store. It waits for every goroutine the node started.
+func (n *Node) Close() error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.closed {
+		return nil
+	}
+	n.closed = true
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	wasUp := n.srv != nil
+	n.halt(ctx, endStopping)
+	if wasUp {
+		n.publish(events.Event{Kind: events.NodeStopped, Reason: "closed"})
+	}
+	n.closeStore()
+	return nil
+}
+
+func (n *Node) closeStore() {
+	if n.sub != nil {
+		n.sub.Close()
+	}
+	if n.store != nil {
+		n.store.Close()
+	}
+}
+
+// ErrClosed is returned by faults on a closed node.
+var ErrClosed = errors.New("node: closed")
+
+func (n *Node) publish(e events.Event) {
+	e.Source = n.cfg.Name
+	e.Time = n.cfg.Clock.Now()
+	n.cfg.Events.Publish(e)
+}

@@ -1,0 +1,145 @@
+// Package node is a chat node: the tutorial's chat app (Socket.IO over the
+// WebSocket transport, and the same chat as JSON on /ws), its page, its
+// health endpoint, an echo mode for measuring the balancer, and faults
+// (kill, stop, hang, slow) that a lab injects to see what clients live
+// through.
+//
+// # Concurrency
+//
+// A Node owns every goroutine it starts: the HTTP server's, one reader and
+// one writer per WebSocket session, and the bus subscription. Close (and
+// Kill/Stop for the sessions) cancels them and waits until they exit. The
+// room's member map is guarded by Node.mu; faults are atomics and a gate
+// channel read on the data path.
+package node
+
+import (
+	crand "crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+
+	"github.com/coder/quartz"
+
+	"github.com/wslab/wslab/events"
+)
+
+// Mode selects what a node serves.
+type Mode string
+
+// Node modes.
+const (
+	ModeChat Mode = "chat" // the tutorial's chat app (default)
+	ModeEcho Mode = "echo" // every WebSocket message sent straight back, nothing else
+)
+
+// Defaults applied to zero Config fields.
+const (
+	DefaultPingInterval = 25 * time.Second // Socket.IO's default heartbeat
+	DefaultPingTimeout  = 20 * time.Second
+	DefaultMaxPayload   = 64 << 10
+	DefaultMaxUsername  = 32
+	DefaultMaxMessage   = 2000
+	DefaultQueue        = 256
+)
+
+// Config describes a node. The zero value is a chat node named "node" on a
+// free loopback port; chat mode needs RedisURL.
+type Config struct {
+	Name     string // shown to clients (X-Lab-Node header, "node" event); default "node"
+	Addr     string // listen address; default 127.0.0.1:0
+	RedisURL string // redis://host:port/db of the shared store (chat mode)
+	Channel  string // pub/sub channel; default store.DefaultChannel
+	Mode     Mode   // ModeChat (default) or ModeEcho
+
+	PingInterval time.Duration // Engine.IO heartbeat interval; default 25s
+	PingTimeout  time.Duration // how long to wait for a pong; default 20s
+	MaxPayload   int64         // read limit of every WebSocket message; default 64 KiB
+	MaxUsername  int           // longest accepted username in characters; default 32
+	MaxMessage   int           // longest accepted chat message in characters; default 2000
+	Queue        int           // outgoing messages buffered per client; default 256
+
+	// AllowedOrigins are host patterns (path.Match syntax, e.g.
+	// "*.example.com", "localhost:*") accepted in the Origin header of an
+	// upgrade in addition to the request's own host. Empty: same-origin only.
+	AllowedOrigins []string
+
+	Clock  quartz.Clock // nil: real time
+	Events *events.Bus  // nil: events are discarded
+	Rand   *rand.Rand   // session ids; nil: seeded from crypto/rand
+	Logger *slog.Logger // nil: slog.Default()
+}
+
+// withDefaults returns a copy of c with defaults filled in.
+func (c Config) withDefaults() Config {
+	if c.Name == "" {
+		c.Name = "node"
+	}
+	if c.Addr == "" {
+		c.Addr = "127.0.0.1:0"
+	}
+	if c.Mode == "" {
+		c.Mode = ModeChat
+	}
+	if c.PingInterval == 0 {
+		c.PingInterval = DefaultPingInterval
+	}
+	if c.PingTimeout == 0 {
+		c.PingTimeout = DefaultPingTimeout
+	}
+	if c.MaxPayload == 0 {
+		c.MaxPayload = DefaultMaxPayload
+	}
+	if c.MaxUsername == 0 {
+		c.MaxUsername = DefaultMaxUsername
+	}
+	if c.MaxMessage == 0 {
+		c.MaxMessage = DefaultMaxMessage
+	}
+	if c.Queue == 0 {
+		c.Queue = DefaultQueue
+	}
+	if c.Clock == nil {
+		c.Clock = quartz.NewReal()
+	}
+	if c.Rand == nil {
+		var seed [16]byte
+		crand.Read(seed[:])
+		c.Rand = rand.New(rand.NewPCG(binary.LittleEndian.Uint64(seed[:8]), binary.LittleEndian.Uint64(seed[8:])))
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c
+}
+
+// Validate reports every problem with the config at once.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Mode != "" && c.Mode != ModeChat && c.Mode != ModeEcho {
+		errs = append(errs, fmt.Errorf("mode: %q is not chat or echo", c.Mode))
+	}
+	if (c.Mode == "" || c.Mode == ModeChat) && c.RedisURL == "" {
+		errs = append(errs, errors.New("redis_url: a chat node needs a Redis URL (redis://host:port/db)"))
+	}
+	for _, f := range []struct {
+		name string
+		v    time.Duration
+	}{{"ping_interval", c.PingInterval}, {"ping_timeout", c.PingTimeout}} {
+		if f.v < 0 {
+			errs = append(errs, fmt.Errorf("%s: %s is negative", f.name, f.v))
+		}
+	}
+	for _, f := range []struct {
+		name string
+		v    int64
+	}{{"max_payload", c.MaxPayload}, {"max_username", int64(c.MaxUsername)}, {"max_message", int64(c.MaxMessage)}, {"queue", int64(c.Queue)}} {
+		if f.v < 0 {
+			errs = append(errs, fmt.Errorf("%s: %d is negative", f.name, f.v))
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,133 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"time"
+	"unicode/utf8"
+
+	"github.com/wslab/wslab/events"
+	"github.com/wslab/wslab/store"
+)
+
+// The tutorial app's texts, exactly.
+const (
+	TextWelcome    = "Welcome to the chatroom!"
+	TextNoUsername = "Failed to send the message. Specify a username first."
+	textUsernameIs = "Your username is set to %s"
+	textSays       = "%s: %s"
+	textLeft       = "%s left the chatroom."
+)
+
+// storeTimeout bounds each Redis call made for a client.
+const storeTimeout = 5 * time.Second
+
+// join puts s in the room: its session hash is created, it is welcomed, and
+// from then on it receives broadcasts.
+func (n *Node) join(s *session) {
+	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	defer cancel()
+	n.storeResult(n.store.CreateSession(ctx, s.sid))
+	s.emit("message", TextWelcome)
+	n.membersMu.Lock()
+	n.members[s.sid] = s
+	n.membersMu.Unlock()
+	s.joined.Store(true)
+}
+
+// setUsername handles set_username.
+func (n *Node) setUsername(s *session, name string) {
+	if l := utf8.RuneCountInString(name); l > n.cfg.MaxUsername {
+		s.emit("message", fmt.Sprintf("Failed to set the username: it is %d characters long, the limit is %d.", l, n.cfg.MaxUsername))
+		return
+	}
+	ctx, cancel := context.WithTimeout(s.ctx, storeTimeout)
+	defer cancel()
+	if err := n.storeResult(n.store.SetUsername(ctx, s.sid, name)); err != nil {
+		s.emit("message", "Failed to set the username: the chat store (Redis) is unreachable.")
+		return
+	}
+	s.emit("message", fmt.Sprintf(textUsernameIs, name))
+}
+
+// say handles a chat message: broadcast to every client on every node if the
+// sender has a username, a warning to the sender otherwise.
+func (n *Node) say(s *session, text string) {
+	if l := utf8.RuneCountInString(text); l > n.cfg.MaxMessage {
+		s.emit("message", fmt.Sprintf("Failed to send the message: it is %d characters long, the limit is %d.", l, n.cfg.MaxMessage))
+		return
+	}
+	ctx, cancel := context.WithTimeout(s.ctx, storeTimeout)
+	defer cancel()
+	name, err := n.store.Username(ctx, s.sid)
+	if n.storeResult(err) != nil {
+		s.emit("message", "Failed to send the message: the chat store (Redis) is unreachable.")
+		return
+	}
+	if name == "" {
+		s.emit("message", TextNoUsername)
+		return
+	}
+	if n.storeResult(n.store.Publish(ctx, store.Message{From: n.cfg.Name, Text: fmt.Sprintf(textSays, name, text)})) != nil {
+		s.emit("message", "Failed to send the message: the chat store (Redis) is unreachable.")
+	}
+}
+
+// leave takes s out of the room exactly once. A user with a name is
+// announced as left and the session hash is deleted — unless the node was
+// killed: a crashed process says nothing and cleans nothing up.
+func (n *Node) leave(s *session) {
+	s.left.Do(func() {
+		if !s.joined.Load() {
+			return
+		}
+		n.membersMu.Lock()
+		delete(n.members, s.sid)
+		n.membersMu.Unlock()
+		if n.ending.Load() == endKilled {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+		defer cancel()
+		name, err := n.store.Username(ctx, s.sid)
+		if n.storeResult(err) == nil && name != "" {
+			n.storeResult(n.store.Publish(ctx, store.Message{From: n.cfg.Name, Text: fmt.Sprintf(textLeft, name)}))
+		}
+		n.storeResult(n.store.DeleteSession(ctx, s.sid))
+	})
+}
+
+// broadcast delivers a bus message to every client in this node's room.
+func (n *Node) broadcast(m store.Message) {
+	n.membersMu.Lock()
+	defer n.membersMu.Unlock()
+	for _, s := range n.members {
+		s.emit("message", m.Text)
+	}
+}
+
+// storeResult turns store failures and recoveries into events, once per
+// transition, and passes err through.
+func (n *Node) storeResult(err error) error {
+	n.storeState(err)
+	return err
+}
+
+func (n *Node) storeState(err error) {
+	if err != nil {
+		if !n.storeDown.Swap(true) {
+			n.log.Warn("redis unreachable", "err", err)
+			n.publish(events.Event{Kind: events.StoreError, Detail: err.Error()})
+		}
+		return
+	}
+	if n.storeDown.Swap(false) {
+		n.publish(events.Event{Kind: events.StoreRecovered})
+	}
+}
+
+// busHandler feeds the bus subscription into the room.
+type busHandler struct{ n *Node }
+
+func (h busHandler) Message(m store.Message) { h.n.broadcast(m) }
+func (h busHandler) State(err error)         { h.n.storeState(err) }

@@ -1,0 +1,189 @@
+package node
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/wslab/wslab/events"
+)
+
+// Close reasons reported in ConnClosed events.
+const (
+	ReasonClientClosed  = "client_closed"  // close frame or Socket.IO disconnect from the client
+	ReasonDropped       = "dropped"        // the connection ended with no close frame
+	ReasonPingTimeout   = "ping_timeout"   // no pong within the ping timeout
+	ReasonProtocolError = "protocol_error" // the client broke the protocol
+	ReasonTooBig        = "message_too_big"
+	ReasonSlowConsumer  = "slow_consumer" // the outgoing queue overflowed
+	ReasonKilled        = "killed"
+	ReasonStopped       = "node_stopped"
+)
+
+// outgoing is one queued WebSocket text message.
+type outgoing struct {
+	data []byte
+	due  time.Time // not before this instant on the node's clock (slow fault)
+}
+
+// session is one WebSocket client of a node, whatever its protocol.
+type session struct {
+	n      *Node
+	sid    string
+	client string
+	conn   *websocket.Conn
+	encode func(event, text string) []byte // the protocol's event framing
+
+	ctx    context.Context // cancelled when the session ends
+	cancel context.CancelFunc
+	out    chan outgoing
+	wg     sync.WaitGroup // the writer
+
+	reason atomic.Pointer[string] // first reason to end wins
+	joined atomic.Bool            // in the chat room
+	left   sync.Once
+}
+
+// newSessionID returns a Socket.IO-style id: 20 URL-safe characters.
+func (n *Node) newSessionID() string {
+	var b [15]byte
+	n.randMu.Lock()
+	for i := range b {
+		b[i] = byte(n.cfg.Rand.UintN(256))
+	}
+	n.randMu.Unlock()
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// addSession registers a new session and starts its writer, or reports
+// false if the node is going down.
+func (n *Node) addSession(parent context.Context, conn *websocket.Conn, client string, encode func(string, string) []byte) (*session, bool) {
+	n.membersMu.Lock()
+	defer n.membersMu.Unlock()
+	if n.ending.Load() != endRunning {
+		return nil, false
+	}
+	ctx, cancel := context.WithCancel(parent)
+	s := &session{n: n, sid: n.newSessionID(), client: client, conn: conn, encode: encode, ctx: ctx, cancel: cancel}
+	n.sessions.Add(1)
+	n.conns[s] = struct{}{}
+	if encode != nil { // echo sessions write from their reader
+		s.out = make(chan outgoing, n.cfg.Queue)
+		s.wg.Add(1)
+		go s.writeLoop()
+	}
+	n.publish(events.Event{Kind: events.ConnOpened, Conn: s.sid, Client: client})
+	return s, true
+}
+
+// end finishes a session after its reader returned: stop the writer, close
+// the socket, leave the room (unless the node crashed), report the reason.
+func (s *session) end(code websocket.StatusCode, msg string) {
+	defer s.n.sessions.Done()
+	s.cancel()
+	s.wg.Wait()
+	if code != 0 && s.n.ending.Load() != endKilled {
+		s.conn.Close(code, truncate(msg, 123)) // a close reason's limit
+	} else {
+		s.conn.CloseNow()
+	}
+	s.n.leave(s)
+	s.n.membersMu.Lock()
+	delete(s.n.conns, s)
+	s.n.membersMu.Unlock()
+	reason := ReasonDropped
+	if r := s.reason.Load(); r != nil {
+		reason = *r
+	}
+	s.n.publish(events.Event{Kind: events.ConnClosed, Conn: s.sid, Client: s.client, Reason: reason, Detail: msg})
+}
+
+// setReason records why the session ends; the first call wins.
+func (s *session) setReason(r string) {
+	s.reason.CompareAndSwap(nil, &r)
+}
+
+// readReason maps a read error to a close reason, unless one is set already.
+func (s *session) readReason(err error) {
+	switch s.n.ending.Load() {
+	case endKilled:
+		s.setReason(ReasonKilled)
+	case endStopping:
+		s.setReason(ReasonStopped)
+	}
+	switch websocket.CloseStatus(err) {
+	case -1:
+		s.setReason(ReasonDropped)
+	case websocket.StatusMessageTooBig:
+		s.setReason(ReasonTooBig)
+	default:
+		s.setReason(ReasonClientClosed)
+	}
+}
+
+// goAway closes the session with 1001, as a node that stops gracefully does.
+func (s *session) goAway() {
+	s.setReason(ReasonStopped)
+	s.conn.Close(websocket.StatusGoingAway, "node stopping")
+}
+
+// emit queues an event for the client; it never blocks.
+func (s *session) emit(event, text string) { s.send(s.encode(event, text)) }
+
+// send queues a raw text message. A client that lets its queue overflow is
+// disconnected rather than allowed to hold up the room.
+func (s *session) send(data []byte) {
+	m := outgoing{data: data}
+	if d := time.Duration(s.n.slow.Load()); d > 0 {
+		m.due = s.n.cfg.Clock.Now().Add(d)
+	}
+	select {
+	case s.out <- m:
+	case <-s.ctx.Done():
+	default:
+		s.setReason(ReasonSlowConsumer)
+		s.conn.CloseNow()
+	}
+}
+
+func (s *session) writeLoop() {
+	defer s.wg.Done()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case m := <-s.out:
+			if err := s.deliver(m); err != nil {
+				return
+			}
+		}
+	}
+}
+
+// deliver writes m once the node is not hung and m is due.
+func (s *session) deliver(m outgoing) error {
+	if err := s.n.waitGate(s.ctx); err != nil {
+		return err
+	}
+	if !m.due.IsZero() {
+		if wait := s.n.cfg.Clock.Until(m.due); wait > 0 {
+			t := s.n.cfg.Clock.NewTimer(wait, "node", "slow")
+			defer t.Stop()
+			select {
+			case <-t.C:
+			case <-s.ctx.Done():
+				return s.ctx.Err()
+			}
+		}
+	}
+	err := s.conn.Write(s.ctx, websocket.MessageText, m.data)
+	if err != nil && !errors.Is(err, context.Canceled) {
+		s.conn.CloseNow() // the reader notices and ends the session
+	}
+	return err
+}

@@ -1,0 +1,81 @@
+package node_test
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"testing"
+	"time"
+
+	"github.com/wslab/wslab/node"
+)
+
+// TestRealSocketIOClient runs the chat with the unmodified socket.io-client
+// 4.x from npm (transports: ["websocket"]) against two nodes. Opt-in:
+// LAB_TEST_NODE names the node binary; .ci/run installs the package.
+func TestRealSocketIOClient(t *testing.T) {
+	nodeBin := os.Getenv("LAB_TEST_NODE")
+	if nodeBin == "" {
+		t.Skip("set LAB_TEST_NODE=$(command -v node) after npm ci in node/testdata/sioclient")
+	}
+	w := newWorld(t)
+	// A short real-time heartbeat so the client's pongs are exercised.
+	cfg := node.Config{PingInterval: 50 * time.Millisecond, PingTimeout: 5 * time.Second}
+	cfg.Name = "node-1"
+	n1 := w.startNode(t, cfg)
+	cfg.Name = "node-2"
+	n2 := w.startNode(t, cfg)
+
+	cmd := exec.CommandContext(ctxT(t), nodeBin, "chat.mjs", n1.URL(), n2.URL())
+	cmd.Dir = "testdata/sioclient"
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("socket.io-client run: %v\nstdout:\n%s\nstderr:\n%s", err, out, stderr.String())
+	}
+	type line struct {
+		Who, Ev string
+		Data    any
+	}
+	got := map[string][]line{}
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		var l line
+		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
+			t.Fatalf("bad output line %q", sc.Text())
+		}
+		got[l.Who] = append(got[l.Who], l)
+	}
+	want := map[string][]line{
+		"A": {
+			{"A", "node", "node-1"},
+			{"A", "message", "Welcome to the chatroom!"},
+			{"A", "message", "Failed to send the message. Specify a username first."},
+			{"A", "message", "Your username is set to A"},
+			{"A", "ack", nil},
+			{"A", "message", "A: hi"},
+			{"A", "pinged", 2.0},
+		},
+		"B": {
+			{"B", "node", "node-2"},
+			{"B", "message", "Welcome to the chatroom!"},
+			{"B", "message", "Your username is set to B"},
+			{"B", "message", "A: hi"},
+			{"B", "message", "A left the chatroom."},
+		},
+		"-": {{"-", "done", true}},
+	}
+	for who, lines := range want {
+		if len(got[who]) != len(lines) {
+			t.Fatalf("%s saw %d events, want %d:\ngot  %v\nwant %v", who, len(got[who]), len(lines), got[who], lines)
+		}
+		for i := range lines {
+			if got[who][i] != lines[i] {
+				t.Fatalf("%s event %d: got %v, want %v", who, i, got[who][i], lines[i])
+			}
+		}
+	}
+}

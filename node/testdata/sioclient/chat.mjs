@@ -1,0 +1,66 @@
+// Plays the tutorial's chat with the real socket.io-client: user A on the
+// first URL, user B on the second. Prints one JSON line per event received;
+// node/sioclient_test.go compares them with the chat table of SPEC §1.
+import { io } from "socket.io-client";
+
+const [urlA, urlB] = process.argv.slice(2);
+const print = (who, ev, data) => console.log(JSON.stringify({ who, ev, data }));
+
+function user(url, who) {
+  const s = io(url, { transports: ["websocket"], reconnection: false, timeout: 5000 });
+  const inbox = [];
+  let wake = null;
+  s.on("message", (m) => {
+    print(who, "message", m);
+    inbox.push(m);
+    const w = wake;
+    wake = null;
+    if (w) w();
+  });
+  s.on("node", (n) => print(who, "node", n));
+  const next = () =>
+    new Promise((resolve) => {
+      const take = () => (inbox.length ? resolve(inbox.shift()) : (wake = take));
+      take();
+    });
+  const connected = new Promise((resolve, reject) => {
+    s.on("connect", () => resolve());
+    s.on("connect_error", (e) => reject(new Error(who + " connect_error: " + e.message)));
+  });
+  return { s, next, connected };
+}
+
+// pings resolves after the server has pinged n times (and the client
+// answered each): the heartbeat works with the real client.
+const pings = (u, n) =>
+  new Promise((resolve) => {
+    let seen = 0;
+    u.s.io.engine.on("ping", () => ++seen === n && resolve());
+  });
+
+const a = user(urlA, "A");
+await a.connected;
+await a.next();
+const b = user(urlB, "B");
+await b.connected;
+await b.next();
+
+a.s.emit("message", "too early");
+await a.next();
+const ack = await a.s.timeout(5000).emitWithAck("set_username", "A");
+print("A", "ack", ack);
+await a.next();
+b.s.emit("set_username", "B");
+await b.next();
+
+a.s.send("hi"); // socket.send emits "message", as the tutorial's page does
+await a.next();
+await b.next();
+
+await pings(a, 2);
+print("A", "pinged", 2);
+
+a.s.disconnect();
+await b.next();
+b.s.disconnect();
+print("-", "done", true);

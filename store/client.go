@@ -1,0 +1,89 @@
+// Package store is the lab's Redis access: an embedded miniredis by default or
+// any external Redis by URL, holding chat sessions (hash session:<sid>) and
+// the cross-node message bus (pub/sub).
+//
+// # Concurrency
+//
+// A Client is safe for concurrent use. A Subscription owns one goroutine that
+// reads from Redis and calls the handler; Close cancels and waits for it.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// SessionPrefix is the key prefix of session hashes, as in the tutorial's app.
+const SessionPrefix = "session:"
+
+// DefaultChannel is the pub/sub channel the chat bus uses.
+const DefaultChannel = "lab:chat"
+
+// Options configure a Client. Only URL is required.
+type Options struct {
+	URL     string // redis://[user:pass@]host:port[/db]
+	Channel string // pub/sub channel of the chat bus; "" means DefaultChannel
+}
+
+// Client talks to one Redis for sessions and the chat bus.
+type Client struct {
+	rdb     *redis.Client
+	addr    string
+	channel string
+}
+
+// ErrUnreachable is wrapped by Dial when Redis does not answer.
+var ErrUnreachable = errors.New("store: redis unreachable")
+
+// Dial connects to the Redis at opts.URL and checks that it answers.
+func Dial(ctx context.Context, opts Options) (*Client, error) {
+	ro, err := parseURL(opts.URL)
+	if err != nil {
+		return nil, err
+	}
+	c := &Client{rdb: redis.NewClient(ro), addr: ro.Addr, channel: opts.Channel}
+	if c.channel == "" {
+		c.channel = DefaultChannel
+	}
+	if err := c.rdb.Ping(ctx).Err(); err != nil {
+		c.rdb.Close()
+		return nil, fmt.Errorf("%w at %s: %v (is redis-server running there? omit --redis to use the embedded one)", ErrUnreachable, ro.Addr, err)
+	}
+	return c, nil
+}
+
+// parseURL accepts redis:// URLs and configures the client so that it works
+// against miniredis and a real Redis alike: RESP2, and no CLIENT SETINFO.
+func parseURL(raw string) (*redis.Options, error) {
+	if raw == "" {
+		return nil, errors.New("store: no redis URL given (want redis://host:port/db)")
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme != "redis" || u.Host == "" {
+		return nil, fmt.Errorf("store: bad redis URL %q (want redis://host:port/db)", raw)
+	}
+	ro, err := redis.ParseURL(raw)
+	if err != nil {
+		return nil, fmt.Errorf("store: bad redis URL %q: %w", raw, err)
+	}
+	ro.Protocol = 2
+	ro.DisableIdentity = true
+	return ro, nil
+}
+
+// Addr is the host:port of the Redis this client talks to.
+func (c *Client) Addr() string { return c.addr }
+
+// Channel is the pub/sub channel of the chat bus.
+func (c *Client) Channel() string { return c.channel }
+
+// Redis exposes the underlying go-redis client, for inspection in tests and
+// tools.
+func (c *Client) Redis() *redis.Client { return c.rdb }
+
+// Close closes the client's connections.
+func (c *Client) Close() error { return c.rdb.Close() }
