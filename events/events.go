@@ -31,7 +31,10 @@ const (
 	NodeFault      Kind = "node.fault"      // a fault was injected or cleared; Detail names it
 	StoreError     Kind = "store.error"     // a node could not reach Redis
 	StoreRecovered Kind = "store.recovered" // a node reached Redis again
-	BackendHealth  Kind = "backend.health"  // a backend changed health state; Detail is the new state
+	BackendHealth  Kind = "backend.health"  // a backend changed health state; Reason is the new state
+	BackendCheck   Kind = "backend.check"   // one health check ran; Reason is ok or failed
+	BackendDrain   Kind = "backend.drain"   // a backend started or stopped draining
+	BackendFailure Kind = "backend.failure" // a dial to a backend failed (passive failure)
 	ConfigApplied  Kind = "config.applied"  // a balancer config generation was applied
 	ConfigRejected Kind = "config.rejected" // a config was rejected; Detail holds every problem
 )

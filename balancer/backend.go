@@ -1,0 +1,47 @@
+package balancer
+
+import (
+	"sync"
+	"sync/atomic"
+
+	"github.com/coder/quartz"
+)
+
+// backend is the live state of one backend, keyed by name. It lives outside
+// the snapshots and survives reloads: counters, health, draining.
+type backend struct {
+	name string
+
+	active    atomic.Int64  // open tunnels
+	total     atomic.Uint64 // tunnels and HTTP requests ever proxied
+	bytesUp   atomic.Uint64 // client to backend
+	bytesDown atomic.Uint64 // backend to client
+	failures  atomic.Uint64 // refused dials and failed health checks
+	healthy   atomic.Bool
+	draining  atomic.Bool // removed by a reload, or state: drain
+
+	// mu guards the health-check counters and the drain timer.
+	mu         sync.Mutex
+	okRun      int // consecutive good checks
+	failRun    int // consecutive failed checks
+	checking   bool
+	lastCheck  string
+	drainTimer *quartz.Timer
+}
+
+func newBackend(name string) *backend {
+	b := &backend{name: name}
+	b.healthy.Store(true) // optimistic, so a fresh lab serves at once
+	return b
+}
+
+// State is a backend's state as people see it.
+func (b *backend) state() string {
+	switch {
+	case b.draining.Load():
+		return "draining"
+	case !b.healthy.Load():
+		return "unhealthy"
+	}
+	return "healthy"
+}

@@ -1,0 +1,337 @@
+// Package balancer is the lab's ALB-like listener: WebSocket upgrades joined
+// into byte tunnels, ordinary HTTP proxied, a server group with
+// round_robin/least_conn/source_hash, an idle timeout, active health checks,
+// hot reload of immutable config snapshots, and draining.
+//
+// # Concurrency
+//
+// The data path (picking a backend, copying bytes) reads the current
+// snapshot (an atomic pointer) and per-backend atomics only. The control
+// path (Reload, drains, Close) is serialized by Balancer.mu. The Balancer
+// owns every goroutine it starts: its HTTP servers, two pumps per tunnel,
+// health checks. Close stops them all and waits.
+package balancer
+
+import (
+	"context"
+	crand "crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/quartz"
+
+	"github.com/wslab/wslab/events"
+)
+
+// Options are the balancer's collaborators. Zero fields get real ones.
+type Options struct {
+	Clock  quartz.Clock  // nil: real time
+	Events *events.Bus   // nil: events are discarded
+	Logger *slog.Logger  // nil: slog.Default()
+	Rand   *rand.Rand    // drain jitter; nil: seeded from crypto/rand
+	Name   string        // event source; default "balancer"
+}
+
+// Balancer is a running load balancer.
+type Balancer struct {
+	clock  quartz.Clock
+	events *events.Bus
+	log    *slog.Logger
+	name   string
+
+	snap atomic.Pointer[snapshot]
+
+	// mu serializes the control path and guards the fields below.
+	mu         sync.Mutex
+	backends   map[string]*backend
+	stopChecks context.CancelFunc
+	checkWait  []quartz.Waiter
+	closed     bool
+	randMu     sync.Mutex // guards rng (taken inside mu or alone)
+	rng        *rand.Rand
+
+	servers      []*http.Server
+	addrs        []string       // listen addresses: [0] http, [1] https if any
+	asConfigured ListenerConfig // before ports were resolved, for reloads
+
+	// tunnelsMu guards tunnels and closing.
+	tunnelsMu sync.Mutex
+	tunnels   map[*tunnel]struct{}
+	closing   bool
+	nextID    atomic.Uint64
+
+	// idleMu guards idleHTTP: keep-alive connections waiting for a request.
+	idleMu   sync.Mutex
+	idleHTTP map[net.Conn]*quartz.Timer
+
+	wg        sync.WaitGroup // tunnel pumps and health probes
+	serveWG   sync.WaitGroup // http.Server.Serve loops
+	transport *http.Transport
+	probe     *http.Client
+}
+
+// Start validates cfg, listens, and starts health checks. The config
+// becomes generation 1.
+func Start(_ context.Context, cfg Config, opts Options) (*Balancer, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid balancer config:\n%w", err)
+	}
+	b := newBalancer(opts)
+	cfg = cfg.withDefaults()
+	b.asConfigured = cfg.Listener
+	lns, err := b.listen(&cfg)
+	if err != nil {
+		for _, ln := range lns {
+			ln.Close()
+		}
+		b.Close()
+		return nil, err
+	}
+	snap := b.buildSnapshot(cfg, 1)
+	b.snap.Store(snap)
+	for i, ln := range lns {
+		b.serve(b.servers[i], ln)
+	}
+	b.mu.Lock()
+	b.startChecks(snap)
+	b.mu.Unlock()
+	b.publish(events.Event{Kind: events.ConfigApplied, Generation: 1, Detail: snap.summary()})
+	return b, nil
+}
+
+func newBalancer(opts Options) *Balancer {
+	b := &Balancer{
+		clock: opts.Clock, events: opts.Events, log: opts.Logger, name: opts.Name, rng: opts.Rand,
+		backends: map[string]*backend{}, tunnels: map[*tunnel]struct{}{}, idleHTTP: map[net.Conn]*quartz.Timer{},
+	}
+	if b.clock == nil {
+		b.clock = quartz.NewReal()
+	}
+	if b.log == nil {
+		b.log = slog.Default()
+	}
+	if b.name == "" {
+		b.name = "balancer"
+	}
+	if b.rng == nil {
+		var seed [16]byte
+		crand.Read(seed[:])
+		b.rng = rand.New(rand.NewPCG(binary.LittleEndian.Uint64(seed[:8]), binary.LittleEndian.Uint64(seed[8:])))
+	}
+	dialer := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
+	b.transport = &http.Transport{
+		DialContext:         dialer.DialContext,
+		MaxIdleConnsPerHost: 16,
+		IdleConnTimeout:     90 * time.Second,
+	}
+	b.probe = &http.Client{
+		Transport:     &http.Transport{DialContext: dialer.DialContext, DisableKeepAlives: true},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	return b
+}
+
+// buildSnapshot makes generation gen of cfg, linking each server to its live
+// state (created on first sight). Callers hold b.mu or own b.
+func (b *Balancer) buildSnapshot(cfg Config, gen uint64) *snapshot {
+	s := &snapshot{gen: gen, cfg: cfg, policy: newPolicy(cfg.ServerGroup.Policy)}
+	for _, sc := range cfg.ServerGroup.Servers {
+		u, _ := parseServerURL(sc.URL) // validated
+		be := b.backends[sc.Name]
+		if be == nil {
+			be = newBackend(sc.Name)
+			b.backends[sc.Name] = be
+		}
+		s.targets = append(s.targets, &target{name: sc.Name, url: u, addr: u.Host, weight: *sc.Weight, drain: sc.State == "drain", b: be})
+	}
+	return s
+}
+
+func (s *snapshot) summary() string {
+	names := make([]string, len(s.targets))
+	for i, t := range s.targets {
+		names[i] = t.name
+	}
+	return fmt.Sprintf("listener %s, policy %s, idle timeout %s, servers [%s]",
+		s.cfg.Listener.Addr, s.cfg.ServerGroup.Policy, s.idleTimeout(), strings.Join(names, " "))
+}
+
+// listen binds the HTTP listener and, if configured, the HTTPS one, and
+// writes the bound addresses (a port 0 resolved) into cfg. Serving starts
+// later, once a snapshot exists.
+func (b *Balancer) listen(cfg *Config) ([]net.Listener, error) {
+	var lns []net.Listener
+	ln, err := net.Listen("tcp", cfg.Listener.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("listener.addr: listen on %s: %w", cfg.Listener.Addr, err)
+	}
+	cfg.Listener.Addr = ln.Addr().String()
+	ln = headerListener{Listener: ln, timeout: time.Duration(cfg.Listener.HeaderTimeout)}
+	lns = append(lns, ln)
+	b.servers = append(b.servers, b.newServer(*cfg))
+	if t := cfg.Listener.TLS; t != nil {
+		tlsCfg, err := loadTLS(t)
+		if err != nil {
+			return lns, fmt.Errorf("listener.tls: %w", err)
+		}
+		tln, err := net.Listen("tcp", t.Addr)
+		if err != nil {
+			return lns, fmt.Errorf("listener.tls.addr: listen on %s: %w", t.Addr, err)
+		}
+		lns = append(lns, tlsListener(headerListener{Listener: tln, timeout: time.Duration(cfg.Listener.HeaderTimeout)}, tlsCfg))
+		resolved := *t
+		resolved.Addr = tln.Addr().String()
+		cfg.Listener.TLS = &resolved
+		srv := b.newServer(*cfg)
+		srv.TLSConfig = tlsCfg
+		b.servers = append(b.servers, srv)
+	}
+	return lns, nil
+}
+
+func (b *Balancer) newServer(cfg Config) *http.Server {
+	return &http.Server{
+		Handler: b,
+		// Wall-clock guard against clients that send headers slowly; the
+		// idle timeout, which scenarios control, runs on b.clock.
+		ReadHeaderTimeout: time.Duration(cfg.Listener.HeaderTimeout),
+		MaxHeaderBytes:    cfg.Listener.MaxHeaderBytes,
+		ConnState:         b.connState,
+		ErrorLog:          slog.NewLogLogger(b.log.Handler(), slog.LevelDebug),
+		TLSNextProto:      map[string]func(*http.Server, *tlsConn, http.Handler){}, // HTTP/1.1 only: WebSockets need it
+	}
+}
+
+func (b *Balancer) serve(srv *http.Server, ln net.Listener) {
+	b.addrs = append(b.addrs, ln.Addr().String())
+	b.serveWG.Add(1)
+	go func() {
+		defer b.serveWG.Done()
+		srv.Serve(ln)
+	}()
+}
+
+// Addr is the host:port of the HTTP listener.
+func (b *Balancer) Addr() string { return b.addrs[0] }
+
+// URL is http://host:port of the HTTP listener.
+func (b *Balancer) URL() string { return "http://" + b.Addr() }
+
+// TLSAddr is the host:port of the HTTPS listener, "" if none.
+func (b *Balancer) TLSAddr() string {
+	if len(b.addrs) > 1 {
+		return b.addrs[1]
+	}
+	return ""
+}
+
+// Generation is the current config generation.
+func (b *Balancer) Generation() uint64 { return b.snap.Load().gen }
+
+// Config returns the current config, defaults filled in.
+func (b *Balancer) Config() Config { return b.snap.Load().cfg }
+
+// ServeHTTP routes a request: WebSocket upgrades become tunnels, anything
+// else is proxied as ordinary HTTP.
+func (b *Balancer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	snap := b.snap.Load()
+	if r.Header.Get("Upgrade") != "" || headerHasToken(r.Header, "Connection", "upgrade") {
+		b.serveUpgrade(w, r, snap)
+		return
+	}
+	b.serveHTTP(w, r, snap)
+}
+
+// connState closes keep-alive connections that stay idle for the idle
+// timeout, on the balancer's clock.
+func (b *Balancer) connState(c net.Conn, st http.ConnState) {
+	b.idleMu.Lock()
+	defer b.idleMu.Unlock()
+	if t, ok := b.idleHTTP[c]; ok {
+		t.Stop()
+		delete(b.idleHTTP, c)
+	}
+	if st == http.StateIdle {
+		b.idleHTTP[c] = b.clock.AfterFunc(b.snap.Load().idleTimeout(), func() { c.Close() }, "balancer", "http-idle")
+	}
+}
+
+// ErrClosed is returned by Reload on a closed balancer.
+var ErrClosed = errors.New("balancer: closed")
+
+// Close stops listening, closes every tunnel with reason "shutdown", stops
+// health checks and drains, and waits for every goroutine.
+func (b *Balancer) Close() error {
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return nil
+	}
+	b.closed = true
+	if b.stopChecks != nil {
+		b.stopChecks()
+	}
+	for _, srv := range b.servers {
+		srv.Close()
+	}
+	for _, be := range b.backends {
+		be.mu.Lock()
+		if be.drainTimer != nil {
+			be.drainTimer.Stop()
+		}
+		be.mu.Unlock()
+	}
+	waiters := b.checkWait
+	b.mu.Unlock()
+
+	b.tunnelsMu.Lock()
+	b.closing = true
+	open := make([]*tunnel, 0, len(b.tunnels))
+	for t := range b.tunnels {
+		open = append(open, t)
+	}
+	b.tunnelsMu.Unlock()
+	for _, t := range open {
+		t.close(ReasonShutdown)
+	}
+	for _, w := range waiters {
+		w.Wait()
+	}
+	b.serveWG.Wait()
+	b.wg.Wait()
+	b.idleMu.Lock()
+	for c, t := range b.idleHTTP {
+		t.Stop()
+		delete(b.idleHTTP, c)
+	}
+	b.idleMu.Unlock()
+	b.transport.CloseIdleConnections()
+	return nil
+}
+
+func (b *Balancer) publish(e events.Event) {
+	e.Source = b.name
+	e.Time = b.clock.Now()
+	b.events.Publish(e)
+}
+
+// headerHasToken reports whether a comma-separated header has token.
+func headerHasToken(h http.Header, name, token string) bool {
+	for _, v := range h.Values(name) {
+		for _, f := range strings.Split(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(f), token) {
+				return true
+			}
+		}
+	}
+	return false
+}

@@ -1,0 +1,141 @@
+package balancer
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/wslab/wslab/events"
+)
+
+// startChecks (re)starts the active health checks of every target of snap.
+// Health state lives in the backends and survives. Callers hold b.mu.
+func (b *Balancer) startChecks(snap *snapshot) {
+	if b.stopChecks != nil {
+		b.stopChecks()
+	}
+	hc := snap.cfg.ServerGroup.HealthCheck
+	if hc.Disabled {
+		b.stopChecks = nil
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	b.stopChecks = cancel
+	for _, t := range snap.targets {
+		w := b.clock.TickerFunc(ctx, time.Duration(hc.Interval), func() error {
+			b.check(ctx, t, hc)
+			return nil
+		}, "balancer", "health")
+		b.checkWait = append(b.checkWait, w)
+	}
+}
+
+// check runs one probe of t in the background. Its timeout runs on the
+// balancer's clock, so a wedged backend fails its check at exactly
+// interval + timeout in virtual time.
+func (b *Balancer) check(ctx context.Context, t *target, hc HealthCheckConfig) {
+	be := t.b
+	be.mu.Lock()
+	if be.checking {
+		be.mu.Unlock()
+		return // the previous probe is still out
+	}
+	be.checking = true
+	be.mu.Unlock()
+	pctx, cancel := context.WithCancel(ctx)
+	var once sync.Once
+	report := func(err error) {
+		once.Do(func() {
+			cancel()
+			if ctx.Err() == nil {
+				b.recordCheck(t, hc, err)
+			}
+		})
+	}
+	timeout := time.Duration(hc.Timeout)
+	timer := b.clock.AfterFunc(timeout, func() {
+		report(fmt.Errorf("no answer within %s", timeout))
+	}, "balancer", "health-timeout")
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		err := b.probeOnce(pctx, t, hc)
+		timer.Stop()
+		report(err)
+	}()
+}
+
+// probeOnce is one HTTP GET (2xx or 3xx is healthy), or one WebSocket
+// upgrade and ping.
+func (b *Balancer) probeOnce(ctx context.Context, t *target, hc HealthCheckConfig) error {
+	u := "http://" + t.addr + hc.Path
+	if hc.Type == "websocket" {
+		c, _, err := websocket.Dial(ctx, "ws://"+t.addr+hc.Path, nil)
+		if err != nil {
+			return err
+		}
+		defer c.CloseNow()
+		c.CloseRead(ctx)
+		return c.Ping(ctx)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("User-Agent", "wslab-health-check")
+	resp, err := b.probe.Do(req)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode >= 400 {
+		return fmt.Errorf("status %d", resp.StatusCode)
+	}
+	return nil
+}
+
+// recordCheck counts a result and flips the backend's health after the
+// configured number of consecutive results.
+func (b *Balancer) recordCheck(t *target, hc HealthCheckConfig, err error) {
+	be := t.b
+	be.mu.Lock()
+	defer be.mu.Unlock()
+	be.checking = false
+	result, detail := "ok", ""
+	if err != nil {
+		result, detail = "failed", shortErr(err)
+		be.failures.Add(1)
+		be.okRun, be.failRun = 0, be.failRun+1
+	} else {
+		be.okRun, be.failRun = be.okRun+1, 0
+	}
+	be.lastCheck = result
+	if detail != "" {
+		be.lastCheck += ": " + detail
+	}
+	b.publish(events.Event{Kind: events.BackendCheck, Backend: t.name, Reason: result, Detail: detail})
+	switch {
+	case be.healthy.Load() && be.failRun >= hc.UnhealthyThreshold:
+		be.healthy.Store(false)
+		b.publish(events.Event{Kind: events.BackendHealth, Backend: t.name, Reason: "unhealthy",
+			Detail: fmt.Sprintf("%d checks failed in a row, last: %s", be.failRun, detail)})
+	case !be.healthy.Load() && be.okRun >= hc.HealthyThreshold:
+		be.healthy.Store(true)
+		b.publish(events.Event{Kind: events.BackendHealth, Backend: t.name, Reason: "healthy",
+			Detail: fmt.Sprintf("%d checks passed in a row", be.okRun)})
+	}
+}
+
+// shortErr trims Go's error chains to what a person needs.
+func shortErr(err error) string {
+	s := err.Error()
+	if i := strings.LastIndex(s, ": "); i >= 0 && strings.Contains(s, "dial tcp") {
+		return "connect: " + s[i+2:]
+	}
+	return s
+}

@@ -1,0 +1,99 @@
+package balancer
+
+import (
+	"errors"
+	"net"
+	"sync"
+	"syscall"
+)
+
+// bufPool holds the copy buffers. A pump borrows one only while its socket
+// has data, so an idle tunnel holds none (see PERF-NOTES).
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+// pump copies src to dst until either side fails, then ends the tunnel.
+// up is the client→backend direction.
+func (tn *tunnel) pump(src, dst net.Conn, up bool) {
+	defer tn.b.wg.Done()
+	var readSide bool
+	if sc, ok := src.(syscall.Conn); ok {
+		if rc, err := sc.SyscallConn(); err == nil {
+			readSide = tn.pumpRaw(rc, dst, up)
+			tn.finish(up, readSide)
+			return
+		}
+	}
+	readSide = tn.pumpPlain(src, dst, up)
+	tn.finish(up, readSide)
+}
+
+// deliver writes one chunk onward and counts it.
+func (tn *tunnel) deliver(dst net.Conn, p []byte, up bool) error {
+	tn.touch()
+	if !up {
+		return tn.writeClient(p)
+	}
+	_, err := dst.Write(p)
+	tn.t.b.bytesUp.Add(uint64(len(p)))
+	return err
+}
+
+// pumpPlain is the portable copy (TLS clients): it holds a buffer while it
+// waits. It reports whether the read side ended the copy.
+func (tn *tunnel) pumpPlain(src, dst net.Conn, up bool) bool {
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	for {
+		n, err := src.Read(*bp)
+		if n > 0 {
+			if werr := tn.deliver(dst, (*bp)[:n], up); werr != nil {
+				return false
+			}
+		}
+		if err != nil {
+			return true
+		}
+	}
+}
+
+
+// pumpRaw waits for readability with no buffer, borrows one to read what is
+// there, and gives it back as soon as the socket would block. It reports
+// whether the read side ended the copy.
+func (tn *tunnel) pumpRaw(rc syscall.RawConn, dst net.Conn, up bool) bool {
+	var bp *[]byte
+	release := func() {
+		if bp != nil {
+			bufPool.Put(bp)
+			bp = nil
+		}
+	}
+	defer release()
+	for {
+		var n int
+		var rerr error
+		err := rc.Read(func(fd uintptr) bool {
+			if bp == nil {
+				if !readable(fd) {
+					return false // park in the poller, holding nothing
+				}
+				bp = bufPool.Get().(*[]byte)
+			}
+			n, rerr = readFD(fd, *bp)
+			if errors.Is(rerr, syscall.EAGAIN) {
+				release()
+				return false
+			}
+			return true
+		})
+		switch {
+		case err != nil || rerr != nil:
+			return true
+		case n == 0:
+			return true // EOF
+		}
+		if werr := tn.deliver(dst, (*bp)[:n], up); werr != nil {
+			return false
+		}
+	}
+}

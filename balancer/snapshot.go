@@ -1,0 +1,61 @@
+package balancer
+
+import (
+	"net/url"
+	"time"
+)
+
+// snapshot is one immutable generation of the config, as the data path
+// sees it. The request path loads it once and uses that value throughout.
+type snapshot struct {
+	gen     uint64
+	cfg     Config // defaulted and validated
+	targets []*target
+	policy  policy
+}
+
+// target is a backend as one generation configures it.
+type target struct {
+	name   string
+	url    *url.URL
+	addr   string // host:port to dial
+	weight int
+	drain  bool // state: drain in this generation
+	b      *backend
+}
+
+// eligible reports whether t may take a new connection.
+func (t *target) eligible() bool {
+	return t.weight > 0 && !t.drain && t.b.healthy.Load() && !t.b.draining.Load()
+}
+
+func (s *snapshot) idleTimeout() time.Duration { return time.Duration(s.cfg.Listener.IdleTimeout) }
+
+// candidates are the targets that may take a new connection, less those
+// already tried for this request.
+func (s *snapshot) candidates(tried []*target) []*target {
+	out := make([]*target, 0, len(s.targets))
+outer:
+	for _, t := range s.targets {
+		if !t.eligible() {
+			continue
+		}
+		for _, x := range tried {
+			if x == t {
+				continue outer
+			}
+		}
+		out = append(out, t)
+	}
+	return out
+}
+
+// lookup finds a target by name.
+func (s *snapshot) lookup(name string) *target {
+	for _, t := range s.targets {
+		if t.name == name {
+			return t
+		}
+	}
+	return nil
+}

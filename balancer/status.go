@@ -1,0 +1,105 @@
+package balancer
+
+import (
+	"slices"
+	"strconv"
+	"time"
+)
+
+// Status is what the balancer is doing now.
+type Status struct {
+	Generation  uint64          `json:"generation"`
+	Listener    string          `json:"listener"`
+	TLSListener string          `json:"tls_listener,omitempty"`
+	Policy      string          `json:"policy"`
+	IdleTimeout Duration        `json:"idle_timeout"`
+	Backends    []BackendStatus `json:"backends"`
+	Connections []ConnStatus    `json:"connections"`
+}
+
+// BackendStatus is one backend's live state.
+type BackendStatus struct {
+	Name      string `json:"name"`
+	URL       string `json:"url,omitempty"` // "" once removed from the config
+	Weight    int    `json:"weight"`
+	State     string `json:"state"` // healthy, unhealthy, draining
+	Active    int64  `json:"active"`
+	Total     uint64 `json:"total"`
+	BytesUp   uint64 `json:"bytes_up"`
+	BytesDown uint64 `json:"bytes_down"`
+	Failures  uint64 `json:"failures"`
+	LastCheck string `json:"last_check,omitempty"`
+}
+
+// ConnStatus is one open tunnel.
+type ConnStatus struct {
+	ID           string    `json:"id"`
+	Client       string    `json:"client"`
+	Backend      string    `json:"backend"`
+	Generation   uint64    `json:"generation"`
+	Age          Duration  `json:"age"`
+	Idle         Duration  `json:"idle"`
+	IdleTimeout  Duration  `json:"idle_timeout"`
+	LastActivity time.Time `json:"last_activity"`
+}
+
+// Status reports the backends (config order, then any still draining after
+// removal) and every open connection (oldest first).
+func (b *Balancer) Status() Status {
+	snap := b.snap.Load()
+	now := b.clock.Now()
+	st := Status{
+		Generation: snap.gen, Listener: b.Addr(), TLSListener: b.TLSAddr(),
+		Policy: snap.cfg.ServerGroup.Policy, IdleTimeout: snap.cfg.Listener.IdleTimeout,
+		Backends: []BackendStatus{}, Connections: []ConnStatus{},
+	}
+	b.mu.Lock()
+	seen := map[string]bool{}
+	for _, t := range snap.targets {
+		seen[t.name] = true
+		st.Backends = append(st.Backends, backendStatus(t.b, t.url.String(), t.weight))
+	}
+	for name, be := range b.backends {
+		if !seen[name] && be.active.Load() > 0 {
+			st.Backends = append(st.Backends, backendStatus(be, "", 0))
+		}
+	}
+	b.mu.Unlock()
+	b.tunnelsMu.Lock()
+	open := make([]*tunnel, 0, len(b.tunnels))
+	for tn := range b.tunnels {
+		open = append(open, tn)
+	}
+	b.tunnelsMu.Unlock()
+	sortTunnels(open)
+	for _, tn := range open {
+		last := time.Unix(0, tn.last.Load())
+		st.Connections = append(st.Connections, ConnStatus{
+			ID: tn.id, Client: tn.clientAddr, Backend: tn.t.name, Generation: tn.gen,
+			Age: Duration(now.Sub(tn.opened)), Idle: Duration(now.Sub(last)), IdleTimeout: Duration(tn.idle),
+			LastActivity: last,
+		})
+	}
+	return st
+}
+
+func backendStatus(be *backend, url string, weight int) BackendStatus {
+	be.mu.Lock()
+	last := be.lastCheck
+	be.mu.Unlock()
+	return BackendStatus{
+		Name: be.name, URL: url, Weight: weight, State: be.state(),
+		Active: be.active.Load(), Total: be.total.Load(),
+		BytesUp: be.bytesUp.Load(), BytesDown: be.bytesDown.Load(), Failures: be.failures.Load(),
+		LastCheck: last,
+	}
+}
+
+// sortTunnels orders tunnels by id number: oldest first.
+func sortTunnels(ts []*tunnel) {
+	slices.SortFunc(ts, func(a, b *tunnel) int {
+		x, _ := strconv.ParseUint(a.id[1:], 10, 64)
+		y, _ := strconv.ParseUint(b.id[1:], 10, 64)
+		return int(x) - int(y)
+	})
+}

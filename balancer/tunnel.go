@@ -1,0 +1,193 @@
+package balancer
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/quartz"
+
+	"github.com/wslab/wslab/events"
+)
+
+// Close reasons of tunnels.
+const (
+	ReasonClientClosed  = "client_closed"  // the client closed or dropped the connection
+	ReasonBackendClosed = "backend_closed" // the backend closed or dropped it
+	ReasonIdleTimeout   = "idle_timeout"   // no bytes either way for the idle timeout
+	ReasonDrained       = "drained"        // its backend's deregistration delay ran out
+	ReasonShutdown      = "shutdown"       // the balancer closed
+)
+
+// tunnel is one WebSocket connection joined to a backend.
+type tunnel struct {
+	b          *Balancer
+	id         string
+	client     net.Conn
+	backend    net.Conn
+	clientAddr string
+	t          *target // backend as configured by the generation it started under
+	gen        uint64
+	idle       time.Duration
+	opened     time.Time
+	last       atomic.Int64 // unix ns of the last byte either way, on b.clock
+
+	// wmu serializes writes to the client with the frame tracker, so a
+	// close frame is only ever sent between two frames.
+	wmu    sync.Mutex
+	frames frameTracker
+
+	// mu guards the fields below.
+	mu        sync.Mutex
+	idleTimer *quartz.Timer
+	closed    bool
+	reason    string
+}
+
+func (b *Balancer) newTunnel(snap *snapshot, t *target, client, backend net.Conn, clientAddr string) *tunnel {
+	now := b.clock.Now()
+	tn := &tunnel{
+		b: b, id: "c" + strconv.FormatUint(b.nextID.Add(1), 10),
+		client: client, backend: backend, clientAddr: clientAddr,
+		t: t, gen: snap.gen, idle: snap.idleTimeout(), opened: now,
+	}
+	tn.last.Store(now.UnixNano())
+	return tn
+}
+
+// forwardBuffered sends bytes that were read past the handshake: the
+// client's (already in the server's bufio reader) to the backend, the
+// backend's (after its 101) to the client.
+func (tn *tunnel) forwardBuffered(fromClient, fromBackend *bufio.Reader) error {
+	if n := fromClient.Buffered(); n > 0 {
+		p, _ := fromClient.Peek(n)
+		if _, err := tn.backend.Write(p); err != nil {
+			return err
+		}
+		tn.t.b.bytesUp.Add(uint64(n))
+	}
+	if n := fromBackend.Buffered(); n > 0 {
+		p, _ := fromBackend.Peek(n)
+		if err := tn.writeClient(p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// startTunnel registers the tunnel, arms its idle timer and starts its two
+// pumps, unless the balancer is closing.
+func (b *Balancer) startTunnel(tn *tunnel) {
+	b.tunnelsMu.Lock()
+	if b.closing {
+		b.tunnelsMu.Unlock()
+		tn.client.Close()
+		tn.backend.Close()
+		return
+	}
+	b.tunnels[tn] = struct{}{}
+	b.wg.Add(2)
+	b.tunnelsMu.Unlock()
+	be := tn.t.b
+	be.active.Add(1)
+	be.total.Add(1)
+	tn.mu.Lock()
+	tn.idleTimer = b.clock.AfterFunc(tn.idle, tn.onIdle, "balancer", "idle")
+	tn.mu.Unlock()
+	b.publish(events.Event{Kind: events.ConnOpened, Conn: tn.id, Client: tn.clientAddr, Backend: tn.t.name, Generation: tn.gen})
+	go tn.pump(tn.client, tn.backend, true)
+	go tn.pump(tn.backend, tn.client, false)
+	if be.draining.Load() { // picked just before a drain that already expired
+		be.mu.Lock()
+		expired := be.drainTimer == nil
+		be.mu.Unlock()
+		if expired {
+			tn.close(ReasonDrained)
+		}
+	}
+}
+
+// touch records activity; the idle timer reads it when it fires, so no
+// timer is reset per read.
+func (tn *tunnel) touch() { tn.last.Store(tn.b.clock.Now().UnixNano()) }
+
+// onIdle runs when the idle timer fires: close the tunnel if it has been
+// quiet for the whole idle timeout, else re-arm for the rest.
+func (tn *tunnel) onIdle() {
+	quiet := tn.b.clock.Since(time.Unix(0, tn.last.Load()))
+	if rest := tn.idle - quiet; rest > 0 {
+		tn.mu.Lock()
+		if !tn.closed {
+			tn.idleTimer.Reset(rest, "balancer", "idle")
+		}
+		tn.mu.Unlock()
+		return
+	}
+	tn.close(ReasonIdleTimeout)
+}
+
+// writeClient writes p to the client between frames' bookkeeping.
+func (tn *tunnel) writeClient(p []byte) error {
+	tn.wmu.Lock()
+	defer tn.wmu.Unlock()
+	_, err := tn.client.Write(p)
+	tn.frames.feed(p)
+	tn.t.b.bytesDown.Add(uint64(len(p)))
+	return err
+}
+
+// goAway sends the client a 1001 Going Away close frame if no frame from
+// the backend is half-written, then closes the tunnel.
+func (tn *tunnel) goAway(reason string) {
+	tn.wmu.Lock()
+	if tn.frames.atBoundary() {
+		tn.client.Write(closeFrame(1001, "backend draining"))
+	}
+	tn.wmu.Unlock()
+	tn.close(reason)
+}
+
+// close ends the tunnel once: both sockets closed, counters and the event
+// updated. The first reason wins.
+func (tn *tunnel) close(reason string) {
+	tn.mu.Lock()
+	if tn.closed {
+		tn.mu.Unlock()
+		return
+	}
+	tn.closed, tn.reason = true, reason
+	if tn.idleTimer != nil {
+		tn.idleTimer.Stop()
+	}
+	tn.mu.Unlock()
+	tn.client.Close()
+	tn.backend.Close()
+	b := tn.b
+	b.tunnelsMu.Lock()
+	_, registered := b.tunnels[tn]
+	delete(b.tunnels, tn)
+	b.tunnelsMu.Unlock()
+	if !registered {
+		return
+	}
+	tn.t.b.active.Add(-1)
+	b.publish(events.Event{
+		Kind: events.ConnClosed, Conn: tn.id, Client: tn.clientAddr, Backend: tn.t.name, Generation: tn.gen, Reason: reason,
+		Detail: fmt.Sprintf("after %s", b.clock.Since(tn.opened).Round(time.Millisecond)),
+	})
+}
+
+// finish is called by a pump whose copy ended: up is client→backend, and
+// readSide says whether the read (rather than the write) failed.
+func (tn *tunnel) finish(up, readSide bool) {
+	clientSide := up == readSide // reading the client, or writing to it
+	if clientSide {
+		tn.close(ReasonClientClosed)
+	} else {
+		tn.close(ReasonBackendClosed)
+	}
+}
