@@ -34,11 +34,11 @@ import (
 
 // Options are the balancer's collaborators. Zero fields get real ones.
 type Options struct {
-	Clock  quartz.Clock  // nil: real time
-	Events *events.Bus   // nil: events are discarded
-	Logger *slog.Logger  // nil: slog.Default()
-	Rand   *rand.Rand    // drain jitter; nil: seeded from crypto/rand
-	Name   string        // event source; default "balancer"
+	Clock  quartz.Clock // nil: real time
+	Events *events.Bus  // nil: events are discarded
+	Logger *slog.Logger // nil: slog.Default()
+	Rand   *rand.Rand   // drain jitter; nil: seeded from crypto/rand
+	Name   string       // event source; default "balancer"
 }
 
 // Balancer is a running load balancer.

@@ -56,7 +56,6 @@ func (tn *tunnel) pumpPlain(src, dst net.Conn, up bool) bool {
 	}
 }
 
-
 // pumpRaw waits for readability with no buffer, borrows one to read what is
 // there, and gives it back as soon as the socket would block. It reports
 // whether the read side ended the copy.

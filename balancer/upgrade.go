@@ -204,4 +204,3 @@ func localPort(r *http.Request) string {
 	}
 	return ""
 }
-
