@@ -21,6 +21,14 @@ func (b *Balancer) Reload(cfg Config) (uint64, error) {
 		return 0, ErrClosed
 	}
 	old := b.snap.Load()
+	// The listener can only change with a restart: a config that leaves it
+	// out (its address came from a flag, say) keeps the running one.
+	if cfg.Listener.Addr == "" {
+		cfg.Listener.Addr = old.cfg.Listener.Addr
+	}
+	if cfg.Listener.TLS == nil {
+		cfg.Listener.TLS = old.cfg.Listener.TLS
+	}
 	if err := cfg.Validate(); err != nil {
 		return 0, b.reject(err)
 	}

@@ -24,21 +24,34 @@ func LoadConfigFile(path string) (Config, error) {
 	return cfg, nil
 }
 
-// WatchFile hot-reloads the balancer from path each time the file is saved,
-// until ctx ends. It watches the directory, so editors that replace the file
-// are seen too. Each outcome goes to report (if not nil) as well as to the
-// event bus; a bad edit leaves the running config in place.
-func (b *Balancer) WatchFile(ctx context.Context, path string, report func(gen uint64, err error)) error {
+// ConfigWatch reloads a balancer from a config file each time it is saved.
+type ConfigWatch struct {
+	w    *fsnotify.Watcher
+	path string
+	last []byte
+}
+
+// WatchConfigFile starts watching path; saves from now on are seen. It
+// watches the directory, so editors that replace the file are seen too.
+func WatchConfigFile(path string) (*ConfigWatch, error) {
 	w, err := fsnotify.NewWatcher()
 	if err != nil {
-		return fmt.Errorf("watch %s: %w", path, err)
+		return nil, fmt.Errorf("watch %s: %w", path, err)
 	}
-	defer w.Close()
 	path = filepath.Clean(path)
 	if err := w.Add(filepath.Dir(path)); err != nil {
-		return fmt.Errorf("watch %s: %w", path, err)
+		w.Close()
+		return nil, fmt.Errorf("watch %s: %w", path, err)
 	}
 	last, _ := os.ReadFile(path)
+	return &ConfigWatch{w: w, path: path, last: last}, nil
+}
+
+// Run hot-reloads b on every save until ctx ends, then releases the watch.
+// Each outcome goes to report (if not nil) as well as to the event bus; a
+// bad edit leaves the running config in place.
+func (cw *ConfigWatch) Run(ctx context.Context, b *Balancer, report func(gen uint64, err error)) {
+	defer cw.w.Close()
 	// Editors save in steps; wait for the writes to settle. File saves are
 	// people's wall-clock time, not a scenario's.
 	settle := time.NewTimer(time.Hour)
@@ -47,19 +60,19 @@ func (b *Balancer) WatchFile(ctx context.Context, path string, report func(gen u
 	for {
 		select {
 		case <-ctx.Done():
-			return nil
-		case err := <-w.Errors:
-			b.log.Warn("config watch", "path", path, "err", err)
-		case ev := <-w.Events:
-			if filepath.Clean(ev.Name) == path && ev.Has(fsnotify.Write|fsnotify.Create|fsnotify.Rename) {
+			return
+		case err := <-cw.w.Errors:
+			b.log.Warn("config watch", "path", cw.path, "err", err)
+		case ev := <-cw.w.Events:
+			if filepath.Clean(ev.Name) == cw.path && ev.Has(fsnotify.Write|fsnotify.Create|fsnotify.Rename) {
 				settle.Reset(100 * time.Millisecond)
 			}
 		case <-settle.C:
-			data, err := os.ReadFile(path)
-			if err != nil || bytes.Equal(data, last) {
+			data, err := os.ReadFile(cw.path)
+			if err != nil || bytes.Equal(data, cw.last) {
 				continue
 			}
-			last = data
+			cw.last = data
 			gen, err := b.ReloadYAML(data)
 			if report != nil {
 				report(gen, err)

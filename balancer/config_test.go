@@ -1,0 +1,92 @@
+package balancer_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/wslab/wslab/balancer"
+)
+
+func TestSpecExampleConfigIsValid(t *testing.T) {
+	spec := `
+listener:
+  addr: 127.0.0.1:8080
+  idle_timeout: 60s
+  tls: {addr: 127.0.0.1:8443, self_signed: true}
+server_group:
+  policy: round_robin
+  deregistration_delay: 300s
+  health_check: {path: /healthz, interval: 2s, timeout: 5s, healthy_threshold: 3, unhealthy_threshold: 3}
+  servers:
+    - {name: node-1, url: http://127.0.0.1:9001, weight: 1}
+    - {name: node-2, url: http://127.0.0.1:9002, weight: 1}
+`
+	cfg, err := balancer.LoadConfig([]byte(spec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.ServerGroup.Servers) != 2 || cfg.Listener.TLS == nil || !cfg.Listener.TLS.SelfSigned {
+		t.Fatalf("parsed %+v", cfg)
+	}
+	if err := (balancer.Config{}).Validate(); err != nil {
+		t.Fatalf("the zero config must be valid: %v", err)
+	}
+}
+
+func TestConfigProblems(t *testing.T) {
+	tests := []struct {
+		name, yaml string
+		want       []string
+	}{
+		{"unknown top-level field", "listner: {}\n", []string{"line 1: unknown field listner"}},
+		{"wrong type", "server_group: {retries: many}\n", []string{"line 1: cannot unmarshal", "many"}},
+		{"bad duration", "listener: {idle_timeout: soon}\n", []string{`line 1: "soon" is not a duration`}},
+		{"idle timeout too long", "listener: {idle_timeout: 5000s}\n", []string{"listener.idle_timeout: 1h23m20s is out of range 1s-1h6m40s"}},
+		{"policy", "server_group: {policy: random}\n", []string{`server_group.policy: "random" is not round_robin, least_conn or source_hash`}},
+		{"delay", "server_group: {deregistration_delay: 2h}\n", []string{"server_group.deregistration_delay: 2h0m0s is out of range"}},
+		{"tls without cert", "listener: {tls: {addr: 127.0.0.1:8443}}\n", []string{"listener.tls: set cert_file and key_file, or self_signed: true"}},
+		{"bad addr", "listener: {addr: localhost}\n", []string{`listener.addr: "localhost" is not host:port`}},
+		{"health", "server_group: {health_check: {type: tcp, path: healthz, healthy_threshold: 11}}\n", []string{
+			`health_check.type: "tcp" is not http or websocket`, `health_check.path: "healthz" must start with /`, "healthy_threshold: 11 is out of range 1-10"}},
+		{"servers", "server_group: {servers: [{name: '', url: 'http://127.0.0.1'}, {name: a, url: 'http://h:1/x', weight: -1, state: off}]}\n", []string{
+			`servers[0].name: "" must be`, `servers[0].url: "http://127.0.0.1" has no port`,
+			`servers[1].url: "http://h:1/x" must not have a path`, "servers[1].weight: -1 is out of range", `servers[1].state: "off" is not active or drain`}},
+		{"field errors and value errors together", "listener: {idel_timeout: 1s, idle_timeout: 0.5s}\n", []string{"unknown field idel_timeout", "listener.idle_timeout: 500ms is out of range"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := balancer.LoadConfig([]byte(tt.yaml))
+			if err == nil {
+				t.Fatal("got no error")
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error lacks %q:\n%v", w, err)
+				}
+			}
+		})
+	}
+	var se *balancer.SyntaxError
+	if _, err := balancer.LoadConfig([]byte("listener: [")); !errors.As(err, &se) {
+		t.Fatalf("got %v, want a SyntaxError", err)
+	}
+}
+
+// FuzzParseConfig: no input panics; whatever loads without error is valid.
+func FuzzParseConfig(f *testing.F) {
+	f.Add([]byte("listener: {addr: 127.0.0.1:8080, idle_timeout: 60s}\n"))
+	f.Add([]byte("server_group: {servers: [{name: a, url: 'http://127.0.0.1:1', weight: 2}]}\n"))
+	f.Add([]byte("server_group: {deregistration_delay: 0s, drain: {close_frame: true, jitter: 5s}}\n"))
+	f.Add([]byte("{\"listener\": {\"tls\": {\"addr\": \":1\", \"self_signed\": true}}}"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		cfg, err := balancer.LoadConfig(data)
+		if err != nil {
+			return
+		}
+		if err := cfg.Validate(); err != nil {
+			t.Fatalf("LoadConfig accepted a config that Validate refuses: %v", err)
+		}
+		cfg.Marshal()
+	})
+}
