@@ -73,6 +73,8 @@ type Balancer struct {
 	idleMu   sync.Mutex
 	idleHTTP map[net.Conn]*quartz.Timer
 
+	counters counters
+
 	wg        sync.WaitGroup // tunnel pumps and health probes
 	serveWG   sync.WaitGroup // http.Server.Serve loops
 	transport *http.Transport
@@ -143,7 +145,7 @@ func newBalancer(opts Options) *Balancer {
 // buildSnapshot makes generation gen of cfg, linking each server to its live
 // state (created on first sight). Callers hold b.mu or own b.
 func (b *Balancer) buildSnapshot(cfg Config, gen uint64) *snapshot {
-	s := &snapshot{gen: gen, cfg: cfg, policy: newPolicy(cfg.ServerGroup.Policy)}
+	s := &snapshot{gen: gen, cfg: cfg, policy: newPolicy(cfg.ServerGroup.Policy), httpPolicy: newPolicy(cfg.ServerGroup.Policy)}
 	for _, sc := range cfg.ServerGroup.Servers {
 		u, _ := parseServerURL(sc.URL) // validated
 		be := b.backends[sc.Name]

@@ -274,7 +274,8 @@ func (d Duration) String() string { return time.Duration(d).String() }
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	v, err := time.ParseDuration(n.Value)
 	if n.Kind != yaml.ScalarNode || err != nil {
-		return fmt.Errorf("line %d: %q is not a duration (write it like 60s, 1m30s or 500ms)", n.Line, n.Value)
+		// A TypeError lets the decoder go on and report the other problems.
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: %q is not a duration (write it like 60s, 1m30s or 500ms)", n.Line, n.Value)}}
 	}
 	*d = Duration(v)
 	return nil

@@ -21,7 +21,7 @@ func (b *Balancer) serveHTTP(w http.ResponseWriter, r *http.Request, snap *snaps
 		if len(cands) == 0 {
 			break
 		}
-		t := snap.policy.pick(cands, clientIP)
+		t := snap.httpPolicy.pick(cands, clientIP)
 		var dialErr error
 		rp := &httputil.ReverseProxy{
 			Rewrite: func(pr *httputil.ProxyRequest) {

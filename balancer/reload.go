@@ -53,6 +53,7 @@ func (b *Balancer) Reload(cfg Config) (uint64, error) {
 	if !reflect.DeepEqual(old.cfg.ServerGroup.HealthCheck, cfg.ServerGroup.HealthCheck) || !sameTargets(old, snap) {
 		b.startChecks(snap)
 	}
+	b.counters.applied.Add(1)
 	b.publish(events.Event{Kind: events.ConfigApplied, Generation: snap.gen, Detail: snap.summary()})
 	return snap.gen, nil
 }
@@ -83,6 +84,7 @@ func (e *RejectedError) Unwrap() error { return e.Err }
 // reject reports a refused reload. Callers hold b.mu.
 func (b *Balancer) reject(err error) error {
 	gen := b.snap.Load().gen
+	b.counters.rejected.Add(1)
 	b.publish(events.Event{Kind: events.ConfigRejected, Generation: gen, Detail: strings.ReplaceAll(err.Error(), "\n", "; ")})
 	return &RejectedError{Generation: gen, Err: err}
 }

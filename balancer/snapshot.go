@@ -11,7 +11,10 @@ type snapshot struct {
 	gen     uint64
 	cfg     Config // defaulted and validated
 	targets []*target
-	policy  policy
+	// Tunnels and plain HTTP requests keep separate policy state, so that
+	// page and asset loads do not skew how WebSocket connections spread.
+	policy     policy // WebSocket upgrades
+	httpPolicy policy // everything else
 }
 
 // target is a backend as one generation configures it.

@@ -1,7 +1,9 @@
 package balancer
 
 import (
+	"fmt"
 	"slices"
+	"sync/atomic"
 	"strconv"
 	"time"
 )
@@ -15,6 +17,31 @@ type Status struct {
 	IdleTimeout Duration        `json:"idle_timeout"`
 	Backends    []BackendStatus `json:"backends"`
 	Connections []ConnStatus    `json:"connections"`
+	// Closed counts closed tunnels by reason since start.
+	Closed map[string]uint64 `json:"closed"`
+	// Reloads counts reloads by outcome: applied, rejected.
+	Reloads map[string]uint64 `json:"reloads"`
+}
+
+// counters are the balancer's lifetime totals.
+type counters struct {
+	closedClient, closedBackend, closedIdle, closedDrained, closedShutdown atomic.Uint64
+	applied, rejected                                                      atomic.Uint64
+}
+
+func (c *counters) closed(reason string) {
+	switch reason {
+	case ReasonClientClosed:
+		c.closedClient.Add(1)
+	case ReasonBackendClosed:
+		c.closedBackend.Add(1)
+	case ReasonIdleTimeout:
+		c.closedIdle.Add(1)
+	case ReasonDrained:
+		c.closedDrained.Add(1)
+	case ReasonShutdown:
+		c.closedShutdown.Add(1)
+	}
 }
 
 // BackendStatus is one backend's live state.
@@ -52,6 +79,12 @@ func (b *Balancer) Status() Status {
 		Generation: snap.gen, Listener: b.Addr(), TLSListener: b.TLSAddr(),
 		Policy: snap.cfg.ServerGroup.Policy, IdleTimeout: snap.cfg.Listener.IdleTimeout,
 		Backends: []BackendStatus{}, Connections: []ConnStatus{},
+		Closed: map[string]uint64{
+			ReasonClientClosed: b.counters.closedClient.Load(), ReasonBackendClosed: b.counters.closedBackend.Load(),
+			ReasonIdleTimeout: b.counters.closedIdle.Load(), ReasonDrained: b.counters.closedDrained.Load(),
+			ReasonShutdown: b.counters.closedShutdown.Load(),
+		},
+		Reloads: map[string]uint64{"applied": b.counters.applied.Load(), "rejected": b.counters.rejected.Load()},
 	}
 	b.mu.Lock()
 	seen := map[string]bool{}
@@ -102,4 +135,10 @@ func sortTunnels(ts []*tunnel) {
 		y, _ := strconv.ParseUint(b.id[1:], 10, 64)
 		return int(x) - int(y)
 	})
+}
+
+// Snapshot describes the config in force in one line.
+func (b *Balancer) Snapshot() string {
+	s := b.snap.Load()
+	return fmt.Sprintf("generation %d: %s", s.gen, s.summary())
 }

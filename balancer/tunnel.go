@@ -175,6 +175,7 @@ func (tn *tunnel) close(reason string) {
 		return
 	}
 	tn.t.b.active.Add(-1)
+	b.counters.closed(reason)
 	b.publish(events.Event{
 		Kind: events.ConnClosed, Conn: tn.id, Client: tn.clientAddr, Backend: tn.t.name, Generation: tn.gen, Reason: reason,
 		Detail: fmt.Sprintf("after %s", b.clock.Since(tn.opened).Round(time.Millisecond)),

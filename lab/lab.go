@@ -20,14 +20,23 @@ import (
 
 	"github.com/coder/quartz"
 
+	"github.com/wslab/wslab/admin"
+	"github.com/wslab/wslab/balancer"
 	"github.com/wslab/wslab/events"
 	"github.com/wslab/wslab/node"
 	"github.com/wslab/wslab/store"
 )
 
 // Config describes a lab. The zero value is two chat nodes on free loopback
-// ports with an embedded Redis.
+// ports with an embedded Redis, and a balancer on 127.0.0.1:8080 in front
+// of them.
 type Config struct {
+	// Balancer configures the listener and server group. When it lists no
+	// servers, the lab's nodes are its servers.
+	Balancer   balancer.Config
+	NoBalancer bool   // nodes and store only
+	AdminAddr  string // admin API listen address; "" runs none
+
 	Nodes     int       // number of chat nodes; default 2
 	NodeHost  string    // host the nodes listen on; default 127.0.0.1
 	NodePort  int       // port of node-1, node-i gets NodePort+i-1; 0: free ports
@@ -49,14 +58,16 @@ type Lab struct {
 	cfg    Config
 	Events *events.Bus
 	Seed   uint64
-	Redis  *store.Embedded // nil when RedisURL was given
-	Nodes  []*node.Node
-	rng    *rand.Rand
+	Redis    *store.Embedded // nil when RedisURL was given
+	Nodes    []*node.Node
+	Balancer *balancer.Balancer // nil with NoBalancer
+	Admin    *admin.Server      // nil without AdminAddr
+	rng      *rand.Rand
 }
 
 // Start starts the store and the nodes. On error, whatever started is
 // stopped again.
-func Start(ctx context.Context, cfg Config) (l *Lab, err error) {
+func Start(ctx context.Context, cfg Config) (_ *Lab, err error) {
 	if cfg.Nodes == 0 {
 		cfg.Nodes = 2
 	}
@@ -66,7 +77,7 @@ func Start(ctx context.Context, cfg Config) (l *Lab, err error) {
 	if cfg.NodeHost == "" {
 		cfg.NodeHost = "127.0.0.1"
 	}
-	l = &Lab{cfg: cfg, Events: cfg.Events, Seed: cfg.Seed}
+	l := &Lab{cfg: cfg, Events: cfg.Events, Seed: cfg.Seed}
 	if l.Events == nil {
 		l.Events = events.New()
 	}
@@ -102,7 +113,46 @@ func Start(ctx context.Context, cfg Config) (l *Lab, err error) {
 		}
 		l.Nodes = append(l.Nodes, n)
 	}
+	if !cfg.NoBalancer {
+		if err := l.startBalancer(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.AdminAddr != "" {
+		l.Admin, err = admin.Start(admin.Config{
+			Addr: cfg.AdminAddr, Balancer: l.Balancer, Nodes: l.Nodes, Events: l.Events,
+			Seed: l.Seed, Redis: l.RedisAddr(), Logger: cfg.Logger,
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
 	return l, nil
+}
+
+func (l *Lab) startBalancer(ctx context.Context) error {
+	bc := l.cfg.Balancer
+	if len(bc.ServerGroup.Servers) == 0 {
+		bc.ServerGroup.Servers = l.servers()
+	}
+	b, err := balancer.Start(ctx, bc, balancer.Options{
+		Clock: l.cfg.Clock, Events: l.Events, Logger: l.cfg.Logger,
+		Rand: rand.New(rand.NewPCG(l.rng.Uint64(), l.rng.Uint64())),
+	})
+	if err != nil {
+		return err
+	}
+	l.Balancer = b
+	return nil
+}
+
+// servers lists the lab's nodes as balancer servers.
+func (l *Lab) servers() []balancer.ServerConfig {
+	out := make([]balancer.ServerConfig, len(l.Nodes))
+	for i, n := range l.Nodes {
+		out[i] = balancer.ServerConfig{Name: n.Name(), URL: n.URL()}
+	}
+	return out
 }
 
 // Node returns the node with the given name, or nil.
@@ -123,9 +173,15 @@ func (l *Lab) RedisAddr() string {
 	return l.cfg.RedisURL
 }
 
-// Close stops the nodes, then the store.
+// Close stops the admin API, the balancer, the nodes, then the store.
 func (l *Lab) Close() error {
 	var errs []error
+	if l.Admin != nil {
+		errs = append(errs, l.Admin.Close())
+	}
+	if l.Balancer != nil {
+		errs = append(errs, l.Balancer.Close())
+	}
 	for _, n := range l.Nodes {
 		errs = append(errs, n.Close())
 	}

@@ -220,3 +220,30 @@ func (n *Node) publish(e events.Event) {
 	e.Time = n.cfg.Clock.Now()
 	n.cfg.Events.Publish(e)
 }
+
+// State is what a node is doing now, for status pages.
+type State struct {
+	Name      string        `json:"name"`
+	URL       string        `json:"url"`
+	Mode      Mode          `json:"mode"`
+	Listening bool          `json:"listening"` // false after kill or stop
+	Hung      bool          `json:"hung"`
+	Slow      time.Duration `json:"slow_ns"`
+	Sessions  int           `json:"sessions"` // clients in the chat room
+	Redis     string        `json:"redis,omitempty"`
+}
+
+// State reports the node's state.
+func (n *Node) State() State {
+	st := State{
+		Name: n.cfg.Name, URL: n.URL(), Mode: n.cfg.Mode, Listening: n.Listening(),
+		Hung: n.gate.Load() != nil, Slow: time.Duration(n.slow.Load()), Sessions: n.Sessions(),
+	}
+	if n.cfg.Mode == ModeChat {
+		st.Redis = "ok"
+		if n.storeDown.Load() {
+			st.Redis = "unreachable"
+		}
+	}
+	return st
+}

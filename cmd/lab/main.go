@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
 )
 
@@ -24,7 +25,14 @@ func (e *exitError) Unwrap() error { return e.err }
 // usageError marks a problem with what the user asked for: exit code 2.
 func usageError(err error) error { return &exitError{code: 2, err: err} }
 
+// quietRedis keeps go-redis's own retry logging off the terminal: the lab
+// reports Redis trouble itself, once, as events and errors.
+type quietRedis struct{}
+
+func (quietRedis) Printf(context.Context, string, ...any) {}
+
 func main() {
+	redis.SetLogger(quietRedis{})
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	root := newRoot()
@@ -45,13 +53,17 @@ func newRoot() *cobra.Command {
 		Use:   "lab",
 		Short: "A local load-balancer lab for WebSocket applications",
 		Long: `lab starts, on your machine, what a cloud WebSocket chat deployment needs:
-chat nodes that speak Socket.IO and plain WebSocket, and a Redis that
-carries their sessions and messages between nodes. Then it lets you break
-it on purpose and watch what happens to the connections that are open.`,
+an ALB-like balancer (WebSocket upgrade, idle timeout, health checks, hot
+reload, draining) in front of chat nodes that speak Socket.IO and plain
+WebSocket, and a Redis that carries sessions and messages between nodes.
+Then it lets you break it on purpose and watch what happens to the
+connections that are open.
+
+Start with: lab up`,
 		SilenceErrors: true,
 		SilenceUsage:  true,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
-	root.AddCommand(newUpCmd(), newVersionCmd())
+	root.AddCommand(newUpCmd(), newBalancerCmd(), newNodeCmd(), newCtlCmd(), newVersionCmd())
 	return root
 }

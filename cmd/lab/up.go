@@ -1,13 +1,20 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/wslab/wslab/balancer"
 	"github.com/wslab/wslab/events"
 	"github.com/wslab/wslab/lab"
 )
@@ -15,8 +22,15 @@ import (
 type upFlags struct {
 	nodes        int
 	nodePort     int
+	listen       string
+	admin        string
+	idleTimeout  time.Duration
+	policy       string
 	redis        string
+	config       string
+	tls          string
 	pingInterval time.Duration
+	seed         uint64
 	verbose      bool
 }
 
@@ -24,14 +38,24 @@ func newUpCmd() *cobra.Command {
 	var f upFlags
 	cmd := &cobra.Command{
 		Use:   "up",
-		Short: "Start a whole lab: chat nodes and Redis",
-		Long: `Start the tutorial's deployment on this machine: N chat nodes (Socket.IO and
-plain WebSocket chat, the chat page at /) and an embedded Redis that carries
-sessions and messages between them. Prints where everything is, then one line
-per event (connections opened and closed, faults). Ctrl-C stops it.`,
-		Example: `  lab up                      # two nodes on ports 9001 and 9002
-  lab up --nodes 3 --node-port 9101
-  lab up --redis redis://127.0.0.1:6379/0   # use a real Redis`,
+		Short: "Start a whole lab: balancer, chat nodes and Redis",
+		Long: `Start the tutorial's deployment on this machine: an ALB-like balancer in front
+of N chat nodes (Socket.IO and plain WebSocket chat, the chat page at /) and
+an embedded Redis that carries sessions and messages between them.
+
+It prints where everything is, then one line per event: connections opened
+and closed (with the reason: idle_timeout, drained, backend_closed, ...),
+health changes, config reloads and faults. With --config, saving the file
+hot-reloads the balancer (SIGHUP does too); a bad edit is reported and the
+running config keeps serving. Ctrl-C stops everything in order.
+
+Break it from another terminal with lab ctl (see lab ctl --help).`,
+		Example: `  lab up                                   # balancer :8080, nodes :9001 :9002, admin :8081
+  lab up --nodes 3 --policy least_conn
+  lab up --idle-timeout 10s --ping-interval 30s   # watch Socket.IO heartbeats lose
+  lab up --config lab.yaml                 # edit lab.yaml while it runs
+  lab up --redis redis://127.0.0.1:6379/0  # use a real Redis
+  lab up --tls                             # also WSS on 127.0.0.1:8443 (self-signed)`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cmd.SilenceUsage = true
@@ -39,81 +63,168 @@ per event (connections opened and closed, faults). Ctrl-C stops it.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.IntVar(&f.nodes, "nodes", 2, "number of chat nodes")
+	fl.IntVar(&f.nodes, "nodes", 2, "number of chat nodes (1-64)")
 	fl.IntVar(&f.nodePort, "node-port", 9001, "port of node-1; node-N listens on node-port+N-1 (0: any free port)")
+	fl.StringVar(&f.listen, "listen", balancer.DefaultAddr, "address of the balancer's HTTP listener")
+	fl.StringVar(&f.admin, "admin", "127.0.0.1:8081", "address of the admin API and dashboard (keep it on loopback)")
+	fl.DurationVar(&f.idleTimeout, "idle-timeout", balancer.DefaultIdleTimeout, "close tunnels with no bytes either way for this long (1s-4000s)")
+	fl.StringVar(&f.policy, "policy", balancer.RoundRobin, "round_robin, least_conn or source_hash")
 	fl.StringVar(&f.redis, "redis", "", "URL of an external Redis (redis://host:port/db); default: an embedded one")
+	fl.StringVar(&f.config, "config", "", "balancer config file (YAML, see README); watched for hot reload; flags you set override it")
+	fl.StringVar(&f.tls, "tls", "", "also listen for HTTPS/WSS on this address with a self-signed certificate")
+	fl.Lookup("tls").NoOptDefVal = "127.0.0.1:8443"
 	fl.DurationVar(&f.pingInterval, "ping-interval", 25*time.Second, "Socket.IO heartbeat interval of the nodes")
-	fl.BoolVarP(&f.verbose, "verbose", "v", false, "log debug details")
+	fl.Uint64Var(&f.seed, "seed", 0, "seed for every random choice (0: pick one; it is printed)")
+	fl.BoolVarP(&f.verbose, "verbose", "v", false, "also print every health check and node session, and debug logs")
 	return cmd
+}
+
+// balancerConfig merges the config file (if any) with the flags the user
+// set; unset flags never override the file.
+func balancerConfig(cmd *cobra.Command, f upFlags) (balancer.Config, error) {
+	var cfg balancer.Config
+	if f.config != "" {
+		var err error
+		if cfg, err = balancer.LoadConfigFile(f.config); err != nil {
+			return cfg, err
+		}
+	}
+	set := cmd.Flags().Changed
+	if set("listen") || cfg.Listener.Addr == "" {
+		cfg.Listener.Addr = f.listen
+	}
+	if set("idle-timeout") || cfg.Listener.IdleTimeout == 0 {
+		cfg.Listener.IdleTimeout = balancer.Duration(f.idleTimeout)
+	}
+	if set("policy") || cfg.ServerGroup.Policy == "" {
+		cfg.ServerGroup.Policy = f.policy
+	}
+	if f.tls != "" {
+		cfg.Listener.TLS = &balancer.TLSConfig{Addr: f.tls, SelfSigned: true}
+	}
+	return cfg, cfg.Validate()
 }
 
 func runUp(cmd *cobra.Command, f upFlags) error {
 	ctx := cmd.Context()
 	out := cmd.OutOrStdout()
+	bcfg, err := balancerConfig(cmd, f)
+	if err != nil {
+		return usageError(fmt.Errorf("%s", strings.ReplaceAll(err.Error(), "\n", "; ")))
+	}
 	level := slog.LevelWarn
 	if f.verbose {
 		level = slog.LevelDebug
 	}
 	logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
 	bus := events.New()
-	sub := bus.Subscribe(4096)
+	sub := bus.Subscribe(65536)
 	defer sub.Close()
 	l, err := lab.Start(ctx, lab.Config{
-		Nodes: f.nodes, NodePort: f.nodePort, RedisURL: f.redis,
-		PingInterval: f.pingInterval, Events: bus, Logger: logger,
+		Balancer: bcfg, AdminAddr: f.admin, Nodes: f.nodes, NodePort: f.nodePort, RedisURL: f.redis,
+		PingInterval: f.pingInterval, Seed: f.seed, Events: bus, Logger: logger,
 	})
 	if err != nil {
-		return usageError(err)
+		return explain(err, map[string]string{"listener.addr": "--listen", "listener.tls": "--tls", "admin": "--admin", "node": "--node-port", "redis": "--redis"})
 	}
 	printSummary(out, l)
-	drain(sub) // the start-up events are in the summary
+	for range drainNow(sub) { // the start-up events are in the summary
+	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	if f.config != "" {
+		if err := watchConfig(watchCtx, &wg, l.Balancer, f.config, out); err != nil {
+			l.Close()
+			return usageError(err)
+		}
+	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	for {
 		select {
 		case <-ctx.Done():
-			fmt.Fprintln(out, "shutting down…")
+			fmt.Fprintln(out, "shutting down: closing the balancer, then the nodes, then Redis…")
+			stopWatch()
 			err := l.Close()
 			for e := range drainNow(sub) {
-				printEvent(out, e)
+				printEvent(out, e, f.verbose)
 			}
+			fmt.Fprintln(out, "stopped.")
 			return err
+		case <-hup:
+			reloadFile(l.Balancer, f.config, out)
 		case e, ok := <-sub.C():
 			if !ok {
 				return fmt.Errorf("event stream: %w", sub.Err())
 			}
-			printEvent(out, e)
+			printEvent(out, e, f.verbose)
 		}
 	}
+}
+
+// watchConfig hot-reloads the balancer when the file is saved. Outcomes
+// reach the output through the config events.
+func watchConfig(ctx context.Context, wg *sync.WaitGroup, b *balancer.Balancer, path string, out io.Writer) error {
+	w, err := balancer.WatchConfigFile(path)
+	if err != nil {
+		return err
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		w.Run(ctx, b, nil)
+	}()
+	return nil
+}
+
+func reloadFile(b *balancer.Balancer, path string, out io.Writer) {
+	if path == "" {
+		fmt.Fprintln(out, "SIGHUP: nothing to reload (start with --config FILE to reload from a file)")
+		return
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		fmt.Fprintf(out, "SIGHUP: %v\n", err)
+		return
+	}
+	b.ReloadYAML(data) // the outcome is printed from its event
 }
 
 func printSummary(w io.Writer, l *lab.Lab) {
 	fmt.Fprintf(w, "wslab is up (seed %d)\n", l.Seed)
+	if b := l.Balancer; b != nil {
+		st := b.Status()
+		fmt.Fprintf(w, "  balancer  %-24s chat page %s/   (%s, idle timeout %s, generation %d)\n",
+			b.URL(), b.URL(), st.Policy, st.IdleTimeout, st.Generation)
+		if a := b.TLSAddr(); a != "" {
+			fmt.Fprintf(w, "  wss       %-24s (self-signed certificate: expect a browser warning)\n", "https://"+a)
+		}
+	}
 	for _, n := range l.Nodes {
-		fmt.Fprintf(w, "  %-8s %s   chat page %s/   health %s/healthz\n", n.Name(), n.URL(), n.URL(), n.URL())
+		fmt.Fprintf(w, "  %-9s %-24s health %s/healthz\n", n.Name(), n.URL(), n.URL())
 	}
 	redis := l.RedisAddr()
 	if l.Redis != nil {
-		redis += " (embedded; redis-cli -p " + portOf(redis) + " keys 'session:*')"
+		redis = fmt.Sprintf("%-24s (embedded; look inside: redis-cli -p %s keys 'session:*')", redis, portOf(redis))
 	}
-	fmt.Fprintf(w, "  redis    %s\n", redis)
-	fmt.Fprintln(w, "Press Ctrl-C to stop. Events:")
+	fmt.Fprintf(w, "  redis     %s\n", redis)
+	if l.Admin != nil {
+		fmt.Fprintf(w, "  admin     %-24s (lab ctl status · %s/api/events · %s/metrics)\n", l.Admin.URL(), l.Admin.URL(), l.Admin.URL())
+	}
+	if l.Balancer != nil && len(l.Nodes) > 0 {
+		fmt.Fprintf(w, "Open %s/ in two tabs, then in another terminal: lab ctl node %s kill\n", l.Balancer.URL(), l.Nodes[0].Name())
+	}
+	fmt.Fprintln(w, "Ctrl-C stops the lab. Events:")
 }
 
 func portOf(addr string) string {
-	for i := len(addr) - 1; i >= 0; i-- {
-		if addr[i] == ':' {
-			return addr[i+1:]
-		}
+	if i := strings.LastIndexByte(addr, ':'); i >= 0 {
+		return addr[i+1:]
 	}
 	return addr
-}
-
-func printEvent(w io.Writer, e events.Event) {
-	fmt.Fprintf(w, "%s %s\n", e.Time.Format("15:04:05.000"), e)
-}
-
-func drain(sub *events.Subscription) {
-	for range drainNow(sub) {
-	}
 }
 
 // drainNow yields the events already buffered, without waiting.

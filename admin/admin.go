@@ -1,0 +1,302 @@
+// Package admin is the lab's admin API: status, balancer config (get and hot
+// reload), node faults, a server-sent event stream and Prometheus metrics.
+// It listens on loopback by default.
+//
+// # Concurrency
+//
+// A Server owns its HTTP server; Close ends every request in flight (event
+// streams included) and waits for the serve loop.
+package admin
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/wslab/wslab/balancer"
+	"github.com/wslab/wslab/events"
+	"github.com/wslab/wslab/node"
+)
+
+// Config is what the admin API serves. Nodes may be empty (a balancer
+// alone); Balancer may be nil (nodes alone).
+type Config struct {
+	Addr     string // listen address; default 127.0.0.1:8081
+	Balancer *balancer.Balancer
+	Nodes    []*node.Node
+	Events   *events.Bus
+	Seed     uint64
+	Redis    string // where the store is, for people
+	Logger   *slog.Logger
+	// Extra routes (the dashboard) mounted under "/".
+	Extra http.Handler
+}
+
+// Server is a running admin API.
+type Server struct {
+	cfg  Config
+	srv  *http.Server
+	addr string
+	done chan struct{}
+	// mu guards closed.
+	mu     sync.Mutex
+	closed bool
+}
+
+// Start listens and serves the admin API.
+func Start(cfg Config) (*Server, error) {
+	if cfg.Addr == "" {
+		cfg.Addr = "127.0.0.1:8081"
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("admin: listen on %s: %w", cfg.Addr, err)
+	}
+	if host, _, _ := net.SplitHostPort(cfg.Addr); !isLoopback(host) {
+		cfg.Logger.Warn("the admin API is reachable from other machines: anyone who can reach it can kill nodes and change the balancer", "addr", cfg.Addr)
+	}
+	s := &Server{cfg: cfg, addr: ln.Addr().String(), done: make(chan struct{})}
+	s.srv = &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog: slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug)}
+	go func() {
+		defer close(s.done)
+		s.srv.Serve(ln)
+	}()
+	return s, nil
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// Addr is the host:port the admin API listens on.
+func (s *Server) Addr() string { return s.addr }
+
+// URL is http://host:port of the admin API.
+func (s *Server) URL() string { return "http://" + s.addr }
+
+// Close stops the admin API, ending open event streams.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	s.mu.Unlock()
+	err := s.srv.Close()
+	<-s.done
+	return err
+}
+
+// Handler routes the admin API.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /api/status", s.status)
+	mux.HandleFunc("GET /api/config", s.getConfig)
+	mux.HandleFunc("PUT /api/config", s.putConfig)
+	mux.HandleFunc("POST /api/nodes/{name}/{action}", s.nodeAction)
+	mux.HandleFunc("GET /api/events", s.eventStream)
+	mux.Handle("GET /metrics", s.metrics())
+	if s.cfg.Extra != nil {
+		mux.Handle("/", s.cfg.Extra)
+	} else {
+		mux.HandleFunc("GET /{$}", s.index)
+	}
+	return sameOrigin(mux)
+}
+
+// sameOrigin refuses changes requested by pages of other origins, so a web
+// page cannot kill nodes through a visitor's browser.
+func sameOrigin(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if o := r.Header.Get("Origin"); o != "" && r.Method != http.MethodGet && o != "http://"+r.Host {
+			writeError(w, http.StatusForbidden, fmt.Sprintf("requests from origin %q are not accepted; use the dashboard or lab ctl", o))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) index(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	io.WriteString(w, `wslab admin API
+  GET  /api/status                     balancer, backends, connections, nodes
+  GET  /api/config                     the balancer config in force
+  PUT  /api/config                     hot reload (YAML or JSON body); 400 lists every problem
+  POST /api/nodes/{name}/{action}      kill | stop | hang | slow?delay=2s | start | restart
+  GET  /api/events                     server-sent events
+  GET  /metrics                        Prometheus text format
+`)
+}
+
+// Status is the body of GET /api/status.
+type Status struct {
+	Seed          uint64           `json:"seed"`
+	Redis         string           `json:"redis,omitempty"`
+	Balancer      *balancer.Status `json:"balancer,omitempty"`
+	Nodes         []node.State     `json:"nodes"`
+	EventsDropped uint64           `json:"events_dropped_subscribers"`
+}
+
+func (s *Server) snapshot() Status {
+	st := Status{Seed: s.cfg.Seed, Redis: s.cfg.Redis, Nodes: []node.State{}, EventsDropped: s.cfg.Events.Dropped()}
+	if s.cfg.Balancer != nil {
+		b := s.cfg.Balancer.Status()
+		st.Balancer = &b
+	}
+	for _, n := range s.cfg.Nodes {
+		st.Nodes = append(st.Nodes, n.State())
+	}
+	return st
+}
+
+func (s *Server) status(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, s.snapshot()) }
+
+func (s *Server) getConfig(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.Balancer == nil {
+		writeError(w, http.StatusNotFound, "this lab runs no balancer")
+		return
+	}
+	writeJSON(w, http.StatusOK, s.cfg.Balancer.Config())
+}
+
+// ReloadError is the 400 body of a rejected PUT /api/config.
+type ReloadError struct {
+	Error      string   `json:"error"`
+	Generation uint64   `json:"generation"` // the generation that keeps serving
+	Problems   []string `json:"problems"`
+}
+
+func (s *Server) putConfig(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.Balancer == nil {
+		writeError(w, http.StatusNotFound, "this lab runs no balancer")
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
+	if err != nil {
+		writeError(w, http.StatusRequestEntityTooLarge, "config body over 1 MiB")
+		return
+	}
+	gen, err := s.cfg.Balancer.ReloadYAML(body)
+	var rej *balancer.RejectedError
+	switch {
+	case errors.As(err, &rej):
+		writeJSON(w, http.StatusBadRequest, ReloadError{
+			Error: "config rejected; the running config keeps serving", Generation: rej.Generation,
+			Problems: strings.Split(rej.Err.Error(), "\n"),
+		})
+	case err != nil:
+		writeError(w, http.StatusServiceUnavailable, err.Error())
+	default:
+		writeJSON(w, http.StatusOK, map[string]uint64{"generation": gen})
+	}
+}
+
+func (s *Server) nodeAction(w http.ResponseWriter, r *http.Request) {
+	name, action := r.PathValue("name"), r.PathValue("action")
+	var n *node.Node
+	names := make([]string, 0, len(s.cfg.Nodes))
+	for _, x := range s.cfg.Nodes {
+		names = append(names, x.Name())
+		if x.Name() == name {
+			n = x
+		}
+	}
+	if n == nil {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("no node %q; nodes are: %s", name, strings.Join(names, ", ")))
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
+	defer cancel()
+	var err error
+	switch action {
+	case "kill":
+		err = n.Kill()
+	case "stop":
+		err = n.Stop(ctx)
+	case "hang":
+		err = n.Hang()
+	case "start":
+		err = n.Start()
+	case "restart":
+		err = n.Restart(ctx)
+	case "slow":
+		var d time.Duration
+		d, err = time.ParseDuration(r.URL.Query().Get("delay"))
+		if err != nil {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("slow needs ?delay=DURATION like 2s, got %q", r.URL.Query().Get("delay")))
+			return
+		}
+		err = n.Slow(d)
+	default:
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("unknown action %q: want kill, stop, hang, slow, start or restart", action))
+		return
+	}
+	if err != nil {
+		writeError(w, http.StatusConflict, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, n.State())
+}
+
+// eventStream sends every event as a server-sent event until the client
+// leaves or falls too far behind.
+func (s *Server) eventStream(w http.ResponseWriter, r *http.Request) {
+	fl, ok := w.(http.Flusher)
+	if !ok {
+		writeError(w, http.StatusInternalServerError, "streaming unsupported")
+		return
+	}
+	sub := s.cfg.Events.Subscribe(4096)
+	defer sub.Close()
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.WriteHeader(http.StatusOK)
+	io.WriteString(w, ": wslab events\n\n")
+	fl.Flush()
+	for {
+		select {
+		case <-r.Context().Done():
+			return
+		case e, ok := <-sub.C():
+			if !ok {
+				io.WriteString(w, "event: dropped\ndata: {\"error\":\"this stream fell behind and was dropped; reconnect\"}\n\n")
+				fl.Flush()
+				return
+			}
+			b, _ := json.Marshal(e)
+			fmt.Fprintf(w, "id: %d\nevent: %s\ndata: %s\n\n", e.Seq, e.Kind, b)
+			if len(sub.C()) == 0 {
+				fl.Flush()
+			}
+		}
+	}
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}
+
+func writeError(w http.ResponseWriter, code int, msg string) {
+	writeJSON(w, code, map[string]string{"error": msg})
+}

@@ -1,0 +1,33 @@
+package main_test
+
+import (
+	"testing"
+
+	"github.com/wslab/wslab/internal/browsertest"
+)
+
+// TestTwoTabsThroughLabUp: the README's tour in a real browser. Two tabs on
+// the balancer land on different nodes and chat.
+func TestTwoTabsThroughLabUp(t *testing.T) {
+	b := browsertest.New(t)
+	u := startUp(t)
+	one := b.Open("tab-1", u.balancer+"/")
+	one.WaitFor(`document.getElementById("status").textContent.startsWith("Connected to node-")`)
+	two := b.Open("tab-2", u.balancer+"/")
+	two.WaitFor(`document.getElementById("status").textContent.startsWith("Connected to node-")`)
+	n1 := browsertest.Eval[string](one, `document.getElementById("status").textContent`)
+	n2 := browsertest.Eval[string](two, `document.getElementById("status").textContent`)
+	if n1 == n2 {
+		t.Fatalf("both tabs: %q, want two different nodes", n1)
+	}
+	one.Type("username", "ann")
+	one.Click("setUsername")
+	one.WaitFor(`document.getElementById("messages").textContent.includes("Your username is set to ann")`)
+	two.Type("username", "bo")
+	two.Click("setUsername")
+	two.WaitFor(`document.getElementById("messages").textContent.includes("Your username is set to bo")`)
+	two.Type("myMessage", "hello across nodes\n")
+	one.WaitFor(`document.getElementById("messages").textContent.includes("bo: hello across nodes")`)
+	one.Screenshot("testdata/screenshots", "lab-up-tab-1")
+	u.stop()
+}

@@ -1,0 +1,233 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/wslab/wslab/admin"
+	"github.com/wslab/wslab/events"
+)
+
+func newCtlCmd() *cobra.Command {
+	var base string
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "ctl",
+		Short: "Talk to a running lab: status, reload, node faults, events",
+		Long: `Talk to the admin API of a running lab (lab up or lab balancer).
+
+  lab ctl status                      balancer, backends, connections, nodes
+  lab ctl reload FILE                 hot-reload the balancer config
+  lab ctl node NAME kill              crash: connections dropped, no close frame
+  lab ctl node NAME stop              graceful: close frames 1001, users leave
+  lab ctl node NAME hang              accepts connections, answers nothing
+  lab ctl node NAME slow 2s           every outgoing message 2 s late (0 clears)
+  lab ctl node NAME start|restart     back in service
+  lab ctl events                      follow the event stream`,
+		Example: `  lab ctl node node-1 kill
+  lab ctl --admin http://127.0.0.1:8091 status`,
+	}
+	cmd.PersistentFlags().StringVar(&base, "admin", envOr("LAB_ADMIN", "http://127.0.0.1:8081"), "URL of the admin API (env LAB_ADMIN)")
+	cmd.PersistentFlags().BoolVar(&asJSON, "json", false, "print the API's JSON as it is")
+	api := func() *apiClient { return &apiClient{base: strings.TrimSuffix(base, "/")} }
+
+	cmd.AddCommand(&cobra.Command{
+		Use: "status", Short: "Show the balancer, backends, connections and nodes", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cmd.SilenceUsage = true
+			var st admin.Status
+			raw, err := api().do("GET", "/api/status", nil, &st)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				cmd.OutOrStdout().Write(raw)
+				return nil
+			}
+			printStatus(cmd.OutOrStdout(), st)
+			return nil
+		},
+	})
+	cmd.AddCommand(&cobra.Command{
+		Use: "reload FILE", Short: "Hot-reload the balancer from a config file", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cmd.SilenceUsage = true
+			data, err := os.ReadFile(args[0])
+			if err != nil {
+				return usageError(err)
+			}
+			var ok struct{ Generation uint64 }
+			if _, err := api().do("PUT", "/api/config", data, &ok); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "generation %d applied\n", ok.Generation)
+			return nil
+		},
+	})
+	cmd.AddCommand(&cobra.Command{
+		Use: "node NAME kill|stop|hang|slow DURATION|start|restart", Short: "Inject a fault into a node, or clear it",
+		Args: cobra.RangeArgs(2, 3),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cmd.SilenceUsage = true
+			path := "/api/nodes/" + url.PathEscape(args[0]) + "/" + url.PathEscape(args[1])
+			if args[1] == "slow" {
+				if len(args) < 3 {
+					return usageError(errors.New("slow needs a duration: lab ctl node NAME slow 2s"))
+				}
+				if _, err := time.ParseDuration(args[2]); err != nil {
+					return usageError(fmt.Errorf("slow: %q is not a duration (write it like 2s or 500ms; 0 clears)", args[2]))
+				}
+				path += "?delay=" + url.QueryEscape(args[2])
+			}
+			var st struct {
+				Name      string
+				Listening bool
+				Hung      bool
+				SlowNS    int64 `json:"slow_ns"`
+			}
+			if _, err := api().do("POST", path, nil, &st); err != nil {
+				return err
+			}
+			state := map[bool]string{true: "listening", false: "down"}[st.Listening]
+			if st.Hung {
+				state += ", hung"
+			}
+			if st.SlowNS > 0 {
+				state += fmt.Sprintf(", slow %s", time.Duration(st.SlowNS))
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s %s: now %s\n", st.Name, args[1], state)
+			return nil
+		},
+	})
+	cmd.AddCommand(&cobra.Command{
+		Use: "events", Short: "Follow the lab's events", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cmd.SilenceUsage = true
+			return api().follow(cmd, asJSON)
+		},
+	})
+	return cmd
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
+
+type apiClient struct{ base string }
+
+// do calls the admin API and decodes a 2xx answer into out. Errors from
+// the API come back as one line each.
+func (c *apiClient) do(method, path string, body []byte, out any) ([]byte, error) {
+	req, err := http.NewRequest(method, c.base+path, bytes.NewReader(body))
+	if err != nil {
+		return nil, usageError(fmt.Errorf("bad --admin URL %q: %w", c.base, err))
+	}
+	hc := &http.Client{Timeout: 15 * time.Second}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, usageError(fmt.Errorf("cannot reach the admin API at %s: is lab up running? (--admin points elsewhere)", c.base))
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode/100 != 2 {
+		var rej admin.ReloadError
+		if json.Unmarshal(raw, &rej) == nil && len(rej.Problems) > 0 {
+			return raw, usageError(fmt.Errorf("%s (generation %d):\n  %s", rej.Error, rej.Generation, strings.Join(rej.Problems, "\n  ")))
+		}
+		var e struct{ Error string }
+		if json.Unmarshal(raw, &e) == nil && e.Error != "" {
+			return raw, usageError(errors.New(e.Error))
+		}
+		return raw, usageError(fmt.Errorf("%s %s: %s", method, path, resp.Status))
+	}
+	return raw, json.Unmarshal(raw, out)
+}
+
+// follow prints the server-sent event stream until Ctrl-C.
+func (c *apiClient) follow(cmd *cobra.Command, asJSON bool) error {
+	req, _ := http.NewRequestWithContext(cmd.Context(), "GET", c.base+"/api/events", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		if cmd.Context().Err() != nil {
+			return nil
+		}
+		return usageError(fmt.Errorf("cannot reach the admin API at %s: is lab up running?", c.base))
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		data, ok := strings.CutPrefix(sc.Text(), "data: ")
+		if !ok {
+			continue
+		}
+		if asJSON {
+			fmt.Fprintln(cmd.OutOrStdout(), data)
+			continue
+		}
+		var e events.Event
+		if json.Unmarshal([]byte(data), &e) == nil {
+			printEvent(cmd.OutOrStdout(), e, false)
+		}
+	}
+	return nil
+}
+
+func printStatus(w io.Writer, st admin.Status) {
+	if b := st.Balancer; b != nil {
+		fmt.Fprintf(w, "balancer %s  generation %d  policy %s  idle timeout %s  (seed %d)\n\n", b.Listener, b.Generation, b.Policy, b.IdleTimeout, st.Seed)
+		tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "BACKEND\tSTATE\tACTIVE\tTOTAL\tFAILURES\tLAST CHECK")
+		for _, be := range b.Backends {
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\n", be.Name, be.State, be.Active, be.Total, be.Failures, be.LastCheck)
+		}
+		tw.Flush()
+		fmt.Fprintf(w, "\n%d open connections\n", len(b.Connections))
+		tw = tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+		for i, c := range b.Connections {
+			if i == 0 {
+				fmt.Fprintln(tw, "ID\tCLIENT\tBACKEND\tGEN\tAGE\tIDLE")
+			}
+			if i == 20 {
+				fmt.Fprintf(tw, "… and %d more (--json for all)\n", len(b.Connections)-20)
+				break
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", c.ID, c.Client, c.Backend, c.Generation, round(c.Age), round(c.Idle))
+		}
+		tw.Flush()
+	}
+	if len(st.Nodes) > 0 {
+		fmt.Fprintln(w)
+		tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "NODE\tURL\tLISTENING\tFAULT\tSESSIONS\tREDIS")
+		for _, n := range st.Nodes {
+			fault := "-"
+			if n.Hung {
+				fault = "hang"
+			} else if n.Slow > 0 {
+				fault = "slow " + n.Slow.String()
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%v\t%s\t%d\t%s\n", n.Name, n.URL, n.Listening, fault, n.Sessions, n.Redis)
+		}
+		tw.Flush()
+	}
+	if st.Redis != "" {
+		fmt.Fprintf(w, "\nredis %s\n", st.Redis)
+	}
+}
+
+func round[T ~int64](d T) string { return time.Duration(d).Round(time.Second).String() }

@@ -1,0 +1,218 @@
+package main_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/wslab/wslab/admin"
+)
+
+var labBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "labbin")
+	if err != nil {
+		panic(err)
+	}
+	labBin = filepath.Join(dir, "lab")
+	build := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", labBin, ".")
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		panic("building lab: " + err.Error())
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+const waitFor = 15 * time.Second
+
+// proc is a running lab process whose output is read line by line.
+type proc struct {
+	t     *testing.T
+	cmd   *exec.Cmd
+	lines chan string
+	// mu guards all.
+	mu   sync.Mutex
+	all  []string
+	done chan struct{}
+}
+
+func run(t *testing.T, args ...string) *proc {
+	t.Helper()
+	cmd := exec.Command(labBin, args...)
+	stdout, _ := cmd.StdoutPipe()
+	cmd.Stderr = cmd.Stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &proc{t: t, cmd: cmd, lines: make(chan string, 10000), done: make(chan struct{})}
+	go func() {
+		defer close(p.done)
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			p.mu.Lock()
+			p.all = append(p.all, sc.Text())
+			p.mu.Unlock()
+			p.lines <- sc.Text()
+		}
+		cmd.Wait()
+	}()
+	t.Cleanup(func() {
+		cmd.Process.Signal(os.Interrupt)
+		select {
+		case <-p.done:
+		case <-time.After(waitFor):
+			cmd.Process.Kill()
+			<-p.done
+		}
+	})
+	return p
+}
+
+// waitLine returns the first new line matching re and its submatches.
+func (p *proc) waitLine(re string) []string {
+	p.t.Helper()
+	rx := regexp.MustCompile(re)
+	deadline := time.After(waitFor)
+	for {
+		select {
+		case l := <-p.lines:
+			if m := rx.FindStringSubmatch(l); m != nil {
+				return m
+			}
+		case <-p.done:
+			p.t.Fatalf("lab exited before printing %q; output:\n%s", re, p.output())
+		case <-deadline:
+			p.t.Fatalf("no line matching %q; output:\n%s", re, p.output())
+		}
+	}
+}
+
+func (p *proc) output() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return strings.Join(p.all, "\n")
+}
+
+// stop sends Ctrl-C and checks for a clean exit.
+func (p *proc) stop() {
+	p.t.Helper()
+	p.cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-p.done:
+	case <-time.After(waitFor):
+		p.t.Fatal("lab did not stop on Ctrl-C")
+	}
+	if code := p.cmd.ProcessState.ExitCode(); code != 0 {
+		p.t.Fatalf("exit code %d after Ctrl-C, want 0; output:\n%s", code, p.output())
+	}
+}
+
+// upLab is a lab up process with the addresses from its summary.
+type upLab struct {
+	*proc
+	balancer, admin string
+	nodes           []string
+}
+
+func startUp(t *testing.T, args ...string) *upLab {
+	t.Helper()
+	p := run(t, append([]string{"up", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--node-port", "0"}, args...)...)
+	start := time.Now()
+	u := &upLab{proc: p}
+	u.balancer = p.waitLine(`^  balancer\s+(http://\S+)`)[1]
+	for {
+		m := p.waitLine(`^  (node-\d+|admin)\s+(http://\S+)`)
+		if m[1] == "admin" {
+			u.admin = m[2]
+			break
+		}
+		u.nodes = append(u.nodes, m[2])
+	}
+	p.waitLine(`Events:$`)
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("summary took %s, want under 3s", d)
+	}
+	return u
+}
+
+func (u *upLab) status(t *testing.T) admin.Status {
+	t.Helper()
+	resp, err := http.Get(u.admin + "/api/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var st admin.Status
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// ctl runs lab ctl against u and returns its output and exit code.
+func (u *upLab) ctl(t *testing.T, args ...string) (string, int) {
+	t.Helper()
+	return runOnce(t, append([]string{"ctl", "--admin", u.admin}, args...)...)
+}
+
+func runOnce(t *testing.T, args ...string) (string, int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, labBin, args...).CombinedOutput()
+	if err != nil {
+		if ee, ok := err.(*exec.ExitError); ok {
+			return string(out), ee.ExitCode()
+		}
+		t.Fatal(err)
+	}
+	return string(out), 0
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func get(t *testing.T, url string) (*http.Response, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+func writeFile(t *testing.T, path, s string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+var _ = fmt.Sprint
+var _ = syscall.SIGINT

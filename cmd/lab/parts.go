@@ -1,0 +1,142 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/wslab/wslab/admin"
+	"github.com/wslab/wslab/balancer"
+	"github.com/wslab/wslab/events"
+	"github.com/wslab/wslab/node"
+)
+
+func newBalancerCmd() *cobra.Command {
+	var config, adminAddr string
+	var verbose bool
+	cmd := &cobra.Command{
+		Use:   "balancer --config FILE",
+		Short: "Run the balancer alone, in front of any HTTP/WebSocket servers",
+		Long: `Run only the ALB-like balancer, configured by a YAML file, in front of
+whatever servers the file lists: lab nodes in other processes or on other
+machines, or your own application. The file is watched: saving it
+hot-reloads the balancer (SIGHUP does not exist for it; save the file).`,
+		Example: `  lab balancer --config lab.yaml
+  lab balancer --config lab.yaml --admin 127.0.0.1:8091`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cmd.SilenceUsage = true
+			if config == "" {
+				return usageError(fmt.Errorf("--config FILE is required: the balancer needs its server group (see README, config reference)"))
+			}
+			cfg, err := balancer.LoadConfigFile(config)
+			if err != nil {
+				return usageError(fmt.Errorf("%s", oneLine(err)))
+			}
+			ctx := cmd.Context()
+			out := cmd.OutOrStdout()
+			logger := newLogger(cmd, verbose)
+			bus := events.New()
+			sub := bus.Subscribe(65536)
+			defer sub.Close()
+			b, err := balancer.Start(ctx, cfg, balancer.Options{Events: bus, Logger: logger})
+			if err != nil {
+				return explain(err, map[string]string{"listener.addr": "listener.addr in " + config})
+			}
+			a, err := admin.Start(admin.Config{Addr: adminAddr, Balancer: b, Events: bus, Logger: logger})
+			if err != nil {
+				b.Close()
+				return explain(err, map[string]string{"admin": "--admin"})
+			}
+			fmt.Fprintf(out, "balancer  %s   (%s)\nadmin     %s\nwatching  %s for changes. Ctrl-C stops. Events:\n", b.URL(), b.Snapshot(), a.URL(), config)
+			var wg sync.WaitGroup
+			watchCtx, stop := context.WithCancel(ctx)
+			if err := watchConfig(watchCtx, &wg, b, config, out); err != nil {
+				stop()
+				a.Close()
+				b.Close()
+				return usageError(err)
+			}
+			streamUntilDone(ctx, sub, out, verbose)
+			stop()
+			wg.Wait()
+			a.Close()
+			return b.Close()
+		},
+	}
+	cmd.Flags().StringVar(&config, "config", "", "balancer config file (YAML); required")
+	cmd.Flags().StringVar(&adminAddr, "admin", "127.0.0.1:8081", "address of the admin API")
+	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "also print every health check, and debug logs")
+	return cmd
+}
+
+func newNodeCmd() *cobra.Command {
+	var cfg node.Config
+	var mode string
+	var verbose bool
+	cmd := &cobra.Command{
+		Use:   "node --listen ADDR --redis URL --name NAME",
+		Short: "Run one chat node against a given Redis",
+		Long: `Run one chat node (or, with --mode echo, a WebSocket echo server) on its own,
+for a lab spread over processes or machines: start a Redis, start nodes that
+share it, and put lab balancer in front of them.`,
+		Example: `  lab node --listen 127.0.0.1:9001 --redis redis://127.0.0.1:6379/0 --name node-1
+  lab node --listen 127.0.0.1:9101 --mode echo --name echo-1`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cmd.SilenceUsage = true
+			cfg.Mode = node.Mode(mode)
+			bus := events.New()
+			sub := bus.Subscribe(65536)
+			defer sub.Close()
+			cfg.Events, cfg.Logger = bus, newLogger(cmd, verbose)
+			ctx, cancel := context.WithTimeout(cmd.Context(), 10*time.Second)
+			n, err := node.Start(ctx, cfg)
+			cancel()
+			if err != nil {
+				return explain(err, map[string]string{"listen on": "--listen"})
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s (%s) on %s   chat page %s/   health %s/healthz\nCtrl-C stops. Events:\n", n.Name(), n.Mode(), n.URL(), n.URL(), n.URL())
+			for range drainNow(sub) {
+			}
+			streamUntilDone(cmd.Context(), sub, cmd.OutOrStdout(), true)
+			return n.Close()
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&cfg.Addr, "listen", "127.0.0.1:9001", "address to listen on")
+	fl.StringVar(&cfg.RedisURL, "redis", "", "URL of the shared Redis (redis://host:port/db); required in chat mode")
+	fl.StringVar(&cfg.Name, "name", "node-1", "name shown to clients (X-Lab-Node header, node event)")
+	fl.StringVar(&mode, "mode", "chat", "chat or echo")
+	fl.DurationVar(&cfg.PingInterval, "ping-interval", node.DefaultPingInterval, "Socket.IO heartbeat interval")
+	fl.StringSliceVar(&cfg.AllowedOrigins, "allow-origin", nil, "extra Origin host patterns accepted on upgrades (e.g. '*.example.com'); default same-origin only")
+	fl.BoolVarP(&verbose, "verbose", "v", false, "debug logs")
+	return cmd
+}
+
+// streamUntilDone prints events until ctx ends.
+func streamUntilDone(ctx context.Context, sub *events.Subscription, out interface{ Write([]byte) (int, error) }, verbose bool) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case e, ok := <-sub.C():
+			if !ok {
+				return
+			}
+			printEvent(out, e, verbose)
+		}
+	}
+}
+
+func newLogger(cmd *cobra.Command, verbose bool) *slog.Logger {
+	level := slog.LevelWarn
+	if verbose {
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
+}
