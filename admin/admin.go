@@ -166,7 +166,9 @@ func (s *Server) snapshot() Status {
 	return st
 }
 
-func (s *Server) status(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, s.snapshot()) }
+func (s *Server) status(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, s.snapshot())
+}
 
 func (s *Server) getConfig(w http.ResponseWriter, r *http.Request) {
 	if s.cfg.Balancer == nil {

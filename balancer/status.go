@@ -3,8 +3,8 @@ package balancer
 import (
 	"fmt"
 	"slices"
-	"sync/atomic"
 	"strconv"
+	"sync/atomic"
 	"time"
 )
 

@@ -55,9 +55,9 @@ type Config struct {
 
 // Lab is a running lab.
 type Lab struct {
-	cfg    Config
-	Events *events.Bus
-	Seed   uint64
+	cfg      Config
+	Events   *events.Bus
+	Seed     uint64
 	Redis    *store.Embedded // nil when RedisURL was given
 	Nodes    []*node.Node
 	Balancer *balancer.Balancer // nil with NoBalancer
