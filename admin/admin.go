@@ -31,7 +31,7 @@ import (
 type Config struct {
 	Addr     string // listen address; default 127.0.0.1:8081
 	Balancer *balancer.Balancer
-	Nodes    []*node.Node
+	Nodes    func() []*node.Node // the nodes now; nil for none
 	Events   *events.Bus
 	Seed     uint64
 	Redis    string // where the store is, for people
@@ -160,10 +160,17 @@ func (s *Server) snapshot() Status {
 		b := s.cfg.Balancer.Status()
 		st.Balancer = &b
 	}
-	for _, n := range s.cfg.Nodes {
+	for _, n := range s.nodes() {
 		st.Nodes = append(st.Nodes, n.State())
 	}
 	return st
+}
+
+func (s *Server) nodes() []*node.Node {
+	if s.cfg.Nodes == nil {
+		return nil
+	}
+	return s.cfg.Nodes()
 }
 
 func (s *Server) status(w http.ResponseWriter, r *http.Request) {
@@ -213,8 +220,9 @@ func (s *Server) putConfig(w http.ResponseWriter, r *http.Request) {
 func (s *Server) nodeAction(w http.ResponseWriter, r *http.Request) {
 	name, action := r.PathValue("name"), r.PathValue("action")
 	var n *node.Node
-	names := make([]string, 0, len(s.cfg.Nodes))
-	for _, x := range s.cfg.Nodes {
+	nodes := s.nodes()
+	names := make([]string, 0, len(nodes))
+	for _, x := range nodes {
 		names = append(names, x.Name())
 		if x.Name() == name {
 			n = x

@@ -75,6 +75,10 @@ type Balancer struct {
 
 	counters counters
 
+	// probeMu guards probeWake, closed and replaced whenever a probe ends.
+	probeMu   sync.Mutex
+	probeWake chan struct{}
+
 	wg        sync.WaitGroup // tunnel pumps and health probes
 	serveWG   sync.WaitGroup // http.Server.Serve loops
 	transport *http.Transport
@@ -113,7 +117,8 @@ func Start(_ context.Context, cfg Config, opts Options) (*Balancer, error) {
 func newBalancer(opts Options) *Balancer {
 	b := &Balancer{
 		clock: opts.Clock, events: opts.Events, log: opts.Logger, name: opts.Name, rng: opts.Rand,
-		backends: map[string]*backend{}, tunnels: map[*tunnel]struct{}{}, idleHTTP: map[net.Conn]*quartz.Timer{},
+		probeWake: make(chan struct{}),
+		backends:  map[string]*backend{}, tunnels: map[*tunnel]struct{}{}, idleHTTP: map[net.Conn]*quartz.Timer{},
 	}
 	if b.clock == nil {
 		b.clock = quartz.NewReal()

@@ -54,7 +54,14 @@ func (b *Balancer) check(ctx context.Context, t *target, hc HealthCheckConfig) {
 			cancel()
 			if ctx.Err() == nil {
 				b.recordCheck(t, hc, err)
+				return
 			}
+			// The checks were restarted (a reload) or stopped: this result
+			// no longer counts, but the backend must be free for the next.
+			be.mu.Lock()
+			be.checking = false
+			be.mu.Unlock()
+			b.probeSettled()
 		})
 	}
 	timeout := time.Duration(hc.Timeout)
@@ -99,6 +106,45 @@ func (b *Balancer) probeOnce(ctx context.Context, t *target, hc HealthCheckConfi
 	return nil
 }
 
+// WaitProbes waits until no health probe is out, leaving aside backends
+// for which skip reports true (a hung node, whose probe only its timeout on
+// the clock can end). A scenario calls it after each step of virtual time,
+// so results never depend on how fast the machine is.
+func (b *Balancer) WaitProbes(ctx context.Context, skip func(backend string) bool) error {
+	for {
+		b.probeMu.Lock()
+		wake := b.probeWake
+		b.probeMu.Unlock()
+		busy := false
+		b.mu.Lock()
+		for name, be := range b.backends {
+			be.mu.Lock()
+			out := be.checking
+			be.mu.Unlock()
+			if out && (skip == nil || !skip(name)) {
+				busy = true
+			}
+		}
+		b.mu.Unlock()
+		if !busy {
+			return nil
+		}
+		select {
+		case <-wake:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// probeSettled wakes WaitProbes.
+func (b *Balancer) probeSettled() {
+	b.probeMu.Lock()
+	close(b.probeWake)
+	b.probeWake = make(chan struct{})
+	b.probeMu.Unlock()
+}
+
 // recordCheck counts a result and flips the backend's health after the
 // configured number of consecutive results.
 func (b *Balancer) recordCheck(t *target, hc HealthCheckConfig, err error) {
@@ -118,6 +164,7 @@ func (b *Balancer) recordCheck(t *target, hc HealthCheckConfig, err error) {
 	if detail != "" {
 		be.lastCheck += ": " + detail
 	}
+	defer b.probeSettled()
 	b.publish(events.Event{Kind: events.BackendCheck, Backend: t.name, Reason: result, Detail: detail})
 	switch {
 	case be.healthy.Load() && be.failRun >= hc.UnhealthyThreshold:

@@ -15,7 +15,9 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net"
+	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/coder/quartz"
@@ -58,11 +60,102 @@ type Lab struct {
 	cfg      Config
 	Events   *events.Bus
 	Seed     uint64
-	Redis    *store.Embedded // nil when RedisURL was given
-	Nodes    []*node.Node
+	Redis    *store.Embedded    // nil when RedisURL was given
+	link     *store.Link        // in front of the embedded Redis, to cut it
+	Nodes    []*node.Node       // read only on the goroutine that drives the lab
 	Balancer *balancer.Balancer // nil with NoBalancer
 	Admin    *admin.Server      // nil without AdminAddr
 	rng      *rand.Rand
+	redisURL string
+
+	// nodesMu guards nodes, the list the admin API reads.
+	nodesMu sync.Mutex
+	nodes   []*node.Node
+}
+
+// startNode starts node-<N+1> on the next port.
+func (l *Lab) startNode(ctx context.Context) (*node.Node, error) {
+	i := len(l.Nodes) + 1
+	addr := net.JoinHostPort(l.cfg.NodeHost, "0")
+	if l.cfg.NodePort != 0 {
+		addr = net.JoinHostPort(l.cfg.NodeHost, strconv.Itoa(l.cfg.NodePort+i-1))
+	}
+	n, err := node.Start(ctx, node.Config{
+		Name: fmt.Sprintf("node-%d", i), Addr: addr, RedisURL: l.redisURL, Mode: l.cfg.NodeMode,
+		PingInterval: l.cfg.PingInterval, PingTimeout: l.cfg.PingTimeout,
+		Clock: l.cfg.Clock, Events: l.Events, Logger: l.cfg.Logger,
+		Rand: rand.New(rand.NewPCG(l.rng.Uint64(), l.rng.Uint64())),
+	})
+	if err != nil {
+		return nil, err
+	}
+	l.Nodes = append(l.Nodes, n)
+	l.nodesMu.Lock()
+	l.nodes = append(l.nodes, n)
+	l.nodesMu.Unlock()
+	return n, nil
+}
+
+// listNodes is the admin API's view of the nodes.
+func (l *Lab) listNodes() []*node.Node {
+	l.nodesMu.Lock()
+	defer l.nodesMu.Unlock()
+	return slices.Clone(l.nodes)
+}
+
+// AddNode starts one more node and, when the balancer's servers are the
+// lab's nodes, reloads the balancer with it (the next generation).
+func (l *Lab) AddNode(ctx context.Context) (*node.Node, error) {
+	n, err := l.startNode(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if l.Balancer != nil && len(l.cfg.Balancer.ServerGroup.Servers) == 0 {
+		cfg := l.Balancer.Config()
+		cfg.ServerGroup.Servers = append(cfg.ServerGroup.Servers, balancer.ServerConfig{Name: n.Name(), URL: n.URL()})
+		if _, err := l.Balancer.Reload(cfg); err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// RemoveNode takes a node out of the balancer's server group (a reload): it
+// gets no new connections and its tunnels drain. The node keeps running.
+func (l *Lab) RemoveNode(name string) error {
+	if l.Balancer == nil {
+		return errors.New("lab: no balancer to remove a node from")
+	}
+	cfg := l.Balancer.Config()
+	kept := cfg.ServerGroup.Servers[:0:0]
+	for _, s := range cfg.ServerGroup.Servers {
+		if s.Name != name {
+			kept = append(kept, s)
+		}
+	}
+	if len(kept) == len(cfg.ServerGroup.Servers) {
+		return fmt.Errorf("lab: %q is not in the server group", name)
+	}
+	cfg.ServerGroup.Servers = kept
+	_, err := l.Balancer.Reload(cfg)
+	return err
+}
+
+// RedisDown cuts every node off the embedded Redis: an outage.
+func (l *Lab) RedisDown() error {
+	if l.link == nil {
+		return errors.New("lab: only the embedded Redis can be cut")
+	}
+	l.link.Cut()
+	return nil
+}
+
+// RedisUp ends the outage.
+func (l *Lab) RedisUp() error {
+	if l.link == nil {
+		return errors.New("lab: only the embedded Redis can be cut")
+	}
+	return l.link.Restore()
 }
 
 // Start starts the store and the nodes. On error, whatever started is
@@ -95,23 +188,16 @@ func Start(ctx context.Context, cfg Config) (_ *Lab, err error) {
 		if l.Redis, err = store.StartEmbedded(cfg.RedisAddr); err != nil {
 			return nil, err
 		}
-		redisURL = l.Redis.URL()
-	}
-	for i := 1; i <= cfg.Nodes; i++ {
-		addr := net.JoinHostPort(cfg.NodeHost, "0")
-		if cfg.NodePort != 0 {
-			addr = net.JoinHostPort(cfg.NodeHost, strconv.Itoa(cfg.NodePort+i-1))
-		}
-		n, err := node.Start(ctx, node.Config{
-			Name: fmt.Sprintf("node-%d", i), Addr: addr, RedisURL: redisURL, Mode: cfg.NodeMode,
-			PingInterval: cfg.PingInterval, PingTimeout: cfg.PingTimeout,
-			Clock: cfg.Clock, Events: l.Events, Logger: cfg.Logger,
-			Rand: rand.New(rand.NewPCG(l.rng.Uint64(), l.rng.Uint64())),
-		})
-		if err != nil {
+		if l.link, err = store.NewLink(l.Redis.Addr()); err != nil {
 			return nil, err
 		}
-		l.Nodes = append(l.Nodes, n)
+		redisURL = l.link.URL()
+	}
+	l.redisURL = redisURL
+	for range cfg.Nodes {
+		if _, err := l.startNode(ctx); err != nil {
+			return nil, err
+		}
 	}
 	if !cfg.NoBalancer {
 		if err := l.startBalancer(ctx); err != nil {
@@ -120,7 +206,7 @@ func Start(ctx context.Context, cfg Config) (_ *Lab, err error) {
 	}
 	if cfg.AdminAddr != "" {
 		l.Admin, err = admin.Start(admin.Config{
-			Addr: cfg.AdminAddr, Balancer: l.Balancer, Nodes: l.Nodes, Events: l.Events,
+			Addr: cfg.AdminAddr, Balancer: l.Balancer, Nodes: l.listNodes, Events: l.Events,
 			Seed: l.Seed, Redis: l.RedisAddr(), Logger: cfg.Logger,
 		})
 		if err != nil {
@@ -184,6 +270,9 @@ func (l *Lab) Close() error {
 	}
 	for _, n := range l.Nodes {
 		errs = append(errs, n.Close())
+	}
+	if l.link != nil {
+		l.link.Close()
 	}
 	if l.Redis != nil {
 		l.Redis.Close()

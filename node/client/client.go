@@ -13,6 +13,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -54,6 +55,11 @@ type Client struct {
 	Response *http.Response
 	// SID is the Socket.IO session id (Socket.IO transport only).
 	SID string
+	// LocalAddr is the client's end of the TCP connection, as the server
+	// (or balancer) sees it.
+	LocalAddr string
+
+	pongs chan struct{} // answers to Ping
 
 	done chan struct{}
 
@@ -79,12 +85,26 @@ func Dial(ctx context.Context, opts Options) (*Client, error) {
 	default:
 		return nil, fmt.Errorf("client: unknown transport %q (want socketio or ws)", opts.Transport)
 	}
-	conn, resp, err := websocket.Dial(ctx, u, &websocket.DialOptions{HTTPHeader: opts.Header})
+	var local net.Addr
+	var d net.Dialer
+	hc := &http.Client{Transport: &http.Transport{
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			nc, err := d.DialContext(ctx, network, addr)
+			if err == nil {
+				local = nc.LocalAddr()
+			}
+			return nc, err
+		},
+	}}
+	conn, resp, err := websocket.Dial(ctx, u, &websocket.DialOptions{HTTPHeader: opts.Header, HTTPClient: hc})
 	if err != nil {
 		return nil, fmt.Errorf("dial %s: %w", u, err)
 	}
 	conn.SetReadLimit(1 << 20)
-	c := &Client{conn: conn, transport: opts.Transport, opts: opts, Response: resp, done: make(chan struct{}), notify: make(chan struct{})}
+	c := &Client{conn: conn, transport: opts.Transport, opts: opts, Response: resp, done: make(chan struct{}), notify: make(chan struct{}), pongs: make(chan struct{}, 1)}
+	if local != nil {
+		c.LocalAddr = local.String()
+	}
 	if opts.Transport == SocketIO {
 		if err := c.openSocketIO(ctx); err != nil {
 			conn.CloseNow()

@@ -34,6 +34,10 @@ func (c *Client) decode(s string) (Event, bool) {
 		if json.Unmarshal([]byte(s), &f) != nil {
 			return Event{Name: "invalid", Text: s}, true
 		}
+		if f.Event == "pong" {
+			c.pong()
+			return Event{}, false
+		}
 		return Event{Name: f.Event, Text: f.Data}, true
 	}
 	switch {
@@ -53,6 +57,9 @@ func (c *Client) decode(s string) (Event, bool) {
 			json.Unmarshal(args[1], &ev.Text)
 		}
 		return ev, true
+	case s == "3":
+		c.pong()
+		return Event{}, false
 	case strings.HasPrefix(s, "44"):
 		return Event{Name: "connect_error", Text: s[2:]}, true
 	}
@@ -134,6 +141,34 @@ func (c *Client) Emit(ctx context.Context, event, text string) error {
 		b = append([]byte("42"), a...)
 	}
 	return c.conn.Write(ctx, websocket.MessageText, b)
+}
+
+func (c *Client) pong() {
+	select {
+	case c.pongs <- struct{}{}:
+	default:
+	}
+}
+
+// Ping sends a client heartbeat (Engine.IO ping "2", or {"event":"ping"} on
+// /ws) and returns once the server's pong is back: by then every hop in
+// between has seen traffic both ways.
+func (c *Client) Ping(ctx context.Context) error {
+	msg := []byte("2")
+	if c.transport == JSON {
+		msg = []byte(`{"event":"ping"}`)
+	}
+	if err := c.conn.Write(ctx, websocket.MessageText, msg); err != nil {
+		return err
+	}
+	select {
+	case <-c.pongs:
+		return nil
+	case <-c.done:
+		return fmt.Errorf("connection closed: %w", c.Err())
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // Done is closed when the connection has ended.
