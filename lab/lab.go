@@ -73,6 +73,9 @@ type Lab struct {
 	nodes   []*node.Node
 }
 
+// StartNode starts one more node without adding it to the balancer.
+func (l *Lab) StartNode(ctx context.Context) (*node.Node, error) { return l.startNode(ctx) }
+
 // startNode starts node-<N+1> on the next port.
 func (l *Lab) startNode(ctx context.Context) (*node.Node, error) {
 	i := len(l.Nodes) + 1

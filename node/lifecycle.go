@@ -48,7 +48,13 @@ type Node struct {
 	slow      atomic.Int64 // delay added to every outgoing message, in ns
 	gate      atomic.Pointer[chan struct{}]
 	storeDown atomic.Bool
+	awaiting  atomic.Int64 // sessions with a ping out and no pong yet
 }
+
+// AwaitingPongs is the number of Socket.IO clients that were pinged and
+// have not answered yet. A mock-clock driver waits for it to reach zero
+// before moving time on, so heartbeats never race virtual time.
+func (n *Node) AwaitingPongs() int64 { return n.awaiting.Load() }
 
 const (
 	endRunning int32 = iota

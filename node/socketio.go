@@ -168,6 +168,7 @@ func (c *sioConn) sendPing() {
 		return
 	}
 	c.s.send([]byte{eioPing})
+	c.n.awaiting.Add(1)
 	c.pong = c.n.cfg.Clock.AfterFunc(c.n.cfg.PingTimeout, func() {
 		if c.n.gate.Load() != nil {
 			return
@@ -187,6 +188,7 @@ func (c *sioConn) onPong() {
 	c.pong = nil
 	c.mu.Unlock()
 	c.schedulePing()
+	c.n.awaiting.Add(-1) // after the next ping is armed
 }
 
 func (c *sioConn) stopTimers() {
@@ -197,6 +199,10 @@ func (c *sioConn) stopTimers() {
 		if t != nil {
 			t.Stop()
 		}
+	}
+	if c.pong != nil {
+		c.pong = nil
+		c.n.awaiting.Add(-1)
 	}
 }
 

@@ -50,7 +50,7 @@ type Subscription struct {
 // something a scenario controls: scenarios wait for the recovery event.
 const (
 	minRetry = 20 * time.Millisecond
-	maxRetry = time.Second
+	maxRetry = 250 * time.Millisecond
 )
 
 // Subscribe subscribes to the bus and returns once Redis confirmed it, so no

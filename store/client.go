@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -72,6 +73,9 @@ func parseURL(raw string) (*redis.Options, error) {
 	}
 	ro.Protocol = 2
 	ro.DisableIdentity = true
+	// A lab wants an outage to show at once, not after seconds of retries.
+	ro.MaxRetries = 1
+	ro.DialTimeout = 2 * time.Second
 	return ro, nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/redis/go-redis/v9"
@@ -40,8 +41,11 @@ func main() {
 	if err == nil {
 		return
 	}
-	fmt.Fprintln(os.Stderr, "lab:", err)
 	var ee *exitError
+	if errors.As(err, &ee) && ee.code == 1 {
+		os.Exit(1) // failed scenarios: the report says it all
+	}
+	fmt.Fprintln(os.Stderr, "lab:", strings.ReplaceAll(err.Error(), "\n", "; "))
 	if errors.As(err, &ee) {
 		os.Exit(ee.code)
 	}
@@ -64,6 +68,6 @@ Start with: lab up`,
 		SilenceUsage:  true,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
-	root.AddCommand(newUpCmd(), newBalancerCmd(), newNodeCmd(), newCtlCmd(), newVersionCmd())
+	root.AddCommand(newUpCmd(), newBalancerCmd(), newNodeCmd(), newCtlCmd(), newScenarioCmd(), newVersionCmd())
 	return root
 }

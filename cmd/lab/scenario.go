@@ -1,0 +1,166 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/wslab/wslab/scenarios"
+)
+
+// errFailed makes lab exit 1: a scenario's expectation did not hold.
+var errFailed = &exitError{code: 1, err: errors.New("some scenarios failed")}
+
+func newScenarioCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "scenario",
+		Short: "Replay failures on a deterministic clock and check what happens",
+		Long: `A scenario is a YAML file: a lab's shape, a seed, and steps — actions
+(connect, send, advance virtual time, reload, kill/stop/hang/slow/start a
+node, cut Redis, add/remove a node) and expectations (a message arrives, a
+connection is open or closed with a reason, the spread of connections, an
+event, a rejected reload). It runs against a real lab over real sockets,
+but on a mock clock: minutes of idle timeouts and drains take milliseconds,
+and the same seed gives the same transcript every time.`,
+	}
+	cmd.AddCommand(newScenarioListCmd(), newScenarioShowCmd(), newScenarioRunCmd())
+	return cmd
+}
+
+func newScenarioListCmd() *cobra.Command {
+	return &cobra.Command{
+		Use: "list", Short: "List the built-in scenarios", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cmd.SilenceUsage = true
+			all, err := scenarios.Builtins()
+			if err != nil {
+				return err
+			}
+			for _, sc := range all {
+				fmt.Fprintf(cmd.OutOrStdout(), "%-22s %s\n", sc.Name, firstSentence(sc.Description))
+			}
+			return nil
+		},
+	}
+}
+
+func newScenarioShowCmd() *cobra.Command {
+	return &cobra.Command{
+		Use: "show NAME", Short: "Print a built-in scenario: what it shows and its steps", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cmd.SilenceUsage = true
+			_, src, err := scenarios.Builtin(args[0])
+			if err != nil {
+				return usageError(err)
+			}
+			cmd.OutOrStdout().Write(src)
+			return nil
+		},
+	}
+}
+
+func newScenarioRunCmd() *cobra.Command {
+	var asJSON, verbose bool
+	var junit string
+	var seed uint64
+	cmd := &cobra.Command{
+		Use:   "run NAME|FILE...",
+		Short: "Run built-in scenarios (by name) or scenario files; exit 0 only if all pass",
+		Example: `  lab scenario run idle-timeout node-failure
+  lab scenario run --verbose my-app.yaml
+  lab scenario run --junit report.xml $(lab scenario list | cut -d' ' -f1)`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cmd.SilenceUsage = true
+			var list []*scenarios.Scenario
+			for _, a := range args {
+				sc, err := loadScenario(a)
+				if err != nil {
+					return usageError(err)
+				}
+				list = append(list, sc)
+			}
+			out := cmd.OutOrStdout()
+			var results []scenarios.Result
+			for _, sc := range list {
+				opts := scenarios.Options{Seed: seed}
+				if verbose && !asJSON {
+					fmt.Fprintf(out, "== %s\n", sc.Name)
+					opts.Verbose = func(line string) { fmt.Fprintln(out, "  "+line) }
+				}
+				res := scenarios.Run(cmd.Context(), sc, opts)
+				results = append(results, res)
+				if !asJSON {
+					fmt.Fprintln(out, res.Summary())
+					if !res.Passed {
+						fmt.Fprintf(out, "  %s\n", res.Failure)
+					}
+				}
+			}
+			if asJSON {
+				enc := json.NewEncoder(out)
+				enc.SetIndent("", "  ")
+				enc.Encode(results)
+			} else {
+				fmt.Fprintln(out, scenarios.Totals(results))
+			}
+			if junit != "" {
+				if err := writeJUnit(junit, results); err != nil {
+					return err
+				}
+			}
+			for _, r := range results {
+				if !r.Passed {
+					return errFailed
+				}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the results as JSON (transcripts included)")
+	cmd.Flags().StringVar(&junit, "junit", "", "also write a JUnit XML report to this file")
+	cmd.Flags().Uint64Var(&seed, "seed", 0, "override every scenario's seed")
+	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "print each scenario's transcript as it runs")
+	return cmd
+}
+
+func firstSentence(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if i := strings.Index(s, ". "); i >= 0 {
+		return s[:i+1]
+	}
+	if i := strings.Index(s, ": "); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+// loadScenario reads a file if the argument names one, else a built-in.
+func loadScenario(arg string) (*scenarios.Scenario, error) {
+	if data, err := os.ReadFile(arg); err == nil {
+		return scenarios.Parse(arg, data)
+	} else if strings.ContainsAny(arg, "/.") {
+		return nil, err
+	}
+	sc, _, err := scenarios.Builtin(arg)
+	return sc, err
+}
+
+func writeJUnit(path string, rs []scenarios.Result) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := scenarios.WriteJUnit(f, rs); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+var _ = io.Discard

@@ -1,0 +1,69 @@
+package main_test
+
+import (
+	"encoding/json"
+	"encoding/xml"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestScenarioRunAllBuiltins(t *testing.T) {
+	list, code := runOnce(t, "scenario", "list")
+	if code != 0 {
+		t.Fatalf("scenario list: exit %d: %s", code, list)
+	}
+	var names []string
+	for _, l := range strings.Split(strings.TrimSpace(list), "\n") {
+		names = append(names, strings.Fields(l)[0])
+	}
+	if len(names) < 9 {
+		t.Fatalf("%d built-ins listed, want 9:\n%s", len(names), list)
+	}
+	junit := filepath.Join(t.TempDir(), "report.xml")
+	out, code := runOnce(t, append([]string{"scenario", "run", "--junit", junit}, names...)...)
+	if code != 0 || !strings.HasSuffix(strings.TrimSpace(out), "9 passed, 0 failed") {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	var suite struct {
+		Tests    int `xml:"tests,attr"`
+		Failures int `xml:"failures,attr"`
+	}
+	data, _ := os.ReadFile(junit)
+	if err := xml.Unmarshal(data, &suite); err != nil || suite.Tests != 9 || suite.Failures != 0 {
+		t.Fatalf("junit report: %+v, %v\n%s", suite, err, data)
+	}
+	show, _ := runOnce(t, "scenario", "show", "drain")
+	if !strings.Contains(show, "deregistration_delay: 300s") {
+		t.Fatalf("scenario show drain:\n%s", show)
+	}
+}
+
+func TestScenarioFailureExits1AndMalformedExits2(t *testing.T) {
+	dir := t.TempDir()
+	wrong := filepath.Join(dir, "wrong.yaml")
+	writeFile(t, wrong, "name: wrong\nlab: {nodes: 1}\nsteps:\n  - connect: {client: alice, transport: ws}\n  - advance: 61s\n  - expect_open: {client: alice}\n")
+	out, code := runOnce(t, "scenario", "run", wrong)
+	if code != 1 || !strings.Contains(out, "FAIL wrong") || !strings.Contains(out, "step 3 (expect_open, line 6) at +61.000s: alice is open; observed: closed: idle_timeout") {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	out, code = runOnce(t, "scenario", "run", "--json", wrong)
+	var results []struct {
+		Passed  bool
+		Failure struct{ Observed string }
+	}
+	if code != 1 || json.Unmarshal([]byte(out), &results) != nil || results[0].Passed || results[0].Failure.Observed != "closed: idle_timeout" {
+		t.Fatalf("--json: exit %d:\n%s", code, out)
+	}
+	bad := filepath.Join(dir, "bad.yaml")
+	writeFile(t, bad, "name: bad\nsteps:\n  - connect: {client: a}\n  - teleport: a\n")
+	out, code = runOnce(t, "scenario", "run", bad)
+	if code != 2 || !strings.Contains(out, bad+":4: unknown step \"teleport\"") {
+		t.Fatalf("malformed: exit %d: %s", code, out)
+	}
+	out, code = runOnce(t, "scenario", "run", "no-such-scenario")
+	if code != 2 || !strings.Contains(out, "built-ins: bad-reload") {
+		t.Fatalf("unknown name: exit %d: %s", code, out)
+	}
+}

@@ -1,0 +1,36 @@
+package scenarios_test
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/wslab/wslab/scenarios"
+)
+
+// Run a scenario from Go: a 60 s idle timeout takes milliseconds on the
+// mock clock. In a test, scenarios.RunFile(t, "my.yaml") does the same and
+// fails t with the transcript; scenarios.Start(t, ...) drives a lab step by
+// step.
+func Example() {
+	sc, err := scenarios.Parse("inline.yaml", []byte(`
+name: quiet-client
+lab: {nodes: 2}
+steps:
+  - connect: {client: alice, transport: ws}
+  - advance: 60s
+  - expect_closed: {client: alice, reason: idle_timeout}
+`))
+	if err != nil {
+		panic(err)
+	}
+	res := scenarios.Run(context.Background(), sc, scenarios.Options{})
+	for _, line := range res.Transcript {
+		fmt.Println(line)
+	}
+	fmt.Println(scenarios.Totals([]scenarios.Result{res}))
+	// Output:
+	// +0.000s connect alice via balancer (ws) → node-1, generation 1
+	// +0.000s advance 1m0s
+	// +60.000s balancer closed alice (idle_timeout)
+	// 1 passed, 0 failed
+}

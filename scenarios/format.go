@@ -1,0 +1,341 @@
+// Package scenarios replays failures against a lab on a deterministic clock:
+// a YAML file gives the lab's shape and a list of steps — actions (connect,
+// send, advance virtual time, reload, kill a node, cut Redis...) and
+// expectations (a message arrives, a connection is closed with a reason, the
+// spread of connections, an event). The same file runs from `lab scenario
+// run` and inside go test, and with the same seed gives a byte-identical
+// transcript.
+//
+// # Concurrency
+//
+// A run owns its lab, its clients, their heartbeat tickers and one event
+// collector goroutine; all end before Run returns.
+package scenarios
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"reflect"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/wslab/wslab/balancer"
+)
+
+// Scenario is a parsed scenario file.
+type Scenario struct {
+	Name        string
+	Description string
+	Seed        uint64
+	Lab         Shape
+	Steps       []Step
+	File        string // where it came from, for messages
+}
+
+// Shape is the lab a scenario runs against.
+type Shape struct {
+	Nodes        int               `yaml:"nodes"`         // default 2
+	PingInterval balancer.Duration `yaml:"ping_interval"` // Socket.IO heartbeat of the nodes; default 25s
+	PingTimeout  balancer.Duration `yaml:"ping_timeout"`  // default 20s
+	Balancer     balancer.Config   `yaml:"balancer"`      // servers default to the nodes
+}
+
+// Step is one action or expectation.
+type Step struct {
+	Line int    // in the scenario file
+	Kind string // connect, advance, expect_closed, ...
+	Args any    // the step's argument struct, or a scalar
+}
+
+// Argument structs of the steps that take a mapping.
+type (
+	ConnectArgs struct {
+		Client    string            `yaml:"client"`
+		Via       string            `yaml:"via"`       // balancer (default) or a node name
+		Transport string            `yaml:"transport"` // socketio (default) or ws
+		Heartbeat balancer.Duration `yaml:"heartbeat"` // client pings this often (virtual time)
+	}
+	UsernameArgs struct {
+		Client string `yaml:"client"`
+		Name   string `yaml:"name"`
+	}
+	SendArgs struct {
+		Client string `yaml:"client"`
+		Text   string `yaml:"text"`
+	}
+	DisconnectArgs struct {
+		Client string `yaml:"client"`
+		Abrupt bool   `yaml:"abrupt"` // no goodbye: drop the TCP connection
+	}
+	SlowArgs struct {
+		Node  string            `yaml:"node"`
+		Delay balancer.Duration `yaml:"delay"`
+	}
+	ExpectMessageArgs struct {
+		Client string            `yaml:"client"`
+		Text   string            `yaml:"text"`
+		Within balancer.Duration `yaml:"within"` // virtual time allowed; 0: already there
+	}
+	ExpectOpenArgs struct {
+		Client     string `yaml:"client"`
+		Node       string `yaml:"node"`       // optional: the node it is on
+		Generation uint64 `yaml:"generation"` // optional: its config generation
+	}
+	ExpectClosedArgs struct {
+		Client string `yaml:"client"`
+		Reason string `yaml:"reason"` // idle_timeout, drained, backend_closed, client_closed, ...
+	}
+	ExpectEventArgs struct {
+		Kind    string `yaml:"kind"`
+		Source  string `yaml:"source"`
+		Backend string `yaml:"backend"`
+		Reason  string `yaml:"reason"`
+		Detail  string `yaml:"detail"` // a substring of the event's detail
+	}
+	ExpectRejectedArgs struct {
+		Contains []string `yaml:"contains"` // substrings of the rejection
+	}
+	AddNodeArgs struct {
+		Join *bool `yaml:"join"` // add it to the server group (default true)
+	}
+	// ReloadYAMLArgs is a config as text, reloaded as a file would be:
+	// unknown fields are rejections at run time, not parse errors.
+	ReloadYAMLArgs string
+)
+
+// stepArgs maps each step to the Go type of its argument. A nil type is a
+// step that takes a scalar (a node name, a duration, up/down) or nothing.
+var stepArgs = map[string]reflect.Type{
+	"connect":                reflect.TypeFor[ConnectArgs](),
+	"set_username":           reflect.TypeFor[UsernameArgs](),
+	"send":                   reflect.TypeFor[SendArgs](),
+	"disconnect":             reflect.TypeFor[DisconnectArgs](),
+	"advance":                reflect.TypeFor[balancer.Duration](),
+	"reload":                 reflect.TypeFor[balancer.Config](),
+	"kill":                   reflect.TypeFor[string](),
+	"stop":                   reflect.TypeFor[string](),
+	"hang":                   reflect.TypeFor[string](),
+	"start":                  reflect.TypeFor[string](),
+	"restart":                reflect.TypeFor[string](),
+	"slow":                   reflect.TypeFor[SlowArgs](),
+	"redis":                  reflect.TypeFor[string](), // down | up
+	"add_node":               reflect.TypeFor[AddNodeArgs](),
+	"reload_yaml":            reflect.TypeFor[ReloadYAMLArgs](),
+	"remove_node":            reflect.TypeFor[string](),
+	"expect_message":         reflect.TypeFor[ExpectMessageArgs](),
+	"expect_open":            reflect.TypeFor[ExpectOpenArgs](),
+	"expect_closed":          reflect.TypeFor[ExpectClosedArgs](),
+	"expect_spread":          reflect.TypeFor[map[string]int](),
+	"expect_event":           reflect.TypeFor[ExpectEventArgs](),
+	"expect_reload_rejected": reflect.TypeFor[ExpectRejectedArgs](),
+}
+
+// StepNames lists the steps a scenario may use.
+func StepNames() []string {
+	var out []string
+	for k := range stepArgs {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// ParseError is a malformed scenario: file:line and what is wrong.
+type ParseError struct {
+	File string
+	Line int
+	Msg  string
+}
+
+func (e *ParseError) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
+	}
+	return fmt.Sprintf("%s: %s", e.File, e.Msg)
+}
+
+type rawScenario struct {
+	Name        string      `yaml:"name"`
+	Description string      `yaml:"description"`
+	Seed        uint64      `yaml:"seed"`
+	Lab         Shape       `yaml:"lab"`
+	Steps       []yaml.Node `yaml:"steps"`
+}
+
+var lineRE = regexp.MustCompile(`^line (\d+): `)
+
+// Parse reads a scenario. Unknown keys and unknown steps are errors with
+// their line; every problem found is reported.
+func Parse(file string, data []byte) (*Scenario, error) {
+	var raw rawScenario
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&raw); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, &ParseError{File: file, Msg: "empty scenario file"}
+		}
+		return nil, yamlErrors(file, 0, err)
+	}
+	sc := &Scenario{Name: raw.Name, Description: strings.TrimSpace(raw.Description), Seed: raw.Seed, Lab: raw.Lab, File: file}
+	var errs []error
+	if sc.Name == "" {
+		errs = append(errs, &ParseError{File: file, Msg: "name: missing"})
+	}
+	if len(raw.Steps) == 0 {
+		errs = append(errs, &ParseError{File: file, Msg: "steps: a scenario needs at least one step"})
+	}
+	if err := raw.Lab.Balancer.Validate(); err != nil && len(raw.Lab.Balancer.ServerGroup.Servers) > 0 {
+		errs = append(errs, &ParseError{File: file, Msg: "lab.balancer: " + oneLine(err)})
+	}
+	for i := range raw.Steps {
+		st, err := parseStep(file, &raw.Steps[i])
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		sc.Steps = append(sc.Steps, st)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return sc, nil
+}
+
+func parseStep(file string, n *yaml.Node) (Step, error) {
+	if n.Kind != yaml.MappingNode || len(n.Content) != 2 {
+		return Step{}, &ParseError{File: file, Line: n.Line, Msg: "a step is one key, like `advance: 60s` or `connect: {client: alice}`"}
+	}
+	key, val := n.Content[0], n.Content[1]
+	typ, known := stepArgs[key.Value]
+	if !known {
+		return Step{}, &ParseError{File: file, Line: key.Line, Msg: fmt.Sprintf("unknown step %q (steps: %s)", key.Value, strings.Join(StepNames(), ", "))}
+	}
+	st := Step{Line: key.Line, Kind: key.Value}
+	if val.Tag == "!!null" { // add_node: with nothing after it
+		st.Args = reflect.Zero(typ).Interface()
+		return st, checkArgs(file, st)
+	}
+	if typ.Kind() == reflect.Struct && typ != reflect.TypeFor[balancer.Config]() {
+		if err := knownKeys(file, key.Value, val, typ); err != nil {
+			return Step{}, err
+		}
+	}
+	ptr := reflect.New(typ)
+	if typ == reflect.TypeFor[balancer.Config]() {
+		b, _ := yaml.Marshal(val)
+		cfg, err := balancer.ParseConfig(b)
+		if err != nil {
+			return Step{}, shiftLines(file, val.Line-1, key.Value, err)
+		}
+		ptr.Elem().Set(reflect.ValueOf(cfg))
+	} else if err := val.Decode(ptr.Interface()); err != nil {
+		return Step{}, yamlErrors(file, 0, err)
+	}
+	st.Args = ptr.Elem().Interface()
+	return st, checkArgs(file, st)
+}
+
+// knownKeys refuses keys the step's struct does not have.
+func knownKeys(file, step string, n *yaml.Node, typ reflect.Type) error {
+	if n.Kind != yaml.MappingNode {
+		return &ParseError{File: file, Line: n.Line, Msg: fmt.Sprintf("%s takes a mapping like {%s}", step, strings.Join(tags(typ), ": …, ")+": …")}
+	}
+	allowed := tags(typ)
+	for i := 0; i < len(n.Content); i += 2 {
+		k := n.Content[i]
+		ok := false
+		for _, a := range allowed {
+			ok = ok || a == k.Value
+		}
+		if !ok {
+			return &ParseError{File: file, Line: k.Line, Msg: fmt.Sprintf("unknown key %q in %s (keys: %s)", k.Value, step, strings.Join(allowed, ", "))}
+		}
+	}
+	return nil
+}
+
+func tags(typ reflect.Type) []string {
+	var out []string
+	for i := range typ.NumField() {
+		out = append(out, strings.Split(typ.Field(i).Tag.Get("yaml"), ",")[0])
+	}
+	return out
+}
+
+// checkArgs catches missing required arguments at parse time.
+func checkArgs(file string, st Step) error {
+	bad := func(msg string) error { return &ParseError{File: file, Line: st.Line, Msg: st.Kind + ": " + msg} }
+	switch a := st.Args.(type) {
+	case ConnectArgs:
+		if a.Client == "" {
+			return bad("client is required")
+		}
+		if a.Transport != "" && a.Transport != "socketio" && a.Transport != "ws" {
+			return bad(fmt.Sprintf("transport %q is not socketio or ws", a.Transport))
+		}
+	case UsernameArgs, SendArgs, DisconnectArgs, ExpectMessageArgs, ExpectOpenArgs, ExpectClosedArgs:
+		if reflect.ValueOf(a).Field(0).String() == "" {
+			return bad("client is required")
+		}
+	case balancer.Duration:
+		if a <= 0 {
+			return bad("the duration must be positive, like 60s")
+		}
+	case string:
+		if a == "" {
+			return bad("needs a value")
+		}
+		if st.Kind == "redis" && a != "down" && a != "up" {
+			return bad(fmt.Sprintf("%q is not down or up", a))
+		}
+	case SlowArgs:
+		if a.Node == "" {
+			return bad("node is required")
+		}
+	case ExpectEventArgs:
+		if a.Kind == "" {
+			return bad("kind is required (conn.closed, backend.health, config.applied, ...)")
+		}
+	}
+	return nil
+}
+
+// yamlErrors reports decoder errors with the file name.
+func yamlErrors(file string, offset int, err error) error {
+	var te *yaml.TypeError
+	if !errors.As(err, &te) {
+		msg := strings.TrimPrefix(err.Error(), "yaml: ")
+		return &ParseError{File: file, Line: lineOf(msg, offset), Msg: lineRE.ReplaceAllString(msg, "")}
+	}
+	var errs []error
+	for _, e := range te.Errors {
+		e = strings.ReplaceAll(e, "not found in type", "is not a key of")
+		errs = append(errs, &ParseError{File: file, Line: lineOf(e, offset), Msg: lineRE.ReplaceAllString(e, "")})
+	}
+	return errors.Join(errs...)
+}
+
+// shiftLines rebases the line numbers of a sub-document's errors.
+func shiftLines(file string, offset int, step string, err error) error {
+	var errs []error
+	for _, e := range strings.Split(err.Error(), "\n") {
+		errs = append(errs, &ParseError{File: file, Line: lineOf(e, offset), Msg: step + ": " + lineRE.ReplaceAllString(e, "")})
+	}
+	return errors.Join(errs...)
+}
+
+func lineOf(msg string, offset int) int {
+	if m := lineRE.FindStringSubmatch(msg); m != nil {
+		n, _ := strconv.Atoi(m[1])
+		return n + offset
+	}
+	return 0
+}
+
+func oneLine(err error) string { return strings.ReplaceAll(err.Error(), "\n", "; ") }

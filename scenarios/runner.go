@@ -1,0 +1,337 @@
+package scenarios
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/coder/quartz"
+
+	"github.com/wslab/wslab/balancer"
+	"github.com/wslab/wslab/events"
+	"github.com/wslab/wslab/lab"
+	"github.com/wslab/wslab/node/client"
+)
+
+// settle bounds how long, in wall time, the runner waits for something that
+// virtual time says has happened (a message crossing real sockets, a
+// close). It is a failure detector, never a way to let time pass: when it
+// runs out, the expectation has failed.
+const settle = 5 * time.Second
+
+// Result is the outcome of one scenario.
+type Result struct {
+	Name       string        `json:"name"`
+	File       string        `json:"file,omitempty"`
+	Passed     bool          `json:"passed"`
+	Seed       uint64        `json:"seed"`
+	Virtual    time.Duration `json:"virtual_ns"`
+	Wall       time.Duration `json:"wall_ns"`
+	Steps      int           `json:"steps"`
+	Transcript []string      `json:"transcript"`
+	Failure    *Failure      `json:"failure,omitempty"`
+}
+
+// Failure says which step failed, when, and what happened instead.
+type Failure struct {
+	Step     int           `json:"step"` // 1-based
+	Line     int           `json:"line"`
+	Kind     string        `json:"kind"`
+	Virtual  time.Duration `json:"virtual_ns"`
+	Message  string        `json:"message"`
+	Observed string        `json:"observed,omitempty"`
+}
+
+func (f *Failure) String() string {
+	s := fmt.Sprintf("step %d (%s, line %d) at %s: %s", f.Step, f.Kind, f.Line, stamp(f.Virtual), f.Message)
+	if f.Observed != "" {
+		s += "; observed: " + f.Observed
+	}
+	return s
+}
+
+// Options tune a run.
+type Options struct {
+	Seed    uint64       // overrides the scenario's seed when not 0
+	Verbose func(string) // called with each transcript line as it happens
+}
+
+// run is the state of one scenario run.
+type run struct {
+	sc      *Scenario
+	clk     *quartz.Mock
+	tb      *clockTB
+	lab     *lab.Lab
+	start   time.Time
+	players map[string]*player
+	order   []string
+	hung    map[string]bool
+	reload  error // the last reload's rejection
+	out     []string
+	verbose func(string)
+
+	sub *events.Subscription
+	// logMu guards log and wake: every event, and a channel closed when one
+	// arrives.
+	logMu   sync.Mutex
+	log     []events.Event
+	wake    chan struct{}
+	collect sync.WaitGroup
+}
+
+// player is one scenario client.
+type player struct {
+	name      string
+	c         *client.Client
+	via       string // balancer or a node name
+	node      string // where it landed
+	conn      string // its balancer tunnel id, or its session id on a node
+	gen       uint64
+	stopBeat  context.CancelFunc
+	beat      quartz.Waiter
+	seenFrom  int // log index from which its events are looked for
+	closedBy  string
+	gotClosed bool
+}
+
+// Run runs sc against a fresh lab on a mock clock and reports the outcome.
+func Run(ctx context.Context, sc *Scenario, opts Options) Result {
+	wallStart := time.Now()
+	r := &run{sc: sc, tb: &clockTB{}, players: map[string]*player{}, hung: map[string]bool{}, verbose: opts.Verbose, wake: make(chan struct{})}
+	res := Result{Name: sc.Name, File: sc.File, Seed: sc.Seed, Steps: len(sc.Steps)}
+	if opts.Seed != 0 {
+		res.Seed = opts.Seed
+	}
+	if res.Seed == 0 {
+		res.Seed = 1
+	}
+	r.clk = newMock(r.tb)
+	r.start = r.clk.Now()
+	if err := r.startLab(ctx, res.Seed); err != nil {
+		res.Failure = &Failure{Kind: "lab", Message: err.Error()}
+		res.Wall = time.Since(wallStart)
+		return res
+	}
+	for i, st := range sc.Steps {
+		err := r.step(ctx, st)
+		if e := r.tb.takeErr(); err == nil && e != "" {
+			err = fmt.Errorf("clock: %s", e)
+		}
+		if err != nil {
+			f := &Failure{Step: i + 1, Line: st.Line, Kind: st.Kind, Virtual: r.now(), Message: err.Error()}
+			var ee *expectError
+			if errors.As(err, &ee) {
+				f.Message, f.Observed = ee.want, ee.observed
+			}
+			res.Failure = f
+			r.say("FAIL %s", f)
+			break
+		}
+	}
+	res.Passed = res.Failure == nil
+	res.Virtual = r.now()
+	r.close()
+	res.Transcript = r.out
+	res.Wall = time.Since(wallStart)
+	return res
+}
+
+// expectError is an expectation that did not hold.
+type expectError struct{ want, observed string }
+
+func (e *expectError) Error() string { return e.want + "; observed: " + e.observed }
+
+func (r *run) startLab(ctx context.Context, seed uint64) error {
+	bus := events.New()
+	r.sub = bus.Subscribe(1 << 16)
+	bc := r.sc.Lab.Balancer
+	if bc.Listener.Addr == "" {
+		bc.Listener.Addr = "127.0.0.1:0"
+	}
+	l, err := lab.Start(ctx, lab.Config{
+		Balancer: bc, Nodes: r.sc.Lab.Nodes, NodePort: 0,
+		PingInterval: time.Duration(r.sc.Lab.PingInterval), PingTimeout: time.Duration(r.sc.Lab.PingTimeout),
+		Seed: seed, Clock: r.clk, Events: bus, Logger: slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		r.sub.Close()
+		return err
+	}
+	r.lab = l
+	r.collect.Add(1)
+	go r.collectEvents()
+	return nil
+}
+
+func (r *run) collectEvents() {
+	defer r.collect.Done()
+	for e := range r.sub.C() {
+		r.logMu.Lock()
+		r.log = append(r.log, e)
+		close(r.wake)
+		r.wake = make(chan struct{})
+		r.logMu.Unlock()
+	}
+}
+
+func (r *run) close() {
+	for _, name := range r.order {
+		p := r.players[name]
+		p.stopHeartbeat()
+		p.c.CloseNow()
+	}
+	r.lab.Close()
+	r.sub.Close()
+	r.collect.Wait()
+	r.tb.runCleanups()
+}
+
+// newMock is the scenario clock, quiet: its log is the transcript.
+func newMock(tb quartz.TestingT) *quartz.Mock { return quartz.NewMock(tb) }
+
+// now is the virtual time since the start.
+func (r *run) now() time.Duration { return r.clk.Since(r.start) }
+
+func stamp(d time.Duration) string { return fmt.Sprintf("+%.3fs", d.Seconds()) }
+
+// say adds a transcript line at the current virtual time.
+func (r *run) say(format string, args ...any) {
+	line := stamp(r.now()) + " " + fmt.Sprintf(format, args...)
+	r.out = append(r.out, line)
+	if r.verbose != nil {
+		r.verbose(line)
+	}
+}
+
+// advance moves virtual time by d, one timer at a time, letting each
+// step's consequences finish: timer callbacks, health probes (except on a
+// hung node: only their timeout ends them), Socket.IO pongs.
+func (r *run) advance(ctx context.Context, d time.Duration) error {
+	for d > 0 {
+		step := d
+		if next, ok := r.clk.Peek(); ok && next < step {
+			step = next
+		}
+		wctx, cancel := context.WithTimeout(ctx, settle)
+		err := r.clk.Advance(step).Wait(wctx)
+		if err == nil {
+			err = r.quiesce(wctx)
+		}
+		cancel()
+		if err != nil {
+			return fmt.Errorf("advance: consequences of %s did not finish: %w", stamp(r.now()), err)
+		}
+		d -= step
+	}
+	return nil
+}
+
+// quiesce waits until no health probe or Socket.IO ping is out, leaving
+// aside hung nodes.
+func (r *run) quiesce(ctx context.Context) error {
+	if b := r.lab.Balancer; b != nil {
+		if err := b.WaitProbes(ctx, func(name string) bool { return r.hung[name] }); err != nil {
+			return err
+		}
+	}
+	return r.waitUntil(ctx, func() (bool, string) {
+		for _, n := range r.lab.Nodes {
+			if !r.hung[n.Name()] && n.Listening() && n.AwaitingPongs() > 0 {
+				return false, fmt.Sprintf("%s waits for %d pongs", n.Name(), n.AwaitingPongs())
+			}
+		}
+		return true, ""
+	})
+}
+
+// waitUntil re-checks cond whenever an event arrives (and every few
+// milliseconds, for client-side changes) until it holds or ctx ends.
+func (r *run) waitUntil(ctx context.Context, cond func() (bool, string)) error {
+	tick := time.NewTicker(2 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		r.logMu.Lock()
+		wake := r.wake
+		r.logMu.Unlock()
+		ok, observed := cond()
+		if ok {
+			return nil
+		}
+		select {
+		case <-wake:
+		case <-tick.C:
+		case <-ctx.Done():
+			return &expectError{want: "timed out", observed: observed}
+		}
+	}
+}
+
+// expect waits (wall-bounded) for cond and turns a timeout into a failed
+// expectation that says what was wanted and what was seen.
+func (r *run) expect(ctx context.Context, want string, cond func() (bool, string)) error {
+	wctx, cancel := context.WithTimeout(ctx, settle)
+	defer cancel()
+	if err := r.waitUntil(wctx, cond); err != nil {
+		var ee *expectError
+		if errors.As(err, &ee) {
+			return &expectError{want: want, observed: ee.observed}
+		}
+		return err
+	}
+	return nil
+}
+
+// findEvent returns the first logged event from index `from` that matches.
+func (r *run) findEvent(from int, match func(events.Event) bool) (events.Event, bool) {
+	r.logMu.Lock()
+	defer r.logMu.Unlock()
+	for _, e := range r.log[min(from, len(r.log)):] {
+		if match(e) {
+			return e, true
+		}
+	}
+	return events.Event{}, false
+}
+
+func (r *run) logLen() int {
+	r.logMu.Lock()
+	defer r.logMu.Unlock()
+	return len(r.log)
+}
+
+func (r *run) player(name string) (*player, error) {
+	p, ok := r.players[name]
+	if !ok {
+		return nil, fmt.Errorf("no client %q: connect it first", name)
+	}
+	return p, nil
+}
+
+func (p *player) stopHeartbeat() {
+	if p.stopBeat != nil {
+		p.stopBeat()
+		p.beat.Wait()
+		p.stopBeat = nil
+	}
+}
+
+// closeReason reports whether p's connection is known closed, and why.
+func (r *run) closeReason(p *player) (string, bool) {
+	e, ok := r.findEvent(p.seenFrom, func(e events.Event) bool {
+		if e.Kind != events.ConnClosed || e.Conn != p.conn {
+			return false
+		}
+		return (p.via == "balancer") == (e.Source == "balancer")
+	})
+	if !ok {
+		return "", false
+	}
+	return e.Reason, true
+}
+
+var _ = balancer.Duration(0)
+var _ = strings.Join

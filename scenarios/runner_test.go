@@ -1,0 +1,111 @@
+package scenarios_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wslab/wslab/scenarios"
+)
+
+func parse(t *testing.T, src string) *scenarios.Scenario {
+	t.Helper()
+	sc, err := scenarios.Parse("test.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sc
+}
+
+// TestWrongExpectationNamesStepTimeAndWhatHappened: expecting a connection
+// open after the idle timeout fails at that step, at that virtual time,
+// saying what was seen instead.
+func TestWrongExpectationNamesStepTimeAndWhatHappened(t *testing.T) {
+	sc := parse(t, `
+name: wrong
+lab: {nodes: 1}
+steps:
+  - connect: {client: alice, transport: ws}
+  - advance: 61s
+  - expect_open: {client: alice}
+  - advance: 1s
+`)
+	res := scenarios.Run(context.Background(), sc, scenarios.Options{})
+	if res.Passed {
+		t.Fatal("a wrong expectation passed")
+	}
+	f := res.Failure
+	if f.Step != 3 || f.Line != 7 || f.Kind != "expect_open" || f.Virtual != 61*time.Second || f.Observed != "closed: idle_timeout" {
+		t.Fatalf("failure: %+v", f)
+	}
+	want := "FAIL step 3 (expect_open, line 7) at +61.000s: alice is open; observed: closed: idle_timeout"
+	if last := res.Transcript[len(res.Transcript)-1]; !strings.HasSuffix(last, want) {
+		t.Fatalf("transcript ends %q, want %q", last, want)
+	}
+}
+
+func TestMalformedScenariosNameFileAndLine(t *testing.T) {
+	tests := []struct{ name, src, want string }{
+		{"unknown step", "name: x\nsteps:\n  - connect: {client: a}\n  - teleport: {client: a}\n", `test.yaml:4: unknown step "teleport"`},
+		{"unknown key", "name: x\nsteps:\n  - connect: {client: a, transprt: ws}\n", `test.yaml:3: unknown key "transprt" in connect (keys: client, via, transport, heartbeat)`},
+		{"unknown top-level key", "name: x\nstepz: []\n", "test.yaml:2: field stepz is not a key of"},
+		{"bad duration", "name: x\nsteps:\n  - advance: soon\n", `test.yaml:3: "soon" is not a duration`},
+		{"missing client", "name: x\nsteps:\n  - send: {text: hi}\n", "test.yaml:3: send: client is required"},
+		{"bad reload config", "name: x\nsteps:\n  - reload:\n      listener: {idel: 1s}\n", "test.yaml:4: reload: unknown field idel"},
+		{"redis state", "name: x\nsteps:\n  - redis: sideways\n", `test.yaml:3: redis: "sideways" is not down or up`},
+		{"no steps", "name: x\n", "steps: a scenario needs at least one step"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := scenarios.Parse("test.yaml", []byte(tt.src))
+			var pe *scenarios.ParseError
+			if !errors.As(err, &pe) || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("got %v, want a ParseError containing %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestDriverStepByStep(t *testing.T) {
+	d := scenarios.Start(t, scenarios.Shape{Nodes: 2}, 7)
+	d.Connect(scenarios.ConnectArgs{Client: "alice", Transport: "ws"})
+	d.Connect(scenarios.ConnectArgs{Client: "bob", Transport: "ws"})
+	d.SetUsername("alice", "alice")
+	d.Send("alice", "hi")
+	d.ExpectMessage("bob", "alice: hi")
+	d.Advance(59 * time.Second)
+	d.ExpectOpen("bob")
+	d.Advance(time.Second)
+	d.ExpectClosed("bob", "idle_timeout")
+	if n := len(d.Transcript()); n != 10 {
+		t.Fatalf("transcript has %d lines:\n%s", n, strings.Join(d.Transcript(), "\n"))
+	}
+}
+
+// FuzzParseScenario: no input panics, and an accepted scenario has steps
+// with known kinds.
+func FuzzParseScenario(f *testing.F) {
+	all, _ := scenarios.Builtins()
+	for _, sc := range all {
+		_, src, _ := scenarios.Builtin(sc.Name)
+		f.Add(src)
+	}
+	f.Add([]byte("name: x\nsteps:\n  - add_node:\n  - advance: 1s\n"))
+	known := map[string]bool{}
+	for _, n := range scenarios.StepNames() {
+		known[n] = true
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		sc, err := scenarios.Parse("fuzz.yaml", data)
+		if err != nil {
+			return
+		}
+		for _, st := range sc.Steps {
+			if !known[st.Kind] {
+				t.Fatalf("accepted an unknown step %q", st.Kind)
+			}
+		}
+	})
+}
