@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -38,14 +39,18 @@ type Config struct {
 	Logger   *slog.Logger
 	// Extra routes (the dashboard) mounted under "/".
 	Extra http.Handler
+	// AddNode starts one more node and puts it in the server group; nil
+	// when the lab cannot grow.
+	AddNode func(context.Context) (*node.Node, error)
 }
 
 // Server is a running admin API.
 type Server struct {
-	cfg  Config
-	srv  *http.Server
-	addr string
-	done chan struct{}
+	cfg     Config
+	srv     *http.Server
+	addr    string
+	done    chan struct{}
+	testers *testers
 	// mu guards closed.
 	mu     sync.Mutex
 	closed bool
@@ -66,7 +71,7 @@ func Start(cfg Config) (*Server, error) {
 	if host, _, _ := net.SplitHostPort(cfg.Addr); !isLoopback(host) {
 		cfg.Logger.Warn("the admin API is reachable from other machines: anyone who can reach it can kill nodes and change the balancer", "addr", cfg.Addr)
 	}
-	s := &Server{cfg: cfg, addr: ln.Addr().String(), done: make(chan struct{})}
+	s := &Server{cfg: cfg, addr: ln.Addr().String(), done: make(chan struct{}), testers: &testers{}}
 	s.srv = &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog: slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug)}
 	go func() {
@@ -101,6 +106,7 @@ func (s *Server) Close() error {
 	s.mu.Unlock()
 	err := s.srv.Close()
 	<-s.done
+	s.testers.closeAll()
 	return err
 }
 
@@ -110,7 +116,10 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/status", s.status)
 	mux.HandleFunc("GET /api/config", s.getConfig)
 	mux.HandleFunc("PUT /api/config", s.putConfig)
+	mux.HandleFunc("POST /api/config/validate", s.validateConfig)
 	mux.HandleFunc("POST /api/nodes/{name}/{action}", s.nodeAction)
+	mux.HandleFunc("POST /api/nodes", s.addNode)
+	mux.HandleFunc("POST /api/testers", s.openTesters)
 	mux.HandleFunc("GET /api/events", s.eventStream)
 	mux.Handle("GET /metrics", s.metrics())
 	if s.cfg.Extra != nil {
@@ -139,19 +148,25 @@ func (s *Server) index(w http.ResponseWriter, r *http.Request) {
   GET  /api/status                     balancer, backends, connections, nodes
   GET  /api/config                     the balancer config in force
   PUT  /api/config                     hot reload (YAML or JSON body); 400 lists every problem
+  POST /api/config/validate            the problems a config would be rejected for, not applied
   POST /api/nodes/{name}/{action}      kill | stop | hang | slow?delay=2s | start | restart
+  POST /api/nodes                      add a node to the lab and the server group
+  POST /api/testers?count=N            open N chatting test clients through the balancer
   GET  /api/events                     server-sent events
   GET  /metrics                        Prometheus text format
 `)
 }
 
-// Status is the body of GET /api/status.
+// Status is the body of GET /api/status. With ?limit=N, at most N
+// connections are listed (the oldest); ConnectionsTotal counts them all.
 type Status struct {
-	Seed          uint64           `json:"seed"`
-	Redis         string           `json:"redis,omitempty"`
-	Balancer      *balancer.Status `json:"balancer,omitempty"`
-	Nodes         []node.State     `json:"nodes"`
-	EventsDropped uint64           `json:"events_dropped_subscribers"`
+	Seed             uint64           `json:"seed"`
+	Redis            string           `json:"redis,omitempty"`
+	Balancer         *balancer.Status `json:"balancer,omitempty"`
+	ConnectionsTotal int              `json:"connections_total"`
+	Nodes            []node.State     `json:"nodes"`
+	Testers          int              `json:"testers"`
+	EventsDropped    uint64           `json:"events_dropped_subscribers"`
 }
 
 func (s *Server) snapshot() Status {
@@ -159,7 +174,9 @@ func (s *Server) snapshot() Status {
 	if s.cfg.Balancer != nil {
 		b := s.cfg.Balancer.Status()
 		st.Balancer = &b
+		st.ConnectionsTotal = len(b.Connections)
 	}
+	st.Testers = s.testers.count()
 	for _, n := range s.nodes() {
 		st.Nodes = append(st.Nodes, n.State())
 	}
@@ -174,7 +191,45 @@ func (s *Server) nodes() []*node.Node {
 }
 
 func (s *Server) status(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, s.snapshot())
+	st := s.snapshot()
+	if v := r.URL.Query().Get("limit"); v != "" && st.Balancer != nil {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("limit %q is not a number of connections", v))
+			return
+		}
+		st.Balancer.Connections = st.Balancer.Connections[:min(n, len(st.Balancer.Connections))]
+	}
+	writeJSON(w, http.StatusOK, st)
+}
+
+func (s *Server) addNode(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.AddNode == nil {
+		writeError(w, http.StatusNotFound, "this lab cannot add nodes (lab up can)")
+		return
+	}
+	n, err := s.cfg.AddNode(r.Context())
+	if err != nil {
+		writeError(w, http.StatusConflict, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, n.State())
+}
+
+// openTesters opens ?count=N (1-100) chatting test clients through the
+// balancer.
+func (s *Server) openTesters(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.Balancer == nil {
+		writeError(w, http.StatusNotFound, "this lab runs no balancer to connect through")
+		return
+	}
+	n, err := strconv.Atoi(r.URL.Query().Get("count"))
+	if err != nil || n < 1 || n > 100 {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("count %q: want a number from 1 to 100", r.URL.Query().Get("count")))
+		return
+	}
+	s.testers.open(s.cfg.Balancer.URL(), n)
+	writeJSON(w, http.StatusOK, map[string]int{"testers": s.testers.count()})
 }
 
 func (s *Server) getConfig(w http.ResponseWriter, r *http.Request) {
@@ -182,7 +237,13 @@ func (s *Server) getConfig(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "this lab runs no balancer")
 		return
 	}
-	writeJSON(w, http.StatusOK, s.cfg.Balancer.Config())
+	cfg := s.cfg.Balancer.Config()
+	if r.URL.Query().Get("format") == "yaml" {
+		w.Header().Set("Content-Type", "application/yaml")
+		w.Write(cfg.Marshal())
+		return
+	}
+	writeJSON(w, http.StatusOK, cfg)
 }
 
 // ReloadError is the 400 body of a rejected PUT /api/config.
@@ -215,6 +276,26 @@ func (s *Server) putConfig(w http.ResponseWriter, r *http.Request) {
 	default:
 		writeJSON(w, http.StatusOK, map[string]uint64{"generation": gen})
 	}
+}
+
+// Validation is the body of POST /api/config/validate: the problems a
+// config would be rejected for, without applying it.
+type Validation struct {
+	Valid    bool     `json:"valid"`
+	Problems []string `json:"problems"`
+}
+
+func (s *Server) validateConfig(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
+	if err != nil {
+		writeError(w, http.StatusRequestEntityTooLarge, "config body over 1 MiB")
+		return
+	}
+	v := Validation{Valid: true, Problems: []string{}}
+	if _, err := balancer.LoadConfig(body); err != nil {
+		v.Valid, v.Problems = false, strings.Split(err.Error(), "\n")
+	}
+	writeJSON(w, http.StatusOK, v)
 }
 
 func (s *Server) nodeAction(w http.ResponseWriter, r *http.Request) {

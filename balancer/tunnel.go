@@ -41,12 +41,18 @@ type tunnel struct {
 	wmu    sync.Mutex
 	frames frameTracker
 
+	// why is the reason the tunnel ends with: the first to claim it wins,
+	// even if the sockets are closed a moment later by someone else.
+	why atomic.Pointer[string]
+
 	// mu guards the fields below.
 	mu        sync.Mutex
 	idleTimer *quartz.Timer
 	closed    bool
-	reason    string
 }
+
+// claim records why the tunnel ends, unless a reason was claimed first.
+func (tn *tunnel) claim(reason string) { tn.why.CompareAndSwap(nil, &reason) }
 
 func (b *Balancer) newTunnel(snap *snapshot, t *target, client, backend net.Conn, clientAddr string) *tunnel {
 	now := b.clock.Now()
@@ -141,8 +147,10 @@ func (tn *tunnel) writeClient(p []byte) error {
 }
 
 // goAway sends the client a 1001 Going Away close frame if no frame from
-// the backend is half-written, then closes the tunnel.
+// the backend is half-written, then closes the tunnel. The reason is claimed
+// first: a quick client answers the frame and hangs up before close runs.
 func (tn *tunnel) goAway(reason string) {
+	tn.claim(reason)
 	tn.wmu.Lock()
 	if tn.frames.atBoundary() {
 		tn.client.Write(closeFrame(1001, "backend draining"))
@@ -152,14 +160,16 @@ func (tn *tunnel) goAway(reason string) {
 }
 
 // close ends the tunnel once: both sockets closed, counters and the event
-// updated. The first reason wins.
+// updated. The first reason claimed wins.
 func (tn *tunnel) close(reason string) {
+	tn.claim(reason)
+	reason = *tn.why.Load()
 	tn.mu.Lock()
 	if tn.closed {
 		tn.mu.Unlock()
 		return
 	}
-	tn.closed, tn.reason = true, reason
+	tn.closed = true
 	if tn.idleTimer != nil {
 		tn.idleTimer.Stop()
 	}

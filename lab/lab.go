@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net"
+	"net/http"
 	"slices"
 	"strconv"
 	"sync"
@@ -36,8 +37,9 @@ type Config struct {
 	// Balancer configures the listener and server group. When it lists no
 	// servers, the lab's nodes are its servers.
 	Balancer   balancer.Config
-	NoBalancer bool   // nodes and store only
-	AdminAddr  string // admin API listen address; "" runs none
+	NoBalancer bool         // nodes and store only
+	AdminAddr  string       // admin API listen address; "" runs none
+	Dashboard  http.Handler // served by the admin API at /
 
 	Nodes     int       // number of chat nodes; default 2
 	NodeHost  string    // host the nodes listen on; default 127.0.0.1
@@ -68,6 +70,8 @@ type Lab struct {
 	rng      *rand.Rand
 	redisURL string
 
+	// growMu serializes adding nodes from the admin API.
+	growMu sync.Mutex
 	// nodesMu guards nodes, the list the admin API reads.
 	nodesMu sync.Mutex
 	nodes   []*node.Node
@@ -104,6 +108,14 @@ func (l *Lab) listNodes() []*node.Node {
 	l.nodesMu.Lock()
 	defer l.nodesMu.Unlock()
 	return slices.Clone(l.nodes)
+}
+
+// addNodeLocked is AddNode for the admin API, which runs on its own
+// goroutines: the lab's Nodes slice is not safe to grow concurrently.
+func (l *Lab) addNodeLocked(ctx context.Context) (*node.Node, error) {
+	l.growMu.Lock()
+	defer l.growMu.Unlock()
+	return l.AddNode(ctx)
 }
 
 // AddNode starts one more node and, when the balancer's servers are the
@@ -211,6 +223,7 @@ func Start(ctx context.Context, cfg Config) (_ *Lab, err error) {
 		l.Admin, err = admin.Start(admin.Config{
 			Addr: cfg.AdminAddr, Balancer: l.Balancer, Nodes: l.listNodes, Events: l.Events,
 			Seed: l.Seed, Redis: l.RedisAddr(), Logger: cfg.Logger,
+			AddNode: l.addNodeLocked, Extra: cfg.Dashboard,
 		})
 		if err != nil {
 			return nil, err

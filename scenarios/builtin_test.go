@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"go.uber.org/goleak"
 
 	"github.com/wslab/wslab/scenarios"
@@ -16,7 +17,16 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden transcripts")
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+// quietRedis keeps go-redis's dial retries (the redis-outage scenario
+// makes many) out of the test log.
+type quietRedis struct{}
+
+func (quietRedis) Printf(context.Context, string, ...any) {}
+
+func TestMain(m *testing.M) {
+	redis.SetLogger(quietRedis{})
+	goleak.VerifyTestMain(m)
+}
 
 // TestBuiltins runs every built-in scenario and compares its transcript
 // with the golden file: the same seed gives the same transcript, byte for

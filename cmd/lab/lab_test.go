@@ -138,8 +138,8 @@ func startUp(t *testing.T, args ...string) *upLab {
 	u := &upLab{proc: p}
 	u.balancer = p.waitLine(`^  balancer\s+(http://\S+)`)[1]
 	for {
-		m := p.waitLine(`^  (node-\d+|admin)\s+(http://\S+)`)
-		if m[1] == "admin" {
+		m := p.waitLine(`^  (node-\d+|dashboard)\s+(http://\S+?)/?\s`)
+		if m[1] == "dashboard" {
 			u.admin = m[2]
 			break
 		}

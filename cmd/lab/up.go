@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/wslab/wslab/balancer"
+	"github.com/wslab/wslab/dashboard"
 	"github.com/wslab/wslab/events"
 	"github.com/wslab/wslab/lab"
 )
@@ -123,6 +124,7 @@ func runUp(cmd *cobra.Command, f upFlags) error {
 	l, err := lab.Start(ctx, lab.Config{
 		Balancer: bcfg, AdminAddr: f.admin, Nodes: f.nodes, NodePort: f.nodePort, RedisURL: f.redis,
 		PingInterval: f.pingInterval, Seed: f.seed, Events: bus, Logger: logger,
+		Dashboard: dashboard.Handler(),
 	})
 	if err != nil {
 		return explain(err, map[string]string{"listener.addr": "--listen", "listener.tls": "--tls", "admin": "--admin", "node": "--node-port", "redis": "--redis"})
@@ -212,7 +214,7 @@ func printSummary(w io.Writer, l *lab.Lab) {
 	}
 	fmt.Fprintf(w, "  redis     %s\n", redis)
 	if l.Admin != nil {
-		fmt.Fprintf(w, "  admin     %-24s (lab ctl status · %s/api/events · %s/metrics)\n", l.Admin.URL(), l.Admin.URL(), l.Admin.URL())
+		fmt.Fprintf(w, "  dashboard %-24s (also the admin API: lab ctl, /api/events, /metrics)\n", l.Admin.URL()+"/")
 	}
 	if l.Balancer != nil && len(l.Nodes) > 0 {
 		fmt.Fprintf(w, "Open %s/ in two tabs, then in another terminal: lab ctl node %s kill\n", l.Balancer.URL(), l.Nodes[0].Name())

@@ -8,6 +8,7 @@ package browsertest
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"sync"
@@ -173,4 +174,29 @@ func (p *Page) Screenshot(dir, name string) string {
 	abs, _ := filepath.Abs(path)
 	p.t.Logf("screenshot: %s", abs)
 	return abs
+}
+
+// Click finds the button with the given text inside the element matched by
+// the CSS selector, and clicks it.
+func ClickIn(p *Page, sel, text string) {
+	p.t.Helper()
+	ok := Eval[bool](p, `(function () {
+		var b = Array.from(document.querySelectorAll(`+quoteJS(sel+" button")+`)).find(function (b) { return b.textContent === `+quoteJS(text)+`; });
+		if (b) b.click();
+		return !!b;
+	})()`)
+	if !ok {
+		p.t.Fatalf("page %s: no button %q in %s", p.name, text, sel)
+	}
+}
+
+// SetValue sets an input's value as a user would have typed it.
+func SetValue(p *Page, id, value string) {
+	p.t.Helper()
+	Eval[bool](p, `(function () { var e = document.getElementById(`+quoteJS(id)+`); e.value = `+quoteJS(value)+`; return true; })()`)
+}
+
+func quoteJS(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
 }

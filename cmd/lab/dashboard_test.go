@@ -1,0 +1,58 @@
+package main_test
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/wslab/wslab/internal/browsertest"
+)
+
+// TestDashboard drives the dashboard of lab up --nodes 3 in Chromium: three
+// healthy cards, six test clients spread 2/2/2, a kill turns a card
+// unhealthy and empties it while the timeline shows the kill and the
+// reconnects, a bad config shows its error beside the field, a good one
+// bumps the generation while open connections keep theirs. Any console
+// error fails the test.
+func TestDashboard(t *testing.T) {
+	b := browsertest.New(t)
+	cfg := filepath.Join(t.TempDir(), "lab.yaml")
+	writeFile(t, cfg, fastChecks)
+	u := startUp(t, "--nodes", "3", "--config", cfg)
+	p := b.Open("dashboard", u.admin+"/")
+	p.WaitFor(`document.querySelectorAll("#cards .card.healthy").length === 3`)
+	p.WaitFor(`document.getElementById("stream").textContent === "live"`)
+
+	p.Click("open-testers")
+	p.WaitFor(`document.getElementById("testers").textContent === "3 test clients"`)
+	p.Click("open-testers")
+	active := `["node-1","node-2","node-3"].map(function (n) { return document.getElementById("card-" + n).dataset.active; }).join("/")`
+	p.WaitFor(active + ` === "2/2/2"`)
+	p.WaitFor(`/^\d+s$/.test(document.querySelector("#conns td.age").textContent)`)
+	p.WaitFor(`/^\d+s \/ 1m0s$/.test(document.querySelector("#conns td.idle").textContent)`)
+	p.Screenshot("testdata/screenshots", "dashboard-2-2-2")
+
+	browsertest.ClickIn(p, "#card-node-2", "kill")
+	p.WaitFor(`document.getElementById("card-node-2").className === "card unhealthy"`)
+	p.WaitFor(`document.getElementById("card-node-2").dataset.active === "0"`)
+	p.WaitFor(`document.getElementById("timeline").textContent.includes("fault: kill")`)
+	p.WaitFor(`document.getElementById("timeline").textContent.includes("closed on node-2: backend_closed")`)
+	// The two testers of node-2 reconnect to the survivors: 6 connections again.
+	p.WaitFor(`document.getElementById("conn-total").textContent === "6"`)
+	p.Screenshot("testdata/screenshots", "dashboard-after-kill")
+
+	browsertest.SetValue(p, "f-idle", "5000s")
+	p.Click("apply-form")
+	p.WaitFor(`document.querySelector('.field-error[data-field="listener.idle_timeout"]').textContent.includes("out of range")`)
+	if g := browsertest.Eval[string](p, `document.getElementById("generation").textContent`); g != "1" {
+		t.Fatalf("generation %s after a rejected config, want 1", g)
+	}
+	browsertest.SetValue(p, "f-idle", "45s")
+	p.Click("apply-form")
+	p.WaitFor(`document.getElementById("generation").textContent === "2"`)
+	p.WaitFor(`document.getElementById("config-result").textContent === "generation 2 applied"`)
+	p.WaitFor(`document.querySelector('.field-error[data-field="listener.idle_timeout"]').textContent === ""`)
+	// Connections opened before the reload keep their generation.
+	p.WaitFor(`Array.from(document.querySelectorAll("#conns .gen")).some(function (g) { return g.textContent === "gen 1"; })`)
+	p.Screenshot("testdata/screenshots", "dashboard-generation-2")
+	// The page closes before the lab stops (cleanups run last first).
+}

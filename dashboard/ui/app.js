@@ -1,0 +1,297 @@
+// The wslab dashboard: reads /api/status and the /api/events stream and
+// draws the lab. Everything a user or a node sent is shown with textContent,
+// never as HTML. With thousands of connections it draws aggregates and the
+// oldest rows only.
+(function () {
+  "use strict";
+  var $ = function (id) { return document.getElementById(id); };
+  var status = null, config = null;
+  var history = {};            // backend -> active counts, one per second
+  var ROWS = 50, SAMPLES = 60, TIMELINE = 200;
+  var kinds = ["conn.opened", "conn.closed", "node.started", "node.stopped", "node.fault",
+    "store.error", "store.recovered", "backend.health", "backend.check", "backend.drain",
+    "backend.failure", "config.applied", "config.rejected"];
+
+  function el(tag, cls, text) {
+    var e = document.createElement(tag);
+    if (cls) e.className = cls;
+    if (text !== undefined) e.textContent = text;
+    return e;
+  }
+
+  function api(method, path, body, type) {
+    var opts = { method: method, headers: {} };
+    if (body !== undefined) { opts.body = body; opts.headers["Content-Type"] = type || "application/json"; }
+    return fetch(path, opts).then(function (r) {
+      return r.text().then(function (t) {
+        var data = {};
+        try { data = JSON.parse(t); } catch (e) { data = { text: t }; }
+        if (!r.ok) { var err = new Error(data.error || r.statusText); err.body = data; throw err; }
+        return data;
+      });
+    });
+  }
+
+  function dur(ns) {
+    var s = ns / 1e9;
+    if (s < 60) return s.toFixed(0) + "s";
+    if (s < 3600) return Math.floor(s / 60) + "m" + Math.floor(s % 60) + "s";
+    return Math.floor(s / 3600) + "h" + Math.floor((s % 3600) / 60) + "m";
+  }
+  function parseDur(v) {   // Go durations: "60s", "1m0s", "1.5ms", "3µs" -> ns
+    var re = /(\d+(?:\.\d+)?)(h|ms|m|s|µs|us|ns)/g, m, ns = 0, f = { h: 3600e9, m: 60e9, s: 1e9, ms: 1e6, "µs": 1e3, us: 1e3, ns: 1 };
+    while ((m = re.exec(v)) !== null) ns += parseFloat(m[1]) * f[m[2]];
+    return ns;
+  }
+
+  // ---- status ----
+  var pending = false;
+  function refresh() {
+    if (pending) return;
+    pending = true;
+    setTimeout(function () {
+      api("GET", "/api/status?limit=" + ROWS).then(function (st) { pending = false; status = st; render(); })
+        .catch(function () { pending = false; });
+    }, 150);
+  }
+
+  function render() {
+    var b = status.balancer;
+    if (!b) return;
+    $("listener").textContent = b.listener;
+    $("policy").textContent = b.policy;
+    $("idle-timeout").textContent = b.idle_timeout;
+    $("generation").textContent = b.generation;
+    $("testers").textContent = status.testers ? status.testers + " test clients" : "";
+    renderCards(b);
+    renderConns(b);
+  }
+
+  function renderCards(b) {
+    var cards = $("cards");
+    var nodes = {};
+    (status.nodes || []).forEach(function (n) { nodes[n.name] = n; });
+    b.backends.forEach(function (be) {
+      var id = "card-" + be.name, card = $(id);
+      if (!card) {
+        card = el("div", "card");
+        card.id = id;
+        var h = el("h3");
+        h.appendChild(el("span", "name", be.name));
+        h.appendChild(el("span", "state"));
+        card.appendChild(h);
+        card.appendChild(el("div", "active"));
+        var svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+        svg.setAttribute("viewBox", "0 0 " + SAMPLES + " 30");
+        svg.setAttribute("preserveAspectRatio", "none");
+        svg.appendChild(document.createElementNS("http://www.w3.org/2000/svg", "polyline"));
+        card.appendChild(svg);
+        card.appendChild(el("div", "meta"));
+        var buttons = el("div", "buttons");
+        [["kill", "danger"], ["stop", "danger"], ["hang", "danger"], ["slow", "quiet"], ["start", ""]].forEach(function (a) {
+          var btn = el("button", a[1], a[0]);
+          btn.type = "button";
+          btn.dataset.action = a[0];
+          btn.addEventListener("click", function () { fault(be.name, a[0]); });
+          buttons.appendChild(btn);
+        });
+        card.appendChild(buttons);
+        cards.appendChild(card);
+      }
+      card.className = "card " + be.state;
+      card.dataset.active = be.active;
+      card.querySelector(".state").textContent = be.state;
+      card.querySelector(".active").textContent = be.active;
+      var n = nodes[be.name], meta = be.total + " total · " + be.failures + " failures";
+      if (n) {
+        meta += " · " + (n.listening ? "listening" : "down");
+        if (n.hung) meta += " · hung";
+        if (n.slow_ns) meta += " · slow " + dur(n.slow_ns);
+        if (n.redis === "unreachable") meta += " · REDIS UNREACHABLE";
+      }
+      if (be.last_check) meta += " · check: " + be.last_check;
+      card.querySelector(".meta").textContent = meta;
+      var h = history[be.name] || [];
+      card.querySelector("polyline").setAttribute("points", h.map(function (v, i) {
+        var max = Math.max.apply(null, h.concat([1]));
+        return (SAMPLES - h.length + i) + "," + (29 - 27 * v / max).toFixed(1);
+      }).join(" "));
+    });
+  }
+
+  function renderConns(b) {
+    $("conn-total").textContent = status.connections_total;
+    var summary = $("conn-summary");
+    summary.textContent = "";
+    var by = {};
+    b.backends.forEach(function (be) { by[be.name] = be.active; });
+    Object.keys(by).forEach(function (k) { summary.appendChild(el("span", "", k + ": " + by[k])); });
+    var tbody = $("conns").querySelector("tbody");
+    tbody.textContent = "";
+    b.connections.forEach(function (c) {
+      var tr = el("tr");
+      tr.dataset.conn = c.id;
+      tr.appendChild(el("td", "", c.id));
+      tr.appendChild(el("td", "", c.client));
+      tr.appendChild(el("td", "", c.backend));
+      var g = el("td");
+      g.appendChild(el("span", "gen", "gen " + c.generation));
+      tr.appendChild(g);
+      tr.appendChild(el("td", "age", dur(parseDur(c.age))));
+      var idle = el("td", "idle"), bar = el("span", "idlebar"), fill = el("i");
+      var idleNS = parseDur(c.idle), timeout = parseDur(c.idle_timeout);
+      fill.style.width = Math.min(100, 100 * idleNS / timeout).toFixed(0) + "%";
+      bar.appendChild(fill);
+      idle.appendChild(bar);
+      idle.appendChild(document.createTextNode(dur(idleNS) + " / " + c.idle_timeout));
+      tr.appendChild(idle);
+      tbody.appendChild(tr);
+    });
+    var more = status.connections_total - b.connections.length;
+    $("conn-more").textContent = more > 0 ? "… and " + more + " more (the oldest " + b.connections.length + " are listed)" : "";
+  }
+
+  function sample() {
+    if (!status || !status.balancer) return;
+    status.balancer.backends.forEach(function (be) {
+      var h = history[be.name] = history[be.name] || [];
+      h.push(be.active);
+      if (h.length > SAMPLES) h.shift();
+    });
+  }
+
+  // ---- actions ----
+  function fault(name, action) {
+    var q = "";
+    if (action === "slow") {
+      var d = window.prompt("Delay every message from " + name + " by (e.g. 2s, 0 clears):", "2s");
+      if (d === null) return;
+      q = "?delay=" + encodeURIComponent(d);
+    }
+    api("POST", "/api/nodes/" + encodeURIComponent(name) + "/" + action + q)
+      .then(refresh, function (e) { note(name + " " + action + ": " + e.message, "bad"); });
+  }
+
+  $("add-node").addEventListener("click", function () {
+    api("POST", "/api/nodes").then(refresh, function (e) { note("add node: " + e.message, "bad"); });
+  });
+  $("open-testers").addEventListener("click", function () {
+    api("POST", "/api/testers?count=3").then(refresh, function (e) { note("test clients: " + e.message, "bad"); });
+  });
+
+  // ---- config ----
+  function loadConfig() {
+    api("GET", "/api/config").then(function (c) {
+      config = c;
+      $("f-idle").value = c.listener.idle_timeout;
+      $("f-policy").value = c.server_group.policy;
+      $("f-dereg").value = c.server_group.deregistration_delay;
+      $("f-interval").value = c.server_group.health_check.interval;
+    });
+    fetch("/api/config?format=yaml").then(function (r) { return r.text(); }).then(function (t) { $("config-yaml").value = t; });
+  }
+
+  function clearErrors() {
+    document.querySelectorAll(".field-error").forEach(function (s) { s.textContent = ""; });
+    $("yaml-errors").textContent = "";
+    $("config-result").textContent = "";
+  }
+
+  // showProblems puts each problem beside its field when the form has it,
+  // else in the list under the editor.
+  function showProblems(problems) {
+    problems.forEach(function (p) {
+      var field = p.split(":")[0], span = document.querySelector('.field-error[data-field="' + field + '"]');
+      if (span) span.textContent = p.slice(field.length + 2);
+      else $("yaml-errors").appendChild(el("li", "", p));
+    });
+    if ($("yaml-errors").children.length) $("raw").open = true;
+  }
+
+  function applied(r) {
+    $("config-result").textContent = "generation " + r.generation + " applied";
+    loadConfig();
+    refresh();
+  }
+  function rejected(e) {
+    $("config-result").textContent = "rejected: generation " + ((e.body && e.body.generation) || "?") + " keeps serving";
+    showProblems((e.body && e.body.problems) || [e.message]);
+  }
+
+  $("config-form").addEventListener("submit", function (ev) {
+    ev.preventDefault();
+    clearErrors();
+    var c = JSON.parse(JSON.stringify(config));
+    c.listener.idle_timeout = $("f-idle").value;
+    c.server_group.policy = $("f-policy").value;
+    c.server_group.deregistration_delay = $("f-dereg").value;
+    c.server_group.health_check.interval = $("f-interval").value;
+    apply(JSON.stringify(c), "application/json");
+  });
+  $("apply-yaml").addEventListener("click", function () {
+    clearErrors();
+    apply($("config-yaml").value, "application/yaml");
+  });
+
+  // apply validates first, so a bad edit is answered with its problems and
+  // nothing is sent to the balancer.
+  function apply(body, type) {
+    api("POST", "/api/config/validate", body, type).then(function (v) {
+      if (!v.valid) {
+        rejected({ body: { generation: status && status.balancer.generation, problems: v.problems } });
+        return;
+      }
+      api("PUT", "/api/config", body, type).then(applied, rejected);
+    }, rejected);
+  }
+
+  // ---- events ----
+  function describe(e) {
+    switch (e.kind) {
+      case "conn.opened": return e.backend ? e.conn + " opened → " + e.backend + " (gen " + e.generation + ")" : "session " + e.conn + " joined";
+      case "conn.closed": return e.backend ? e.conn + " closed on " + e.backend + ": " + e.reason : "session " + e.conn + " left: " + e.reason;
+      case "backend.health": return e.backend + " is " + e.reason + ": " + e.detail;
+      case "backend.check": return "check " + e.backend + ": " + e.reason + (e.detail ? " " + e.detail : "");
+      case "backend.drain": return e.backend + " " + e.reason + ": " + e.detail;
+      case "backend.failure": return "could not reach " + e.backend + ": " + e.detail;
+      case "config.applied": return "generation " + e.generation + " applied: " + e.detail;
+      case "config.rejected": return "config rejected: " + e.detail;
+      case "node.fault": return "fault: " + e.detail;
+      default: return e.kind + (e.reason ? " " + e.reason : "") + (e.detail ? " " + e.detail : "");
+    }
+  }
+  function tone(e) {
+    if (e.kind === "node.fault" || e.kind === "config.rejected" || e.kind === "store.error" ||
+        (e.kind === "backend.health" && e.reason === "unhealthy") || e.kind === "backend.failure") return "bad";
+    if (e.kind === "config.applied" || e.kind === "store.recovered" || (e.kind === "backend.health" && e.reason === "healthy")) return "good";
+    return "";
+  }
+  function note(text, cls) { addLine(new Date(), "dashboard", text, cls); }
+  function addLine(time, source, text, cls) {
+    var li = el("li", cls);
+    li.appendChild(el("span", "t", time.toTimeString().slice(0, 8)));
+    li.appendChild(document.createTextNode(source + "  " + text));
+    var tl = $("timeline");
+    tl.insertBefore(li, tl.firstChild);
+    while (tl.children.length > TIMELINE) tl.removeChild(tl.lastChild);
+  }
+  function onEvent(msg) {
+    var e = JSON.parse(msg.data);
+    if (e.kind === "backend.check" && !$("show-checks").checked) return;
+    addLine(new Date(e.time), e.source, describe(e), tone(e));
+    if (e.kind === "config.applied") loadConfig();
+    refresh();
+  }
+
+  function stream() {
+    var es = new EventSource("/api/events");
+    kinds.forEach(function (k) { es.addEventListener(k, onEvent); });
+    es.onopen = function () { $("stream").textContent = "live"; $("stream").className = "up"; refresh(); };
+    es.onerror = function () { $("stream").textContent = "reconnecting…"; $("stream").className = "down"; };
+  }
+
+  loadConfig();
+  refresh();
+  stream();
+  setInterval(function () { sample(); refresh(); }, 1000);
+})();
