@@ -18,6 +18,7 @@ import (
 	"github.com/wslab/wslab/dashboard"
 	"github.com/wslab/wslab/events"
 	"github.com/wslab/wslab/lab"
+	"github.com/wslab/wslab/load"
 )
 
 type upFlags struct {
@@ -118,6 +119,7 @@ func runUp(cmd *cobra.Command, f upFlags) error {
 		level = slog.LevelDebug
 	}
 	logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
+	load.RaiseFileLimit() // a tunnel holds two descriptors, a node session one
 	bus := events.New()
 	sub := bus.Subscribe(65536)
 	defer sub.Close()

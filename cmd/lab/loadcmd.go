@@ -1,0 +1,136 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/wslab/wslab/load"
+	"github.com/wslab/wslab/node"
+)
+
+func newLoadCmd() *cobra.Command {
+	var cfg load.Config
+	var mode string
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "load --url URL --mode rtt|flood|hold|chat",
+		Short: "Generate WebSocket load and measure it: latency, throughput, capacity",
+		Long: `Open N WebSocket connections (at most --ramp handshakes at a time) to a
+balancer or a backend and measure:
+
+  rtt    sequential echo round trips: p50/p90/p99/max latency
+  flood  --window messages in flight per connection: msgs/s, MB/s
+  hold   stay idle for --duration, then check each connection still answers
+  chat   Socket.IO users chatting through the balancer: fan-out latency
+
+rtt, flood and hold need an echo backend (lab node --mode echo, or lab load
+echo-server); chat needs chat nodes (lab up). Progress is printed every
+second; the report gives handshakes/s, failures, connections per backend
+and the load tool's own CPU time. The file limit is raised as far as the
+system allows (as root, to 1,048,576).`,
+		Example: `  lab load echo-server --listen 127.0.0.1:9101 &
+  lab load --url ws://127.0.0.1:9101/ --mode rtt --conns 50
+  lab load --url http://127.0.0.1:8080/ --mode hold --conns 10000 --duration 60s
+  lab load --url http://127.0.0.1:8080 --mode chat --conns 20 --duration 10s`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cmd.SilenceUsage = true
+			cfg.Mode = load.Mode(mode)
+			if err := cfg.Validate(); err != nil {
+				return usageError(fmt.Errorf("%s", oneLine(err)))
+			}
+			errOut := cmd.ErrOrStderr()
+			cfg.Progress = func(p load.Progress) {
+				fmt.Fprintf(errOut, "  %5.1fs  open %d  messages %d  failures %d\n", p.Elapsed.Seconds(), p.Open, p.Messages, p.Failures)
+			}
+			rep, err := load.Run(cmd.Context(), cfg)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc.SetIndent("", "  ")
+				return enc.Encode(rep)
+			}
+			printReport(cmd.OutOrStdout(), rep)
+			if rep.Failures > 0 {
+				return &exitError{code: 1, err: fmt.Errorf("%d failures, first: %s", rep.Failures, rep.FirstFailure)}
+			}
+			return nil
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&cfg.URL, "url", "http://127.0.0.1:8080/", "balancer or backend to load (http://, ws://, https://, wss://)")
+	fl.StringVar(&mode, "mode", "rtt", "rtt, flood, hold or chat")
+	fl.IntVar(&cfg.Conns, "conns", 50, "connections (chat: users)")
+	fl.IntVar(&cfg.Ramp, "ramp", 32, "handshakes in flight while opening")
+	fl.IntVar(&cfg.Size, "size", 0, "message size in bytes (default 256; flood 1024)")
+	fl.IntVar(&cfg.Messages, "messages", 400, "rtt: round trips per connection")
+	fl.IntVar(&cfg.Window, "window", 16, "flood: messages in flight per connection")
+	fl.DurationVar(&cfg.Duration, "duration", 10*time.Second, "flood and chat: how long to send; hold: how long to hold")
+	fl.BoolVar(&asJSON, "json", false, "print the report as JSON")
+	cmd.AddCommand(newEchoServerCmd())
+	return cmd
+}
+
+func newEchoServerCmd() *cobra.Command {
+	var addr string
+	cmd := &cobra.Command{
+		Use:   "echo-server",
+		Short: "Run a raw WebSocket echo backend, to measure a balancer without chat-app cost",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cmd.SilenceUsage = true
+			load.RaiseFileLimit()
+			ctx, cancel := context.WithTimeout(cmd.Context(), 10*time.Second)
+			n, err := node.Start(ctx, node.Config{Name: "echo", Addr: addr, Mode: node.ModeEcho, AllowedOrigins: []string{"*"}, MaxPayload: 1 << 20, Logger: newLogger(cmd, false)})
+			cancel()
+			if err != nil {
+				return explain(err, map[string]string{"listen on": "--listen"})
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "echo server on %s (ws://%s/). Ctrl-C stops.\n", n.URL(), n.Addr())
+			<-cmd.Context().Done()
+			return n.Close()
+		},
+	}
+	cmd.Flags().StringVar(&addr, "listen", "127.0.0.1:9101", "address to listen on")
+	return cmd
+}
+
+func printReport(w io.Writer, r load.Report) {
+	fmt.Fprintf(w, "%s against %s: %d connections, %d opened (%.0f handshakes/s), %d failures\n",
+		r.Mode, r.URL, r.Conns, r.Handshakes, r.HandshakesPerSec, r.Failures)
+	if r.P50 > 0 {
+		fmt.Fprintf(w, "latency  p50 %s  p90 %s  p99 %s  max %s\n", us(r.P50), us(r.P90), us(r.P99), us(r.Max))
+	}
+	if r.MsgsPerSec > 0 {
+		fmt.Fprintf(w, "messages %d  %.0f msgs/s  %.1f MB/s\n", r.Messages, r.MsgsPerSec, r.MBPerSec)
+	}
+	if r.Mode == load.Hold {
+		fmt.Fprintf(w, "held %d connections; %d answered a ping afterwards\n", r.Handshakes, r.Messages)
+	}
+	if len(r.PerBackend) > 0 {
+		var names []string
+		for n := range r.PerBackend {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		fmt.Fprint(w, "spread  ")
+		for _, n := range names {
+			fmt.Fprintf(w, " %s=%d", n, r.PerBackend[n])
+		}
+		fmt.Fprintln(w)
+	}
+	fmt.Fprintf(w, "load tool CPU %s over %s wall\n", r.ClientCPU.Round(time.Millisecond), r.Wall.Round(time.Millisecond))
+	if r.FirstFailure != "" {
+		fmt.Fprintf(w, "first failure: %s\n", r.FirstFailure)
+	}
+}
+
+func us(d time.Duration) string { return fmt.Sprintf("%dµs", d.Microseconds()) }

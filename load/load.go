@@ -1,0 +1,277 @@
+// Package load generates WebSocket load through a balancer (or straight at
+// a backend) and measures it: handshakes/s while connections open, echo
+// round trips, pipelined throughput, idle connections held, and chat
+// fan-out latency across nodes.
+//
+// # Concurrency
+//
+// Run owns every connection and goroutine it starts and returns after all
+// have ended.
+package load
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// Mode is what the connections do once open.
+type Mode string
+
+// Modes.
+const (
+	RTT   Mode = "rtt"   // sequential echo round trips: latency
+	Flood Mode = "flood" // a window of un-echoed messages per connection: throughput
+	Hold  Mode = "hold"  // open, stay idle, then check each still answers: capacity
+	Chat  Mode = "chat"  // Socket.IO users chatting through the balancer: fan-out latency
+)
+
+// Config describes a run. URL and Mode are required; zero fields get the
+// defaults noted.
+type Config struct {
+	URL      string        // http(s):// or ws(s):// of the balancer or a backend
+	Mode     Mode          //
+	Conns    int           // connections; default 50
+	Ramp     int           // handshakes in flight while opening; default 32
+	Size     int           // message size in bytes; default 256 (rtt, chat), 1024 (flood)
+	Messages int           // rtt: round trips per connection; default 400
+	Window   int           // flood: messages in flight per connection; default 16
+	Duration time.Duration // flood, chat: how long to send; hold: how long to hold; default 10s
+	Progress func(Progress)
+}
+
+func (c Config) withDefaults() Config {
+	if c.Conns == 0 {
+		c.Conns = 50
+	}
+	if c.Ramp == 0 {
+		c.Ramp = 32
+	}
+	if c.Size == 0 {
+		c.Size = 256
+		if c.Mode == Flood {
+			c.Size = 1024
+		}
+	}
+	if c.Messages == 0 {
+		c.Messages = 400
+	}
+	if c.Window == 0 {
+		c.Window = 16
+	}
+	if c.Duration == 0 {
+		c.Duration = 10 * time.Second
+	}
+	c.URL = strings.Replace(strings.Replace(c.URL, "https://", "wss://", 1), "http://", "ws://", 1)
+	return c
+}
+
+// Validate reports every problem with the config.
+func (c Config) Validate() error {
+	var errs []error
+	if !strings.HasPrefix(c.URL, "ws://") && !strings.HasPrefix(c.URL, "wss://") && !strings.HasPrefix(c.URL, "http://") && !strings.HasPrefix(c.URL, "https://") {
+		errs = append(errs, fmt.Errorf("url: %q is not an http://, https://, ws:// or wss:// URL", c.URL))
+	}
+	switch c.Mode {
+	case RTT, Flood, Hold, Chat:
+	default:
+		errs = append(errs, fmt.Errorf("mode: %q is not rtt, flood, hold or chat", c.Mode))
+	}
+	if c.Conns < 0 || c.Conns > 100000 {
+		errs = append(errs, fmt.Errorf("conns: %d is out of range 1-100000", c.Conns))
+	}
+	if c.Size < 0 || c.Size > 1<<20 {
+		errs = append(errs, fmt.Errorf("size: %d is out of range 1-1048576", c.Size))
+	}
+	if c.Window < 0 || c.Ramp < 0 || c.Messages < 0 || c.Duration < 0 {
+		errs = append(errs, errors.New("window, ramp, messages and duration must not be negative"))
+	}
+	return errors.Join(errs...)
+}
+
+// Progress is reported every second while a run goes on.
+type Progress struct {
+	Elapsed  time.Duration
+	Open     int64 // connections open now
+	Messages int64 // messages received so far
+	Failures int64
+}
+
+// Report is the outcome of a run.
+type Report struct {
+	Mode             Mode           `json:"mode"`
+	URL              string         `json:"url"`
+	Conns            int            `json:"conns"`
+	Handshakes       int64          `json:"handshakes"`
+	HandshakesPerSec float64        `json:"handshakes_per_sec"`
+	Messages         int64          `json:"messages"`
+	MsgsPerSec       float64        `json:"msgs_per_sec"`
+	MBPerSec         float64        `json:"mb_per_sec"`
+	Failures         int64          `json:"failures"`
+	FirstFailure     string         `json:"first_failure,omitempty"`
+	P50              time.Duration  `json:"p50_ns"`
+	P90              time.Duration  `json:"p90_ns"`
+	P99              time.Duration  `json:"p99_ns"`
+	Max              time.Duration  `json:"max_ns"`
+	PerBackend       map[string]int `json:"per_backend"`
+	ClientCPU        time.Duration  `json:"client_cpu_ns"`
+	Wall             time.Duration  `json:"wall_ns"`
+}
+
+// stats are shared by a run's connections.
+type stats struct {
+	open, messages, failures atomic.Int64
+	// mu guards the fields below.
+	mu        sync.Mutex
+	first     string
+	latencies []time.Duration
+	backends  map[string]int
+}
+
+func (s *stats) fail(err error) {
+	s.failures.Add(1)
+	s.mu.Lock()
+	if s.first == "" {
+		s.first = err.Error()
+	}
+	s.mu.Unlock()
+}
+
+func (s *stats) addLatencies(l []time.Duration) {
+	s.mu.Lock()
+	s.latencies = append(s.latencies, l...)
+	s.mu.Unlock()
+}
+
+// Run opens the connections with a bounded ramp, runs the mode, and reports.
+func Run(ctx context.Context, cfg Config) (Report, error) {
+	if err := cfg.Validate(); err != nil {
+		return Report{}, err
+	}
+	cfg = cfg.withDefaults()
+	RaiseFileLimit()
+	st := &stats{backends: map[string]int{}}
+	cpu0 := cpuTime()
+	start := time.Now()
+	stopProgress := progress(cfg, st, start)
+	defer stopProgress()
+	var rep Report
+	var err error
+	if cfg.Mode == Chat {
+		rep, err = runChat(ctx, cfg, st)
+	} else {
+		rep, err = runEcho(ctx, cfg, st)
+	}
+	rep.Mode, rep.URL, rep.Conns = cfg.Mode, cfg.URL, cfg.Conns
+	rep.Failures = st.failures.Load()
+	rep.FirstFailure = st.first
+	rep.Messages = st.messages.Load()
+	rep.PerBackend = st.backends
+	percentiles(&rep, st.latencies)
+	rep.ClientCPU = cpuTime() - cpu0
+	rep.Wall = time.Since(start)
+	return rep, err
+}
+
+func progress(cfg Config, st *stats, start time.Time) func() {
+	if cfg.Progress == nil {
+		return func() {}
+	}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				cfg.Progress(Progress{Elapsed: time.Since(start), Open: st.open.Load(), Messages: st.messages.Load(), Failures: st.failures.Load()})
+			}
+		}
+	}()
+	return func() { close(done); wg.Wait() }
+}
+
+// dialAll opens n connections, at most ramp handshakes at a time, and
+// reports the handshake rate.
+func dialAll(ctx context.Context, cfg Config, st *stats) ([]*websocket.Conn, float64) {
+	conns := make([]*websocket.Conn, cfg.Conns)
+	sem := make(chan struct{}, cfg.Ramp)
+	var wg sync.WaitGroup
+	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: -1}}
+	start := time.Now()
+	for i := range conns {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			defer cancel()
+			c, resp, err := websocket.Dial(dctx, cfg.URL, &websocket.DialOptions{HTTPClient: hc})
+			if err != nil {
+				st.fail(fmt.Errorf("handshake: %w", err))
+				return
+			}
+			c.SetReadLimit(int64(cfg.Size) + 1024)
+			st.open.Add(1)
+			st.mu.Lock()
+			st.backends[resp.Header.Get("X-Lab-Node")]++
+			st.mu.Unlock()
+			conns[i] = c
+		}()
+	}
+	wg.Wait()
+	rate := float64(cfg.Conns) / time.Since(start).Seconds()
+	delete(st.backends, "")
+	return slices.DeleteFunc(conns, func(c *websocket.Conn) bool { return c == nil }), rate
+}
+
+func percentiles(rep *Report, l []time.Duration) {
+	if len(l) == 0 {
+		return
+	}
+	slices.Sort(l)
+	at := func(p float64) time.Duration { return l[min(len(l)-1, int(p*float64(len(l))))] }
+	rep.P50, rep.P90, rep.P99, rep.Max = at(0.50), at(0.90), at(0.99), l[len(l)-1]
+}
+
+// RaiseFileLimit lifts the limit on open files as far as it goes — to
+// 1,048,576 when the process may raise the hard limit (root), else to the
+// hard limit — and returns the limit in force. Thousands of connections
+// need it: a balancer holds two descriptors per tunnel.
+func RaiseFileLimit() uint64 {
+	var lim syscall.Rlimit
+	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim) != nil {
+		return 0
+	}
+	want := syscall.Rlimit{Cur: 1 << 20, Max: 1 << 20}
+	if lim.Max < want.Max && syscall.Setrlimit(syscall.RLIMIT_NOFILE, &want) == nil {
+		return want.Cur
+	}
+	if lim.Cur < lim.Max {
+		lim.Cur = lim.Max
+		syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim)
+	}
+	syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim)
+	return lim.Cur
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
