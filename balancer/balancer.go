@@ -177,7 +177,10 @@ func (s *snapshot) summary() string {
 // later, once a snapshot exists.
 func (b *Balancer) listen(cfg *Config) ([]net.Listener, error) {
 	var lns []net.Listener
-	ln, err := net.Listen("tcp", cfg.Listener.Addr)
+	// No TCP keep-alive probes: the idle timeout decides when a quiet
+	// connection goes, and each accept saves three setsockopt calls.
+	lc := net.ListenConfig{KeepAlive: -1}
+	ln, err := lc.Listen(context.Background(), "tcp", cfg.Listener.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("listener.addr: listen on %s: %w", cfg.Listener.Addr, err)
 	}
@@ -190,7 +193,7 @@ func (b *Balancer) listen(cfg *Config) ([]net.Listener, error) {
 		if err != nil {
 			return lns, fmt.Errorf("listener.tls: %w", err)
 		}
-		tln, err := net.Listen("tcp", t.Addr)
+		tln, err := lc.Listen(context.Background(), "tcp", t.Addr)
 		if err != nil {
 			return lns, fmt.Errorf("listener.tls.addr: listen on %s: %w", t.Addr, err)
 		}

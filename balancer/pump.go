@@ -60,39 +60,51 @@ func (tn *tunnel) pumpPlain(src, dst net.Conn, up bool) bool {
 // there, and gives it back as soon as the socket would block. It reports
 // whether the read side ended the copy.
 func (tn *tunnel) pumpRaw(rc syscall.RawConn, dst net.Conn, up bool) bool {
-	var bp *[]byte
-	release := func() {
-		if bp != nil {
-			bufPool.Put(bp)
-			bp = nil
-		}
-	}
-	defer release()
+	var st rawRead
+	defer st.release()
+	read := st.read // one closure for the tunnel's life, not one per read
 	for {
-		var n int
-		var rerr error
-		err := rc.Read(func(fd uintptr) bool {
-			if bp == nil {
-				if !readable(fd) {
-					return false // park in the poller, holding nothing
-				}
-				bp = bufPool.Get().(*[]byte)
-			}
-			n, rerr = readFD(fd, *bp)
-			if errors.Is(rerr, syscall.EAGAIN) {
-				release()
-				return false
-			}
-			return true
-		})
+		err := rc.Read(read)
 		switch {
-		case err != nil || rerr != nil:
+		case err != nil || st.err != nil:
 			return true
-		case n == 0:
+		case st.n == 0:
 			return true // EOF
 		}
-		if werr := tn.deliver(dst, (*bp)[:n], up); werr != nil {
+		if werr := tn.deliver(dst, (*st.buf)[:st.n], up); werr != nil {
 			return false
 		}
+	}
+}
+
+// rawRead is the state of a pump's non-blocking reads.
+type rawRead struct {
+	buf *[]byte // borrowed from bufPool while the socket has data
+	n   int
+	err error
+}
+
+// read is the syscall.RawConn.Read callback: false parks the pump in the
+// poller until the socket is readable.
+func (st *rawRead) read(fd uintptr) bool {
+	if st.buf == nil {
+		if !readable(fd) {
+			return false // park holding nothing
+		}
+		st.buf = bufPool.Get().(*[]byte)
+	}
+	st.n, st.err = readFD(fd, *st.buf)
+	if errors.Is(st.err, syscall.EAGAIN) {
+		st.err = nil
+		st.release()
+		return false
+	}
+	return true
+}
+
+func (st *rawRead) release() {
+	if st.buf != nil {
+		bufPool.Put(st.buf)
+		st.buf = nil
 	}
 }

@@ -89,7 +89,7 @@ func (b *Balancer) serveUpgrade(w http.ResponseWriter, r *http.Request, snap *sn
 
 // dial connects to t, recording a passive failure if it refuses.
 func (b *Balancer) dial(r *http.Request, t *target) (net.Conn, error) {
-	var d net.Dialer
+	d := net.Dialer{KeepAlive: -1} // the idle timeout watches the tunnel
 	conn, err := d.DialContext(r.Context(), "tcp", t.addr)
 	if err != nil {
 		t.b.failures.Add(1)

@@ -13,15 +13,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
-
-	"github.com/coder/websocket"
 )
 
 // Mode is what the connections do once open.
@@ -71,7 +68,7 @@ func (c Config) withDefaults() Config {
 	if c.Duration == 0 {
 		c.Duration = 10 * time.Second
 	}
-	c.URL = strings.Replace(strings.Replace(c.URL, "https://", "wss://", 1), "http://", "ws://", 1)
+	c.URL = strings.Replace(c.URL, "http://", "ws://", 1)
 	return c
 }
 
@@ -203,41 +200,6 @@ func progress(cfg Config, st *stats, start time.Time) func() {
 		}
 	}()
 	return func() { close(done); wg.Wait() }
-}
-
-// dialAll opens n connections, at most ramp handshakes at a time, and
-// reports the handshake rate.
-func dialAll(ctx context.Context, cfg Config, st *stats) ([]*websocket.Conn, float64) {
-	conns := make([]*websocket.Conn, cfg.Conns)
-	sem := make(chan struct{}, cfg.Ramp)
-	var wg sync.WaitGroup
-	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: -1}}
-	start := time.Now()
-	for i := range conns {
-		sem <- struct{}{}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-			defer cancel()
-			c, resp, err := websocket.Dial(dctx, cfg.URL, &websocket.DialOptions{HTTPClient: hc})
-			if err != nil {
-				st.fail(fmt.Errorf("handshake: %w", err))
-				return
-			}
-			c.SetReadLimit(int64(cfg.Size) + 1024)
-			st.open.Add(1)
-			st.mu.Lock()
-			st.backends[resp.Header.Get("X-Lab-Node")]++
-			st.mu.Unlock()
-			conns[i] = c
-		}()
-	}
-	wg.Wait()
-	rate := float64(cfg.Conns) / time.Since(start).Seconds()
-	delete(st.backends, "")
-	return slices.DeleteFunc(conns, func(c *websocket.Conn) bool { return c == nil }), rate
 }
 
 func percentiles(rep *Report, l []time.Duration) {

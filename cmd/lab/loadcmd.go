@@ -5,13 +5,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"sort"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/wslab/wslab/load"
-	"github.com/wslab/wslab/node"
 )
 
 func newLoadCmd() *cobra.Command {
@@ -22,7 +23,8 @@ func newLoadCmd() *cobra.Command {
 		Use:   "load --url URL --mode rtt|flood|hold|chat",
 		Short: "Generate WebSocket load and measure it: latency, throughput, capacity",
 		Long: `Open N WebSocket connections (at most --ramp handshakes at a time) to a
-balancer or a backend and measure:
+balancer or a backend and measure (rtt, flood and hold speak ws:// with a
+minimal client of their own, so the tool costs the machine little):
 
   rtt    sequential echo round trips: p50/p90/p99/max latency
   flood  --window messages in flight per connection: msgs/s, MB/s
@@ -80,7 +82,7 @@ system allows (as root, to 1,048,576).`,
 }
 
 func newEchoServerCmd() *cobra.Command {
-	var addr string
+	var addr, name string
 	cmd := &cobra.Command{
 		Use:   "echo-server",
 		Short: "Run a raw WebSocket echo backend, to measure a balancer without chat-app cost",
@@ -89,17 +91,24 @@ func newEchoServerCmd() *cobra.Command {
 			cmd.SilenceUsage = true
 			load.RaiseFileLimit()
 			ctx, cancel := context.WithTimeout(cmd.Context(), 10*time.Second)
-			n, err := node.Start(ctx, node.Config{Name: "echo", Addr: addr, Mode: node.ModeEcho, AllowedOrigins: []string{"*"}, MaxPayload: 1 << 20, Logger: newLogger(cmd, false)})
+			_ = ctx
 			cancel()
+			ln, err := net.Listen("tcp", addr)
 			if err != nil {
-				return explain(err, map[string]string{"listen on": "--listen"})
+				return usageError(fmt.Errorf("listen on %s: %w (--listen)", addr, err))
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "echo server on %s (ws://%s/). Ctrl-C stops.\n", n.URL(), n.Addr())
+			srv := &http.Server{Handler: load.EchoHandler(name), ReadHeaderTimeout: 10 * time.Second}
+			done := make(chan struct{})
+			go func() { defer close(done); srv.Serve(ln) }()
+			fmt.Fprintf(cmd.OutOrStdout(), "echo server %s on ws://%s/ (raw framing, batched writes). Ctrl-C stops.\n", name, ln.Addr())
 			<-cmd.Context().Done()
-			return n.Close()
+			srv.Close()
+			<-done
+			return nil
 		},
 	}
 	cmd.Flags().StringVar(&addr, "listen", "127.0.0.1:9101", "address to listen on")
+	cmd.Flags().StringVar(&name, "name", "echo", "name sent in X-Lab-Node, so lab load can show the spread")
 	return cmd
 }
 

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"sync"
 	"time"
@@ -118,8 +120,10 @@ share it, and put lab balancer in front of them.`,
 	return cmd
 }
 
-// streamUntilDone prints events until ctx ends.
-func streamUntilDone(ctx context.Context, sub *events.Subscription, out interface{ Write([]byte) (int, error) }, verbose bool) {
+// streamUntilDone prints events until ctx ends, one write per burst.
+func streamUntilDone(ctx context.Context, sub *events.Subscription, out io.Writer, verbose bool) {
+	bw := bufio.NewWriterSize(out, 64<<10)
+	defer bw.Flush()
 	for {
 		select {
 		case <-ctx.Done():
@@ -128,7 +132,10 @@ func streamUntilDone(ctx context.Context, sub *events.Subscription, out interfac
 			if !ok {
 				return
 			}
-			printEvent(out, e, verbose)
+			printEvent(bw, e, verbose)
+			if len(sub.C()) == 0 {
+				bw.Flush()
+			}
 		}
 	}
 }

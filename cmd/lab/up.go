@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -147,9 +148,12 @@ func runUp(cmd *cobra.Command, f upFlags) error {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
+	bw := bufio.NewWriterSize(out, 64<<10) // one write per burst of events
+	defer bw.Flush()
 	for {
 		select {
 		case <-ctx.Done():
+			bw.Flush()
 			fmt.Fprintln(out, "shutting down: closing the balancer, then the nodes, then Redis…")
 			stopWatch()
 			err := l.Close()
@@ -164,7 +168,10 @@ func runUp(cmd *cobra.Command, f upFlags) error {
 			if !ok {
 				return fmt.Errorf("event stream: %w", sub.Err())
 			}
-			printEvent(out, e, f.verbose)
+			printEvent(bw, e, f.verbose)
+			if len(sub.C()) == 0 {
+				bw.Flush()
+			}
 		}
 	}
 }

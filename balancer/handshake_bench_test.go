@@ -1,0 +1,43 @@
+package balancer_test
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/wslab/wslab/balancer"
+	"github.com/wslab/wslab/load"
+)
+
+// BenchmarkHandshake measures a WebSocket handshake through the balancer to
+// a raw echo backend, then the close: the cost of opening a tunnel.
+func BenchmarkHandshake(b *testing.B) {
+	be := httptest.NewServer(load.EchoHandler("echo"))
+	defer be.Close()
+	bal, err := balancer.Start(context.Background(), balancer.Config{
+		Listener:    balancer.ListenerConfig{Addr: "127.0.0.1:0"},
+		ServerGroup: balancer.ServerGroupConfig{Servers: []balancer.ServerConfig{{Name: "echo", URL: be.URL}}, HealthCheck: balancer.HealthCheckConfig{Disabled: true}},
+	}, balancer.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer bal.Close()
+	req := "GET / HTTP/1.1\r\nHost: lab\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+	b.ReportAllocs()
+	for b.Loop() {
+		c, err := net.Dial("tcp", bal.Addr())
+		if err != nil {
+			b.Fatal(err)
+		}
+		io.WriteString(c, req)
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil || resp.StatusCode != 101 {
+			b.Fatalf("%v %v", resp, err)
+		}
+		c.Close()
+	}
+}

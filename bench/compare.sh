@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# Side-by-side benchmark: the same raw WebSocket echo backends reached
+# directly, through wslab's balancer, through nginx and through HAProxy, in
+# alternating rounds; medians and ratios go to BENCHMARKS.md.
+#
+#   bash bench/compare.sh [ROUNDS]      (default 3; takes ~2 min a round)
+#
+# Each proxy gets one core (GOMAXPROCS=1, worker_processes 1, nbthread 1);
+# the load tool and each backend run with GOMAXPROCS=1 too. wslab runs with
+# its idle timeout, health checks, events and introspection on.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROUNDS=${1:-3}
+HOLD=${HOLD:-5000}
+W=$(mktemp -d /tmp/wslab-bench.XXXX)
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+trap cleanup EXIT
+
+need=()
+command -v nginx >/dev/null || need+=(nginx)
+command -v haproxy >/dev/null || need+=(haproxy)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "installing ${need[*]}"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+ulimit -n 1048576 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+
+go build -o "$W/lab" ./cmd/lab
+LAB="$W/lab"
+GOMAXPROCS=1 "$LAB" load echo-server --listen 127.0.0.1:19101 --name echo-1 >"$W/echo1.log" 2>&1 & PIDS+=($!)
+GOMAXPROCS=1 "$LAB" load echo-server --listen 127.0.0.1:19102 --name echo-2 >"$W/echo2.log" 2>&1 & PIDS+=($!)
+
+cat >"$W/wslab.yaml" <<YAML
+listener: {addr: 127.0.0.1:18080, idle_timeout: 60s}
+server_group:
+  policy: round_robin
+  servers:
+    - {name: echo-1, url: http://127.0.0.1:19101}
+    - {name: echo-2, url: http://127.0.0.1:19102}
+YAML
+GOMAXPROCS=1 "$LAB" balancer --config "$W/wslab.yaml" --admin 127.0.0.1:18091 >"$W/wslab.log" 2>&1 & PIDS+=($!)
+WSLAB_PID=$!
+
+cat >"$W/nginx.conf" <<NGINX
+worker_processes 1;
+user root;
+pid $W/nginx.pid;
+error_log $W/nginx.err;
+worker_rlimit_nofile 20000;
+events { worker_connections 19000; }
+http {
+  access_log off;
+  upstream echo { server 127.0.0.1:19101; server 127.0.0.1:19102; }
+  server {
+    listen 127.0.0.1:18081;
+    location / {
+      proxy_pass http://echo;
+      proxy_http_version 1.1;
+      proxy_set_header Upgrade \$http_upgrade;
+      proxy_set_header Connection "upgrade";
+      proxy_read_timeout 60s;
+      proxy_send_timeout 60s;
+    }
+  }
+}
+NGINX
+nginx -c "$W/nginx.conf" -p "$W" -g 'daemon off;' & PIDS+=($!)
+NGINX_PID=$!
+
+cat >"$W/haproxy.cfg" <<HAP
+global
+  maxconn 9500
+  nbthread 1
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 60s
+  timeout server 60s
+  timeout tunnel 60s
+frontend fe
+  bind 127.0.0.1:18082
+  default_backend be
+backend be
+  balance roundrobin
+  server e1 127.0.0.1:19101
+  server e2 127.0.0.1:19102
+HAP
+haproxy -f "$W/haproxy.cfg" -db >"$W/haproxy.log" 2>&1 & PIDS+=($!)
+HAPROXY_PID=$!
+sleep 1
+
+declare -A URL=([direct]=ws://127.0.0.1:19101/ [wslab]=ws://127.0.0.1:18080/ [nginx]=ws://127.0.0.1:18081/ [haproxy]=ws://127.0.0.1:18082/)
+declare -A PID=([wslab]=$WSLAB_PID [nginx]=$NGINX_PID [haproxy]=$HAPROXY_PID)
+TARGETS=(direct wslab nginx haproxy)
+
+# rss_kib sums the resident memory of a proxy (nginx: master and workers).
+rss_kib() {
+  local pids
+  pids=$(pgrep -P "$1" 2>/dev/null || true)
+  for p in $1 $pids; do awk '/VmRSS/ {print $2}' "/proc/$p/status" 2>/dev/null; done | awk '{s+=$1} END {print s+0}'
+}
+
+run() { GOMAXPROCS=1 "$LAB" load --json "$@" 2>/dev/null || true; }
+
+for round in $(seq "$ROUNDS"); do
+  echo "round $round/$ROUNDS"
+  for t in "${TARGETS[@]}"; do
+    # hold: open $HOLD idle connections (32 handshakes in flight), read the
+    # proxy's RSS while they are held, then check each still answers.
+    before=0; [ "$t" != direct ] && before=$(rss_kib "${PID[$t]}")
+    GOMAXPROCS=1 "$LAB" load --json --mode hold --conns "$HOLD" --ramp 32 --duration 8s --url "${URL[$t]}" >"$W/hold-$t-$round.json" 2>"$W/hold-$t-$round.err" &
+    lp=$!
+    until grep -q "open $HOLD " "$W/hold-$t-$round.err" 2>/dev/null || ! kill -0 $lp 2>/dev/null; do sleep 0.2; done
+    sleep 2
+    after=0; [ "$t" != direct ] && after=$(rss_kib "${PID[$t]}")
+    wait $lp || true
+    echo "{\"before_kib\": $before, \"after_kib\": $after}" >"$W/rss-$t-$round.json"
+    sleep 2 # let the proxy close them
+  done
+  for t in "${TARGETS[@]}"; do run --mode rtt --conns 50 --messages 400 --size 256 --url "${URL[$t]}" >"$W/rtt-$t-$round.json"; done
+  for t in "${TARGETS[@]}"; do run --mode flood --conns 50 --window 16 --size 1024 --duration 5s --url "${URL[$t]}" >"$W/flood16-$t-$round.json"; done
+  for t in "${TARGETS[@]}"; do run --mode flood --conns 50 --window 256 --size 1024 --duration 5s --url "${URL[$t]}" >"$W/flood256-$t-$round.json"; done
+done
+
+NGINX_V=$(nginx -v 2>&1 | sed 's/.*nginx\///')
+HAPROXY_V=$(haproxy -v 2>/dev/null | head -1 | awk '{print $3}')
+python3 bench/summarize.py "$W" "$ROUNDS" "$HOLD" "$NGINX_V" "$HAPROXY_V" "bash bench/compare.sh $ROUNDS" > BENCHMARKS.md
+cat BENCHMARKS.md
+echo "raw results: $W"

@@ -1,0 +1,67 @@
+"""Turns bench/compare.sh's raw JSON into BENCHMARKS.md: medians and ratios."""
+import json, os, platform, statistics, subprocess, sys, datetime
+
+w, rounds, hold, nginx_v, haproxy_v, command = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5], sys.argv[6]
+targets = ["direct", "wslab", "nginx", "haproxy"]
+
+def load(name):
+    with open(os.path.join(w, name)) as f:
+        return json.load(f)
+
+def med(test, t, key):
+    vals = [load(f"{test}-{t}-{r}.json")[key] for r in range(1, rounds + 1)]
+    return statistics.median(vals)
+
+def rss(t):
+    vals = []
+    for r in range(1, rounds + 1):
+        d = load(f"rss-{t}-{r}.json")
+        vals.append((d["after_kib"] - d["before_kib"]) / hold)
+    return statistics.median(vals)
+
+rows = []
+def row(name, fmt, values, better, ratio=True):
+    d = values["direct"]
+    cells = []
+    for t in targets:
+        v = values[t]
+        if v is None:
+            cells.append("–")
+            continue
+        s = fmt(v)
+        if ratio and t != "direct" and d:
+            s += f" ({v / d:.2f}×)"
+        cells.append(s)
+    proxies = {t: values[t] for t in ("wslab", "nginx", "haproxy")}
+    best = (max if better == "high" else min)(proxies, key=proxies.get)
+    rows.append(f"| {name} | " + " | ".join(cells) + f" | {best} |")
+
+fails = {t: sum(load(f"{x}-{t}-{r}.json")["failures"] for x in ("hold", "rtt", "flood16", "flood256") for r in range(1, rounds + 1)) for t in targets}
+row(f"hold {hold} idle WebSockets: proxy RSS per connection", lambda v: f"{v:.1f} KiB",
+    {"direct": None, **{t: rss(t) for t in ("wslab", "nginx", "haproxy")}}, "low", ratio=False)
+row(f"handshakes/s while opening them (32 in flight)", lambda v: f"{v:,.0f}", {t: med("hold", t, "handshakes_per_sec") for t in targets}, "high")
+row("echo round trip, 50 conns × 400 msgs of 256 B: p50", lambda v: f"{v/1000:,.0f} µs", {t: med("rtt", t, "p50_ns") for t in targets}, "low")
+row("echo round trip: p99", lambda v: f"{v/1000:,.0f} µs", {t: med("rtt", t, "p99_ns") for t in targets}, "low")
+row("flood, 50 conns, 1 KiB msgs, 16 in flight: msgs/s", lambda v: f"{v/1000:,.0f} k", {t: med("flood16", t, "msgs_per_sec") for t in targets}, "high")
+row("flood, 50 conns, 1 KiB msgs, 256 in flight: msgs/s", lambda v: f"{v/1000:,.0f} k", {t: med("flood256", t, "msgs_per_sec") for t in targets}, "high")
+row("failures (all tests, all rounds)", lambda v: f"{v}", fails, "low", ratio=False)
+
+go = subprocess.run(["go", "version"], capture_output=True, text=True).stdout.strip()
+cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+print(f"""# Benchmarks
+
+Measured by `{command}` on {datetime.date.today()}: {os.cpu_count()} cores ({cpu}), {platform.system()} {platform.release()},
+{go}, nginx {nginx_v}, HAProxy {haproxy_v}. Medians of {rounds} rounds in which the targets
+alternate (direct, wslab, nginx, HAProxy, then again); ratios are to the direct connection.
+
+Set-up, the same for every target: two raw WebSocket echo backends (`lab load echo-server`,
+GOMAXPROCS=1 each), the load tool `lab load` (GOMAXPROCS=1; its own minimal framing), every
+proxy on one core — wslab's balancer with GOMAXPROCS=1 and its idle timeout (60 s), health
+checks, events and per-connection introspection on; nginx with `worker_processes 1`; HAProxy
+with `nbthread 1` — round robin over both backends, 60 s tunnel timeouts. Client, backends
+and proxy share the machine's {os.cpu_count()} cores. Figures move 10–25 % between runs on these
+VMs: compare within one run.
+
+| test | direct | wslab | nginx | HAProxy | best proxy |
+|---|---|---|---|---|---|
+""" + "\n".join(rows) + "\n")
