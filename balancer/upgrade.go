@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 
 	"github.com/wslab/wslab/events"
 )
@@ -110,7 +111,12 @@ func (b *Balancer) handshake(w http.ResponseWriter, r *http.Request, snap *snaps
 		fail(w, http.StatusBadGateway, fmt.Sprintf("backend %s: send handshake: %v", t.name, err))
 		return
 	}
-	br := bufio.NewReaderSize(bc, 4096)
+	br := readerPool.Get().(*bufio.Reader)
+	br.Reset(bc)
+	defer func() {
+		br.Reset(nil)
+		readerPool.Put(br)
+	}()
 	resp, err := http.ReadResponse(br, r)
 	if err != nil {
 		bc.Close()
@@ -149,10 +155,22 @@ func (b *Balancer) handshake(w http.ResponseWriter, r *http.Request, snap *snaps
 	b.startTunnel(tn)
 }
 
+// Handshake buffers are pooled: thousands of handshakes a second must not
+// leave thousands of buffers for the collector (and in the resident set).
+var (
+	readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4096) }}
+	writerPool = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 2048) }}
+)
+
 // writeRequestHead sends the request line and headers to the backend, with
 // the client's Host and Origin kept and X-Forwarded-* added.
 func writeRequestHead(w io.Writer, r *http.Request) error {
-	bw := bufio.NewWriterSize(w, 2048)
+	bw := writerPool.Get().(*bufio.Writer)
+	bw.Reset(w)
+	defer func() {
+		bw.Reset(nil)
+		writerPool.Put(bw)
+	}()
 	fmt.Fprintf(bw, "GET %s HTTP/1.1\r\nHost: %s\r\n", r.RequestURI, r.Host)
 	for k, vs := range r.Header {
 		switch k {

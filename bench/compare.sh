@@ -39,8 +39,6 @@ server_group:
     - {name: echo-1, url: http://127.0.0.1:19101}
     - {name: echo-2, url: http://127.0.0.1:19102}
 YAML
-GOMAXPROCS=1 "$LAB" balancer --config "$W/wslab.yaml" --admin 127.0.0.1:18091 >"$W/wslab.log" 2>&1 & PIDS+=($!)
-WSLAB_PID=$!
 
 cat >"$W/nginx.conf" <<NGINX
 worker_processes 1;
@@ -65,8 +63,6 @@ http {
   }
 }
 NGINX
-nginx -c "$W/nginx.conf" -p "$W" -g 'daemon off;' & PIDS+=($!)
-NGINX_PID=$!
 
 cat >"$W/haproxy.cfg" <<HAP
 global
@@ -86,12 +82,25 @@ backend be
   server e1 127.0.0.1:19101
   server e2 127.0.0.1:19102
 HAP
-haproxy -f "$W/haproxy.cfg" -db >"$W/haproxy.log" 2>&1 & PIDS+=($!)
-HAPROXY_PID=$!
-sleep 1
 
 declare -A URL=([direct]=ws://127.0.0.1:19101/ [wslab]=ws://127.0.0.1:18080/ [nginx]=ws://127.0.0.1:18081/ [haproxy]=ws://127.0.0.1:18082/)
-declare -A PID=([wslab]=$WSLAB_PID [nginx]=$NGINX_PID [haproxy]=$HAPROXY_PID)
+declare -A PID=()
+
+# Every round starts the proxies anew, so the memory of held tunnels is
+# measured in fresh processes (they keep what they once used).
+start_proxies() {
+  GOMAXPROCS=1 "$LAB" balancer --config "$W/wslab.yaml" --admin 127.0.0.1:18091 >>"$W/wslab.log" 2>&1 &
+  PID[wslab]=$!
+  nginx -c "$W/nginx.conf" -p "$W" -g 'daemon off;' &
+  PID[nginx]=$!
+  haproxy -f "$W/haproxy.cfg" -db >>"$W/haproxy.log" 2>&1 &
+  PID[haproxy]=$!
+  PIDS+=("${PID[wslab]}" "${PID[nginx]}" "${PID[haproxy]}")
+  sleep 1
+}
+stop_proxies() {
+  for t in wslab nginx haproxy; do kill "${PID[$t]}" 2>/dev/null || true; wait "${PID[$t]}" 2>/dev/null || true; done
+}
 TARGETS=(direct wslab nginx haproxy)
 
 # rss_kib sums the resident memory of a proxy (nginx: master and workers).
@@ -105,6 +114,7 @@ run() { GOMAXPROCS=1 "$LAB" load --json "$@" 2>/dev/null || true; }
 
 for round in $(seq "$ROUNDS"); do
   echo "round $round/$ROUNDS"
+  start_proxies
   for t in "${TARGETS[@]}"; do
     # hold: open $HOLD idle connections (32 handshakes in flight), read the
     # proxy's RSS while they are held, then check each still answers.
@@ -121,6 +131,7 @@ for round in $(seq "$ROUNDS"); do
   for t in "${TARGETS[@]}"; do run --mode rtt --conns 50 --messages 400 --size 256 --url "${URL[$t]}" >"$W/rtt-$t-$round.json"; done
   for t in "${TARGETS[@]}"; do run --mode flood --conns 50 --window 16 --size 1024 --duration 5s --url "${URL[$t]}" >"$W/flood16-$t-$round.json"; done
   for t in "${TARGETS[@]}"; do run --mode flood --conns 50 --window 256 --size 1024 --duration 5s --url "${URL[$t]}" >"$W/flood256-$t-$round.json"; done
+  stop_proxies
 done
 
 NGINX_V=$(nginx -v 2>&1 | sed 's/.*nginx\///')

@@ -54,6 +54,9 @@ Measured by `{command}` on {datetime.date.today()}: {os.cpu_count()} cores ({cpu
 {go}, nginx {nginx_v}, HAProxy {haproxy_v}. Medians of {rounds} rounds in which the targets
 alternate (direct, wslab, nginx, HAProxy, then again); ratios are to the direct connection.
 
+Each round starts the proxies anew; the memory row is the growth of the proxy's resident set
+(all its processes) while {hold} connections are held idle, divided by {hold}.
+
 Set-up, the same for every target: two raw WebSocket echo backends (`lab load echo-server`,
 GOMAXPROCS=1 each), the load tool `lab load` (GOMAXPROCS=1; its own minimal framing), every
 proxy on one core — wslab's balancer with GOMAXPROCS=1 and its idle timeout (60 s), health
