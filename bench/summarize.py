@@ -34,6 +34,8 @@ def row(name, fmt, values, better, ratio=True):
         cells.append(s)
     proxies = {t: values[t] for t in ("wslab", "nginx", "haproxy")}
     best = (max if better == "high" else min)(proxies, key=proxies.get)
+    if len(set(proxies.values())) == 1:
+        best = "tie"
     rows.append(f"| {name} | " + " | ".join(cells) + f" | {best} |")
 
 fails = {t: sum(load(f"{x}-{t}-{r}.json")["failures"] for x in ("hold", "rtt", "flood16", "flood256") for r in range(1, rounds + 1)) for t in targets}
@@ -68,3 +70,6 @@ VMs: compare within one run.
 | test | direct | wslab | nginx | HAProxy | best proxy |
 |---|---|---|---|---|---|
 """ + "\n".join(rows) + "\n")
+notes = os.path.join(os.path.dirname(os.path.abspath(__file__)), "NOTES.md")
+if os.path.exists(notes):
+    print(open(notes).read())
