@@ -1,0 +1,103 @@
+package load_test
+
+import (
+	"context"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wslab/wslab/balancer"
+	"github.com/wslab/wslab/lab"
+	"github.com/wslab/wslab/load"
+)
+
+func echo(t *testing.T, name string) *httptest.Server {
+	t.Helper()
+	s := httptest.NewServer(load.EchoHandler(name))
+	t.Cleanup(s.Close)
+	return s
+}
+
+func run(t *testing.T, cfg load.Config) load.Report {
+	t.Helper()
+	rep, err := load.Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Failures != 0 {
+		t.Fatalf("%d failures, first: %s", rep.Failures, rep.FirstFailure)
+	}
+	return rep
+}
+
+func TestEchoModesThroughTheBalancer(t *testing.T) {
+	e1, e2 := echo(t, "echo-1"), echo(t, "echo-2")
+	b, err := balancer.Start(context.Background(), balancer.Config{
+		Listener: balancer.ListenerConfig{Addr: "127.0.0.1:0"},
+		ServerGroup: balancer.ServerGroupConfig{Servers: []balancer.ServerConfig{
+			{Name: "echo-1", URL: e1.URL}, {Name: "echo-2", URL: e2.URL}}},
+	}, balancer.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+
+	rep := run(t, load.Config{URL: b.URL() + "/", Mode: load.RTT, Conns: 10, Messages: 50})
+	if rep.Messages != 500 || rep.P50 <= 0 || rep.P50 > rep.P99 || rep.P99 > rep.Max {
+		t.Fatalf("rtt: %d messages, p50 %s p99 %s max %s", rep.Messages, rep.P50, rep.P99, rep.Max)
+	}
+	if rep.PerBackend["echo-1"] != 5 || rep.PerBackend["echo-2"] != 5 {
+		t.Fatalf("spread %v, want 5/5", rep.PerBackend)
+	}
+	rep = run(t, load.Config{URL: b.URL() + "/", Mode: load.Flood, Conns: 4, Window: 8, Size: 1024, Duration: 300 * time.Millisecond})
+	if rep.Messages == 0 || rep.MsgsPerSec <= 0 || rep.MBPerSec <= 0 {
+		t.Fatalf("flood: %+v", rep)
+	}
+	rep = run(t, load.Config{URL: b.URL() + "/", Mode: load.Hold, Conns: 20, Duration: 200 * time.Millisecond})
+	if rep.Handshakes != 20 || rep.Messages != 20 {
+		t.Fatalf("hold: %d opened, %d answered after the hold; want 20 and 20", rep.Handshakes, rep.Messages)
+	}
+}
+
+func TestHoldReportsConnectionsLostWhileHeld(t *testing.T) {
+	e := echo(t, "echo")
+	b, err := balancer.Start(context.Background(), balancer.Config{
+		Listener:    balancer.ListenerConfig{Addr: "127.0.0.1:0", IdleTimeout: balancer.Duration(time.Second)},
+		ServerGroup: balancer.ServerGroupConfig{Servers: []balancer.ServerConfig{{Name: "echo", URL: e.URL}}},
+	}, balancer.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	// Held longer than the balancer's idle timeout: every connection is cut.
+	rep, err := load.Run(context.Background(), load.Config{URL: b.URL(), Mode: load.Hold, Conns: 3, Duration: 3 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Failures != 3 || !strings.Contains(rep.FirstFailure, "closed while held") {
+		t.Fatalf("got %d failures (%s), want 3 connections closed while held", rep.Failures, rep.FirstFailure)
+	}
+}
+
+func TestChatFanOut(t *testing.T) {
+	l, err := lab.Start(context.Background(), lab.Config{Balancer: balancer.Config{Listener: balancer.ListenerConfig{Addr: "127.0.0.1:0"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	rep := run(t, load.Config{URL: l.Balancer.URL(), Mode: load.Chat, Conns: 4, Duration: 1500 * time.Millisecond})
+	// Each of 4 users speaks at least once and is heard by all 4.
+	if rep.Messages < 16 || rep.PerBackend["node-1"] != 2 || rep.PerBackend["node-2"] != 2 || rep.P50 <= 0 {
+		t.Fatalf("chat: %d deliveries, spread %v, p50 %s", rep.Messages, rep.PerBackend, rep.P50)
+	}
+}
+
+func TestBadConfig(t *testing.T) {
+	_, err := load.Run(context.Background(), load.Config{URL: "ftp://x", Mode: "burst", Conns: -1})
+	for _, want := range []string{`url: "ftp://x"`, `mode: "burst" is not rtt, flood, hold or chat`, "conns: -1"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v lacks %q", err, want)
+		}
+	}
+}
