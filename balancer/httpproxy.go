@@ -12,17 +12,10 @@ import (
 // A refused dial is retried on the next backend when the request has no
 // body to replay.
 func (b *Balancer) serveHTTP(w http.ResponseWriter, r *http.Request, snap *snapshot) {
-	clientIP := hostOf(r.RemoteAddr)
 	port := localPort(r)
-	var tried []*target
-	var lastErr error
-	for attempt := 0; attempt <= *snap.cfg.ServerGroup.Retries; attempt++ {
-		cands := snap.candidates(tried)
-		if len(cands) == 0 {
-			break
-		}
-		t := snap.httpPolicy.pick(cands, clientIP)
-		var dialErr error
+	replayable := r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0
+	b.pickAndTry(w, r, snap, snap.httpPolicy, replayable, func(t *target) error {
+		var proxyErr error
 		rp := &httputil.ReverseProxy{
 			Rewrite: func(pr *httputil.ProxyRequest) {
 				pr.SetURL(t.url)
@@ -32,29 +25,19 @@ func (b *Balancer) serveHTTP(w http.ResponseWriter, r *http.Request, snap *snaps
 			},
 			Transport: b.transport,
 			ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-				dialErr = err
+				proxyErr = err // nothing was written yet
 			},
 		}
 		t.b.total.Add(1)
 		rp.ServeHTTP(w, r)
-		if dialErr == nil {
-			return
+		if proxyErr == nil {
+			return nil
 		}
 		var op *net.OpError
-		if !errors.As(dialErr, &op) || op.Op != "dial" {
-			fail(w, http.StatusBadGateway, fmt.Sprintf("backend %s: %v", t.name, dialErr))
-			return
+		if errors.As(proxyErr, &op) && op.Op == "dial" {
+			return proxyErr
 		}
-		t.b.failures.Add(1)
-		lastErr = fmt.Errorf("backend %s: %w", t.name, dialErr)
-		tried = append(tried, t)
-		if r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 {
-			break // the body is spent; it cannot be sent again
-		}
-	}
-	if lastErr == nil {
-		fail(w, http.StatusServiceUnavailable, "no healthy backend in the server group")
-		return
-	}
-	fail(w, http.StatusBadGateway, fmt.Sprintf("no backend could be reached (tried %d): %v", len(tried), lastErr))
+		fail(w, http.StatusBadGateway, fmt.Sprintf("backend %s: %v", t.name, proxyErr))
+		return nil
+	})
 }

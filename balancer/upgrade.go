@@ -64,40 +64,49 @@ func (b *Balancer) serveUpgrade(w http.ResponseWriter, r *http.Request, snap *sn
 		fail(w, http.StatusBadRequest, reason)
 		return
 	}
+	b.pickAndTry(w, r, snap, snap.policy, true, func(t *target) error {
+		d := net.Dialer{KeepAlive: -1} // the idle timeout watches the tunnel
+		conn, err := d.DialContext(r.Context(), "tcp", t.addr)
+		if err != nil {
+			return err
+		}
+		b.handshake(w, r, snap, t, conn)
+		return nil
+	})
+}
+
+// pickAndTry picks backends with pol and hands each to try until one takes
+// the request. try returns an error only when the backend refused the
+// connection: that is a passive failure, and the next backend is tried
+// (bounded by retries, and only if the request can be sent again). With no
+// backend to pick the answer is 503; when all refused, 502.
+func (b *Balancer) pickAndTry(w http.ResponseWriter, r *http.Request, snap *snapshot, pol policy, replayable bool, try func(*target) error) {
 	clientIP := hostOf(r.RemoteAddr)
 	var tried []*target
-	var lastErr error
+	var last error
 	for attempt := 0; attempt <= *snap.cfg.ServerGroup.Retries; attempt++ {
 		cands := snap.candidates(tried)
 		if len(cands) == 0 {
 			break
 		}
-		t := snap.policy.pick(cands, clientIP)
-		conn, err := b.dial(r, t)
+		t := pol.pick(cands, clientIP)
+		err := try(t)
 		if err == nil {
-			b.handshake(w, r, snap, t, conn)
 			return
 		}
-		lastErr = err
+		t.b.failures.Add(1)
+		b.publish(events.Event{Kind: events.BackendFailure, Backend: t.name, Detail: err.Error()})
+		last = fmt.Errorf("backend %s: %w", t.name, err)
 		tried = append(tried, t)
+		if !replayable {
+			break // the body is spent; it cannot be sent again
+		}
 	}
-	if lastErr == nil {
+	if last == nil {
 		fail(w, http.StatusServiceUnavailable, "no healthy backend in the server group")
 		return
 	}
-	fail(w, http.StatusBadGateway, fmt.Sprintf("no backend could be reached (tried %d): %v", len(tried), lastErr))
-}
-
-// dial connects to t, recording a passive failure if it refuses.
-func (b *Balancer) dial(r *http.Request, t *target) (net.Conn, error) {
-	d := net.Dialer{KeepAlive: -1} // the idle timeout watches the tunnel
-	conn, err := d.DialContext(r.Context(), "tcp", t.addr)
-	if err != nil {
-		t.b.failures.Add(1)
-		b.publish(events.Event{Kind: events.BackendFailure, Backend: t.name, Detail: err.Error()})
-		return nil, fmt.Errorf("backend %s: %w", t.name, err)
-	}
-	return conn, nil
+	fail(w, http.StatusBadGateway, fmt.Sprintf("no backend could be reached (tried %d): %v", len(tried), last))
 }
 
 // handshake forwards the upgrade request to the backend and relays its
