@@ -56,3 +56,23 @@ func TestDashboard(t *testing.T) {
 	p.Screenshot("testdata/screenshots", "dashboard-generation-2")
 	// The page closes before the lab stops (cleanups run last first).
 }
+
+// TestDashboardWith2000Connections: with 2,000 connections held open the
+// dashboard shows the total and the per-node aggregate, draws at most 50
+// rows, and still answers a click.
+func TestDashboardWith2000Connections(t *testing.T) {
+	b := browsertest.New(t)
+	u := startUp(t)
+	hold := run(t, "load", "--url", u.balancer+"/ws", "--mode", "hold", "--conns", "2000", "--ramp", "64", "--duration", "60s")
+	hold.waitLine(`open 2000 `)
+	p := b.Open("dashboard", u.admin+"/")
+	p.WaitFor(`document.getElementById("conn-total").textContent === "2000"`)
+	p.WaitFor(`document.getElementById("card-node-1").dataset.active === "1000" && document.getElementById("card-node-2").dataset.active === "1000"`)
+	if rows := browsertest.Eval[int](p, `document.querySelectorAll("#conns tbody tr").length`); rows != 50 {
+		t.Fatalf("%d connection rows drawn, want the 50 oldest", rows)
+	}
+	p.WaitFor(`document.getElementById("conn-more").textContent.startsWith("… and 1950 more")`)
+	p.Click("open-testers")
+	p.WaitFor(`document.getElementById("conn-total").textContent === "2003"`)
+	p.Screenshot("testdata/screenshots", "dashboard-2000")
+}
