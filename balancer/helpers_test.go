@@ -14,6 +14,7 @@ import (
 
 	"github.com/wslab/wslab/balancer"
 	"github.com/wslab/wslab/events"
+	"github.com/wslab/wslab/internal/clocktest"
 	"github.com/wslab/wslab/node"
 )
 
@@ -145,18 +146,10 @@ func (c *wsConn) echo(t *testing.T, text string) {
 	}
 }
 
-// advance moves the mock clock by d, stopping at every timer on the way
-// and waiting for its callbacks.
+// advance is clocktest.Advance, short for these tests.
 func advance(t *testing.T, clk *quartz.Mock, d time.Duration) {
 	t.Helper()
-	for d > 0 {
-		step := d
-		if next, ok := clk.Peek(); ok && next < step {
-			step = next
-		}
-		clk.Advance(step).MustWait(ctxT(t))
-		d -= step
-	}
+	clocktest.Advance(t, clk, d)
 }
 
 func getStatus(t *testing.T, r *rig) balancer.Status {

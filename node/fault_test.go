@@ -10,6 +10,7 @@ import (
 	"github.com/coder/quartz"
 	"github.com/coder/websocket"
 
+	"github.com/wslab/wslab/internal/clocktest"
 	"github.com/wslab/wslab/node"
 	"github.com/wslab/wslab/node/client"
 )
@@ -130,18 +131,10 @@ func TestHangAnswersNothingUntilStart(t *testing.T) {
 	expect(t, b, "A: stuck")
 }
 
-// advance moves a mock clock forward by d, stopping at every timer on the
-// way and waiting for its callbacks.
+// advance is clocktest.Advance, short for these tests.
 func advance(t *testing.T, clk *quartz.Mock, d time.Duration) {
 	t.Helper()
-	for d > 0 {
-		step := d
-		if next, ok := clk.Peek(); ok && next < step {
-			step = next
-		}
-		clk.Advance(step).MustWait(ctxT(t))
-		d -= step
-	}
+	clocktest.Advance(t, clk, d)
 }
 
 func TestSlowDelaysEveryMessageOnTheClock(t *testing.T) {
