@@ -1,9 +1,9 @@
 package balancer
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
-	"strconv"
 	"sync/atomic"
 	"time"
 )
@@ -128,13 +128,9 @@ func backendStatus(be *backend, url string, weight int) BackendStatus {
 	}
 }
 
-// sortTunnels orders tunnels by id number: oldest first.
+// sortTunnels orders tunnels oldest first.
 func sortTunnels(ts []*tunnel) {
-	slices.SortFunc(ts, func(a, b *tunnel) int {
-		x, _ := strconv.ParseUint(a.id[1:], 10, 64)
-		y, _ := strconv.ParseUint(b.id[1:], 10, 64)
-		return int(x) - int(y)
-	})
+	slices.SortFunc(ts, func(a, b *tunnel) int { return cmp.Compare(a.seq, b.seq) })
 }
 
 // Snapshot describes the config in force in one line.

@@ -26,7 +26,8 @@ const (
 // tunnel is one WebSocket connection joined to a backend.
 type tunnel struct {
 	b          *Balancer
-	id         string
+	seq        uint64 // order of opening
+	id         string // "c" + seq, as events and status show it
 	client     net.Conn
 	backend    net.Conn
 	clientAddr string
@@ -56,8 +57,9 @@ func (tn *tunnel) claim(reason string) { tn.why.CompareAndSwap(nil, &reason) }
 
 func (b *Balancer) newTunnel(snap *snapshot, t *target, client, backend net.Conn, clientAddr string) *tunnel {
 	now := b.clock.Now()
+	seq := b.nextID.Add(1)
 	tn := &tunnel{
-		b: b, id: "c" + strconv.FormatUint(b.nextID.Add(1), 10),
+		b: b, seq: seq, id: "c" + strconv.FormatUint(seq, 10),
 		client: client, backend: backend, clientAddr: clientAddr,
 		t: t, gen: snap.gen, idle: snap.idleTimeout(), opened: now,
 	}
