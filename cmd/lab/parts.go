@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"runtime/pprof"
 	"sync"
 	"time"
 
@@ -18,7 +20,7 @@ import (
 )
 
 func newBalancerCmd() *cobra.Command {
-	var config, adminAddr string
+	var config, adminAddr, cpuProfile string
 	var verbose bool
 	cmd := &cobra.Command{
 		Use:   "balancer --config FILE",
@@ -42,6 +44,13 @@ hot-reloads the balancer (SIGHUP does not exist for it; save the file).`,
 			ctx := cmd.Context()
 			out := cmd.OutOrStdout()
 			logger := newLogger(cmd, verbose)
+			if cpuProfile != "" {
+				stop, err := startCPUProfile(cpuProfile)
+				if err != nil {
+					return usageError(err)
+				}
+				defer stop()
+			}
 			bus := events.New()
 			sub := bus.Subscribe(65536)
 			defer sub.Close()
@@ -73,7 +82,21 @@ hot-reloads the balancer (SIGHUP does not exist for it; save the file).`,
 	cmd.Flags().StringVar(&config, "config", "", "balancer config file (YAML); required")
 	cmd.Flags().StringVar(&adminAddr, "admin", "127.0.0.1:8081", "address of the admin API")
 	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "also print every health check, and debug logs")
+	cmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile to this file until the balancer stops (go tool pprof reads it)")
 	return cmd
+}
+
+// startCPUProfile profiles the process until the returned stop is called.
+func startCPUProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("--cpuprofile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("--cpuprofile: %w", err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 func newNodeCmd() *cobra.Command {
