@@ -87,18 +87,19 @@ func (tn *tunnel) forwardBuffered(fromClient, fromBackend *bufio.Reader) error {
 	return nil
 }
 
-// startTunnel registers the tunnel, arms its idle timer and starts its two
-// pumps, unless the balancer is closing.
-func (b *Balancer) startTunnel(tn *tunnel) {
+// registerTunnel makes the tunnel known (status, counters, event) and
+// arms its idle timer, unless the balancer is closing; then it closes the
+// sockets and reports false. A registered tunnel must get startPumps.
+func (b *Balancer) registerTunnel(tn *tunnel) bool {
 	b.tunnelsMu.Lock()
 	if b.closing {
 		b.tunnelsMu.Unlock()
 		tn.client.Close()
 		tn.backend.Close()
-		return
+		return false
 	}
 	b.tunnels[tn] = struct{}{}
-	b.wg.Add(2)
+	b.wg.Add(2) // the pumps; under tunnelsMu, so never after Close began waiting
 	b.tunnelsMu.Unlock()
 	be := tn.t.b
 	be.active.Add(1)
@@ -107,8 +108,16 @@ func (b *Balancer) startTunnel(tn *tunnel) {
 	tn.idleTimer = b.clock.AfterFunc(tn.idle, tn.onIdle, "balancer", "idle")
 	tn.mu.Unlock()
 	b.publish(events.Event{Kind: events.ConnOpened, Conn: tn.id, Client: tn.clientAddr, Backend: tn.t.name, Generation: tn.gen})
+	return true
+}
+
+// startPumps starts the tunnel's two copies. A tunnel closed meanwhile (by
+// Close, a drain or its idle timer) still gets its pumps: they find the
+// sockets closed and end at once.
+func (b *Balancer) startPumps(tn *tunnel) {
 	go tn.pump(tn.client, tn.backend, true)
 	go tn.pump(tn.backend, tn.client, false)
+	be := tn.t.b
 	if be.draining.Load() { // picked just before a drain that already expired
 		be.mu.Lock()
 		expired := be.drainTimer == nil

@@ -148,20 +148,22 @@ func (b *Balancer) handshake(w http.ResponseWriter, r *http.Request, snap *snaps
 		bc.Close()
 		return
 	}
+	// The tunnel is registered (status, counters, event) before the client
+	// hears 101, so nothing a client can see is ahead of introspection.
+	tn := b.newTunnel(snap, t, cc, bc, r.RemoteAddr)
+	if !b.registerTunnel(tn) {
+		return
+	}
 	crw.WriteString("HTTP/1.1 101 Switching Protocols\r\n")
 	resp.Header.Write(crw)
 	crw.WriteString("\r\n")
 	if err := crw.Flush(); err != nil {
-		cc.Close()
-		bc.Close()
-		return
-	}
-	tn := b.newTunnel(snap, t, cc, bc, r.RemoteAddr)
-	// Bytes already read past the handshake, on either side, go first.
-	if err := tn.forwardBuffered(crw.Reader, br); err != nil {
+		tn.close(ReasonClientClosed)
+	} else if err := tn.forwardBuffered(crw.Reader, br); err != nil {
+		// Bytes already read past the handshake, on either side, go first.
 		tn.close(ReasonBackendClosed)
 	}
-	b.startTunnel(tn)
+	b.startPumps(tn) // on a closed tunnel they end at once
 }
 
 // Handshake buffers are pooled: thousands of handshakes a second must not

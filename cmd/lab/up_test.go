@@ -222,16 +222,18 @@ func TestStartupErrorsExit2WithOneLine(t *testing.T) {
 	}
 	defer busy.Close()
 	dead := freePort(t)
+	// One node only: the test can make sure of one free port, not of the
+	// port after it, which another test may hold.
 	nodePort := strings.Split(freePort(t), ":")[1]
 	tests := []struct {
 		name string
 		args []string
 		want string
 	}{
-		{"port in use", []string{"up", "--listen", busy.Addr().String(), "--admin", "127.0.0.1:0", "--node-port", nodePort}, "--listen"},
+		{"port in use", []string{"up", "--nodes", "1", "--listen", busy.Addr().String(), "--admin", "127.0.0.1:0", "--node-port", nodePort}, "--listen"},
 		{"unknown flag", []string{"up", "--nodez", "3"}, "unknown flag: --nodez"},
 		{"missing config", []string{"up", "--config", "/nonexistent/lab.yaml"}, "/nonexistent/lab.yaml"},
-		{"unreachable redis", []string{"up", "--redis", "redis://" + dead + "/0", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--node-port", nodePort}, dead},
+		{"unreachable redis", []string{"up", "--nodes", "1", "--redis", "redis://" + dead + "/0", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--node-port", nodePort}, dead},
 		{"bad policy", []string{"up", "--policy", "random"}, `server_group.policy: "random"`},
 	}
 	for _, tt := range tests {
