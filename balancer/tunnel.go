@@ -170,8 +170,9 @@ func (tn *tunnel) goAway(reason string) {
 	tn.close(reason)
 }
 
-// close ends the tunnel once: both sockets closed, counters and the event
-// updated. The first reason claimed wins.
+// close ends the tunnel once: counters and the event first, then both
+// sockets, so nothing a client can see is ahead of what the balancer
+// reports. The first reason claimed wins.
 func (tn *tunnel) close(reason string) {
 	tn.claim(reason)
 	reason = *tn.why.Load()
@@ -185,22 +186,21 @@ func (tn *tunnel) close(reason string) {
 		tn.idleTimer.Stop()
 	}
 	tn.mu.Unlock()
-	tn.client.Close()
-	tn.backend.Close()
 	b := tn.b
 	b.tunnelsMu.Lock()
 	_, registered := b.tunnels[tn]
 	delete(b.tunnels, tn)
 	b.tunnelsMu.Unlock()
-	if !registered {
-		return
+	if registered {
+		tn.t.b.active.Add(-1)
+		b.counters.closed(reason)
+		b.publish(events.Event{
+			Kind: events.ConnClosed, Conn: tn.id, Client: tn.clientAddr, Backend: tn.t.name, Generation: tn.gen, Reason: reason,
+			Detail: fmt.Sprintf("after %s", b.clock.Since(tn.opened).Round(time.Millisecond)),
+		})
 	}
-	tn.t.b.active.Add(-1)
-	b.counters.closed(reason)
-	b.publish(events.Event{
-		Kind: events.ConnClosed, Conn: tn.id, Client: tn.clientAddr, Backend: tn.t.name, Generation: tn.gen, Reason: reason,
-		Detail: fmt.Sprintf("after %s", b.clock.Since(tn.opened).Round(time.Millisecond)),
-	})
+	tn.client.Close()
+	tn.backend.Close()
 }
 
 // finish is called by a pump whose copy ended: up is client→backend, and

@@ -8,8 +8,8 @@
 //
 // # Concurrency
 //
-// A run owns its lab, its clients, their heartbeat tickers and one event
-// collector goroutine; all end before Run returns.
+// A run owns its lab, its clients and their heartbeat tickers, all ended
+// before Run returns. Events are read on the run's own goroutine.
 package scenarios
 
 import (

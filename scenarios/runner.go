@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
+
 	"time"
 
 	"github.com/coder/quartz"
@@ -74,13 +74,12 @@ type run struct {
 	out     []string
 	verbose func(string)
 
+	// sub is read only on the runner's goroutine, by drain: an event
+	// published before a check (during an Advance, say) is in its buffer, so
+	// the check sees it. A collector goroutine would let a client see its
+	// socket close before the event that closed it was logged.
 	sub *events.Subscription
-	// logMu guards log and wake: every event, and a channel closed when one
-	// arrives.
-	logMu   sync.Mutex
-	log     []events.Event
-	wake    chan struct{}
-	collect sync.WaitGroup
+	log []events.Event
 }
 
 // player is one scenario client.
@@ -101,7 +100,7 @@ type player struct {
 // Run runs sc against a fresh lab on a mock clock and reports the outcome.
 func Run(ctx context.Context, sc *Scenario, opts Options) Result {
 	wallStart := time.Now()
-	r := &run{sc: sc, tb: &clockTB{}, players: map[string]*player{}, hung: map[string]bool{}, verbose: opts.Verbose, wake: make(chan struct{})}
+	r := &run{sc: sc, tb: &clockTB{}, players: map[string]*player{}, hung: map[string]bool{}, verbose: opts.Verbose}
 	res := Result{Name: sc.Name, File: sc.File, Seed: sc.Seed, Steps: len(sc.Steps)}
 	if opts.Seed != 0 {
 		res.Seed = opts.Seed
@@ -162,19 +161,21 @@ func (r *run) startLab(ctx context.Context, seed uint64) error {
 		return err
 	}
 	r.lab = l
-	r.collect.Add(1)
-	go r.collectEvents()
 	return nil
 }
 
-func (r *run) collectEvents() {
-	defer r.collect.Done()
-	for e := range r.sub.C() {
-		r.logMu.Lock()
-		r.log = append(r.log, e)
-		close(r.wake)
-		r.wake = make(chan struct{})
-		r.logMu.Unlock()
+// drain moves the events published so far into the log.
+func (r *run) drain() {
+	for {
+		select {
+		case e, ok := <-r.sub.C():
+			if !ok {
+				return
+			}
+			r.log = append(r.log, e)
+		default:
+			return
+		}
 	}
 }
 
@@ -186,7 +187,6 @@ func (r *run) close() {
 	}
 	r.lab.Close()
 	r.sub.Close()
-	r.collect.Wait()
 	r.tb.runCleanups()
 }
 
@@ -254,15 +254,16 @@ func (r *run) waitUntil(ctx context.Context, cond func() (bool, string)) error {
 	tick := time.NewTicker(2 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		r.logMu.Lock()
-		wake := r.wake
-		r.logMu.Unlock()
+		r.drain()
 		ok, observed := cond()
 		if ok {
 			return nil
 		}
 		select {
-		case <-wake:
+		case e, open := <-r.sub.C():
+			if open {
+				r.log = append(r.log, e)
+			}
 		case <-tick.C:
 		case <-ctx.Done():
 			return &expectError{want: "timed out", observed: observed}
@@ -285,10 +286,9 @@ func (r *run) expect(ctx context.Context, want string, cond func() (bool, string
 	return nil
 }
 
-// findEvent returns the first logged event from index `from` that matches.
+// findEvent returns the first event from index `from` that matches.
 func (r *run) findEvent(from int, match func(events.Event) bool) (events.Event, bool) {
-	r.logMu.Lock()
-	defer r.logMu.Unlock()
+	r.drain()
 	for _, e := range r.log[min(from, len(r.log)):] {
 		if match(e) {
 			return e, true
@@ -298,8 +298,7 @@ func (r *run) findEvent(from int, match func(events.Event) bool) (events.Event, 
 }
 
 func (r *run) logLen() int {
-	r.logMu.Lock()
-	defer r.logMu.Unlock()
+	r.drain()
 	return len(r.log)
 }
 

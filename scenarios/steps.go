@@ -333,8 +333,7 @@ func describe(a ExpectEventArgs) string {
 
 // lastOfKind describes the events of a kind seen so far, for failures.
 func (r *run) lastOfKind(kind string) string {
-	r.logMu.Lock()
-	defer r.logMu.Unlock()
+	r.drain()
 	var seen []string
 	for _, e := range r.log {
 		if string(e.Kind) == kind {

@@ -42,7 +42,7 @@ func Start(t testing.TB, shape Shape, seed uint64) *Driver {
 	if seed == 0 {
 		seed = 1
 	}
-	r := &run{sc: &Scenario{Name: t.Name(), Lab: shape}, tb: &clockTB{}, players: map[string]*player{}, hung: map[string]bool{}, wake: make(chan struct{})}
+	r := &run{sc: &Scenario{Name: t.Name(), Lab: shape}, tb: &clockTB{}, players: map[string]*player{}, hung: map[string]bool{}}
 	r.clk = newMock(r.tb)
 	r.start = r.clk.Now()
 	if err := r.startLab(context.Background(), seed); err != nil {
