@@ -226,9 +226,19 @@ func printSummary(w io.Writer, l *lab.Lab) {
 		fmt.Fprintf(w, "  dashboard %-24s (also the admin API: lab ctl, /api/events, /metrics)\n", l.Admin.URL()+"/")
 	}
 	if l.Balancer != nil && len(l.Nodes) > 0 {
-		fmt.Fprintf(w, "Open %s/ in two tabs, then in another terminal: lab ctl node %s kill\n", l.Balancer.URL(), l.Nodes[0].Name())
+		fmt.Fprintf(w, "Open %s/ in two tabs, then in another terminal: %s ctl node %s kill\n", l.Balancer.URL(), selfCommand(), l.Nodes[0].Name())
 	}
 	fmt.Fprintln(w, "Ctrl-C stops the lab. Events:")
+}
+
+// selfCommand is how the user can run lab again: "go run ./cmd/lab" when
+// this process was started by go run (its binary is in a go-build cache
+// directory), else "lab".
+func selfCommand() string {
+	if exe, err := os.Executable(); err == nil && strings.Contains(exe, string(os.PathSeparator)+"go-build") {
+		return "go run ./cmd/lab"
+	}
+	return "lab"
 }
 
 func portOf(addr string) string {
