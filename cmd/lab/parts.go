@@ -7,8 +7,10 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/signal"
 	"runtime/pprof"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -28,7 +30,8 @@ func newBalancerCmd() *cobra.Command {
 		Long: `Run only the ALB-like balancer, configured by a YAML file, in front of
 whatever servers the file lists: lab nodes in other processes or on other
 machines, or your own application. The file is watched: saving it
-hot-reloads the balancer (SIGHUP does not exist for it; save the file).`,
+hot-reloads the balancer, and so does SIGHUP. A bad edit is reported with
+every problem and the running config keeps serving.`,
 		Example: `  lab balancer --config lab.yaml
   lab balancer --config lab.yaml --admin 127.0.0.1:8091`,
 		Args: cobra.NoArgs,
@@ -44,6 +47,9 @@ hot-reloads the balancer (SIGHUP does not exist for it; save the file).`,
 			ctx := cmd.Context()
 			out := cmd.OutOrStdout()
 			logger := newLogger(cmd, verbose)
+			hup := make(chan os.Signal, 1) // before anything is printed
+			signal.Notify(hup, syscall.SIGHUP)
+			defer signal.Stop(hup)
 			if cpuProfile != "" {
 				stop, err := startCPUProfile(cpuProfile)
 				if err != nil {
@@ -72,6 +78,18 @@ hot-reloads the balancer (SIGHUP does not exist for it; save the file).`,
 				b.Close()
 				return usageError(err)
 			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					select {
+					case <-watchCtx.Done():
+						return
+					case <-hup:
+						reloadFile(b, config, out)
+					}
+				}
+			}()
 			streamUntilDone(ctx, sub, out, verbose)
 			stop()
 			wg.Wait()

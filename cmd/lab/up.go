@@ -120,6 +120,11 @@ func runUp(cmd *cobra.Command, f upFlags) error {
 		level = slog.LevelDebug
 	}
 	logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
+	// Before anything is printed: a SIGHUP must never find the default
+	// action (terminate) once the user has seen the lab is up.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	load.RaiseFileLimit() // a tunnel holds two descriptors, a node session one
 	bus := events.New()
 	sub := bus.Subscribe(65536)
@@ -145,9 +150,6 @@ func runUp(cmd *cobra.Command, f upFlags) error {
 			return usageError(err)
 		}
 	}
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
 	bw := bufio.NewWriterSize(out, 64<<10) // one write per burst of events
 	defer bw.Flush()
 	for {

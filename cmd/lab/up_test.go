@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -127,6 +128,26 @@ func TestWatchedConfigReloadsWithoutDrops(t *testing.T) {
 	c.Emit(ctxT(t), "message", "still here")
 	expect(t, c, "Failed to send the message. Specify a username first.")
 	u.stop()
+}
+
+// TestSIGHUPReloads: SIGHUP reloads the config file even when it did not
+// change (which the file watcher skips), for lab up and lab balancer.
+func TestSIGHUPReloads(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "lab.yaml")
+	writeFile(t, cfg, "listener: {idle_timeout: 60s}\n")
+	u := startUp(t, "--config", cfg)
+	u.cmd.Process.Signal(syscall.SIGHUP)
+	u.waitLine(`config generation 2 applied`)
+	u.stop()
+
+	n := freePort(t)
+	bcfg := filepath.Join(t.TempDir(), "balancer.yaml")
+	writeFile(t, bcfg, "listener: {addr: '"+freePort(t)+"'}\nserver_group:\n  servers: [{name: n, url: 'http://"+n+"'}]\n")
+	b := run(t, "balancer", "--config", bcfg, "--admin", freePort(t))
+	b.waitLine(`^watching `)
+	b.cmd.Process.Signal(syscall.SIGHUP)
+	b.waitLine(`config generation 2 applied`)
+	b.stop()
 }
 
 func TestMetricsMatchStatus(t *testing.T) {
