@@ -85,13 +85,15 @@ func (n *Node) addSession(parent context.Context, conn *websocket.Conn, client s
 // the socket, leave the room (unless the node crashed), report the reason.
 func (s *session) end(code websocket.StatusCode, msg string) {
 	defer s.n.sessions.Done()
-	s.cancel()
-	s.wg.Wait()
+	// The close frame goes out before s.ctx is cancelled: the last Read used
+	// that context, and coder/websocket may still cut the connection when it
+	// sees it cancelled, before any close frame.
 	if code != 0 && s.n.ending.Load() != endKilled {
 		s.conn.Close(code, truncate(msg, 123)) // a close reason's limit
-	} else {
-		s.conn.CloseNow()
 	}
+	s.cancel()
+	s.wg.Wait()
+	s.conn.CloseNow()
 	s.n.leave(s)
 	s.n.membersMu.Lock()
 	delete(s.n.conns, s)
