@@ -20,6 +20,9 @@ func TestRealSocketIOClient(t *testing.T) {
 	if nodeBin == "" {
 		t.Skip("set LAB_TEST_NODE=$(command -v node) after npm ci in node/testdata/sioclient")
 	}
+	if _, err := os.Stat("testdata/sioclient/node_modules/socket.io-client"); err != nil {
+		t.Fatal("socket.io-client is not installed: run npm ci in node/testdata/sioclient (.ci/run does)")
+	}
 	w := newWorld(t)
 	// A short real-time heartbeat so the client's pongs are exercised.
 	cfg := node.Config{PingInterval: 50 * time.Millisecond, PingTimeout: 5 * time.Second}
