@@ -3,6 +3,7 @@ package lab_test
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/wslab/wslab/balancer"
 	"github.com/wslab/wslab/lab"
@@ -13,7 +14,8 @@ import (
 // Two users land on different nodes and still hear each other through
 // Redis; killing a node disconnects its user.
 func Example() {
-	ctx := context.Background()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
 	l, err := lab.Start(ctx, lab.Config{
 		NodePort: 0, // free ports, so tests can run side by side
 		Balancer: balancer.Config{Listener: balancer.ListenerConfig{Addr: "127.0.0.1:0"}},

@@ -2,6 +2,7 @@ package node_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
 	"github.com/wslab/wslab/node"
@@ -131,4 +132,28 @@ func TestLengthLimits(t *testing.T) {
 	expect(t, a, "Failed to send the message: it is 11 characters long, the limit is 10.")
 	emit(t, a, "message", "<b>ok</b>")
 	expect(t, a, "héllo: <b>ok</b>") // text is passed through, never interpreted
+}
+
+// TestWelcomedUserHearsEveryLaterMessage: once a client has its welcome, it
+// is in the room — a message published right after reaches it. (A node used
+// to greet first and enlist second; a broadcast landing in between was lost,
+// about one time in a hundred under load.)
+func TestWelcomedUserHearsEveryLaterMessage(t *testing.T) {
+	w := newWorld(t)
+	n1 := w.startNode(t, node.Config{Name: "node-1"})
+	pub, err := store.Dial(context.Background(), store.Options{URL: w.redis.URL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
+	for i := range 200 {
+		c := dial(t, n1.URL(), client.SocketIO)
+		expect(t, c, node.TextWelcome)
+		text := fmt.Sprintf("x: message %d", i)
+		if err := pub.Publish(ctxT(t), store.Message{From: "test", Text: text}); err != nil {
+			t.Fatal(err)
+		}
+		expect(t, c, text)
+		c.CloseNow()
+	}
 }

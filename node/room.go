@@ -28,8 +28,11 @@ func (n *Node) join(s *session) {
 	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
 	defer cancel()
 	n.storeResult(n.store.CreateSession(ctx, s.sid))
-	s.emit("message", TextWelcome)
+	// Greeting and enlisting are one step for broadcast, which holds the
+	// same lock: a message published after the client saw its welcome
+	// reaches it. emit never blocks.
 	n.membersMu.Lock()
+	s.emit("message", TextWelcome)
 	n.members[s.sid] = s
 	n.membersMu.Unlock()
 	s.joined.Store(true)
