@@ -79,8 +79,11 @@ type Balancer struct {
 	probeMu   sync.Mutex
 	probeWake chan struct{}
 
-	wg        sync.WaitGroup // tunnel pumps and health probes
-	serveWG   sync.WaitGroup // http.Server.Serve loops
+	wg        sync.WaitGroup  // tunnel pumps and health probes
+	serveWG   sync.WaitGroup  // accept loops, front doors, http.Server.Serve loops
+	handoffs  []*handoff      // the front doors' listeners
+	ctx       context.Context // cancelled by Close: ends dials and handshakes
+	cancel    context.CancelFunc
 	transport *http.Transport
 	probe     *http.Client
 }
@@ -104,8 +107,9 @@ func Start(_ context.Context, cfg Config, opts Options) (*Balancer, error) {
 	}
 	snap := b.buildSnapshot(cfg, 1)
 	b.snap.Store(snap)
-	for i, ln := range lns {
-		b.serve(b.servers[i], ln)
+	b.serveFront(b.servers[0], lns[0])
+	for i, ln := range lns[1:] {
+		b.serve(b.servers[i+1], ln)
 	}
 	b.mu.Lock()
 	b.startChecks(snap)
@@ -120,6 +124,7 @@ func newBalancer(opts Options) *Balancer {
 		probeWake: make(chan struct{}),
 		backends:  map[string]*backend{}, tunnels: map[*tunnel]struct{}{}, idleHTTP: map[net.Conn]*quartz.Timer{},
 	}
+	b.ctx, b.cancel = context.WithCancel(context.Background())
 	if b.clock == nil {
 		b.clock = quartz.NewReal()
 	}
@@ -185,8 +190,7 @@ func (b *Balancer) listen(cfg *Config) ([]net.Listener, error) {
 		return nil, fmt.Errorf("listener.addr: listen on %s: %w", cfg.Listener.Addr, err)
 	}
 	cfg.Listener.Addr = ln.Addr().String()
-	ln = headerListener{Listener: ln, timeout: time.Duration(cfg.Listener.HeaderTimeout)}
-	lns = append(lns, ln)
+	lns = append(lns, ln) // served by the front door, which handles slow heads itself
 	b.servers = append(b.servers, b.newServer(*cfg))
 	if t := cfg.Listener.TLS; t != nil {
 		tlsCfg, err := loadTLS(t)
@@ -287,11 +291,15 @@ func (b *Balancer) Close() error {
 		return nil
 	}
 	b.closed = true
+	b.cancel()
 	if b.stopChecks != nil {
 		b.stopChecks()
 	}
 	for _, srv := range b.servers {
 		srv.Close()
+	}
+	for _, h := range b.handoffs {
+		h.Close()
 	}
 	for _, be := range b.backends {
 		be.mu.Lock()

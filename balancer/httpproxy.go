@@ -14,7 +14,7 @@ import (
 func (b *Balancer) serveHTTP(w http.ResponseWriter, r *http.Request, snap *snapshot) {
 	port := localPort(r)
 	replayable := r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0
-	b.pickAndTry(w, r, snap, snap.httpPolicy, replayable, func(t *target) error {
+	code, reason := b.pickAndTry(hostOf(r.RemoteAddr), snap, snap.httpPolicy, replayable, func(t *target) error {
 		var proxyErr error
 		rp := &httputil.ReverseProxy{
 			Rewrite: func(pr *httputil.ProxyRequest) {
@@ -40,4 +40,7 @@ func (b *Balancer) serveHTTP(w http.ResponseWriter, r *http.Request, snap *snaps
 		fail(w, http.StatusBadGateway, fmt.Sprintf("backend %s: %v", t.name, proxyErr))
 		return nil
 	})
+	if code != 0 {
+		fail(w, code, reason)
+	}
 }

@@ -2,7 +2,6 @@ package balancer
 
 import (
 	"errors"
-	"fmt"
 	"net"
 	"os"
 	"sync"
@@ -51,8 +50,7 @@ func (c *headerConn) Read(p []byte) (int, error) {
 		c.mu.Lock()
 		if c.waiting && !c.answered {
 			c.answered = true
-			fmt.Fprintf(c.Conn, "HTTP/1.1 408 Request Timeout\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n"+
-				"408 Request Timeout: the request headers did not arrive within %s\n", c.timeout)
+			c.Conn.Write(requestTimeout(c.timeout))
 		}
 		c.mu.Unlock()
 	}

@@ -1,7 +1,6 @@
 package balancer
 
 import (
-	"bufio"
 	"fmt"
 	"net"
 	"strconv"
@@ -67,26 +66,6 @@ func (b *Balancer) newTunnel(snap *snapshot, t *target, client, backend net.Conn
 	return tn
 }
 
-// forwardBuffered sends bytes that were read past the handshake: the
-// client's (already in the server's bufio reader) to the backend, the
-// backend's (after its 101) to the client.
-func (tn *tunnel) forwardBuffered(fromClient, fromBackend *bufio.Reader) error {
-	if n := fromClient.Buffered(); n > 0 {
-		p, _ := fromClient.Peek(n)
-		if _, err := tn.backend.Write(p); err != nil {
-			return err
-		}
-		tn.t.b.bytesUp.Add(uint64(n))
-	}
-	if n := fromBackend.Buffered(); n > 0 {
-		p, _ := fromBackend.Peek(n)
-		if err := tn.writeClient(p); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // registerTunnel makes the tunnel known (status, counters, event) and
 // arms its idle timer, unless the balancer is closing; then it closes the
 // sockets and reports false. A registered tunnel must get startPumps.
@@ -145,6 +124,19 @@ func (tn *tunnel) onIdle() {
 		return
 	}
 	tn.close(ReasonIdleTimeout)
+}
+
+// writeClientHead sends the client p: the backend's 101 head (its first
+// headLen bytes) and what followed it, in one write. Only what followed is
+// WebSocket frames.
+func (tn *tunnel) writeClientHead(p []byte, headLen int) error {
+	tn.wmu.Lock()
+	defer tn.wmu.Unlock()
+	_, err := tn.client.Write(p)
+	frames := p[headLen:]
+	tn.frames.feed(frames)
+	tn.t.b.bytesDown.Add(uint64(len(frames)))
+	return err
 }
 
 // writeClient writes p to the client between frames' bookkeeping.

@@ -1,0 +1,147 @@
+package balancer_test
+
+import (
+	"bufio"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wslab/wslab/balancer"
+)
+
+const wsKey = "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+
+// maskedText is a client text frame carrying p.
+func maskedText(p string) []byte {
+	f := []byte{0x81, 0x80 | byte(len(p)), 1, 2, 3, 4}
+	for i := range len(p) {
+		f = append(f, p[i]^[]byte{1, 2, 3, 4}[i%4])
+	}
+	return f
+}
+
+// expectUpgradeAndEcho reads a 101 from br, then the echo of want.
+func expectUpgradeAndEcho(t *testing.T, c net.Conn, br *bufio.Reader, want string) {
+	t.Helper()
+	c.SetReadDeadline(time.Now().Add(waitFor)) // the test's own bound
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("handshake: %v %v", resp, err)
+	}
+	if resp.Header.Get("X-Lab-Node") == "" {
+		t.Fatal("the backend's 101 reached the client without its headers")
+	}
+	hdr := make([]byte, 2)
+	if _, err := io.ReadFull(br, hdr); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, hdr[1]&0x7f)
+	io.ReadFull(br, got)
+	if string(got) != want {
+		t.Fatalf("echo: got %q, want %q", got, want)
+	}
+}
+
+// An upgrade the front door does not take itself — here, a later request
+// on a keep-alive connection, and one whose head is larger than the front
+// door's buffer — still becomes a tunnel through net/http, with the bytes
+// sent behind the head kept.
+func TestUpgradesPassedToNetHTTP(t *testing.T) {
+	nodes := echoNodes(t, 1)
+	r := start(t, balancer.Config{ServerGroup: balancer.ServerGroupConfig{Servers: servers(nodes), HealthCheck: noChecks()}}, nil)
+	up := "GET /echo HTTP/1.1\r\nHost: " + r.b.Addr() + "\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n" + wsKey
+
+	t.Run("after a plain request on the same connection", func(t *testing.T) {
+		c, err := net.Dial("tcp", r.b.Addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		br := bufio.NewReader(c)
+		io.WriteString(c, "GET /healthz HTTP/1.1\r\nHost: lab\r\n\r\n")
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("plain request: %v %v", resp, err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		c.Write(append([]byte(up+"\r\n"), maskedText("second request")...))
+		expectUpgradeAndEcho(t, c, br, "second request")
+	})
+	t.Run("head larger than the front door reads", func(t *testing.T) {
+		c, err := net.Dial("tcp", r.b.Addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		cookie := "Cookie: big=" + strings.Repeat("c", 12<<10) + "\r\n"
+		c.Write(append([]byte(up+cookie+"\r\n"), maskedText("big head")...))
+		expectUpgradeAndEcho(t, c, bufio.NewReader(c), "big head")
+	})
+	r.waitEvent(t, kind(opened))
+	r.waitEvent(t, kind(opened))
+}
+
+// Close does not wait for a backend that never answers the handshake: the
+// waiting client is hung up on.
+func TestCloseDuringHandshake(t *testing.T) {
+	silent, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, err := silent.Accept()
+		if err == nil {
+			accepted <- c // holds it open, says nothing
+		}
+	}()
+	bus := startBare(t, balancer.Config{
+		Listener:    balancer.ListenerConfig{Addr: "127.0.0.1:0"},
+		ServerGroup: balancer.ServerGroupConfig{Servers: []balancer.ServerConfig{{Name: "silent", URL: "http://" + silent.Addr().String()}}, HealthCheck: noChecks()},
+	})
+	c, err := net.Dial("tcp", bus.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.WriteString(c, "GET / HTTP/1.1\r\nHost: lab\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"+wsKey+"\r\n")
+	backend := <-accepted // the handshake is at the backend now
+	defer backend.Close()
+	done := make(chan struct{})
+	go func() {
+		bus.Close()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(waitFor):
+		t.Fatal("Close is waiting for the handshake")
+	}
+	c.SetReadDeadline(time.Now().Add(waitFor))
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatalf("reading the answer: %v", err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), "shutting down") {
+		t.Fatalf("got %s %q, want 503 saying the balancer is shutting down", resp.Status, body)
+	}
+	if n, err := br.Read(make([]byte, 1)); err != io.EOF {
+		t.Fatalf("after the answer: read %d bytes, %v; want the connection closed", n, err)
+	}
+}
+
+func startBare(t *testing.T, cfg balancer.Config) *balancer.Balancer {
+	t.Helper()
+	b, err := balancer.Start(t.Context(), cfg, balancer.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return b
+}
