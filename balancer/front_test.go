@@ -145,3 +145,69 @@ func startBare(t *testing.T, cfg balancer.Config) *balancer.Balancer {
 	t.Cleanup(func() { b.Close() })
 	return b
 }
+
+// Close does not wait on a tunnel whose backend stopped reading: the pump
+// stuck writing to it is released.
+func TestCloseWithBackendNotReading(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	got := make(chan net.Conn, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		c.(*net.TCPConn).SetReadBuffer(4096)
+		br := bufio.NewReader(c)
+		if _, err := http.ReadRequest(br); err != nil {
+			c.Close()
+			return
+		}
+		io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
+			"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n")
+		br.ReadByte() // the flood has begun; from here on nobody reads
+		got <- c
+	}()
+	b := startBare(t, balancer.Config{
+		Listener:    balancer.ListenerConfig{Addr: "127.0.0.1:0"},
+		ServerGroup: balancer.ServerGroupConfig{Servers: []balancer.ServerConfig{{Name: "deaf", URL: "http://" + ln.Addr().String()}}, HealthCheck: noChecks()},
+	})
+	c, err := net.Dial("tcp", b.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.WriteString(c, "GET / HTTP/1.1\r\nHost: lab\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"+wsKey+"\r\n")
+	if resp, err := http.ReadResponse(bufio.NewReader(c), nil); err != nil || resp.StatusCode != 101 {
+		t.Fatalf("handshake: %v %v", resp, err)
+	}
+	go c.Write(make([]byte, 64<<20)) // far more than the sockets between can hold
+	backend := <-got
+	defer backend.Close()
+	// Wait for the flood to stall: the pump is then inside a write to the
+	// backend that cannot finish. A stall is a matter of time, so this
+	// polls; if it ever misjudged one, Close would only come early.
+	var last uint64
+	for still := 0; still < 5; {
+		time.Sleep(10 * time.Millisecond)
+		n := b.Status().Backends[0].BytesUp
+		if n == last && n > 0 {
+			still++
+		} else {
+			still, last = 0, n
+		}
+	}
+	done := make(chan struct{})
+	go func() {
+		b.Close()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(waitFor):
+		t.Fatal("Close is stuck behind a pump writing to a backend that does not read")
+	}
+}

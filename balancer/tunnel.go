@@ -191,9 +191,16 @@ func (tn *tunnel) close(reason string) {
 			Detail: fmt.Sprintf("after %s", b.clock.Since(tn.opened).Round(time.Millisecond)),
 		})
 	}
+	// A pump may be inside a write while holding its source socket, and
+	// Close waits for that: a deadline in the past ends such a write now.
+	tn.client.SetWriteDeadline(aLongTimeAgo)
+	tn.backend.SetWriteDeadline(aLongTimeAgo)
 	tn.client.Close()
 	tn.backend.Close()
 }
+
+// aLongTimeAgo is a deadline that has passed.
+var aLongTimeAgo = time.Unix(1, 0)
 
 // finish is called by a pump whose copy ended: up is client→backend, and
 // readSide says whether the read (rather than the write) failed.
