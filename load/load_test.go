@@ -2,6 +2,7 @@ package load_test
 
 import (
 	"context"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -99,5 +100,16 @@ func TestBadConfig(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error %v lacks %q", err, want)
 		}
+	}
+}
+
+// Pointed at a page rather than a WebSocket endpoint, the tool says so and
+// says where to point it.
+func TestNotAWebSocketEndpointIsNamed(t *testing.T) {
+	page := httptest.NewServer(http.NotFoundHandler())
+	defer page.Close()
+	_, err := load.Run(context.Background(), load.Config{URL: page.URL + "/", Mode: load.Hold, Conns: 2, Duration: time.Millisecond})
+	if err == nil || !strings.Contains(err.Error(), "GET / answered 404 Not Found, not 101 Switching Protocols") || !strings.Contains(err.Error(), "/ws") {
+		t.Fatalf("got %v, want the answer named and /ws suggested", err)
 	}
 }

@@ -156,11 +156,15 @@ func dialWire(rawURL string) (*wire, string, error) {
 	resp, err := http.ReadResponse(br, nil)
 	if err != nil {
 		c.Close()
-		return nil, "", fmt.Errorf("handshake: %w", err)
+		return nil, "", err
 	}
-	if resp.StatusCode != http.StatusSwitchingProtocols || resp.Header.Get("Sec-WebSocket-Accept") != acceptKey(key) {
+	if resp.StatusCode != http.StatusSwitchingProtocols {
 		c.Close()
-		return nil, "", fmt.Errorf("handshake: got %s", resp.Status)
+		return nil, "", fmt.Errorf("GET %s answered %s, not 101 Switching Protocols: --url must name a WebSocket endpoint (lab up's chat nodes: /ws)", path, resp.Status)
+	}
+	if resp.Header.Get("Sec-WebSocket-Accept") != acceptKey(key) {
+		c.Close()
+		return nil, "", fmt.Errorf("GET %s answered 101 with a wrong Sec-WebSocket-Accept", path)
 	}
 	return newWire(c, br, true), resp.Header.Get("X-Lab-Node"), nil
 }

@@ -31,14 +31,15 @@ minimal client of their own, so the tool costs the machine little):
   hold   stay idle for --duration, then check each connection still answers
   chat   Socket.IO users chatting through the balancer: fan-out latency
 
-rtt, flood and hold need an echo backend (lab node --mode echo, or lab load
-echo-server); chat needs chat nodes (lab up). Progress is printed every
+rtt and flood need an echo backend (lab node --mode echo, or lab load
+echo-server); hold works against any WebSocket endpoint, since every server
+answers pings (lab up's chat nodes: /ws); chat needs chat nodes (lab up). Progress is printed every
 second; the report gives handshakes/s, failures, connections per backend
 and the load tool's own CPU time. The file limit is raised as far as the
 system allows (as root, to 1,048,576).`,
 		Example: `  lab load echo-server --listen 127.0.0.1:9101 &
   lab load --url ws://127.0.0.1:9101/ --mode rtt --conns 50
-  lab load --url http://127.0.0.1:8080/ --mode hold --conns 10000 --duration 60s
+  lab load --url http://127.0.0.1:8080/ws --mode hold --conns 5000 --duration 60s
   lab load --url http://127.0.0.1:8080 --mode chat --conns 20 --duration 10s`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
