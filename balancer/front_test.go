@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/quartz"
+
 	"github.com/wslab/wslab/balancer"
 )
 
@@ -209,5 +211,73 @@ func TestCloseWithBackendNotReading(t *testing.T) {
 	case <-done:
 	case <-time.After(waitFor):
 		t.Fatal("Close is stuck behind a pump writing to a backend that does not read")
+	}
+}
+
+// A drain with close frames is not held up by a client that stopped reading
+// while its backend kept sending: the tunnel still closes as drained.
+func TestDrainPastAClientThatStoppedReading(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	flooding := make(chan net.Conn, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		if _, err := http.ReadRequest(bufio.NewReader(c)); err != nil {
+			c.Close()
+			return
+		}
+		io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
+			"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n")
+		flooding <- c
+		frame := append([]byte{0x82, 126, 0xff, 0xff}, make([]byte, 0xffff)...) // binary, 65,535 bytes
+		for {
+			if _, err := c.Write(frame); err != nil {
+				return
+			}
+		}
+	}()
+	clk := quartz.NewMock(t)
+	r := start(t, balancer.Config{
+		Listener: balancer.ListenerConfig{IdleTimeout: balancer.Duration(4000 * time.Second)},
+		ServerGroup: balancer.ServerGroupConfig{
+			Servers: []balancer.ServerConfig{{Name: "firehose", URL: "http://" + ln.Addr().String()}}, HealthCheck: noChecks(),
+			Drain: balancer.DrainConfig{CloseFrame: true},
+		},
+	}, clk)
+	c, err := net.Dial("tcp", r.b.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.WriteString(c, "GET / HTTP/1.1\r\nHost: lab\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"+wsKey+"\r\n")
+	backend := <-flooding
+	defer backend.Close()
+	// The client reads nothing more. Wait for the flood to stall: the pump
+	// is then stuck writing to the client (polled, as a stall is a matter
+	// of time; misjudged, the drain would only come early).
+	var last uint64
+	for still := 0; still < 5; {
+		time.Sleep(10 * time.Millisecond)
+		n := r.b.Status().Backends[0].BytesDown
+		if n == last && n > 0 {
+			still++
+		} else {
+			still, last = 0, n
+		}
+	}
+	cfg := r.b.Config()
+	cfg.ServerGroup.Servers[0].State = "drain"
+	if _, err := r.b.Reload(cfg); err != nil {
+		t.Fatal(err)
+	}
+	advance(t, clk, 300*time.Second)
+	if e := r.waitEvent(t, kind(closed)); e.Reason != balancer.ReasonDrained {
+		t.Fatalf("got %+v, want the tunnel closed as drained", e)
 	}
 }

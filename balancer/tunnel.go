@@ -154,6 +154,11 @@ func (tn *tunnel) writeClient(p []byte) error {
 // first: a quick client answers the frame and hangs up before close runs.
 func (tn *tunnel) goAway(reason string) {
 	tn.claim(reason)
+	// A client that stopped reading leaves its pump stuck in a write that
+	// holds wmu, and the drain (and Close behind it) would wait for ever:
+	// that write gets a moment to finish, then fails. Wall time, as for
+	// every socket deadline; only a stuck client ever meets it.
+	tn.client.SetWriteDeadline(time.Now().Add(goAwayWriteWait))
 	tn.wmu.Lock()
 	if tn.frames.atBoundary() {
 		tn.client.Write(closeFrame(1001, "backend draining"))
@@ -198,6 +203,10 @@ func (tn *tunnel) close(reason string) {
 	tn.client.Close()
 	tn.backend.Close()
 }
+
+// goAwayWriteWait bounds a write to the client in progress when a drain
+// wants to send its close frame.
+const goAwayWriteWait = time.Second
 
 // aLongTimeAgo is a deadline that has passed.
 var aLongTimeAgo = time.Unix(1, 0)
