@@ -281,3 +281,54 @@ func TestDrainPastAClientThatStoppedReading(t *testing.T) {
 		t.Fatalf("got %+v, want the tunnel closed as drained", e)
 	}
 }
+
+// A backend that sends its last message and hangs up at once — the data and
+// the FIN arrive together — is seen by the client as exactly that: the
+// message, then the end of the connection. (A pump that took a short read
+// to mean "nothing more to come" missed such FINs and kept the client
+// waiting for ever.)
+func TestLastWordsThenHangUp(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				if _, err := http.ReadRequest(bufio.NewReader(c)); err != nil {
+					return
+				}
+				io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
+					"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n")
+				c.Write([]byte{0x81, 3, 'b', 'y', 'e'}) // and the deferred Close right behind
+			}()
+		}
+	}()
+	b := startBare(t, balancer.Config{
+		Listener:    balancer.ListenerConfig{Addr: "127.0.0.1:0"},
+		ServerGroup: balancer.ServerGroupConfig{Servers: []balancer.ServerConfig{{Name: "curt", URL: "http://" + ln.Addr().String()}}, HealthCheck: noChecks()},
+	})
+	for i := range 200 {
+		c, err := net.Dial("tcp", b.Addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.WriteString(c, "GET / HTTP/1.1\r\nHost: lab\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"+wsKey+"\r\n")
+		c.SetReadDeadline(time.Now().Add(waitFor)) // the test's own bound
+		br := bufio.NewReader(c)
+		if resp, err := http.ReadResponse(br, nil); err != nil || resp.StatusCode != 101 {
+			t.Fatalf("connection %d: handshake: %v %v", i, resp, err)
+		}
+		rest, err := io.ReadAll(br)
+		if err != nil || string(rest) != "\x81\x03bye" {
+			t.Fatalf("connection %d: got %q, %v; want the last message, then the end", i, rest, err)
+		}
+		c.Close()
+	}
+}

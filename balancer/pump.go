@@ -56,60 +56,54 @@ func (tn *tunnel) pumpPlain(src, dst net.Conn, up bool) bool {
 	}
 }
 
-// pumpRaw copies with non-blocking reads inside one syscall.RawConn.Read
-// call for the tunnel's whole life. It borrows a buffer only while the
-// socket has data, and after a read that did not fill the buffer (the
-// socket is drained) it waits for readability at once instead of reading
-// again to be told "would block": the poller keeps every readiness edge
-// seen since the call began, so no data can be missed. That saves a system
-// call per message. It reports whether the read side ended the copy.
+// pumpRaw borrows a buffer to read what is there and gives it back as soon
+// as the socket would block, so it waits for readability holding none. It reports
+// whether the read side ended the copy.
 func (tn *tunnel) pumpRaw(rc syscall.RawConn, dst net.Conn, up bool) bool {
-	p := rawPump{tn: tn, dst: dst, up: up}
-	err := rc.Read(p.run)
-	p.release()
-	return err != nil || !p.writeFailed
-}
-
-// rawPump is the state of a pump's copy.
-type rawPump struct {
-	tn          *tunnel
-	dst         net.Conn
-	up          bool
-	buf         *[]byte // borrowed from bufPool while the socket has data
-	writeFailed bool
-}
-
-// run is the syscall.RawConn.Read callback: false parks the pump in the
-// poller until the socket is readable, true ends the copy. A write inside
-// it holds the source's read side: tunnel.close sets a write deadline
-// before closing, so that Close never waits on a stuck write.
-func (p *rawPump) run(fd uintptr) bool {
+	var st rawRead
+	defer st.release()
+	read := st.read // one closure for the tunnel's life, not one per read
 	for {
-		if p.buf == nil {
-			p.buf = bufPool.Get().(*[]byte)
-		}
-		n, err := readFD(fd, *p.buf)
+		err := rc.Read(read)
 		switch {
-		case errors.Is(err, syscall.EAGAIN):
-			p.release()
-			return false
-		case err != nil || n == 0:
-			return true // the peer hung up, or the socket failed
-		}
-		if werr := p.tn.deliver(p.dst, (*p.buf)[:n], p.up); werr != nil {
-			p.writeFailed = true
+		case err != nil || st.err != nil:
 			return true
+		case st.n == 0:
+			return true // EOF
 		}
-		if n < len(*p.buf) {
-			p.release()
+		if werr := tn.deliver(dst, (*st.buf)[:st.n], up); werr != nil {
 			return false
 		}
 	}
 }
 
-func (p *rawPump) release() {
-	if p.buf != nil {
-		bufPool.Put(p.buf)
-		p.buf = nil
+// rawRead is the state of a pump's non-blocking reads.
+type rawRead struct {
+	buf *[]byte // borrowed from bufPool while the socket has data
+	n   int
+	err error
+}
+
+// read is the syscall.RawConn.Read callback: false parks the pump in the
+// poller until the socket is readable. The buffer goes back to the pool
+// before parking, so a waiting pump holds none; taking it from the pool is
+// far cheaper than a system call to ask first whether data is there.
+func (st *rawRead) read(fd uintptr) bool {
+	if st.buf == nil {
+		st.buf = bufPool.Get().(*[]byte)
+	}
+	st.n, st.err = readFD(fd, *st.buf)
+	if errors.Is(st.err, syscall.EAGAIN) {
+		st.err = nil
+		st.release()
+		return false
+	}
+	return true
+}
+
+func (st *rawRead) release() {
+	if st.buf != nil {
+		bufPool.Put(st.buf)
+		st.buf = nil
 	}
 }

@@ -196,10 +196,6 @@ func (tn *tunnel) close(reason string) {
 			Detail: fmt.Sprintf("after %s", b.clock.Since(tn.opened).Round(time.Millisecond)),
 		})
 	}
-	// A pump may be inside a write while holding its source socket, and
-	// Close waits for that: a deadline in the past ends such a write now.
-	tn.client.SetWriteDeadline(aLongTimeAgo)
-	tn.backend.SetWriteDeadline(aLongTimeAgo)
 	tn.client.Close()
 	tn.backend.Close()
 }
@@ -207,9 +203,6 @@ func (tn *tunnel) close(reason string) {
 // goAwayWriteWait bounds a write to the client in progress when a drain
 // wants to send its close frame.
 const goAwayWriteWait = time.Second
-
-// aLongTimeAgo is a deadline that has passed.
-var aLongTimeAgo = time.Unix(1, 0)
 
 // finish is called by a pump whose copy ended: up is client→backend, and
 // readSide says whether the read (rather than the write) failed.
