@@ -89,40 +89,14 @@ func TestUpgradesPassedToNetHTTP(t *testing.T) {
 // Close does not wait for a backend that never answers the handshake: the
 // waiting client is hung up on.
 func TestCloseDuringHandshake(t *testing.T) {
-	silent, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer silent.Close()
 	accepted := make(chan net.Conn, 1)
-	go func() {
-		c, err := silent.Accept()
-		if err == nil {
-			accepted <- c // holds it open, says nothing
-		}
-	}()
-	bus := startBare(t, balancer.Config{
-		Listener:    balancer.ListenerConfig{Addr: "127.0.0.1:0"},
-		ServerGroup: balancer.ServerGroupConfig{Servers: []balancer.ServerConfig{{Name: "silent", URL: "http://" + silent.Addr().String()}}, HealthCheck: noChecks()},
-	})
-	c, err := net.Dial("tcp", bus.Addr())
-	if err != nil {
-		t.Fatal(err)
-	}
+	silent := rawBackend(t, func(c net.Conn) { accepted <- c }) // holds it open, says nothing
+	bus := startOne(t, "silent", silent)
+	c := sendUpgrade(t, bus.Addr())
 	defer c.Close()
-	io.WriteString(c, "GET / HTTP/1.1\r\nHost: lab\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"+wsKey+"\r\n")
 	backend := <-accepted // the handshake is at the backend now
 	defer backend.Close()
-	done := make(chan struct{})
-	go func() {
-		bus.Close()
-		close(done)
-	}()
-	select {
-	case <-done:
-	case <-time.After(waitFor):
-		t.Fatal("Close is waiting for the handshake")
-	}
+	closeWithin(t, bus, "Close is waiting for the handshake")
 	c.SetReadDeadline(time.Now().Add(waitFor))
 	br := bufio.NewReader(c)
 	resp, err := http.ReadResponse(br, nil)
@@ -138,9 +112,13 @@ func TestCloseDuringHandshake(t *testing.T) {
 	}
 }
 
-func startBare(t *testing.T, cfg balancer.Config) *balancer.Balancer {
+// startOne starts a balancer, real clock, in front of one backend.
+func startOne(t *testing.T, name, url string) *balancer.Balancer {
 	t.Helper()
-	b, err := balancer.Start(t.Context(), cfg, balancer.Options{})
+	b, err := balancer.Start(t.Context(), balancer.Config{
+		Listener:    balancer.ListenerConfig{Addr: "127.0.0.1:0"},
+		ServerGroup: balancer.ServerGroupConfig{Servers: []balancer.ServerConfig{{Name: name, URL: url}}, HealthCheck: noChecks()},
+	}, balancer.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,89 +129,36 @@ func startBare(t *testing.T, cfg balancer.Config) *balancer.Balancer {
 // Close does not wait on a tunnel whose backend stopped reading: the pump
 // stuck writing to it is released.
 func TestCloseWithBackendNotReading(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
 	got := make(chan net.Conn, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
+	deaf := rawBackend(t, func(c net.Conn) {
 		c.(*net.TCPConn).SetReadBuffer(4096)
 		br := bufio.NewReader(c)
-		if _, err := http.ReadRequest(br); err != nil {
-			c.Close()
-			return
+		if answer101(c, br) {
+			br.ReadByte() // the flood has begun; from here on nobody reads
+			got <- c
 		}
-		io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
-			"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n")
-		br.ReadByte() // the flood has begun; from here on nobody reads
-		got <- c
-	}()
-	b := startBare(t, balancer.Config{
-		Listener:    balancer.ListenerConfig{Addr: "127.0.0.1:0"},
-		ServerGroup: balancer.ServerGroupConfig{Servers: []balancer.ServerConfig{{Name: "deaf", URL: "http://" + ln.Addr().String()}}, HealthCheck: noChecks()},
 	})
-	c, err := net.Dial("tcp", b.Addr())
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := startOne(t, "deaf", deaf)
+	c := sendUpgrade(t, b.Addr())
 	defer c.Close()
-	io.WriteString(c, "GET / HTTP/1.1\r\nHost: lab\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"+wsKey+"\r\n")
 	if resp, err := http.ReadResponse(bufio.NewReader(c), nil); err != nil || resp.StatusCode != 101 {
 		t.Fatalf("handshake: %v %v", resp, err)
 	}
 	go c.Write(make([]byte, 64<<20)) // far more than the sockets between can hold
 	backend := <-got
 	defer backend.Close()
-	// Wait for the flood to stall: the pump is then inside a write to the
-	// backend that cannot finish. A stall is a matter of time, so this
-	// polls; if it ever misjudged one, Close would only come early.
-	var last uint64
-	for still := 0; still < 5; {
-		time.Sleep(10 * time.Millisecond)
-		n := b.Status().Backends[0].BytesUp
-		if n == last && n > 0 {
-			still++
-		} else {
-			still, last = 0, n
-		}
-	}
-	done := make(chan struct{})
-	go func() {
-		b.Close()
-		close(done)
-	}()
-	select {
-	case <-done:
-	case <-time.After(waitFor):
-		t.Fatal("Close is stuck behind a pump writing to a backend that does not read")
-	}
+	waitStall(func() uint64 { return b.Status().Backends[0].BytesUp }) // stuck writing to the backend
+	closeWithin(t, b, "Close is stuck behind a pump writing to a backend that does not read")
 }
 
 // A drain with close frames is not held up by a client that stopped reading
 // while its backend kept sending: the tunnel still closes as drained.
 func TestDrainPastAClientThatStoppedReading(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
 	flooding := make(chan net.Conn, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
+	firehose := rawBackend(t, func(c net.Conn) {
+		if !answer101(c, bufio.NewReader(c)) {
 			return
 		}
-		if _, err := http.ReadRequest(bufio.NewReader(c)); err != nil {
-			c.Close()
-			return
-		}
-		io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
-			"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n")
 		flooding <- c
 		frame := append([]byte{0x82, 126, 0xff, 0xff}, make([]byte, 0xffff)...) // binary, 65,535 bytes
 		for {
@@ -241,36 +166,21 @@ func TestDrainPastAClientThatStoppedReading(t *testing.T) {
 				return
 			}
 		}
-	}()
+	})
 	clk := quartz.NewMock(t)
 	r := start(t, balancer.Config{
 		Listener: balancer.ListenerConfig{IdleTimeout: balancer.Duration(4000 * time.Second)},
 		ServerGroup: balancer.ServerGroupConfig{
-			Servers: []balancer.ServerConfig{{Name: "firehose", URL: "http://" + ln.Addr().String()}}, HealthCheck: noChecks(),
+			Servers: []balancer.ServerConfig{{Name: "firehose", URL: firehose}}, HealthCheck: noChecks(),
 			Drain: balancer.DrainConfig{CloseFrame: true},
 		},
 	}, clk)
-	c, err := net.Dial("tcp", r.b.Addr())
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := sendUpgrade(t, r.b.Addr())
 	defer c.Close()
-	io.WriteString(c, "GET / HTTP/1.1\r\nHost: lab\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"+wsKey+"\r\n")
 	backend := <-flooding
 	defer backend.Close()
-	// The client reads nothing more. Wait for the flood to stall: the pump
-	// is then stuck writing to the client (polled, as a stall is a matter
-	// of time; misjudged, the drain would only come early).
-	var last uint64
-	for still := 0; still < 5; {
-		time.Sleep(10 * time.Millisecond)
-		n := r.b.Status().Backends[0].BytesDown
-		if n == last && n > 0 {
-			still++
-		} else {
-			still, last = 0, n
-		}
-	}
+	// The client reads nothing more: the pump ends up stuck writing to it.
+	waitStall(func() uint64 { return r.b.Status().Backends[0].BytesDown })
 	cfg := r.b.Config()
 	cfg.ServerGroup.Servers[0].State = "drain"
 	if _, err := r.b.Reload(cfg); err != nil {
@@ -288,38 +198,15 @@ func TestDrainPastAClientThatStoppedReading(t *testing.T) {
 // to mean "nothing more to come" missed such FINs and kept the client
 // waiting for ever.)
 func TestLastWordsThenHangUp(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				if _, err := http.ReadRequest(bufio.NewReader(c)); err != nil {
-					return
-				}
-				io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
-					"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n")
-				c.Write([]byte{0x81, 3, 'b', 'y', 'e'}) // and the deferred Close right behind
-			}()
+	curt := rawBackend(t, func(c net.Conn) {
+		defer c.Close()
+		if answer101(c, bufio.NewReader(c)) {
+			c.Write([]byte{0x81, 3, 'b', 'y', 'e'}) // and the deferred Close right behind
 		}
-	}()
-	b := startBare(t, balancer.Config{
-		Listener:    balancer.ListenerConfig{Addr: "127.0.0.1:0"},
-		ServerGroup: balancer.ServerGroupConfig{Servers: []balancer.ServerConfig{{Name: "curt", URL: "http://" + ln.Addr().String()}}, HealthCheck: noChecks()},
 	})
+	b := startOne(t, "curt", curt)
 	for i := range 200 {
-		c, err := net.Dial("tcp", b.Addr())
-		if err != nil {
-			t.Fatal(err)
-		}
-		io.WriteString(c, "GET / HTTP/1.1\r\nHost: lab\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"+wsKey+"\r\n")
+		c := sendUpgrade(t, b.Addr())
 		c.SetReadDeadline(time.Now().Add(waitFor)) // the test's own bound
 		br := bufio.NewReader(c)
 		if resp, err := http.ReadResponse(br, nil); err != nil || resp.StatusCode != 101 {
@@ -330,5 +217,81 @@ func TestLastWordsThenHangUp(t *testing.T) {
 			t.Fatalf("connection %d: got %q, %v; want the last message, then the end", i, rest, err)
 		}
 		c.Close()
+	}
+}
+
+// answer101 reads a handshake request on a raw backend connection and
+// accepts it; br is what the request was read with.
+func answer101(c net.Conn, br *bufio.Reader) bool {
+	if _, err := http.ReadRequest(br); err != nil {
+		c.Close()
+		return false
+	}
+	io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
+		"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n")
+	return true
+}
+
+// waitStall returns once count has stopped growing: a pump is then stuck
+// in a write. A stall is a matter of time, so this polls; if it ever
+// misjudged one, what the test does next would only come early.
+func waitStall(count func() uint64) {
+	var last uint64
+	for still := 0; still < 5; {
+		time.Sleep(10 * time.Millisecond)
+		n := count()
+		if n == last && n > 0 {
+			still++
+		} else {
+			still, last = 0, n
+		}
+	}
+}
+
+// rawBackend listens on loopback and runs serve on each connection it
+// accepts, until the test ends. It returns the backend's URL.
+func rawBackend(t *testing.T, serve func(net.Conn)) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go serve(c)
+		}
+	}()
+	return "http://" + ln.Addr().String()
+}
+
+// sendUpgrade connects to addr and sends a WebSocket upgrade request.
+func sendUpgrade(t *testing.T, addr string) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(c, "GET / HTTP/1.1\r\nHost: lab\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"+wsKey+"\r\n")
+	return c
+}
+
+// closeWithin closes b and fails the test with why if that takes longer
+// than waitFor.
+func closeWithin(t *testing.T, b *balancer.Balancer, why string) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() {
+		b.Close()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(waitFor):
+		t.Fatal(why)
 	}
 }
