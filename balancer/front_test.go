@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -147,7 +148,7 @@ func TestCloseWithBackendNotReading(t *testing.T) {
 	go c.Write(make([]byte, 64<<20)) // far more than the sockets between can hold
 	backend := <-got
 	defer backend.Close()
-	waitStall(func() uint64 { return b.Status().Backends[0].BytesUp }) // stuck writing to the backend
+	waitStuckWrite(t, "balancer.(*tunnel).deliver") // the up pump, writing to the backend
 	closeWithin(t, b, "Close is stuck behind a pump writing to a backend that does not read")
 }
 
@@ -180,7 +181,7 @@ func TestDrainPastAClientThatStoppedReading(t *testing.T) {
 	backend := <-flooding
 	defer backend.Close()
 	// The client reads nothing more: the pump ends up stuck writing to it.
-	waitStall(func() uint64 { return r.b.Status().Backends[0].BytesDown })
+	waitStuckWrite(t, "balancer.(*tunnel).writeClient")
 	cfg := r.b.Config()
 	cfg.ServerGroup.Servers[0].State = "drain"
 	if _, err := r.b.Reload(cfg); err != nil {
@@ -232,20 +233,20 @@ func answer101(c net.Conn, br *bufio.Reader) bool {
 	return true
 }
 
-// waitStall returns once count has stopped growing: a pump is then stuck
-// in a write. A stall is a matter of time, so this polls; if it ever
-// misjudged one, what the test does next would only come early.
-func waitStall(count func() uint64) {
-	var last uint64
-	for still := 0; still < 5; {
-		time.Sleep(10 * time.Millisecond)
-		n := count()
-		if n == last && n > 0 {
-			still++
-		} else {
-			still, last = 0, n
+// waitStuckWrite returns once a goroutine is parked in a socket write
+// called from fn: a pump stuck because its peer stopped reading. Nothing
+// announces that, so it looks at the goroutines until one is.
+func waitStuckWrite(t *testing.T, fn string) {
+	t.Helper()
+	buf := make([]byte, 4<<20)
+	for end := time.Now().Add(waitFor); time.Now().Before(end); runtime.Gosched() {
+		for _, g := range strings.Split(string(buf[:runtime.Stack(buf, true)]), "\n\n") {
+			if strings.Contains(g, "[IO wait") && strings.Contains(g, "internal/poll.(*FD).Write") && strings.Contains(g, fn) {
+				return
+			}
 		}
 	}
+	t.Fatalf("no goroutine got stuck writing in %s", fn)
 }
 
 // rawBackend listens on loopback and runs serve on each connection it
