@@ -3,7 +3,6 @@ package balancer
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"net"
@@ -171,11 +170,7 @@ func parseUpgrade(h, lines []byte) (req upgradeReq, ok bool) {
 		case asciiEqualFold(name, "connection"):
 			connUpgrade = connUpgrade || hasToken(value, "upgrade")
 		case asciiEqualFold(name, "sec-websocket-key"):
-			if key || len(value) != 24 { // 16 bytes in base64
-				return req, false
-			}
-			var k [18]byte
-			if n, err := base64.StdEncoding.Decode(k[:], value); err != nil || n != 16 {
+			if key || !validKey(value) {
 				return req, false
 			}
 			key = true

@@ -57,8 +57,8 @@ func (tn *tunnel) pumpPlain(src, dst net.Conn, up bool) bool {
 }
 
 // pumpRaw borrows a buffer to read what is there and gives it back as soon
-// as the socket would block, so it waits for readability holding none. It reports
-// whether the read side ended the copy.
+// as the socket would block, so it waits for readability holding none. It
+// reports whether the read side ended the copy.
 func (tn *tunnel) pumpRaw(rc syscall.RawConn, dst net.Conn, up bool) bool {
 	var st rawRead
 	defer st.release()

@@ -140,14 +140,7 @@ func (tn *tunnel) writeClientHead(p []byte, headLen int) error {
 }
 
 // writeClient writes p to the client between frames' bookkeeping.
-func (tn *tunnel) writeClient(p []byte) error {
-	tn.wmu.Lock()
-	defer tn.wmu.Unlock()
-	_, err := tn.client.Write(p)
-	tn.frames.feed(p)
-	tn.t.b.bytesDown.Add(uint64(len(p)))
-	return err
-}
+func (tn *tunnel) writeClient(p []byte) error { return tn.writeClientHead(p, 0) }
 
 // goAway sends the client a 1001 Going Away close frame if no frame from
 // the backend is half-written, then closes the tunnel. The reason is claimed

@@ -33,13 +33,23 @@ func checkUpgrade(r *http.Request) string {
 	if key == "" {
 		return "missing Sec-WebSocket-Key"
 	}
-	if k, err := base64.StdEncoding.DecodeString(key); err != nil || len(k) != 16 {
+	if !validKey([]byte(key)) {
 		return fmt.Sprintf("Sec-WebSocket-Key %q is not 16 base64-encoded bytes", trim(key))
 	}
 	if v := r.Header.Get("Sec-WebSocket-Version"); v != "13" {
 		return fmt.Sprintf("Sec-WebSocket-Version %q is not supported: want 13", trim(v))
 	}
 	return ""
+}
+
+// validKey reports whether a Sec-WebSocket-Key is 16 bytes in base64.
+func validKey(key []byte) bool {
+	if len(key) != 24 { // also keeps Decode within k
+		return false
+	}
+	var k [18]byte
+	n, err := base64.StdEncoding.Decode(k[:], key)
+	return err == nil && n == 16
 }
 
 func trim(s string) string {
@@ -117,8 +127,7 @@ func (b *Balancer) tunnelUpgrade(client net.Conn, req *upgradeReq, snap *snapsho
 	code, reason := b.pickAndTry(hostOf(req.clientAddr), snap, snap.policy, true, func(t *target) error {
 		bc, err := b.dial(t)
 		if err != nil && b.ctx.Err() != nil { // closing: not the backend's fault
-			client.Write(failure(http.StatusServiceUnavailable, "the balancer is shutting down"))
-			client.Close()
+			b.refuse(client, 0, "")
 			return nil
 		}
 		if err != nil {
@@ -128,9 +137,18 @@ func (b *Balancer) tunnelUpgrade(client net.Conn, req *upgradeReq, snap *snapsho
 		return nil
 	})
 	if code != 0 {
-		client.Write(failure(code, reason))
-		client.Close()
+		b.refuse(client, code, reason)
 	}
+}
+
+// refuse answers a client that gets no tunnel and hangs up: code with
+// reason, or 503 whatever they say once the balancer is closing.
+func (b *Balancer) refuse(client net.Conn, code int, reason string) {
+	if b.ctx.Err() != nil {
+		code, reason = http.StatusServiceUnavailable, "the balancer is shutting down"
+	}
+	client.Write(failure(code, reason))
+	client.Close()
 }
 
 // dial connects to a backend. There is no TCP keep-alive: the idle timeout
@@ -192,14 +210,14 @@ func (b *Balancer) handshake(client net.Conn, req *upgradeReq, snap *snapshot, t
 	bp := headPool.Get().(*[]byte)
 	defer headPool.Put(bp)
 	out := appendRequestHead((*bp)[:0], req)
-	pending := len(out)
+	headLen := len(out)
 	out = append(out, req.pending...) // what the client sent early goes right behind
 	*bp = out[:0]                     // keep a buffer that grew
 	if _, err := bc.Write(out); err != nil {
 		b.failHandshake(client, bc, fmt.Sprintf("backend %s: send handshake: %v", t.name, err))
 		return
 	}
-	t.b.bytesUp.Add(uint64(len(out) - pending))
+	t.b.bytesUp.Add(uint64(len(out) - headLen))
 	rp := headPool.Get().(*[]byte)
 	defer headPool.Put(rp)
 	in := (*rp)[:cap(*rp)]
@@ -234,16 +252,10 @@ func (b *Balancer) handshake(client net.Conn, req *upgradeReq, snap *snapshot, t
 	b.startPumps(tn) // on a closed tunnel they end at once
 }
 
-// failHandshake answers 502 with reason (503 if the balancer is closing)
-// and closes both connections.
+// failHandshake answers 502 with reason and closes both connections.
 func (b *Balancer) failHandshake(client, bc net.Conn, reason string) {
 	bc.Close()
-	if b.ctx.Err() != nil {
-		client.Write(failure(http.StatusServiceUnavailable, "the balancer is shutting down"))
-	} else {
-		client.Write(failure(http.StatusBadGateway, reason))
-	}
-	client.Close()
+	b.refuse(client, http.StatusBadGateway, reason)
 }
 
 // Handshake buffers are pooled: thousands of handshakes a second must not
