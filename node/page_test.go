@@ -19,22 +19,22 @@ func TestChatPageInBrowser(t *testing.T) {
 	bob := b.Open("bob", n2.URL()+"/")
 	alice.WaitFor(`document.getElementById("status").textContent === "Connected to node-1"`)
 	bob.WaitFor(`document.getElementById("status").textContent === "Connected to node-2"`)
-	alice.WaitFor(`document.getElementById("messages").textContent.includes("Welcome to the chatroom!")`)
+	alice.WaitText("messages", "Welcome to the chatroom!")
 
 	alice.Type("username", "alice")
 	alice.Click("setUsername")
-	alice.WaitFor(`document.getElementById("messages").textContent.includes("Your username is set to alice")`)
+	alice.WaitText("messages", "Your username is set to alice")
 	bob.Type("username", "bob")
 	bob.Click("setUsername")
-	bob.WaitFor(`document.getElementById("messages").textContent.includes("Your username is set to bob")`)
+	bob.WaitText("messages", "Your username is set to bob")
 
 	bob.Type("myMessage", "hello from node-2")
 	bob.Click("send")
-	alice.WaitFor(`document.getElementById("messages").textContent.includes("bob: hello from node-2")`)
+	alice.WaitText("messages", "bob: hello from node-2")
 
 	// Markup typed by a user is shown as text, never run.
 	bob.Type("myMessage", `<img src=x onerror="document.title='pwned'">`+"\n")
-	alice.WaitFor(`document.getElementById("messages").textContent.includes("bob: <img src=x")`)
+	alice.WaitText("messages", "bob: <img src=x")
 	if n := browsertest.Eval[int](alice, `document.querySelectorAll("#messages img").length`); n != 0 {
 		t.Fatalf("user text was inserted as HTML: %d <img> elements in the message list", n)
 	}

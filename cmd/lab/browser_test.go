@@ -22,12 +22,12 @@ func TestTwoTabsThroughLabUp(t *testing.T) {
 	}
 	one.Type("username", "ann")
 	one.Click("setUsername")
-	one.WaitFor(`document.getElementById("messages").textContent.includes("Your username is set to ann")`)
+	one.WaitText("messages", "Your username is set to ann")
 	two.Type("username", "bo")
 	two.Click("setUsername")
-	two.WaitFor(`document.getElementById("messages").textContent.includes("Your username is set to bo")`)
+	two.WaitText("messages", "Your username is set to bo")
 	two.Type("myMessage", "hello across nodes\n")
-	one.WaitFor(`document.getElementById("messages").textContent.includes("bo: hello across nodes")`)
+	one.WaitText("messages", "bo: hello across nodes")
 	one.Screenshot("testdata/screenshots", "lab-up-tab-1")
 	u.stop()
 }

@@ -34,8 +34,8 @@ func TestDashboard(t *testing.T) {
 	browsertest.ClickIn(p, "#card-node-2", "kill")
 	p.WaitFor(`document.getElementById("card-node-2").className === "card unhealthy"`)
 	p.WaitFor(`document.getElementById("card-node-2").dataset.active === "0"`)
-	p.WaitFor(`document.getElementById("timeline").textContent.includes("fault: kill")`)
-	p.WaitFor(`document.getElementById("timeline").textContent.includes("closed on node-2: backend_closed")`)
+	p.WaitText("timeline", "fault: kill")
+	p.WaitText("timeline", "closed on node-2: backend_closed")
 	// The two testers of node-2 reconnect to the survivors: 6 connections again.
 	p.WaitFor(`document.getElementById("conn-total").textContent === "6"`)
 	p.Screenshot("testdata/screenshots", "dashboard-after-kill")

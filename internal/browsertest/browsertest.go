@@ -143,6 +143,12 @@ func (p *Page) WaitFor(js string) {
 	}
 }
 
+// WaitText waits until the element with the given id contains text.
+func (p *Page) WaitText(id, text string) {
+	p.t.Helper()
+	p.WaitFor("document.getElementById(" + quoteJS(id) + ").textContent.includes(" + quoteJS(text) + ")")
+}
+
 // Type types text into the element with the given id.
 func (p *Page) Type(id, text string) {
 	p.t.Helper()
