@@ -14,6 +14,7 @@ import (
 
 	"github.com/wslab/wslab/balancer"
 	"github.com/wslab/wslab/events"
+	"github.com/wslab/wslab/internal/chattest"
 	"github.com/wslab/wslab/internal/clocktest"
 	"github.com/wslab/wslab/node"
 )
@@ -22,14 +23,9 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-const waitFor = 10 * time.Second
+const waitFor = chattest.WaitFor
 
-func ctxT(t *testing.T) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
-	t.Cleanup(cancel)
-	return ctx
-}
+var ctxT = chattest.Ctx
 
 // echoNodes starts n echo nodes named node-1..node-n.
 func echoNodes(t *testing.T, n int) []*node.Node {

@@ -3,11 +3,11 @@ package node_test
 import (
 	"context"
 	"testing"
-	"time"
 
 	"go.uber.org/goleak"
 
 	"github.com/wslab/wslab/events"
+	"github.com/wslab/wslab/internal/chattest"
 	"github.com/wslab/wslab/node"
 	"github.com/wslab/wslab/node/client"
 	"github.com/wslab/wslab/store"
@@ -17,16 +17,13 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-// waitFor bounds every wait in these tests: an event that has not come by
-// then is not coming.
-const waitFor = 10 * time.Second
+const waitFor = chattest.WaitFor
 
-func ctxT(t *testing.T) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
-	t.Cleanup(cancel)
-	return ctx
-}
+var (
+	ctxT   = chattest.Ctx
+	dial   = chattest.Dial
+	expect = chattest.Expect
+)
 
 // world is a shared Redis and event bus for a test's nodes.
 type world struct {
@@ -83,28 +80,6 @@ func (w *world) waitEvent(t *testing.T, match func(events.Event) bool) events.Ev
 
 func closedEvent(conn string) func(events.Event) bool {
 	return func(e events.Event) bool { return e.Kind == events.ConnClosed && e.Conn == conn }
-}
-
-func dial(t *testing.T, url string, tr client.Transport) *client.Client {
-	t.Helper()
-	c, err := client.Dial(ctxT(t), client.Options{URL: url, Transport: tr})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.CloseNow() })
-	return c
-}
-
-// expect reads the next message event and compares it.
-func expect(t *testing.T, c *client.Client, want string) {
-	t.Helper()
-	got, err := c.NextMessage(ctxT(t))
-	if err != nil {
-		t.Fatalf("waiting for %q: %v", want, err)
-	}
-	if got != want {
-		t.Fatalf("got message %q, want %q", got, want)
-	}
 }
 
 // expectEvent reads the next event of any kind and compares it.

@@ -1,7 +1,6 @@
 package main_test
 
 import (
-	"context"
 	"net"
 	"os"
 	"path/filepath"
@@ -14,33 +13,17 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/wslab/wslab/internal/chattest"
 	"github.com/wslab/wslab/node/client"
 	"github.com/wslab/wslab/store"
 )
 
-func ctxT(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
-	t.Cleanup(cancel)
-	return ctx
-}
+var (
+	ctxT   = chattest.Ctx
+	expect = chattest.Expect
+)
 
-func dial(t *testing.T, url string) *client.Client {
-	t.Helper()
-	c, err := client.Dial(ctxT(t), client.Options{URL: url})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.CloseNow() })
-	return c
-}
-
-func expect(t *testing.T, c *client.Client, want string) {
-	t.Helper()
-	got, err := c.NextMessage(ctxT(t))
-	if err != nil || got != want {
-		t.Fatalf("got %q, %v, want %q", got, err, want)
-	}
-}
+func dial(t *testing.T, url string) *client.Client { return chattest.Dial(t, url, client.SocketIO) }
 
 // fastChecks is a config that finds a dead node within half a second.
 const fastChecks = "server_group:\n  health_check: {interval: 100ms, timeout: 1s, healthy_threshold: 2, unhealthy_threshold: 2}\n"
