@@ -22,6 +22,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -163,7 +164,11 @@ func (b *Balancer) buildSnapshot(cfg Config, gen uint64) *snapshot {
 			be = newBackend(sc.Name)
 			b.backends[sc.Name] = be
 		}
-		s.targets = append(s.targets, &target{name: sc.Name, url: u, addr: u.Host, weight: *sc.Weight, drain: sc.State == "drain", b: be})
+		t := &target{name: sc.Name, url: u, addr: u.Host, weight: *sc.Weight, drain: sc.State == "drain", b: be}
+		if ap, err := netip.ParseAddrPort(u.Host); err == nil {
+			t.ap, t.literal = ap, true
+		}
+		s.targets = append(s.targets, t)
 	}
 	return s
 }
@@ -320,6 +325,11 @@ func (b *Balancer) Close() error {
 	b.tunnelsMu.Unlock()
 	for _, t := range open {
 		t.close(ReasonShutdown)
+	}
+	for _, h := range b.handoffs {
+		for _, l := range h.loops {
+			l.stop() // after the tunnels' closes, which it runs first
+		}
 	}
 	for _, w := range waiters {
 		w.Wait()

@@ -25,6 +25,10 @@ import (
 // goroutine and system call, the hijack itself) cost about a third of the
 // balancer's CPU per handshake.
 
+// goroutinesOnly makes the front door serve with goroutines even where
+// event loops are available (tests of that path set it).
+var goroutinesOnly bool
+
 // serveFront starts the accept loop on ln and srv for the connections it
 // passes on.
 func (b *Balancer) serveFront(srv *http.Server, ln net.Listener) {
@@ -35,11 +39,15 @@ func (b *Balancer) serveFront(srv *http.Server, ln net.Listener) {
 	}
 	b.addrs = append(b.addrs, ln.Addr().String())
 	b.handoffs = append(b.handoffs, h)
-	b.serveWG.Add(2)
+	b.serveWG.Add(1)
 	go func() {
 		defer b.serveWG.Done()
 		srv.Serve(h)
 	}()
+	if !goroutinesOnly && b.startLoops(h, port) {
+		return
+	}
+	b.serveWG.Add(1)
 	go func() {
 		defer b.serveWG.Done()
 		b.accept(h, port)
@@ -258,6 +266,7 @@ type handoff struct {
 	conns chan net.Conn
 	done  chan struct{}
 	once  sync.Once
+	loops []*loop // the event loops accepting from ln, if any
 }
 
 func (h *handoff) Accept() (net.Conn, error) {
@@ -270,7 +279,12 @@ func (h *handoff) Accept() (net.Conn, error) {
 }
 
 func (h *handoff) Close() error {
-	h.once.Do(func() { close(h.done) })
+	h.once.Do(func() {
+		close(h.done)
+		for _, l := range h.loops {
+			l.stopAccepting()
+		}
+	})
 	return h.ln.Close()
 }
 

@@ -1,6 +1,7 @@
 package balancer
 
 import (
+	"net/netip"
 	"net/url"
 	"time"
 )
@@ -19,12 +20,16 @@ type snapshot struct {
 
 // target is a backend as one generation configures it.
 type target struct {
-	name   string
-	url    *url.URL
-	addr   string // host:port to dial
-	weight int
-	drain  bool // state: drain in this generation
-	b      *backend
+	name string
+	url  *url.URL
+	addr string // host:port to dial
+	// ap is addr when it is an IP address and port (literal), which the
+	// event loop connects to without resolving.
+	ap      netip.AddrPort
+	literal bool
+	weight  int
+	drain   bool // state: drain in this generation
+	b       *backend
 }
 
 // eligible reports whether t may take a new connection.

@@ -68,6 +68,9 @@ type ConnStatus struct {
 	Idle         Duration  `json:"idle"`
 	IdleTimeout  Duration  `json:"idle_timeout"`
 	LastActivity time.Time `json:"last_activity"`
+	// Backlog is bytes read from one side that the other has not taken
+	// yet: a peer that reads slower than its other end sends.
+	Backlog int64 `json:"backlog_bytes"`
 }
 
 // Status reports the backends (config order, then any still draining after
@@ -110,7 +113,7 @@ func (b *Balancer) Status() Status {
 		st.Connections = append(st.Connections, ConnStatus{
 			ID: tn.id, Client: tn.clientAddr, Backend: tn.t.name, Generation: tn.gen,
 			Age: Duration(now.Sub(tn.opened)), Idle: Duration(now.Sub(last)), IdleTimeout: Duration(tn.idle),
-			LastActivity: last,
+			LastActivity: last, Backlog: tn.backlog.Load(),
 		})
 	}
 	return st

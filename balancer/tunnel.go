@@ -2,7 +2,6 @@ package balancer
 
 import (
 	"fmt"
-	"net"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -27,18 +26,17 @@ type tunnel struct {
 	b          *Balancer
 	seq        uint64 // order of opening
 	id         string // "c" + seq, as events and status show it
-	client     net.Conn
-	backend    net.Conn
+	conns      tunnelConns
 	clientAddr string
 	t          *target // backend as configured by the generation it started under
 	gen        uint64
 	idle       time.Duration
 	opened     time.Time
 	last       atomic.Int64 // unix ns of the last byte either way, on b.clock
+	backlog    atomic.Int64 // bytes read from one side, not yet written to the other
 
-	// wmu serializes writes to the client with the frame tracker, so a
-	// close frame is only ever sent between two frames.
-	wmu    sync.Mutex
+	// frames follows the frames sent to the client, so that a close frame
+	// is only ever sent between two of them.
 	frames frameTracker
 
 	// why is the reason the tunnel ends with: the first to claim it wins,
@@ -54,12 +52,24 @@ type tunnel struct {
 // claim records why the tunnel ends, unless a reason was claimed first.
 func (tn *tunnel) claim(reason string) { tn.why.CompareAndSwap(nil, &reason) }
 
-func (b *Balancer) newTunnel(snap *snapshot, t *target, client, backend net.Conn, clientAddr string) *tunnel {
+// tunnelConns drives a tunnel's two connections: two pump goroutines over
+// net.Conn (netPair), or an event loop over raw sockets (loop_linux.go).
+type tunnelConns interface {
+	// start begins copying both ways.
+	start(tn *tunnel)
+	// goAway sends the client a 1001 close frame if no frame is half
+	// sent, then closes the tunnel with reason.
+	goAway(tn *tunnel, reason string)
+	// closeConns closes both connections; any goroutine may call it.
+	closeConns()
+}
+
+func (b *Balancer) newTunnel(snap *snapshot, t *target, conns tunnelConns, clientAddr string) *tunnel {
 	now := b.clock.Now()
 	seq := b.nextID.Add(1)
 	tn := &tunnel{
 		b: b, seq: seq, id: "c" + strconv.FormatUint(seq, 10),
-		client: client, backend: backend, clientAddr: clientAddr,
+		conns: conns, clientAddr: clientAddr,
 		t: t, gen: snap.gen, idle: snap.idleTimeout(), opened: now,
 	}
 	tn.last.Store(now.UnixNano())
@@ -73,12 +83,13 @@ func (b *Balancer) registerTunnel(tn *tunnel) bool {
 	b.tunnelsMu.Lock()
 	if b.closing {
 		b.tunnelsMu.Unlock()
-		tn.client.Close()
-		tn.backend.Close()
+		tn.conns.closeConns()
 		return false
 	}
 	b.tunnels[tn] = struct{}{}
-	b.wg.Add(2) // the pumps; under tunnelsMu, so never after Close began waiting
+	if _, pumps := tn.conns.(*netPair); pumps {
+		b.wg.Add(2) // under tunnelsMu, so never after Close began waiting
+	}
 	b.tunnelsMu.Unlock()
 	be := tn.t.b
 	be.active.Add(1)
@@ -91,11 +102,10 @@ func (b *Balancer) registerTunnel(tn *tunnel) bool {
 }
 
 // startPumps starts the tunnel's two copies. A tunnel closed meanwhile (by
-// Close, a drain or its idle timer) still gets its pumps: they find the
-// sockets closed and end at once.
+// Close, a drain or its idle timer) still gets them: they find the sockets
+// closed and end at once.
 func (b *Balancer) startPumps(tn *tunnel) {
-	go tn.pump(tn.client, tn.backend, true)
-	go tn.pump(tn.backend, tn.client, false)
+	tn.conns.start(tn)
 	be := tn.t.b
 	if be.draining.Load() { // picked just before a drain that already expired
 		be.mu.Lock()
@@ -126,38 +136,12 @@ func (tn *tunnel) onIdle() {
 	tn.close(ReasonIdleTimeout)
 }
 
-// writeClientHead sends the client p: the backend's 101 head (its first
-// headLen bytes) and what followed it, in one write. Only what followed is
-// WebSocket frames.
-func (tn *tunnel) writeClientHead(p []byte, headLen int) error {
-	tn.wmu.Lock()
-	defer tn.wmu.Unlock()
-	_, err := tn.client.Write(p)
-	frames := p[headLen:]
-	tn.frames.feed(frames)
-	tn.t.b.bytesDown.Add(uint64(len(frames)))
-	return err
-}
-
-// writeClient writes p to the client between frames' bookkeeping.
-func (tn *tunnel) writeClient(p []byte) error { return tn.writeClientHead(p, 0) }
-
 // goAway sends the client a 1001 Going Away close frame if no frame from
 // the backend is half-written, then closes the tunnel. The reason is claimed
 // first: a quick client answers the frame and hangs up before close runs.
 func (tn *tunnel) goAway(reason string) {
 	tn.claim(reason)
-	// A client that stopped reading leaves its pump stuck in a write that
-	// holds wmu, and the drain (and Close behind it) would wait for ever:
-	// that write gets a moment to finish, then fails. Wall time, as for
-	// every socket deadline; only a stuck client ever meets it.
-	tn.client.SetWriteDeadline(time.Now().Add(goAwayWriteWait))
-	tn.wmu.Lock()
-	if tn.frames.atBoundary() {
-		tn.client.Write(closeFrame(1001, "backend draining"))
-	}
-	tn.wmu.Unlock()
-	tn.close(reason)
+	tn.conns.goAway(tn, reason)
 }
 
 // close ends the tunnel once: counters and the event first, then both
@@ -189,18 +173,17 @@ func (tn *tunnel) close(reason string) {
 			Detail: fmt.Sprintf("after %s", b.clock.Since(tn.opened).Round(time.Millisecond)),
 		})
 	}
-	tn.client.Close()
-	tn.backend.Close()
+	tn.conns.closeConns()
 }
 
-// goAwayWriteWait bounds a write to the client in progress when a drain
-// wants to send its close frame.
+// goAwayWriteWait bounds how long a drain's close frame may wait behind
+// earlier bytes to a client that stopped reading. Wall time, as for every
+// socket deadline; only a stuck client ever meets it.
 const goAwayWriteWait = time.Second
 
-// finish is called by a pump whose copy ended: up is client→backend, and
-// readSide says whether the read (rather than the write) failed.
-func (tn *tunnel) finish(up, readSide bool) {
-	clientSide := up == readSide // reading the client, or writing to it
+// ended closes the tunnel after a copy failed on the client's connection
+// (reading it or writing to it) or on the backend's.
+func (tn *tunnel) ended(clientSide bool) {
 	if clientSide {
 		tn.close(ReasonClientClosed)
 	} else {

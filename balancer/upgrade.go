@@ -172,30 +172,55 @@ const dialTimeout = 5 * time.Second
 // returns the answer for the client when none took it: 503 with no backend
 // to pick, 502 when all refused; 0 otherwise.
 func (b *Balancer) pickAndTry(clientIP string, snap *snapshot, pol policy, replayable bool, try func(*target) error) (int, string) {
-	var tried []*target
-	var last error
-	for attempt := 0; attempt <= *snap.cfg.ServerGroup.Retries; attempt++ {
-		cands := snap.candidates(tried)
-		if len(cands) == 0 {
-			break
-		}
-		t := pol.pick(cands, clientIP)
+	a := attempts{b: b, clientIP: clientIP, snap: snap, pol: pol, replayable: replayable}
+	for t := a.next(); t != nil; t = a.next() {
 		err := try(t)
 		if err == nil {
 			return 0, ""
 		}
-		t.b.failures.Add(1)
-		b.publish(events.Event{Kind: events.BackendFailure, Backend: t.name, Detail: err.Error()})
-		last = fmt.Errorf("backend %s: %w", t.name, err)
-		tried = append(tried, t)
-		if !replayable {
-			break // the body is spent; it cannot be sent again
-		}
+		a.failed(t, err)
 	}
-	if last == nil {
+	return a.answer()
+}
+
+// attempts is pickAndTry's walk over the backends, one step at a time, for
+// callers that learn later whether a backend took the connection.
+type attempts struct {
+	b          *Balancer
+	clientIP   string
+	snap       *snapshot
+	pol        policy
+	replayable bool
+	tried      []*target
+	last       error
+}
+
+// next picks the backend to try now, or nil when there is none left to try.
+func (a *attempts) next() *target {
+	if len(a.tried) > *a.snap.cfg.ServerGroup.Retries || len(a.tried) > 0 && !a.replayable {
+		return nil // out of retries, or the body is spent and cannot be sent again
+	}
+	cands := a.snap.candidates(a.tried)
+	if len(cands) == 0 {
+		return nil
+	}
+	return a.pol.pick(cands, a.clientIP)
+}
+
+// failed records that t refused the connection: a passive failure.
+func (a *attempts) failed(t *target, err error) {
+	t.b.failures.Add(1)
+	a.b.publish(events.Event{Kind: events.BackendFailure, Backend: t.name, Detail: err.Error()})
+	a.last = fmt.Errorf("backend %s: %w", t.name, err)
+	a.tried = append(a.tried, t)
+}
+
+// answer is what the client hears when no backend took the connection.
+func (a *attempts) answer() (int, string) {
+	if a.last == nil {
 		return http.StatusServiceUnavailable, "no healthy backend in the server group"
 	}
-	return http.StatusBadGateway, fmt.Sprintf("no backend could be reached (tried %d): %v", len(tried), last)
+	return http.StatusBadGateway, fmt.Sprintf("no backend could be reached (tried %d): %v", len(a.tried), a.last)
 }
 
 // handshake forwards the upgrade request to the backend and relays its
@@ -241,12 +266,13 @@ func (b *Balancer) handshake(client net.Conn, req *upgradeReq, snap *snapshot, t
 	}
 	// The tunnel is registered (status, counters, event) before the client
 	// hears 101, so nothing a client can see is ahead of introspection.
-	tn := b.newTunnel(snap, t, client, bc, req.clientAddr)
+	pair := &netPair{client: client, backend: bc}
+	tn := b.newTunnel(snap, t, pair, req.clientAddr)
 	if !b.registerTunnel(tn) {
 		return
 	}
 	// The 101 and whatever the backend sent behind it, in one write.
-	if err := tn.writeClientHead(in[:n], end); err != nil {
+	if err := pair.writeClientHead(tn, in[:n], end); err != nil {
 		tn.close(ReasonClientClosed)
 	}
 	b.startPumps(tn) // on a closed tunnel they end at once
