@@ -31,7 +31,11 @@ LAB="$W/lab"
 GOMAXPROCS=1 "$LAB" load echo-server --listen 127.0.0.1:19101 --name echo-1 >"$W/echo1.log" 2>&1 & PIDS+=($!)
 GOMAXPROCS=1 "$LAB" load echo-server --listen 127.0.0.1:19102 --name echo-2 >"$W/echo2.log" 2>&1 & PIDS+=($!)
 
-cat >"$W/wslab.yaml" <<YAML
+# The config sits in a folder of its own: lab balancer watches the folder
+# of its config for edits, and log lines written beside it would each wake
+# the watcher.
+mkdir -p "$W/conf"
+cat >"$W/conf/wslab.yaml" <<YAML
 listener: {addr: 127.0.0.1:18080, idle_timeout: 60s}
 server_group:
   policy: round_robin
@@ -89,7 +93,7 @@ declare -A PID=()
 # Every round starts the proxies anew, so the memory of held tunnels is
 # measured in fresh processes (they keep what they once used).
 start_proxies() {
-  GOMAXPROCS=1 "$LAB" balancer --config "$W/wslab.yaml" --admin 127.0.0.1:18091 >>"$W/wslab.log" 2>&1 &
+  GOMAXPROCS=1 "$LAB" balancer --config "$W/conf/wslab.yaml" --admin 127.0.0.1:18091 >>"$W/wslab.log" 2>&1 &
   PID[wslab]=$!
   nginx -c "$W/nginx.conf" -p "$W" -g 'daemon off;' &
   PID[nginx]=$!
