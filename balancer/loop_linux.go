@@ -214,13 +214,16 @@ func (l *loop) post(f func()) {
 }
 
 // stopAccepting closes the loop's copy of the listening socket.
-func (l *loop) stopAccepting() {
-	l.post(func() {
-		if l.lnfd >= 0 {
-			sysClose(l.lnfd)
-			l.lnfd = -1
-		}
-	})
+func (l *loop) stopAccepting() { l.post(l.closeListener) }
+
+// closeListener leaves the listening socket. The epoll entry goes first:
+// it belongs to the socket, which Go's listener keeps open a moment longer.
+func (l *loop) closeListener() {
+	if l.lnfd >= 0 {
+		sysEpollCtl(l.epfd, unix.EPOLL_CTL_DEL, l.lnfd, nil)
+		sysClose(l.lnfd)
+		l.lnfd = -1
+	}
 }
 
 // stop ends the loop: handshakes in progress hear 503, tunnels still open
@@ -228,10 +231,7 @@ func (l *loop) stopAccepting() {
 // goroutine returns.
 func (l *loop) stop() {
 	l.post(func() {
-		if l.lnfd >= 0 {
-			sysClose(l.lnfd)
-			l.lnfd = -1
-		}
+		l.closeListener()
 		for _, s := range l.socks {
 			switch {
 			case s == nil || s.dead:
@@ -291,9 +291,11 @@ func (l *loop) turn(uintptr) bool {
 		for i := range max(n, 0) {
 			l.handle(l.ev[i])
 		}
-		// Run what was posted, including by the events just handled; a
-		// descriptor is closed only here, after its events, so none of
-		// them can name a new socket that reused its number.
+		// Run what was posted, including by the events just handled. (A
+		// socket closed while this batch is handled may leave an event in
+		// it that names a new socket with the same number; events are only
+		// hints — every read and write copes with finding nothing — so the
+		// new socket at most tries once for nothing.)
 		l.mu.Lock()
 		l.running, l.posted = l.posted, l.running[:0]
 		l.mu.Unlock()
