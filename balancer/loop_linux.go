@@ -350,7 +350,7 @@ func (l *loop) handle(e unix.EpollEvent) {
 			}
 		case hs.list == &l.dials:
 			if writable {
-				l.connected(hs)
+				l.connected(hs, e.Events&(unix.EPOLLERR|unix.EPOLLHUP) != 0)
 			}
 		default:
 			if writable && s.out != nil {
@@ -662,11 +662,17 @@ func dialError(ap netip.AddrPort, call string, err error) error {
 }
 
 // connected runs when a connecting backend socket turns writable: either
-// it is connected, and the request goes out, or it failed, and the next
-// backend is tried.
-func (l *loop) connected(hs *pending) {
+// it is connected, and the request goes out, or it failed (epoll says so
+// with EPOLLERR), and the next backend is tried. Only a failure costs a
+// system call to learn why.
+func (l *loop) connected(hs *pending, failed bool) {
 	s := hs.backend
-	err := sysSoError(s.fd)
+	var err error
+	if failed {
+		if err = sysSoError(s.fd); err == nil {
+			err = unix.ECONNRESET // hung up before anything was sent
+		}
+	}
 	switch err {
 	case nil:
 	case unix.EINPROGRESS, unix.EALREADY, unix.EINTR:
