@@ -308,11 +308,14 @@ func (l *loop) turn(uintptr) bool {
 		case l.done:
 			l.mu.Unlock()
 			return true
-		case n == len(l.ev) || len(l.posted) > 0:
+		case n > 0 || len(l.posted) > 0:
+			// More may be ready — a socket just added with its data
+			// already in, an answer to what was just written — and taking
+			// it now is cheaper than a round through the scheduler.
 			l.mu.Unlock()
-			continue // more may be ready
+			continue
 		}
-		// Nothing more to do: park. Events that arrive from here on make
+		// Nothing was ready: park. Events that arrive from here on make
 		// the epoll descriptor readable, and Go's poller wakes the loop.
 		l.asleep = true
 		l.mu.Unlock()
