@@ -4,10 +4,13 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -124,4 +127,162 @@ func TestBackendByHostName(t *testing.T) {
 	if cs := b.Status().Connections; len(cs) != 1 || cs[0].Backend != "by-name" {
 		t.Fatalf("connections: %+v, want one to by-name", cs)
 	}
+}
+
+// Clients that misbehave in every way a socket allows — hanging up at each
+// step of the handshake, resetting, half-closing, sending garbage or a
+// megabyte behind the request — get what their request deserves, while a
+// client already connected keeps its tunnel and its echoes; afterwards
+// every one of their tunnels is gone and no descriptor is left open.
+func TestMisbehavingClientsLeaveNothingBehind(t *testing.T) {
+	bothWays(t, testMisbehavingClientsLeaveNothingBehind)
+}
+
+func testMisbehavingClientsLeaveNothingBehind(t *testing.T, _ func(*testing.T, *balancer.Balancer, string)) {
+	backend := echoBytes(t)
+	b := startOne(t, "echo", backend)
+	ports := []string{portOf(b.Addr()), portOf(strings.TrimPrefix(backend, "http://"))}
+	steady := sendUpgrade(t, b.Addr())
+	defer steady.Close()
+	steady.SetDeadline(time.Now().Add(waitFor)) // the test's own bound
+	sbr := bufio.NewReader(steady)
+	if resp, err := http.ReadResponse(sbr, nil); err != nil || resp.StatusCode != 101 {
+		t.Fatalf("handshake: %v %v", resp, err)
+	}
+	echo := func(i int) {
+		t.Helper()
+		msg := maskedText("still here " + strconv.Itoa(i))
+		steady.Write(msg)
+		got := make([]byte, len(msg))
+		if _, err := io.ReadFull(sbr, got); err != nil || !bytes.Equal(got, msg) {
+			t.Fatalf("steady client, echo %d: got %q, %v", i, got, err)
+		}
+	}
+	echo(0)
+	upgrade := "GET / HTTP/1.1\r\nHost: lab\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n" + wsKey + "\r\n"
+	behaviours := []func(c *net.TCPConn) error{
+		func(c *net.TCPConn) error { return nil }, // connects, says nothing, hangs up
+		func(c *net.TCPConn) error { _, err := io.WriteString(c, upgrade[:30]); return err },
+		func(c *net.TCPConn) error { _, err := io.WriteString(c, upgrade); return err }, // gone before the 101
+		func(c *net.TCPConn) error { // resets right after asking
+			io.WriteString(c, upgrade)
+			return c.SetLinger(0)
+		},
+		func(c *net.TCPConn) error { // a frame, then gone without reading the echo
+			br := bufio.NewReader(c)
+			io.WriteString(c, upgrade)
+			if resp, err := http.ReadResponse(br, nil); err != nil || resp.StatusCode != 101 {
+				return fmt.Errorf("handshake: %v %v", resp, err)
+			}
+			_, err := c.Write(maskedText("bye"))
+			return err
+		},
+		func(c *net.TCPConn) error { // a megabyte right behind the request, all echoed
+			sent := binaryFrames(1 << 20)
+			go c.Write(append([]byte(upgrade), sent...))
+			br := bufio.NewReader(c)
+			if resp, err := http.ReadResponse(br, nil); err != nil || resp.StatusCode != 101 {
+				return fmt.Errorf("handshake: %v %v", resp, err)
+			}
+			got := make([]byte, len(sent))
+			if _, err := io.ReadFull(br, got); err != nil || !bytes.Equal(got, sent) {
+				return fmt.Errorf("echo of 1 MiB: %v (first difference at %d)", err, firstDiff(got, sent))
+			}
+			return nil
+		},
+		func(c *net.TCPConn) error { // half-closes after a frame: the tunnel ends, as a client's FIN ends it
+			io.WriteString(c, upgrade)
+			c.Write(maskedText("last"))
+			c.CloseWrite()
+			rest, err := io.ReadAll(c)
+			if err != nil || !bytes.HasPrefix(rest, []byte("HTTP/1.1 101 ")) {
+				return fmt.Errorf("after half-closing: %q, %v", rest, err)
+			}
+			return nil
+		},
+		func(c *net.TCPConn) error { // garbage is a bad request, not a tunnel
+			io.WriteString(c, "\x00\x01\x02 nonsense\r\n\r\n")
+			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+			if err != nil || resp.StatusCode != http.StatusBadRequest {
+				return fmt.Errorf("garbage: got %v, %v; want 400", resp, err)
+			}
+			return nil
+		},
+	}
+	const clients = 240
+	errs := make(chan error, clients)
+	for i := range clients {
+		go func() {
+			c, err := net.Dial("tcp", b.Addr())
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(waitFor)) // the test's own bound
+			if err := behaviours[i%len(behaviours)](c.(*net.TCPConn)); err != nil {
+				errs <- fmt.Errorf("client %d: %w", i, err)
+				return
+			}
+			errs <- nil
+		}()
+		if i%20 == 0 {
+			echo(i)
+		}
+	}
+	for range clients {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	echo(clients)
+	for end := time.Now().Add(waitFor); ; runtime.Gosched() {
+		cs := b.Status().Connections
+		socks := openSockets(t, ports)
+		if len(cs) == 1 && socks == 4 { // the steady tunnel's four ends
+			break
+		}
+		if time.Now().After(end) {
+			t.Fatalf("%d connections open (want only the steady one), %d sockets to the balancer or the backend open in this process (want the steady tunnel's 4)", len(cs), socks)
+		}
+	}
+}
+
+// openSockets counts this process's open TCP sockets, listeners aside,
+// with either end on one of ports, as Linux lists them.
+func openSockets(t *testing.T, ports []string) int {
+	t.Helper()
+	ours := map[string]bool{}
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skip("no /proc/self/fd here")
+	}
+	for _, e := range ents {
+		if l, err := os.Readlink("/proc/self/fd/" + e.Name()); err == nil && strings.HasPrefix(l, "socket:[") {
+			ours[strings.TrimSuffix(strings.TrimPrefix(l, "socket:["), "]")] = true
+		}
+	}
+	hexPorts := map[string]bool{}
+	for _, p := range ports {
+		n, _ := strconv.Atoi(p)
+		hexPorts[fmt.Sprintf("%04X", n)] = true
+	}
+	count := 0
+	for _, table := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		data, err := os.ReadFile(table)
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(data), "\n")[1:] {
+			f := strings.Fields(line)
+			if len(f) < 10 || f[3] == "0A" || !ours[f[9]] { // 0A: listening
+				continue
+			}
+			local, remote := f[1][strings.LastIndex(f[1], ":")+1:], f[2][strings.LastIndex(f[2], ":")+1:]
+			if hexPorts[local] || hexPorts[remote] {
+				count++
+			}
+		}
+	}
+	return count
 }
