@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/netip"
@@ -469,25 +470,40 @@ func (l *loop) detach(s *sock) net.Conn {
 // readRequest reads the client's request head; a complete one that is a
 // plain upgrade goes to a backend, anything else to net/http.
 func (l *loop) readRequest(hs *pending) {
-	s := hs.client
 	if hs.head == nil {
 		hs.head = headPool.Get().(*[]byte)
 	}
+	end, err := l.readHead(hs.client, hs)
+	switch {
+	case err != nil: // gone before the head was complete
+		l.endHandshake(hs)
+		l.closeSock(hs.client)
+	case end > 0:
+		l.request(hs, (*hs.head)[:cap(*hs.head)], end)
+	case hs.n == cap(*hs.head):
+		l.toNetHTTP(hs, (*hs.head)[:hs.n]) // too long for the fast path
+	}
+}
+
+// readHead reads what s has into the handshake's head buffer. It reports
+// where the head ends once its blank line is in, or why s ended first; 0
+// and no error mean that the head is still incomplete — waiting for more,
+// or too long if the buffer is full.
+func (l *loop) readHead(s *sock, hs *pending) (end int, err error) {
 	buf := (*hs.head)[:cap(*hs.head)]
-	for s.readable {
+	for s.readable && hs.n < len(buf) {
 		room := len(buf) - hs.n
 		m, err := sysRead(s.fd, buf[hs.n:])
-		if err == unix.EINTR {
+		switch {
+		case err == unix.EINTR:
 			continue
-		}
-		if err == unix.EAGAIN {
+		case err == unix.EAGAIN:
 			s.readable = false
-			return
-		}
-		if m <= 0 { // gone before the head was complete
-			l.endHandshake(hs)
-			l.closeSock(s)
-			return
+			return 0, nil
+		case err != nil:
+			return 0, err
+		case m == 0:
+			return 0, io.EOF
 		}
 		from := max(0, hs.n-3)
 		hs.n += m
@@ -495,14 +511,10 @@ func (l *loop) readRequest(hs *pending) {
 			s.readable = false // read less than there was room for: drained
 		}
 		if i := bytes.Index(buf[from:hs.n], crlfcrlf); i >= 0 {
-			l.request(hs, buf, from+i+4)
-			return
-		}
-		if hs.n == len(buf) {
-			l.toNetHTTP(hs, buf[:hs.n]) // too long for the fast path
-			return
+			return from + i + 4, nil
 		}
 	}
+	return 0, nil
 }
 
 func (l *loop) request(hs *pending, buf []byte, end int) {
@@ -731,39 +743,14 @@ func (l *loop) sendRequest(hs *pending) {
 // readAnswer reads the backend's response head: 101 opens the tunnel; any
 // other answer goes back to the client as it is.
 func (l *loop) readAnswer(hs *pending) {
-	s := hs.backend
-	buf := (*hs.head)[:cap(*hs.head)]
-	for s.readable {
-		room := len(buf) - hs.n
-		m, err := sysRead(s.fd, buf[hs.n:])
-		if err == unix.EINTR {
-			continue
-		}
-		if err == unix.EAGAIN {
-			s.readable = false
-			return
-		}
-		if m <= 0 {
-			why := "EOF"
-			if err != nil {
-				why = err.Error()
-			}
-			l.failHandshake(hs, fmt.Sprintf("backend %s: no valid handshake response: %s", hs.t.name, why))
-			return
-		}
-		from := max(0, hs.n-3)
-		hs.n += m
-		if m < room && !s.hup {
-			s.readable = false
-		}
-		if i := bytes.Index(buf[from:hs.n], crlfcrlf); i >= 0 {
-			l.answer(hs, buf[:hs.n], from+i+4)
-			return
-		}
-		if hs.n == len(buf) {
-			l.failHandshake(hs, fmt.Sprintf("backend %s: no valid handshake response: %v", hs.t.name, errHeadTooLarge))
-			return
-		}
+	end, err := l.readHead(hs.backend, hs)
+	switch {
+	case err != nil:
+		l.failHandshake(hs, fmt.Sprintf("backend %s: no valid handshake response: %v", hs.t.name, err))
+	case end > 0:
+		l.answer(hs, (*hs.head)[:hs.n], end)
+	case hs.n == cap(*hs.head):
+		l.failHandshake(hs, fmt.Sprintf("backend %s: no valid handshake response: %v", hs.t.name, errHeadTooLarge))
 	}
 }
 
