@@ -1012,22 +1012,12 @@ func (l *loop) send(s *sock, p []byte) bool {
 		s.backlog(len(p))
 		return true
 	}
-	w := 0
-	for w < len(p) {
-		m, err := sysWrite(s.fd, p[w:])
-		if err == unix.EINTR {
-			continue
+	w, err := writeSome(s.fd, p)
+	if err != nil {
+		if s.tn != nil {
+			l.ended(s.tn, s)
 		}
-		if err == unix.EAGAIN {
-			break
-		}
-		if err != nil {
-			if s.tn != nil {
-				l.ended(s.tn, s)
-			}
-			return false
-		}
-		w += m
+		return false
 	}
 	if w < len(p) {
 		s.out = getOut()
@@ -1036,6 +1026,24 @@ func (l *loop) send(s *sock, p []byte) bool {
 		s.backlog(len(p) - w)
 	}
 	return true
+}
+
+// writeSome writes as much of p as fd takes now.
+func writeSome(fd int, p []byte) (int, error) {
+	w := 0
+	for w < len(p) {
+		m, err := sysWrite(fd, p[w:])
+		switch err {
+		case nil:
+			w += m
+		case unix.EINTR:
+		case unix.EAGAIN:
+			return w, nil
+		default:
+			return w, err
+		}
+	}
+	return w, nil
 }
 
 // backlog counts n more (or fewer) bytes kept for s in its tunnel's
@@ -1048,29 +1056,21 @@ func (s *sock) backlog(n int) {
 
 // flush writes what s kept; once it is all out, the peer is read again.
 func (l *loop) flush(s *sock) {
-	for s.out != nil {
-		m, err := sysWrite(s.fd, (*s.out)[s.outOff:])
-		if err == unix.EINTR {
-			continue
-		}
-		if err == unix.EAGAIN {
-			return
-		}
-		if err != nil {
-			if s.tn != nil {
-				l.ended(s.tn, s)
-			} else if s.hs != nil {
-				l.failHandshake(s.hs, fmt.Sprintf("backend %s: send handshake: %v", s.hs.t.name, err))
-			}
-			return
-		}
-		s.outOff += m
-		s.backlog(-m)
-		if s.outOff == len(*s.out) {
-			putOut(s.out)
-			s.out = nil
-		}
+	w, err := writeSome(s.fd, (*s.out)[s.outOff:])
+	s.outOff += w
+	s.backlog(-w)
+	switch {
+	case err != nil && s.tn != nil:
+		l.ended(s.tn, s)
+		return
+	case err != nil:
+		l.failHandshake(s.hs, fmt.Sprintf("backend %s: send handshake: %v", s.hs.t.name, err))
+		return
+	case s.outOff < len(*s.out):
+		return // the rest when s is writable again
 	}
+	putOut(s.out)
+	s.out = nil
 	if s.thenEnd {
 		s.tn.close(*s.tn.why.Load())
 		return
