@@ -24,6 +24,10 @@ import (
 // hijacks (a request and header map, a background read with its own
 // goroutine and system call, the hijack itself) cost about a third of the
 // balancer's CPU per handshake.
+//
+// On Linux the event loops of loop_linux.go do the front door's work for
+// the plain listener, with the same parseUpgrade and the same handoff;
+// the goroutine per connection below serves where there are none.
 
 // goroutinesOnly makes the front door serve with goroutines even where
 // event loops are available (tests of that path set it).
