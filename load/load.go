@@ -222,14 +222,14 @@ func RaiseFileLimit() uint64 {
 	}
 	want := syscall.Rlimit{Cur: 1 << 20, Max: 1 << 20}
 	if lim.Max < want.Max && syscall.Setrlimit(syscall.RLIMIT_NOFILE, &want) == nil {
-		return want.Cur
+		return uint64(want.Cur) // int64 on some systems
 	}
 	if lim.Cur < lim.Max {
 		lim.Cur = lim.Max
 		syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim)
 	}
 	syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim)
-	return lim.Cur
+	return uint64(lim.Cur)
 }
 
 func cpuTime() time.Duration {
