@@ -200,13 +200,13 @@ func printStatus(w io.Writer, st admin.Status) {
 		tw = tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 		for i, c := range b.Connections {
 			if i == 0 {
-				fmt.Fprintln(tw, "ID\tCLIENT\tBACKEND\tGEN\tAGE\tIDLE")
+				fmt.Fprintln(tw, "ID\tCLIENT\tBACKEND\tGEN\tAGE\tIDLE\tBACKLOG")
 			}
 			if i == 20 {
 				fmt.Fprintf(tw, "… and %d more (--json for all)\n", len(b.Connections)-20)
 				break
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", c.ID, c.Client, c.Backend, c.Generation, round(c.Age), round(c.Idle))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", c.ID, c.Client, c.Backend, c.Generation, round(c.Age), round(c.Idle), sizeText(c.Backlog))
 		}
 		tw.Flush()
 	}
@@ -231,3 +231,15 @@ func printStatus(w io.Writer, st admin.Status) {
 }
 
 func round[T ~int64](d T) string { return time.Duration(d).Round(time.Second).String() }
+
+// sizeText writes a byte count as people read it: 0 B, 812 B, 48.0 KiB.
+func sizeText(n int64) string {
+	const k = 1024
+	switch {
+	case n < k:
+		return fmt.Sprintf("%d B", n)
+	case n < k*k:
+		return fmt.Sprintf("%.1f KiB", float64(n)/k)
+	}
+	return fmt.Sprintf("%.1f MiB", float64(n)/(k*k))
+}

@@ -4,6 +4,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -107,6 +108,11 @@ func TestWatchedConfigReloadsWithoutDrops(t *testing.T) {
 	st := u.status(t)
 	if st.Balancer.Generation != 2 || len(st.Balancer.Connections) != 1 || st.Balancer.Connections[0].Generation != 1 {
 		t.Fatalf("after the edits: generation %d, connections %+v; want 2 and the old one kept at generation 1", st.Balancer.Generation, st.Balancer.Connections)
+	}
+	// lab ctl status lists it, with nothing waiting for a slow reader.
+	if out, _ := u.ctl(t, "status"); !regexp.MustCompile(`(?m)^ID +CLIENT +BACKEND +GEN +AGE +IDLE +BACKLOG$`).MatchString(out) ||
+		!regexp.MustCompile(`(?m)^`+st.Balancer.Connections[0].ID+` +127\.0\.0\.1:\d+ +node-\d +1 .* 0 B$`).MatchString(out) {
+		t.Fatalf("lab ctl status does not list the connection with its backlog:\n%s", out)
 	}
 	c.Emit(ctxT(t), "message", "still here")
 	expect(t, c, "Failed to send the message. Specify a username first.")
