@@ -29,6 +29,7 @@ func TestDashboard(t *testing.T) {
 	p.WaitFor(active + ` === "2/2/2"`)
 	p.WaitFor(`/^\d+s$/.test(document.querySelector("#conns td.age").textContent)`)
 	p.WaitFor(`/^\d+s \/ 1m0s$/.test(document.querySelector("#conns td.idle").textContent)`)
+	p.WaitFor(`document.querySelector("#conns td.backlog").textContent === "0 B"`)
 	p.Screenshot("testdata/screenshots", "dashboard-2-2-2")
 
 	browsertest.ClickIn(p, "#card-node-2", "kill")

@@ -119,6 +119,12 @@
     });
   }
 
+  function size(n) {
+    if (n < 1024) return n + " B";
+    if (n < 1024 * 1024) return (n / 1024).toFixed(1) + " KiB";
+    return (n / (1024 * 1024)).toFixed(1) + " MiB";
+  }
+
   function renderConns(b) {
     $("conn-total").textContent = status.connections_total;
     var summary = $("conn-summary");
@@ -145,6 +151,9 @@
       idle.appendChild(bar);
       idle.appendChild(document.createTextNode(dur(idleNS) + " / " + c.idle_timeout));
       tr.appendChild(idle);
+      // Bytes the balancer holds for a peer that reads slower than the
+      // other end sends: a slow consumer.
+      tr.appendChild(el("td", c.backlog_bytes > 0 ? "backlog behind" : "backlog", size(c.backlog_bytes || 0)));
       tbody.appendChild(tr);
     });
     var more = status.connections_total - b.connections.length;
