@@ -64,6 +64,10 @@ func payloadLen(h []byte) uint64 {
 }
 
 // closeFrame is an unmasked server close frame with a code and reason.
+// drainFrame is what a client hears when its backend's deregistration
+// delay runs out, with drain.close_frame on.
+var drainFrame = closeFrame(1001, "backend draining")
+
 func closeFrame(code uint16, reason string) []byte {
 	p := make([]byte, 4, 4+len(reason))
 	p[0] = 0x88 // FIN + close

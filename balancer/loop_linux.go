@@ -817,17 +817,14 @@ func (l *loop) failHandshake(hs *pending, reason string) {
 	l.refuse(hs, http.StatusBadGateway, reason)
 }
 
-// refuse answers a client that gets no tunnel and hangs up: code with
-// reason, or 503 whatever they say once the balancer is closing.
+// refuse answers a client that gets no tunnel (Balancer.refusal) and
+// hangs up.
 func (l *loop) refuse(hs *pending, code int, reason string) {
-	if l.b.ctx.Err() != nil {
-		code, reason = http.StatusServiceUnavailable, "the balancer is shutting down"
-	}
 	l.endHandshake(hs)
 	if hs.backend != nil {
 		l.closeSock(hs.backend)
 	}
-	sysWrite(hs.client.fd, failure(code, reason)) // a new socket's buffer has room
+	sysWrite(hs.client.fd, l.b.refusal(code, reason)) // a new socket's buffer has room
 	l.closeSock(hs.client)
 }
 
@@ -957,7 +954,7 @@ func (p *rawPair) goAway(tn *tunnel, reason string) {
 		}
 		p.backend.held = true // nothing from the backend after the close frame
 		if tn.frames.atBoundary() {
-			l.send(c, closeFrame(1001, "backend draining"))
+			l.send(c, drainFrame)
 		}
 		if c.out == nil || c.dead {
 			tn.close(reason)

@@ -39,7 +39,7 @@ func (p *netPair) goAway(tn *tunnel, reason string) {
 	p.client.SetWriteDeadline(time.Now().Add(goAwayWriteWait))
 	p.wmu.Lock()
 	if tn.frames.atBoundary() {
-		p.client.Write(closeFrame(1001, "backend draining"))
+		p.client.Write(drainFrame)
 	}
 	p.wmu.Unlock()
 	tn.close(reason)

@@ -141,14 +141,19 @@ func (b *Balancer) tunnelUpgrade(client net.Conn, req *upgradeReq, snap *snapsho
 	}
 }
 
-// refuse answers a client that gets no tunnel and hangs up: code with
-// reason, or 503 whatever they say once the balancer is closing.
+// refuse answers a client that gets no tunnel and hangs up.
 func (b *Balancer) refuse(client net.Conn, code int, reason string) {
+	client.Write(b.refusal(code, reason))
+	client.Close()
+}
+
+// refusal is the answer for a client that gets no tunnel: code with
+// reason, or 503 whatever they say once the balancer is closing.
+func (b *Balancer) refusal(code int, reason string) []byte {
 	if b.ctx.Err() != nil {
 		code, reason = http.StatusServiceUnavailable, "the balancer is shutting down"
 	}
-	client.Write(failure(code, reason))
-	client.Close()
+	return failure(code, reason)
 }
 
 // dial connects to a backend. There is no TCP keep-alive: the idle timeout
