@@ -30,6 +30,32 @@ func echoBytes(t *testing.T) string {
 	})
 }
 
+// openTunnel upgrades a new connection to addr, bounded by the test's
+// deadline, and returns it once the 101 is read.
+func openTunnel(t *testing.T, addr string) (net.Conn, *bufio.Reader) {
+	t.Helper()
+	c := sendUpgrade(t, addr)
+	c.SetDeadline(time.Now().Add(waitFor)) // the test's own bound
+	br := bufio.NewReader(c)
+	if resp, err := http.ReadResponse(br, nil); err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
+		c.Close()
+		t.Fatalf("handshake: %v %v", resp, err)
+	}
+	return c, br
+}
+
+// echoBack sends text as a masked frame and expects the same bytes back
+// from a backend that echoes bytes.
+func echoBack(t *testing.T, c net.Conn, br *bufio.Reader, text string) {
+	t.Helper()
+	msg := maskedText(text)
+	c.Write(msg)
+	got := make([]byte, len(msg))
+	if _, err := io.ReadFull(br, got); err != nil || !bytes.Equal(got, msg) {
+		t.Fatalf("echo of %q: got %q, %v", text, got, err)
+	}
+}
+
 // binaryFrames is n bytes of masked binary frames of 60 KiB payloads whose
 // bytes count up, as a client sends them.
 func binaryFrames(n int) []byte {
@@ -111,19 +137,9 @@ func firstDiff(a, b []byte) int {
 func TestBackendByHostName(t *testing.T) {
 	url := strings.Replace(echoBytes(t), "127.0.0.1", "localhost", 1)
 	b := startOne(t, "by-name", url)
-	c := sendUpgrade(t, b.Addr())
+	c, br := openTunnel(t, b.Addr())
 	defer c.Close()
-	c.SetDeadline(time.Now().Add(waitFor)) // the test's own bound
-	br := bufio.NewReader(c)
-	if resp, err := http.ReadResponse(br, nil); err != nil || resp.StatusCode != 101 {
-		t.Fatalf("handshake: %v %v", resp, err)
-	}
-	hello := maskedText("hello")
-	c.Write(hello)
-	got := make([]byte, len(hello))
-	if _, err := io.ReadFull(br, got); err != nil || !bytes.Equal(got, hello) {
-		t.Fatalf("echo: got %q, %v; want %q", got, err, hello)
-	}
+	echoBack(t, c, br, "hello")
 	if cs := b.Status().Connections; len(cs) != 1 || cs[0].Backend != "by-name" {
 		t.Fatalf("connections: %+v, want one to by-name", cs)
 	}
@@ -142,21 +158,11 @@ func testMisbehavingClientsLeaveNothingBehind(t *testing.T, _ func(*testing.T, *
 	backend := echoBytes(t)
 	b := startOne(t, "echo", backend)
 	ports := []string{portOf(b.Addr()), portOf(strings.TrimPrefix(backend, "http://"))}
-	steady := sendUpgrade(t, b.Addr())
+	steady, sbr := openTunnel(t, b.Addr())
 	defer steady.Close()
-	steady.SetDeadline(time.Now().Add(waitFor)) // the test's own bound
-	sbr := bufio.NewReader(steady)
-	if resp, err := http.ReadResponse(sbr, nil); err != nil || resp.StatusCode != 101 {
-		t.Fatalf("handshake: %v %v", resp, err)
-	}
 	echo := func(i int) {
 		t.Helper()
-		msg := maskedText("still here " + strconv.Itoa(i))
-		steady.Write(msg)
-		got := make([]byte, len(msg))
-		if _, err := io.ReadFull(sbr, got); err != nil || !bytes.Equal(got, msg) {
-			t.Fatalf("steady client, echo %d: got %q, %v", i, got, err)
-		}
+		echoBack(t, steady, sbr, "still here "+strconv.Itoa(i))
 	}
 	echo(0)
 	upgrade := "GET / HTTP/1.1\r\nHost: lab\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n" + wsKey + "\r\n"
