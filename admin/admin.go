@@ -116,6 +116,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/status", s.status)
 	mux.HandleFunc("GET /api/config", s.getConfig)
 	mux.HandleFunc("PUT /api/config", s.putConfig)
+	mux.HandleFunc("PATCH /api/config", s.putConfig)
 	mux.HandleFunc("POST /api/config/validate", s.validateConfig)
 	mux.HandleFunc("POST /api/nodes/{name}/{action}", s.nodeAction)
 	mux.HandleFunc("POST /api/nodes", s.addNode)
@@ -263,7 +264,12 @@ func (s *Server) putConfig(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusRequestEntityTooLarge, "config body over 1 MiB")
 		return
 	}
-	gen, err := s.cfg.Balancer.ReloadYAML(body)
+	// PUT replaces the document; PATCH merges a partial one into it.
+	apply := s.cfg.Balancer.ReloadYAML
+	if r.Method == http.MethodPatch {
+		apply = s.cfg.Balancer.Patch
+	}
+	gen, err := apply(body)
 	var rej *balancer.RejectedError
 	switch {
 	case errors.As(err, &rej):

@@ -40,6 +40,12 @@ type Options struct {
 	Logger *slog.Logger // nil: slog.Default()
 	Rand   *rand.Rand   // drain jitter; nil: seeded from crypto/rand
 	Name   string       // event source; default "balancer"
+
+	// Overrides win over every document, at start and at each reload: the
+	// settings a user gave as flags. Defaults fill in what a document
+	// leaves out, before the balancer's own defaults: lab up's nodes and
+	// their health path. Zero fields of either take no part (see compose).
+	Overrides, Defaults Config
 }
 
 // Balancer is a running load balancer.
@@ -59,6 +65,9 @@ type Balancer struct {
 	closed     bool
 	randMu     sync.Mutex // guards rng (taken inside mu or alone)
 	rng        *rand.Rand
+	doc        Config // the running document, before overrides and defaults
+	overrides  Config
+	defaults   Config
 
 	servers      []*http.Server
 	addrs        []string       // listen addresses: [0] http, [1] https if any
@@ -75,6 +84,7 @@ type Balancer struct {
 	idleHTTP map[net.Conn]*quartz.Timer
 
 	counters counters
+	allDown  atomic.Bool // every backend unhealthy, said once (groupHealthChanged)
 
 	// probeMu guards probeWake, closed and replaced whenever a probe ends.
 	probeMu   sync.Mutex
@@ -89,13 +99,17 @@ type Balancer struct {
 	probe     *http.Client
 }
 
-// Start validates cfg, listens, and starts health checks. The config
-// becomes generation 1.
-func Start(_ context.Context, cfg Config, opts Options) (*Balancer, error) {
-	if err := cfg.Validate(); err != nil {
-		return nil, fmt.Errorf("invalid balancer config:\n%w", err)
-	}
+// Start composes doc with opts.Overrides and opts.Defaults, validates the
+// result, listens, and starts health checks. The config becomes generation
+// 1.
+func Start(_ context.Context, doc Config, opts Options) (*Balancer, error) {
 	b := newBalancer(opts)
+	cfg := b.compose(doc, nil)
+	if err := cfg.Validate(); err != nil {
+		b.Close()
+		return nil, fmt.Errorf("invalid balancer config: %w", err)
+	}
+	b.doc = doc
 	cfg = cfg.withDefaults()
 	b.asConfigured = cfg.Listener
 	lns, err := b.listen(&cfg)
@@ -122,6 +136,7 @@ func Start(_ context.Context, cfg Config, opts Options) (*Balancer, error) {
 func newBalancer(opts Options) *Balancer {
 	b := &Balancer{
 		clock: opts.Clock, events: opts.Events, log: opts.Logger, name: opts.Name, rng: opts.Rand,
+		overrides: opts.Overrides, defaults: opts.Defaults,
 		probeWake: make(chan struct{}),
 		backends:  map[string]*backend{}, tunnels: map[*tunnel]struct{}{}, idleHTTP: map[net.Conn]*quartz.Timer{},
 	}

@@ -2,6 +2,7 @@ package balancer_test
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -39,12 +40,12 @@ func TestConfigProblems(t *testing.T) {
 		name, yaml string
 		want       []string
 	}{
-		{"unknown top-level field", "listner: {}\n", []string{"line 1: unknown field listner"}},
-		{"wrong type", "server_group: {retries: many}\n", []string{"line 1: cannot unmarshal", "many"}},
-		{"bad duration", "listener: {idle_timeout: soon}\n", []string{`line 1: "soon" is not a duration`}},
-		{"idle timeout too long", "listener: {idle_timeout: 5000s}\n", []string{"listener.idle_timeout: 1h23m20s is out of range 1s-1h6m40s"}},
+		{"unknown top-level field", "listner: {}\n", []string{"line 1: listner: unknown field (the top level has listener, server_group)"}},
+		{"wrong type", "server_group: {retries: many}\n", []string{`line 1: server_group.retries: "many" is not a whole number`}},
+		{"bad duration", "listener: {idle_timeout: soon}\n", []string{`line 1: listener.idle_timeout: "soon" is not a duration`}},
+		{"idle timeout too long", "listener: {idle_timeout: 5000s}\n", []string{"line 1: listener.idle_timeout: 5000s is out of range 1s-4000s"}},
 		{"policy", "server_group: {policy: random}\n", []string{`server_group.policy: "random" is not round_robin, least_conn or source_hash`}},
-		{"delay", "server_group: {deregistration_delay: 2h}\n", []string{"server_group.deregistration_delay: 2h0m0s is out of range"}},
+		{"delay", "server_group: {deregistration_delay: 2h}\n", []string{"server_group.deregistration_delay: 7200s is out of range 0s-3600s"}},
 		{"tls without cert", "listener: {tls: {addr: 127.0.0.1:8443}}\n", []string{"listener.tls: set cert_file and key_file, or self_signed: true"}},
 		{"bad addr", "listener: {addr: localhost}\n", []string{`listener.addr: "localhost" is not host:port`}},
 		{"health", "server_group: {health_check: {type: tcp, path: healthz, healthy_threshold: 11}}\n", []string{
@@ -52,7 +53,7 @@ func TestConfigProblems(t *testing.T) {
 		{"servers", "server_group: {servers: [{name: '', url: 'http://127.0.0.1'}, {name: a, url: 'http://h:1/x', weight: -1, state: off}]}\n", []string{
 			`servers[0].name: "" must be`, `servers[0].url: "http://127.0.0.1" has no port`,
 			`servers[1].url: "http://h:1/x" must not have a path`, "servers[1].weight: -1 is out of range", `servers[1].state: "off" is not active or drain`}},
-		{"field errors and value errors together", "listener: {idel_timeout: 1s, idle_timeout: 0.5s}\n", []string{"unknown field idel_timeout", "listener.idle_timeout: 500ms is out of range"}},
+		{"field errors and value errors together", "listener: {idel_timeout: 1s, idle_timeout: 0.5s}\n", []string{"line 1: listener.idel_timeout: unknown field", "listener.idle_timeout: 500ms is out of range"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -89,4 +90,54 @@ func FuzzParseConfig(f *testing.F) {
 		}
 		cfg.Marshal()
 	})
+}
+
+func TestEveryProblemNamesItsLineOnce(t *testing.T) {
+	doc := `listener:
+  addr: 127.0.0.1:8080
+  idle_timeout: 5000s
+  tls: {addr: 127.0.0.1:8443}
+server_group:
+  policy: random
+  health_check:
+    success_codes: 200-999
+    method: POST
+  servers:
+    - {name: a, url: "http://127.0.0.1:1"}
+    - name: b
+      url: "http://127.0.0.1:2"
+      weight: 5000
+`
+	_, err := balancer.LoadConfig([]byte(doc))
+	want := []string{
+		"line 3: listener.idle_timeout: 5000s is out of range 1s-4000s",
+		"line 4: listener.tls: set cert_file and key_file, or self_signed: true",
+		`line 6: server_group.policy: "random" is not round_robin, least_conn or source_hash`,
+		`line 9: server_group.health_check.method: "POST" is not GET or HEAD`,
+		`line 8: server_group.health_check.success_codes: "200-999" is not a list of codes`,
+		"line 14: server_group.servers[1].weight: 5000 is out of range 0-1000",
+	}
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("lacks %q", w)
+		}
+	}
+	if ps := balancer.Problems(err); len(ps) != len(want) {
+		t.Errorf("got %d problems, want %d:\n%v", len(ps), len(want), err)
+	}
+	if line := balancer.OneLine(err); strings.Contains(line, ":;") || strings.Contains(line, "\n") {
+		t.Errorf("one-line form has a stray ':;' or a newline: %s", line)
+	}
+}
+
+func TestAServerGroupHasAtMost1000Servers(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("server_group:\n  servers:\n")
+	for i := range balancer.MaxServers + 1 {
+		fmt.Fprintf(&b, "    - {name: s%d, url: 'http://127.0.0.1:%d'}\n", i, 1+i)
+	}
+	_, err := balancer.LoadConfig([]byte(b.String()))
+	if err == nil || !strings.Contains(err.Error(), "line 2: server_group.servers: 1001 servers is over the limit of 1000") {
+		t.Fatalf("got %v, want the limit named on line 2", err)
+	}
 }

@@ -77,8 +77,8 @@ func (b *Balancer) check(ctx context.Context, t *target, hc HealthCheckConfig) {
 	}()
 }
 
-// probeOnce is one HTTP GET (2xx or 3xx is healthy), or one WebSocket
-// upgrade and ping.
+// probeOnce is one HTTP request (GET or HEAD; a status among the success
+// codes is healthy), or one WebSocket upgrade and ping.
 func (b *Balancer) probeOnce(ctx context.Context, t *target, hc HealthCheckConfig) error {
 	u := "http://" + t.addr + hc.Path
 	if hc.Type == "websocket" {
@@ -90,7 +90,7 @@ func (b *Balancer) probeOnce(ctx context.Context, t *target, hc HealthCheckConfi
 		c.CloseRead(ctx)
 		return c.Ping(ctx)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	req, err := http.NewRequestWithContext(ctx, hc.Method, u, nil)
 	if err != nil {
 		return err
 	}
@@ -100,8 +100,9 @@ func (b *Balancer) probeOnce(ctx context.Context, t *target, hc HealthCheckConfi
 		return err
 	}
 	resp.Body.Close()
-	if resp.StatusCode >= 400 {
-		return fmt.Errorf("status %d", resp.StatusCode)
+	codes, _ := parseCodes(hc.SuccessCodes) // validated
+	if !codesMatch(codes, resp.StatusCode) {
+		return fmt.Errorf("status %d on %s %s (success_codes %s)", resp.StatusCode, hc.Method, hc.Path, hc.SuccessCodes)
 	}
 	return nil
 }
@@ -171,11 +172,45 @@ func (b *Balancer) recordCheck(t *target, hc HealthCheckConfig, err error) {
 		be.healthy.Store(false)
 		b.publish(events.Event{Kind: events.BackendHealth, Backend: t.name, Reason: "unhealthy",
 			Detail: fmt.Sprintf("%d checks failed in a row, last: %s", be.failRun, detail)})
+		b.groupHealthChanged(hc, t.name+": "+detail)
 	case !be.healthy.Load() && be.okRun >= hc.HealthyThreshold:
 		be.healthy.Store(true)
 		b.publish(events.Event{Kind: events.BackendHealth, Backend: t.name, Reason: "healthy",
 			Detail: fmt.Sprintf("%d checks passed in a row", be.okRun)})
+		b.groupHealthChanged(hc, "")
 	}
+}
+
+// groupHealthChanged says so, once, when the last healthy backend of the
+// group goes (every new request now gets 503, or is routed to all of them
+// with fail_open) and when one comes back. Callers hold the changed
+// backend's mu, never b.mu.
+func (b *Balancer) groupHealthChanged(hc HealthCheckConfig, last string) {
+	snap := b.snap.Load()
+	healthy := 0
+	for _, t := range snap.targets {
+		if t.b.healthy.Load() {
+			healthy++
+		}
+	}
+	down := healthy == 0 && len(snap.targets) > 0
+	if b.allDown.Swap(down) == down {
+		return
+	}
+	if !down {
+		b.publish(events.Event{Kind: events.GroupHealth, Reason: "recovered",
+			Detail: "a backend is healthy again; new connections are routed to the healthy ones"})
+		return
+	}
+	then := "new requests get 503"
+	if hc.FailOpen {
+		then = "fail_open: new requests go to all of them"
+	}
+	detail := fmt.Sprintf("every backend is unhealthy, %s (last failure: %s). Check that %s %s answers %s on your servers, "+
+		"or set server_group.health_check.path/success_codes/method to what they answer; health_check.disabled: true or fail_open: true route regardless",
+		then, last, hc.Method, hc.Path, hc.SuccessCodes)
+	b.log.Warn(detail)
+	b.publish(events.Event{Kind: events.GroupHealth, Reason: "all_unhealthy", Detail: detail})
 }
 
 // shortErr trims Go's error chains to what a person needs.

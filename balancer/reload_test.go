@@ -90,8 +90,8 @@ server_group:
 		t.Fatalf("got %v, want a RejectedError keeping generation 1", err)
 	}
 	for _, want := range []string{
-		"line 5: unknown field idle_timout",
-		"listener.idle_timeout: -5s is out of range 1s-1h6m40s",
+		"line 5: listener.idle_timout: unknown field",
+		"line 4: listener.idle_timeout: -5s is out of range 1s-4000s",
 		`server_group.servers[1].name: "node-1" is already the name of servers[0]`,
 		`server_group.servers[1].url: "htp://127.0.0.1:9002" has scheme "htp"`,
 	} {

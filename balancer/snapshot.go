@@ -39,13 +39,25 @@ func (t *target) eligible() bool {
 
 func (s *snapshot) idleTimeout() time.Duration { return time.Duration(s.cfg.Listener.IdleTimeout) }
 
+// failOpen reports whether t may take a new connection when no backend is
+// healthy and the group fails open (AWS ALB): health is disregarded, the
+// rest (weight, drain) is not.
+func (t *target) failOpen() bool {
+	return t.weight > 0 && !t.drain && !t.b.draining.Load()
+}
+
 // candidates are the targets that may take a new connection, less those
-// already tried for this request.
+// already tried for this request. With fail_open and no healthy backend,
+// they are every one that is not taken out by weight or drain.
 func (s *snapshot) candidates(tried []*target) []*target {
+	eligible := (*target).eligible
+	if s.cfg.ServerGroup.HealthCheck.FailOpen && !s.anyHealthy() {
+		eligible = (*target).failOpen
+	}
 	out := make([]*target, 0, len(s.targets))
 outer:
 	for _, t := range s.targets {
-		if !t.eligible() {
+		if !eligible(t) {
 			continue
 		}
 		for _, x := range tried {
@@ -56,6 +68,15 @@ outer:
 		out = append(out, t)
 	}
 	return out
+}
+
+func (s *snapshot) anyHealthy() bool {
+	for _, t := range s.targets {
+		if t.b.healthy.Load() {
+			return true
+		}
+	}
+	return false
 }
 
 // lookup finds a target by name.

@@ -19,7 +19,7 @@ func LoadConfigFile(path string) (Config, error) {
 	}
 	cfg, err := LoadConfig(data)
 	if err != nil {
-		return Config{}, fmt.Errorf("%s:\n%w", path, err)
+		return Config{}, fmt.Errorf("%s: %w", path, err)
 	}
 	return cfg, nil
 }
@@ -47,16 +47,27 @@ func WatchConfigFile(path string) (*ConfigWatch, error) {
 	return &ConfigWatch{w: w, path: path, last: last}, nil
 }
 
+// Settling: editors save in steps (truncate, then write; write a temporary
+// file, then rename; delete, then create). The watcher applies a file once
+// it has been quiet for settleQuiet; an empty file waits settleEmpty more
+// for the write that usually follows, and only then counts as a save (it
+// is rejected, never applied). Both are people's wall-clock time, not a
+// scenario's, and together stay well under a second.
+const (
+	settleQuiet = 150 * time.Millisecond
+	settleEmpty = 500 * time.Millisecond
+)
+
 // Run hot-reloads b on every save until ctx ends, then releases the watch.
 // Each outcome goes to report (if not nil) as well as to the event bus; a
-// bad edit leaves the running config in place.
+// bad edit leaves the running config in place. The final content of a
+// burst of writes is applied once.
 func (cw *ConfigWatch) Run(ctx context.Context, b *Balancer, report func(gen uint64, err error)) {
 	defer cw.w.Close()
-	// Editors save in steps; wait for the writes to settle. File saves are
-	// people's wall-clock time, not a scenario's.
 	settle := time.NewTimer(time.Hour)
 	settle.Stop()
 	defer settle.Stop()
+	waitedForEmpty := false
 	for {
 		select {
 		case <-ctx.Done():
@@ -64,12 +75,21 @@ func (cw *ConfigWatch) Run(ctx context.Context, b *Balancer, report func(gen uin
 		case err := <-cw.w.Errors:
 			b.log.Warn("config watch", "path", cw.path, "err", err)
 		case ev := <-cw.w.Events:
-			if filepath.Clean(ev.Name) == cw.path && ev.Has(fsnotify.Write|fsnotify.Create|fsnotify.Rename) {
-				settle.Reset(100 * time.Millisecond)
+			if filepath.Clean(ev.Name) == cw.path && ev.Has(fsnotify.Write|fsnotify.Create|fsnotify.Rename|fsnotify.Remove) {
+				settle.Reset(settleQuiet)
+				waitedForEmpty = false
 			}
 		case <-settle.C:
 			data, err := os.ReadFile(cw.path)
-			if err != nil || bytes.Equal(data, cw.last) {
+			if err != nil {
+				continue // removed: the create that follows is seen
+			}
+			if len(bytes.TrimSpace(data)) == 0 && !waitedForEmpty {
+				waitedForEmpty = true
+				settle.Reset(settleEmpty)
+				continue
+			}
+			if bytes.Equal(data, cw.last) {
 				continue
 			}
 			cw.last = data

@@ -34,6 +34,7 @@ const (
 	BackendHealth  Kind = "backend.health"  // a backend changed health state; Reason is the new state
 	BackendCheck   Kind = "backend.check"   // one health check ran; Reason is ok or failed
 	BackendDrain   Kind = "backend.drain"   // a backend started or stopped draining
+	GroupHealth    Kind = "group.health"    // every backend unhealthy (Reason all_unhealthy), or one back (recovered)
 	BackendFailure Kind = "backend.failure" // a dial to a backend failed (passive failure)
 	ConfigApplied  Kind = "config.applied"  // a balancer config generation was applied
 	ConfigRejected Kind = "config.rejected" // a config was rejected; Detail holds every problem

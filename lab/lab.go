@@ -34,12 +34,15 @@ import (
 // ports with an embedded Redis, and a balancer on 127.0.0.1:8080 in front
 // of them.
 type Config struct {
-	// Balancer configures the listener and server group. When it lists no
-	// servers, the lab's nodes are its servers.
-	Balancer   balancer.Config
-	NoBalancer bool         // nodes and store only
-	AdminAddr  string       // admin API listen address; "" runs none
-	Dashboard  http.Handler // served by the admin API at /
+	// Balancer is the balancer's document: listener and server group. When
+	// it lists no servers, the lab's nodes are its servers, checked on
+	// /healthz. BalancerOverrides win over it at start and at every reload
+	// (lab up's flags).
+	Balancer          balancer.Config
+	BalancerOverrides balancer.Config
+	NoBalancer        bool         // nodes and store only
+	AdminAddr         string       // admin API listen address; "" runs none
+	Dashboard         http.Handler // served by the admin API at /
 
 	Nodes     int       // number of chat nodes; default 2
 	NodeHost  string    // host the nodes listen on; default 127.0.0.1
@@ -125,10 +128,10 @@ func (l *Lab) AddNode(ctx context.Context) (*node.Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	if l.Balancer != nil && len(l.cfg.Balancer.ServerGroup.Servers) == 0 {
-		cfg := l.Balancer.Config()
-		cfg.ServerGroup.Servers = append(cfg.ServerGroup.Servers, balancer.ServerConfig{Name: n.Name(), URL: n.URL()})
-		if _, err := l.Balancer.Reload(cfg); err != nil {
+	if l.Balancer != nil && l.cfg.Balancer.ServerGroup.Servers == nil {
+		doc := l.Balancer.Document()
+		doc.ServerGroup.Servers = append(slices.Clone(l.Balancer.Config().ServerGroup.Servers), balancer.ServerConfig{Name: n.Name(), URL: n.URL()})
+		if _, err := l.Balancer.Reload(doc); err != nil {
 			return n, err
 		}
 	}
@@ -141,18 +144,14 @@ func (l *Lab) RemoveNode(name string) error {
 	if l.Balancer == nil {
 		return errors.New("lab: no balancer to remove a node from")
 	}
-	cfg := l.Balancer.Config()
-	kept := cfg.ServerGroup.Servers[:0:0]
-	for _, s := range cfg.ServerGroup.Servers {
-		if s.Name != name {
-			kept = append(kept, s)
-		}
-	}
-	if len(kept) == len(cfg.ServerGroup.Servers) {
+	running := l.Balancer.Config().ServerGroup.Servers
+	kept := slices.DeleteFunc(slices.Clone(running), func(s balancer.ServerConfig) bool { return s.Name == name })
+	if len(kept) == len(running) {
 		return fmt.Errorf("lab: %q is not in the server group", name)
 	}
-	cfg.ServerGroup.Servers = kept
-	_, err := l.Balancer.Reload(cfg)
+	doc := l.Balancer.Document()
+	doc.ServerGroup.Servers = kept
+	_, err := l.Balancer.Reload(doc)
 	return err
 }
 
@@ -233,13 +232,16 @@ func Start(ctx context.Context, cfg Config) (_ *Lab, err error) {
 }
 
 func (l *Lab) startBalancer(ctx context.Context) error {
-	bc := l.cfg.Balancer
-	if len(bc.ServerGroup.Servers) == 0 {
-		bc.ServerGroup.Servers = l.servers()
+	var defaults balancer.Config
+	if l.cfg.Balancer.ServerGroup.Servers == nil {
+		// The group is the lab's nodes, which answer on /healthz.
+		defaults.ServerGroup.Servers = l.servers()
+		defaults.ServerGroup.HealthCheck.Path = "/healthz"
 	}
-	b, err := balancer.Start(ctx, bc, balancer.Options{
+	b, err := balancer.Start(ctx, l.cfg.Balancer, balancer.Options{
 		Clock: l.cfg.Clock, Events: l.Events, Logger: l.cfg.Logger,
-		Rand: rand.New(rand.NewPCG(l.rng.Uint64(), l.rng.Uint64())),
+		Rand:      rand.New(rand.NewPCG(l.rng.Uint64(), l.rng.Uint64())),
+		Overrides: l.cfg.BalancerOverrides, Defaults: defaults,
 	})
 	if err != nil {
 		return err

@@ -53,7 +53,7 @@ func TestMalformedScenariosNameFileAndLine(t *testing.T) {
 		{"unknown top-level key", "name: x\nstepz: []\n", "test.yaml:2: field stepz is not a key of"},
 		{"bad duration", "name: x\nsteps:\n  - advance: soon\n", `test.yaml:3: "soon" is not a duration`},
 		{"missing client", "name: x\nsteps:\n  - send: {text: hi}\n", "test.yaml:3: send: client is required"},
-		{"bad reload config", "name: x\nsteps:\n  - reload:\n      listener: {idel: 1s}\n", "test.yaml:4: reload: unknown field idel"},
+		{"bad reload config", "name: x\nsteps:\n  - reload:\n      listener: {idel: 1s}\n", "test.yaml:4: reload: listener.idel: unknown field"},
 		{"redis state", "name: x\nsteps:\n  - redis: sideways\n", `test.yaml:3: redis: "sideways" is not down or up`},
 		{"no steps", "name: x\n", "steps: a scenario needs at least one step"},
 	}

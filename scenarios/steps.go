@@ -346,12 +346,10 @@ func (r *run) lastOfKind(kind string) string {
 	return strings.Join(seen[max(0, len(seen)-3):], " | ")
 }
 
-// reloadStep applies a whole new balancer config. Servers default to the
-// current ones; a server given by name only is the lab's node of that name.
+// reloadStep applies a whole new balancer document. Without servers it
+// keeps the running ones (the balancer's rule); a server given by name only
+// is the lab's node of that name.
 func (r *run) reloadStep(cfg balancer.Config) error {
-	if len(cfg.ServerGroup.Servers) == 0 {
-		cfg.ServerGroup.Servers = r.lab.Balancer.Config().ServerGroup.Servers
-	}
 	servers := slices.Clone(cfg.ServerGroup.Servers)
 	for i, s := range servers {
 		if s.URL == "" {
@@ -386,7 +384,7 @@ func (r *run) expectRejected(a ExpectRejectedArgs) error {
 			return &expectError{want: fmt.Sprintf("the rejection mentions %q", c), observed: oneLine(r.reload)}
 		}
 	}
-	r.say("reload was rejected: %d problems", strings.Count(r.reload.Error(), "\n"))
+	r.say("reload was rejected: %d problems", len(balancer.Problems(r.reload)))
 	return nil
 }
 

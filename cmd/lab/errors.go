@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"strings"
 	"syscall"
+
+	"github.com/wslab/wslab/balancer"
 )
 
 // explain turns start-up errors into one line that says what to do.
 func explain(err error, flagOf map[string]string) error {
-	msg := strings.ReplaceAll(err.Error(), "\n", "; ")
+	msg := balancer.OneLine(err)
 	if errors.Is(err, syscall.EADDRINUSE) {
 		for prefix, flag := range flagOf {
 			if strings.Contains(msg, prefix) {
@@ -30,4 +32,4 @@ func firstClause(msg string) string {
 	return msg
 }
 
-func oneLine(err error) string { return strings.ReplaceAll(err.Error(), "\n", "; ") }
+func oneLine(err error) string { return balancer.OneLine(err) }

@@ -42,6 +42,12 @@ func eventLine(e events.Event, verbose bool) (string, bool) {
 		msg = fmt.Sprintf("health check of %s: %s %s", e.Backend, e.Reason, e.Detail)
 	case events.BackendHealth:
 		msg = fmt.Sprintf("%s is now %s: %s", e.Backend, strings.ToUpper(e.Reason), e.Detail)
+	case events.GroupHealth:
+		if e.Reason == "all_unhealthy" {
+			msg = "NO HEALTHY BACKEND: " + e.Detail
+		} else {
+			msg = "server group " + e.Reason + ": " + e.Detail
+		}
 	case events.BackendDrain:
 		msg = fmt.Sprintf("%s %s: %s", e.Backend, e.Reason, e.Detail)
 	case events.BackendFailure:

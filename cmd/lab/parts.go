@@ -44,6 +44,9 @@ every problem and the running config keeps serving.`,
 			if err != nil {
 				return usageError(fmt.Errorf("%s", oneLine(err)))
 			}
+			if cfg.ServerGroup.Servers == nil {
+				return usageError(fmt.Errorf("%s: server_group.servers is missing: the balancer alone needs at least one server to send connections to, like {name: app-1, url: http://127.0.0.1:5000}", config))
+			}
 			ctx := cmd.Context()
 			out := cmd.OutOrStdout()
 			logger := newLogger(cmd, verbose)

@@ -82,38 +82,40 @@ Break it from another terminal with lab ctl (see lab ctl --help).`,
 	return cmd
 }
 
-// balancerConfig merges the config file (if any) with the flags the user
-// set; unset flags never override the file.
-func balancerConfig(cmd *cobra.Command, f upFlags) (balancer.Config, error) {
-	var cfg balancer.Config
+// balancerConfig reads the document (the config file, if any) and the
+// settings given as flags, which win over it at start and at every reload.
+// Flags left at their defaults take no part.
+func balancerConfig(cmd *cobra.Command, f upFlags) (doc, flags balancer.Config, err error) {
 	if f.config != "" {
-		var err error
-		if cfg, err = balancer.LoadConfigFile(f.config); err != nil {
-			return cfg, err
+		if doc, err = balancer.LoadConfigFile(f.config); err != nil {
+			return doc, flags, err
 		}
 	}
 	set := cmd.Flags().Changed
-	if set("listen") || cfg.Listener.Addr == "" {
-		cfg.Listener.Addr = f.listen
+	if set("listen") {
+		flags.Listener.Addr = f.listen
 	}
-	if set("idle-timeout") || cfg.Listener.IdleTimeout == 0 {
-		cfg.Listener.IdleTimeout = balancer.Duration(f.idleTimeout)
+	if set("idle-timeout") {
+		if f.idleTimeout <= 0 {
+			return doc, flags, fmt.Errorf("--idle-timeout %s is out of range 1s-4000s", f.idleTimeout)
+		}
+		flags.Listener.IdleTimeout = balancer.Duration(f.idleTimeout)
 	}
-	if set("policy") || cfg.ServerGroup.Policy == "" {
-		cfg.ServerGroup.Policy = f.policy
+	if set("policy") {
+		flags.ServerGroup.Policy = f.policy
 	}
 	if f.tls != "" {
-		cfg.Listener.TLS = &balancer.TLSConfig{Addr: f.tls, SelfSigned: true}
+		flags.Listener.TLS = &balancer.TLSConfig{Addr: f.tls, SelfSigned: true}
 	}
-	return cfg, cfg.Validate()
+	return doc, flags, nil
 }
 
 func runUp(cmd *cobra.Command, f upFlags) error {
 	ctx := cmd.Context()
 	out := cmd.OutOrStdout()
-	bcfg, err := balancerConfig(cmd, f)
+	doc, flags, err := balancerConfig(cmd, f)
 	if err != nil {
-		return usageError(fmt.Errorf("%s", strings.ReplaceAll(err.Error(), "\n", "; ")))
+		return usageError(fmt.Errorf("%s", balancer.OneLine(err)))
 	}
 	level := slog.LevelWarn
 	if f.verbose {
@@ -130,7 +132,7 @@ func runUp(cmd *cobra.Command, f upFlags) error {
 	sub := bus.Subscribe(65536)
 	defer sub.Close()
 	l, err := lab.Start(ctx, lab.Config{
-		Balancer: bcfg, AdminAddr: f.admin, Nodes: f.nodes, NodePort: f.nodePort, RedisURL: f.redis,
+		Balancer: doc, BalancerOverrides: flags, AdminAddr: f.admin, Nodes: f.nodes, NodePort: f.nodePort, RedisURL: f.redis,
 		PingInterval: f.pingInterval, Seed: f.seed, Events: bus, Logger: logger,
 		Dashboard: dashboard.Handler(),
 	})

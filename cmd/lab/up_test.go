@@ -96,11 +96,18 @@ func TestWatchedConfigReloadsWithoutDrops(t *testing.T) {
 	c := dial(t, u.balancer)
 	expect(t, c, "Welcome to the chatroom!")
 
+	// The README tour's step 4: a file without servers keeps the lab's
+	// nodes in the group, healthy and serving.
 	writeFile(t, cfg, "listener: {idle_timeout: 5s}\n")
-	u.waitLine(`config generation 2 applied: .*idle timeout 5s`)
+	u.waitLine(`config generation 2 applied: .*idle timeout 5s, servers \[node-1 node-2\]`)
+	for _, b := range u.status(t).Balancer.Backends {
+		if b.State != "healthy" {
+			t.Fatalf("after the reload %s is %s, want healthy", b.Name, b.State)
+		}
+	}
 	writeFile(t, cfg, "listener: {idle_timeout: soon, idel: 1}\nserver_group: {policy: random}\n")
 	m := u.waitLine(`config REJECTED, generation 2 keeps serving: (.*)`)
-	for _, want := range []string{`"soon" is not a duration`, "unknown field idel", `"random" is not round_robin`} {
+	for _, want := range []string{`"soon" is not a duration`, "listener.idel: unknown field", `"random" is not round_robin`} {
 		if !strings.Contains(m[1], want) {
 			t.Errorf("rejection line lacks %q: %s", want, m[1])
 		}
@@ -116,6 +123,16 @@ func TestWatchedConfigReloadsWithoutDrops(t *testing.T) {
 	}
 	c.Emit(ctxT(t), "message", "still here")
 	expect(t, c, "Failed to send the message. Specify a username first.")
+	expect(t, dial(t, u.balancer), "Welcome to the chatroom!") // new connections still placed
+	u.stop()
+}
+
+func TestFlagsWinOverTheFileAtEveryReload(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "lab.yaml")
+	writeFile(t, cfg, "listener: {idle_timeout: 60s}\n")
+	u := startUp(t, "--config", cfg, "--idle-timeout", "20s")
+	writeFile(t, cfg, "listener: {idle_timeout: 5s}\nserver_group: {policy: least_conn}\n")
+	u.waitLine(`config generation 2 applied: .*policy least_conn, idle timeout 20s, servers \[node-1 node-2\]`)
 	u.stop()
 }
 
@@ -235,6 +252,10 @@ func TestStartupErrorsExit2WithOneLine(t *testing.T) {
 	// One node only: the test can make sure of one free port, not of the
 	// port after it, which another test may hold.
 	nodePort := strings.Split(freePort(t), ":")[1]
+	noServers := filepath.Join(t.TempDir(), "no-servers.yaml")
+	writeFile(t, noServers, "listener: {addr: 127.0.0.1:0}\n")
+	empty := filepath.Join(t.TempDir(), "empty.yaml")
+	writeFile(t, empty, "\n# nothing yet\n")
 	tests := []struct {
 		name string
 		args []string
@@ -245,6 +266,9 @@ func TestStartupErrorsExit2WithOneLine(t *testing.T) {
 		{"missing config", []string{"up", "--config", "/nonexistent/lab.yaml"}, "/nonexistent/lab.yaml"},
 		{"unreachable redis", []string{"up", "--nodes", "1", "--redis", "redis://" + dead + "/0", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--node-port", nodePort}, dead},
 		{"bad policy", []string{"up", "--policy", "random"}, `server_group.policy: "random"`},
+		{"balancer without servers", []string{"balancer", "--config", noServers, "--admin", "127.0.0.1:0"}, "server_group.servers is missing"},
+		{"empty config file", []string{"up", "--config", empty}, "the config is empty"},
+		{"zero idle timeout", []string{"up", "--idle-timeout", "0s"}, "--idle-timeout 0s is out of range 1s-4000s"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
