@@ -2,13 +2,28 @@ package balancer
 
 import "encoding/binary"
 
-// frameTracker follows WebSocket frame boundaries in the bytes a backend
+// frameTracker follows WebSocket frame boundaries in the bytes one side
 // sends, without buffering them, so that the balancer can slip a close frame
-// in between two frames and never inside one.
+// in between two frames and never inside one, and so that it knows whether
+// that side said goodbye (a close frame, with its code) before it hung up.
 type frameTracker struct {
 	hdr       [14]byte // a header read in part
 	hlen      int
 	remaining uint64 // payload bytes left in the current frame
+
+	// The close frame being read, and the first one seen in full.
+	inClose   bool
+	mask      [4]byte
+	closeBuf  [125]byte // control frames carry at most 125 bytes
+	closeN    int
+	closeSeen bool
+	closeCode uint16 // 1005 (no status) when the frame had no code
+	closeText string
+}
+
+// closed reports the close frame this side sent, if it sent one whole.
+func (f *frameTracker) closed() (code uint16, reason string, ok bool) {
+	return f.closeCode, f.closeText, f.closeSeen
 }
 
 func (f *frameTracker) feed(p []byte) {
@@ -18,8 +33,14 @@ func (f *frameTracker) feed(p []byte) {
 			if n > f.remaining {
 				n = f.remaining
 			}
+			if f.inClose {
+				f.readClose(p[:n])
+			}
 			f.remaining -= n
 			p = p[n:]
+			if f.inClose && f.remaining == 0 {
+				f.endClose()
+			}
 			continue
 		}
 		f.hdr[f.hlen] = p[0]
@@ -28,7 +49,39 @@ func (f *frameTracker) feed(p []byte) {
 		if need := headerLen(f.hdr[:f.hlen]); need > 0 && f.hlen == need {
 			f.remaining = payloadLen(f.hdr[:need])
 			f.hlen = 0
+			if f.hdr[0]&0x0f == 0x8 && !f.closeSeen {
+				f.startClose(need)
+			}
 		}
+	}
+}
+
+func (f *frameTracker) startClose(hlen int) {
+	f.inClose, f.closeN = true, 0
+	f.mask = [4]byte{}
+	if f.hdr[1]&0x80 != 0 {
+		copy(f.mask[:], f.hdr[hlen-4:hlen])
+	}
+	if f.remaining == 0 {
+		f.endClose()
+	}
+}
+
+// readClose keeps a close frame's payload, unmasked.
+func (f *frameTracker) readClose(p []byte) {
+	for _, c := range p {
+		if f.closeN < len(f.closeBuf) {
+			f.closeBuf[f.closeN] = c ^ f.mask[f.closeN%4]
+			f.closeN++
+		}
+	}
+}
+
+func (f *frameTracker) endClose() {
+	f.inClose, f.closeSeen, f.closeCode = false, true, 1005
+	if f.closeN >= 2 {
+		f.closeCode = binary.BigEndian.Uint16(f.closeBuf[:2])
+		f.closeText = string(f.closeBuf[2:f.closeN])
 	}
 }
 

@@ -4,6 +4,9 @@
 # alternating rounds; medians and ratios go to BENCHMARKS.md.
 #
 #   bash bench/compare.sh [ROUNDS]      (default 3; takes ~2 min a round)
+#   BASE=REV bash bench/compare.sh 5    also runs wslab built from git
+#                                       revision REV, alternating with the
+#                                       others: a before/after in one run
 #
 # Each proxy gets one core (GOMAXPROCS=1, worker_processes 1, nbthread 1);
 # the load tool and each backend run with GOMAXPROCS=1 too. wslab runs with
@@ -28,6 +31,12 @@ ulimit -n 1048576 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
 go build -o "$W/lab" ./cmd/lab
 LAB="$W/lab"
+if [ -n "${BASE:-}" ]; then
+  echo "building wslab at $BASE for the before/after columns"
+  git worktree add --detach "$W/base-src" "$BASE" >/dev/null 2>&1
+  (cd "$W/base-src" && go build -o "$W/lab-base" ./cmd/lab)
+  git worktree remove --force "$W/base-src"
+fi
 GOMAXPROCS=1 "$LAB" load echo-server --listen 127.0.0.1:19101 --name echo-1 >"$W/echo1.log" 2>&1 & PIDS+=($!)
 GOMAXPROCS=1 "$LAB" load echo-server --listen 127.0.0.1:19102 --name echo-2 >"$W/echo2.log" 2>&1 & PIDS+=($!)
 
@@ -87,7 +96,10 @@ backend be
   server e2 127.0.0.1:19102
 HAP
 
-declare -A URL=([direct]=ws://127.0.0.1:19101/ [wslab]=ws://127.0.0.1:18080/ [nginx]=ws://127.0.0.1:18081/ [haproxy]=ws://127.0.0.1:18082/)
+mkdir -p "$W/conf-base"
+sed 's/18080/18083/' "$W/conf/wslab.yaml" >"$W/conf-base/wslab.yaml"
+
+declare -A URL=([direct]=ws://127.0.0.1:19101/ [wslab]=ws://127.0.0.1:18080/ [nginx]=ws://127.0.0.1:18081/ [haproxy]=ws://127.0.0.1:18082/ [wslab-base]=ws://127.0.0.1:18083/)
 declare -A PID=()
 
 # Every round starts the proxies anew, so the memory of held tunnels is
@@ -100,12 +112,34 @@ start_proxies() {
   haproxy -f "$W/haproxy.cfg" -db >>"$W/haproxy.log" 2>&1 &
   PID[haproxy]=$!
   PIDS+=("${PID[wslab]}" "${PID[nginx]}" "${PID[haproxy]}")
+  if [ -n "${BASE:-}" ]; then
+    GOMAXPROCS=1 "$W/lab-base" balancer --config "$W/conf-base/wslab.yaml" --admin 127.0.0.1:18092 >>"$W/wslab-base.log" 2>&1 &
+    PID[wslab-base]=$!
+    PIDS+=("${PID[wslab-base]}")
+  fi
   sleep 1
 }
 stop_proxies() {
-  for t in wslab nginx haproxy; do kill "${PID[$t]}" 2>/dev/null || true; wait "${PID[$t]}" 2>/dev/null || true; done
+  for t in "${TARGETS[@]:1}"; do kill "${PID[$t]}" 2>/dev/null || true; wait "${PID[$t]}" 2>/dev/null || true; done
 }
 TARGETS=(direct wslab nginx haproxy)
+[ -n "${BASE:-}" ] && TARGETS=(direct wslab wslab-base nginx haproxy)
+
+# cpu_ticks sums the CPU time (user + system, in clock ticks) a proxy and
+# its children have used so far.
+cpu_ticks() {
+  local pids
+  pids=$(pgrep -P "$1" 2>/dev/null || true)
+  for p in $1 $pids; do awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null; done | awk '{s+=$1} END {print s+0}'
+}
+# flood runs one flood and records the proxy's CPU time for it.
+flood() {
+  local t=$1 window=$2 round=$3 c0=0 c1=0
+  [ "$t" != direct ] && c0=$(cpu_ticks "${PID[$t]}")
+  run --mode flood --conns 50 --window "$window" --size 1024 --duration 5s --url "${URL[$t]}" >"$W/flood$window-$t-$round.json"
+  [ "$t" != direct ] && c1=$(cpu_ticks "${PID[$t]}")
+  echo "{\"cpu_ticks\": $((c1 - c0)), \"hz\": $(getconf CLK_TCK)}" >"$W/cpu$window-$t-$round.json"
+}
 
 # rss_kib sums the resident memory of a proxy (nginx: master and workers).
 rss_kib() {
@@ -133,13 +167,15 @@ for round in $(seq "$ROUNDS"); do
     sleep 2 # let the proxy close them
   done
   for t in "${TARGETS[@]}"; do run --mode rtt --conns 50 --messages 400 --size 256 --url "${URL[$t]}" >"$W/rtt-$t-$round.json"; done
-  for t in "${TARGETS[@]}"; do run --mode flood --conns 50 --window 16 --size 1024 --duration 5s --url "${URL[$t]}" >"$W/flood16-$t-$round.json"; done
-  for t in "${TARGETS[@]}"; do run --mode flood --conns 50 --window 256 --size 1024 --duration 5s --url "${URL[$t]}" >"$W/flood256-$t-$round.json"; done
+  for t in "${TARGETS[@]}"; do flood "$t" 16 "$round"; done
+  for t in "${TARGETS[@]}"; do flood "$t" 256 "$round"; done
   stop_proxies
 done
 
 NGINX_V=$(nginx -v 2>&1 | sed 's/.*nginx\///')
 HAPROXY_V=$(haproxy -v 2>/dev/null | head -1 | awk '{print $3}')
-python3 bench/summarize.py "$W" "$ROUNDS" "$HOLD" "$NGINX_V" "$HAPROXY_V" "bash bench/compare.sh $ROUNDS" > BENCHMARKS.md
+CMD="bash bench/compare.sh $ROUNDS"
+[ -n "${BASE:-}" ] && CMD="BASE=$BASE $CMD"
+python3 bench/summarize.py "$W" "$ROUNDS" "$HOLD" "$NGINX_V" "$HAPROXY_V" "$CMD" "${BASE:-}" > BENCHMARKS.md
 cat BENCHMARKS.md
 echo "raw results: $W"
