@@ -206,12 +206,15 @@
     $("config-result").textContent = "";
   }
 
-  // showProblems puts each problem beside its field when the form has it,
-  // else in the list under the editor.
+  // showProblems puts each problem ("line N: field: what") beside its
+  // field when the form has it — without the line, which names a line of
+  // the document the form sent, not of anything on screen — else in the
+  // list under the editor, line and all.
   function showProblems(problems) {
     problems.forEach(function (p) {
-      var field = p.split(":")[0], span = document.querySelector('.field-error[data-field="' + field + '"]');
-      if (span) span.textContent = p.slice(field.length + 2);
+      var m = /^(?:line \d+: )?([a-z_.\[\]0-9]+): (.*)$/.exec(p);
+      var span = m && document.querySelector('.field-error[data-field="' + m[1] + '"]');
+      if (span) span.textContent = m[2];
       else $("yaml-errors").appendChild(el("li", "", p));
     });
     if ($("yaml-errors").children.length) $("raw").open = true;
