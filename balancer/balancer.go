@@ -263,7 +263,7 @@ func (b *Balancer) Config() Config { return b.snap.Load().cfg }
 // else is proxied as ordinary HTTP.
 func (b *Balancer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	snap := b.snap.Load()
-	if r.Header.Get("Upgrade") != "" || headerHasToken(r.Header, "Connection", "upgrade") {
+	if isUpgradeAttempt(r) {
 		b.serveUpgrade(w, r, snap)
 		return
 	}
