@@ -72,7 +72,7 @@ func (l *loop) pump(s *sock) {
 			return
 		}
 		if n <= 0 { // the end, or an error: the tunnel is over
-			l.ended(tn, s)
+			l.ended(tn, s, tunnelEnd{client: s.client, err: err})
 			return
 		}
 		tn.touch()
@@ -103,7 +103,7 @@ func (l *loop) send(s *sock, p []byte) bool {
 	w, err := writeSome(s.fd, p)
 	if err != nil {
 		if s.tn != nil {
-			l.ended(s.tn, s)
+			l.ended(s.tn, s, tunnelEnd{client: s.client, write: true, err: err})
 		}
 		return false
 	}
@@ -149,7 +149,7 @@ func (l *loop) flush(s *sock) {
 	s.backlog(-w)
 	switch {
 	case err != nil && s.tn != nil:
-		l.ended(s.tn, s)
+		l.ended(s.tn, s, tunnelEnd{client: s.client, write: true, err: err})
 		return
 	case err != nil:
 		l.failHandshake(s.hs, fmt.Sprintf("backend %s: send handshake: %v", s.hs.t.name, err))
@@ -170,9 +170,9 @@ func (l *loop) flush(s *sock) {
 
 // ended closes the tunnel after s failed or ended; the sockets stop being
 // served at once, and close after the tunnel is reported closed.
-func (l *loop) ended(tn *tunnel, s *sock) {
+func (l *loop) ended(tn *tunnel, s *sock, e tunnelEnd) {
 	s.dead, s.peer.dead = true, true
-	tn.ended(s.client)
+	tn.ended(e)
 }
 
 // Kept bytes use the pumps' buffers.
