@@ -8,8 +8,23 @@
 // The data path (picking a backend, copying bytes) reads the current
 // snapshot (an atomic pointer) and per-backend atomics only. The control
 // path (Reload, drains, Close) is serialized by Balancer.mu. The Balancer
-// owns every goroutine it starts: its HTTP servers, two pumps per tunnel,
-// health checks. Close stops them all and waits.
+// owns every goroutine it starts, and Close stops them all and waits:
+//
+//   - its HTTP servers' Serve loops (serveWG);
+//   - on Linux, one event loop per GOMAXPROCS for the plain listener
+//     (serveWG): accepting, handshakes and tunnels run on it, with no
+//     goroutine per connection. A loop starts a short-lived goroutine
+//     (serveWG) only to look up a backend's host name, to relay a
+//     backend's non-101 answer, or to hand a connection to net/http;
+//   - where there is no event loop, an accept loop and a goroutine per new
+//     connection (serveWG);
+//   - for a tunnel not on an event loop (the TLS listener's, one net/http
+//     served first, every one where there is no loop), two pump goroutines
+//     (wg);
+//   - health probes (wg).
+//
+// docs/ARCHITECTURE.md follows one connection from accept to close on both
+// front doors, file by file.
 package balancer
 
 import (
@@ -278,7 +293,7 @@ func (b *Balancer) Config() Config { return b.snap.Load().cfg }
 // else is proxied as ordinary HTTP.
 func (b *Balancer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	snap := b.snap.Load()
-	if r.Header.Get("Upgrade") != "" || headerHasToken(r.Header, "Connection", "upgrade") {
+	if isUpgradeAttempt(r) {
 		b.serveUpgrade(w, r, snap)
 		return
 	}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -26,8 +25,9 @@ import (
 // balancer's CPU per handshake.
 //
 // On Linux the event loops of loop_linux.go do the front door's work for
-// the plain listener, with the same parseUpgrade and the same handoff;
-// the goroutine per connection below serves where there are none.
+// the plain listener, with the same handshake core (handshake.go) and the
+// same handoff; the goroutine per connection below serves where there are
+// none.
 
 // goroutinesOnly makes the front door serve with goroutines even where
 // event loops are available (tests of that path set it).
@@ -103,6 +103,9 @@ func (b *Balancer) front(c net.Conn, h *handoff, port string) {
 	case errors.Is(err, errHeadTooLarge):
 		h.give(c, buf[:n], timeout)
 		return
+	case errors.Is(err, errBareLF):
+		b.refuse(c, http.StatusBadRequest, bareLFReason)
+		return
 	case err != nil:
 		c.Close() // gone before the head was complete
 		return
@@ -111,9 +114,13 @@ func (b *Balancer) front(c net.Conn, h *handoff, port string) {
 
 	lp := headPool.Get().(*[]byte)
 	defer headPool.Put(lp)
-	req, ok := parseUpgrade(buf[:end], (*lp)[:0])
-	if !ok {
+	req, verdict, code, reason := parseUpgrade(buf[:end], (*lp)[:0])
+	switch verdict {
+	case headNetHTTP:
 		h.give(c, buf[:n], timeout)
+		return
+	case headRefuse:
+		b.refuse(c, code, reason)
 		return
 	}
 	*lp = req.lines[:0] // keep a buffer that grew
@@ -121,146 +128,6 @@ func (b *Balancer) front(c net.Conn, h *handoff, port string) {
 	req.port = port
 	req.pending = buf[end:n]
 	b.tunnelUpgrade(c, &req, snap)
-}
-
-// requestTimeout is the answer to a client too slow to send its request
-// head.
-func requestTimeout(d time.Duration) []byte {
-	return fmt.Appendf(nil, "HTTP/1.1 408 Request Timeout\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n"+
-		"408 Request Timeout: the request headers did not arrive within %s\n", d)
-}
-
-// parseUpgrade reads a request head that the front door may take itself:
-// a GET over HTTP/1.1 with one Host, Upgrade: websocket, Connection:
-// upgrade, a valid Sec-WebSocket-Key and version 13, no body, and nothing
-// unusual (folded lines, bytes that are not allowed). Every other head
-// reports false and goes to net/http. The header lines to forward (all but
-// Host and X-Forwarded-*) are appended to lines.
-func parseUpgrade(h, lines []byte) (req upgradeReq, ok bool) {
-	line, rest, _ := bytes.Cut(h, crlf)
-	if len(line) <= len("GET  HTTP/1.1") || !bytes.HasPrefix(line, []byte("GET ")) || !bytes.HasSuffix(line, []byte(" HTTP/1.1")) {
-		return req, false
-	}
-	uri := line[len("GET ") : len(line)-len(" HTTP/1.1")]
-	if len(uri) == 0 || uri[0] != '/' {
-		return req, false
-	}
-	for _, c := range uri {
-		if c <= ' ' || c >= 0x7f {
-			return req, false
-		}
-	}
-	req.uri = uri
-	var host, upgrade, key, version, connUpgrade bool
-	for {
-		line, rest, _ = bytes.Cut(rest, crlf)
-		if len(line) == 0 {
-			break
-		}
-		name, value, found := bytes.Cut(line, []byte(":"))
-		if !found || !isToken(name) {
-			return req, false
-		}
-		value = bytes.Trim(value, " \t")
-		for _, c := range value {
-			if c < ' ' && c != '\t' || c == 0x7f {
-				return req, false
-			}
-		}
-		keep := true
-		switch {
-		case asciiEqualFold(name, "host"):
-			if host {
-				return req, false
-			}
-			host, keep, req.host = true, false, value
-		case asciiEqualFold(name, "upgrade"):
-			if upgrade || !asciiEqualFold(value, "websocket") {
-				return req, false
-			}
-			upgrade = true
-		case asciiEqualFold(name, "connection"):
-			connUpgrade = connUpgrade || hasToken(value, "upgrade")
-		case asciiEqualFold(name, "sec-websocket-key"):
-			if key || !validKey(value) {
-				return req, false
-			}
-			key = true
-		case asciiEqualFold(name, "sec-websocket-version"):
-			if version || string(value) != "13" {
-				return req, false
-			}
-			version = true
-		case asciiEqualFold(name, "content-length"), asciiEqualFold(name, "transfer-encoding"):
-			return req, false
-		case asciiEqualFold(name, "x-forwarded-for"):
-			if len(req.xff) > 0 {
-				req.xff = append(req.xff, ", "...)
-			}
-			req.xff = append(req.xff, value...)
-			keep = false
-		case asciiEqualFold(name, "x-forwarded-proto"), asciiEqualFold(name, "x-forwarded-port"):
-			keep = false
-		}
-		if keep {
-			lines = append(append(lines, line...), crlf...)
-		}
-	}
-	req.lines = lines
-	return req, host && upgrade && connUpgrade && key && version
-}
-
-var crlf = []byte("\r\n")
-
-// tokenChars are the bytes allowed in a header name (RFC 9110 tchar).
-var tokenChars = func() (t [256]bool) {
-	for c := '0'; c <= '9'; c++ {
-		t[c] = true
-	}
-	for c := 'a'; c <= 'z'; c++ {
-		t[c], t[c-'a'+'A'] = true, true
-	}
-	for _, c := range "!#$%&'*+-.^_`|~" {
-		t[c] = true
-	}
-	return t
-}()
-
-func isToken(b []byte) bool {
-	for _, c := range b {
-		if !tokenChars[c] {
-			return false
-		}
-	}
-	return len(b) > 0
-}
-
-// asciiEqualFold compares b to the lower-case ASCII s, ignoring case.
-func asciiEqualFold(b []byte, s string) bool {
-	if len(b) != len(s) {
-		return false
-	}
-	for i, c := range b {
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if c != s[i] {
-			return false
-		}
-	}
-	return true
-}
-
-// hasToken reports whether the comma-separated list v has token.
-func hasToken(v []byte, token string) bool {
-	for len(v) > 0 {
-		var f []byte
-		f, v, _ = bytes.Cut(v, []byte(","))
-		if asciiEqualFold(bytes.Trim(f, " \t"), token) {
-			return true
-		}
-	}
-	return false
 }
 
 // handoff is the listener net/http serves: the connections the front door

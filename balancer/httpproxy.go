@@ -1,19 +1,37 @@
 package balancer
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/quartz"
 )
 
 // serveHTTP proxies an ordinary HTTP request (the chat page, /healthz...).
 // A refused dial is retried on the next backend when the request has no
-// body to replay.
+// body to replay. The idle timeout applies as to a tunnel: a request with
+// no byte either way for that long ends (504 if the backend had not
+// answered yet, else the connection is cut), as a cloud ALB does to a long
+// poll. A client that hangs up ends its backend request at once (net/http
+// cancels the request's context).
 func (b *Balancer) serveHTTP(w http.ResponseWriter, r *http.Request, snap *snapshot) {
 	port := localPort(r)
 	replayable := r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0
+	idle := b.watchIdle(r.Context(), snap.idleTimeout())
+	defer idle.stop()
+	r = r.WithContext(idle.ctx)
+	if r.Body != nil && r.Body != http.NoBody {
+		r.Body = &idleBody{ReadCloser: r.Body, idle: idle}
+	}
+	w = &idleWriter{ResponseWriter: w, idle: idle}
 	code, reason := b.pickAndTry(hostOf(r.RemoteAddr), snap, snap.httpPolicy, replayable, func(t *target) error {
 		var proxyErr error
 		rp := &httputil.ReverseProxy{
@@ -34,13 +52,98 @@ func (b *Balancer) serveHTTP(w http.ResponseWriter, r *http.Request, snap *snaps
 			return nil
 		}
 		var op *net.OpError
-		if errors.As(proxyErr, &op) && op.Op == "dial" {
+		switch {
+		case errors.Is(context.Cause(idle.ctx), errHTTPIdle):
+			fail(w, http.StatusGatewayTimeout, fmt.Sprintf("backend %s sent nothing for the idle timeout (%s)", t.name, idle.d))
+		case errors.As(proxyErr, &op) && op.Op == "dial":
 			return proxyErr
+		default:
+			fail(w, http.StatusBadGateway, fmt.Sprintf("backend %s: %v", t.name, proxyErr))
 		}
-		fail(w, http.StatusBadGateway, fmt.Sprintf("backend %s: %v", t.name, proxyErr))
 		return nil
 	})
 	if code != 0 {
 		fail(w, code, reason)
 	}
+}
+
+// errHTTPIdle ends a proxied request that was quiet for the idle timeout.
+var errHTTPIdle = errors.New("balancer: idle timeout")
+
+// httpIdle is a proxied request's idle timer, on the balancer's clock. As
+// for a tunnel, activity only stamps the time; the timer reads the stamp
+// when it fires and re-arms for the rest.
+type httpIdle struct {
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	clock  quartz.Clock
+	d      time.Duration
+	last   atomic.Int64 // unix ns of the last byte either way
+
+	// mu guards the fields below.
+	mu      sync.Mutex
+	timer   *quartz.Timer
+	stopped bool
+}
+
+func (b *Balancer) watchIdle(parent context.Context, d time.Duration) *httpIdle {
+	i := &httpIdle{clock: b.clock, d: d}
+	i.ctx, i.cancel = context.WithCancelCause(parent)
+	i.touch()
+	i.mu.Lock()
+	i.timer = b.clock.AfterFunc(d, i.fire, "balancer", "http-proxy-idle")
+	i.mu.Unlock()
+	return i
+}
+
+func (i *httpIdle) touch() { i.last.Store(i.clock.Now().UnixNano()) }
+
+func (i *httpIdle) fire() {
+	rest := i.d - i.clock.Since(time.Unix(0, i.last.Load()))
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	switch {
+	case i.stopped:
+	case rest > 0:
+		i.timer.Reset(rest, "balancer", "http-proxy-idle")
+	default:
+		i.cancel(errHTTPIdle)
+	}
+}
+
+func (i *httpIdle) stop() {
+	i.mu.Lock()
+	i.stopped = true
+	i.timer.Stop()
+	i.mu.Unlock()
+	i.cancel(nil)
+}
+
+// idleWriter stamps the idle timer on every byte to the client.
+type idleWriter struct {
+	http.ResponseWriter
+	idle *httpIdle
+}
+
+func (w *idleWriter) Write(p []byte) (int, error) {
+	n, err := w.ResponseWriter.Write(p)
+	w.idle.touch()
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach Flush and the deadlines.
+func (w *idleWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// idleBody stamps the idle timer on every byte from the client.
+type idleBody struct {
+	io.ReadCloser
+	idle *httpIdle
+}
+
+func (b *idleBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if n > 0 {
+		b.idle.touch()
+	}
+	return n, err
 }

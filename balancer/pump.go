@@ -2,6 +2,7 @@ package balancer
 
 import (
 	"errors"
+	"io"
 	"net"
 	"sync"
 	"syscall"
@@ -9,7 +10,11 @@ import (
 )
 
 // bufPool holds the copy buffers. A pump borrows one only while its socket
-// has data, so an idle tunnel holds none (see PERF-NOTES).
+// has data, so an idle tunnel holds none: measured on this machine kind, a
+// tunnel that owns a 32 KiB buffer per direction for its life cost ~20 KiB
+// per held tunnel, one that borrows only when readable 11.4 KiB; and pooled
+// 32 KiB buffers used 37–53 % less CPU per message than 4 KiB ones under
+// pipelined load, with the same idle memory.
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 
 // netPair is a tunnel's two net.Conns, each copied onward by its own pump
@@ -63,16 +68,17 @@ func (p *netPair) writeClientHead(tn *tunnel, b []byte, headLen int) error {
 func (p *netPair) pump(tn *tunnel, src, dst net.Conn, up bool) {
 	defer tn.b.wg.Done()
 	var readSide bool
+	var err error
 	if sc, ok := src.(syscall.Conn); ok {
-		if rc, err := sc.SyscallConn(); err == nil {
-			readSide = p.pumpRaw(tn, rc, dst, up)
+		if rc, rerr := sc.SyscallConn(); rerr == nil {
+			readSide, err = p.pumpRaw(tn, rc, dst, up)
 		} else {
-			readSide = p.pumpPlain(tn, src, dst, up)
+			readSide, err = p.pumpPlain(tn, src, dst, up)
 		}
 	} else {
-		readSide = p.pumpPlain(tn, src, dst, up)
+		readSide, err = p.pumpPlain(tn, src, dst, up)
 	}
-	tn.ended(up == readSide) // reading the client, or writing to it
+	tn.ended(tunnelEnd{client: up == readSide, write: !readSide, err: err}) // reading the client, or writing to it
 }
 
 // deliver writes one chunk onward and counts it.
@@ -89,40 +95,47 @@ func (p *netPair) deliver(tn *tunnel, dst net.Conn, b []byte, up bool) error {
 }
 
 // pumpPlain is the portable copy (TLS clients): it holds a buffer while it
-// waits. It reports whether the read side ended the copy.
-func (p *netPair) pumpPlain(tn *tunnel, src, dst net.Conn, up bool) bool {
+// waits. It reports whether the read side ended the copy, and the error
+// (nil for the end of the stream).
+func (p *netPair) pumpPlain(tn *tunnel, src, dst net.Conn, up bool) (bool, error) {
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
 	for {
 		n, err := src.Read(*bp)
 		if n > 0 {
 			if werr := p.deliver(tn, dst, (*bp)[:n], up); werr != nil {
-				return false
+				return false, werr
 			}
 		}
+		if errors.Is(err, io.EOF) {
+			return true, nil
+		}
 		if err != nil {
-			return true
+			return true, err
 		}
 	}
 }
 
 // pumpRaw borrows a buffer to read what is there and gives it back as soon
 // as the socket would block, so it waits for readability holding none. It
-// reports whether the read side ended the copy.
-func (p *netPair) pumpRaw(tn *tunnel, rc syscall.RawConn, dst net.Conn, up bool) bool {
+// reports whether the read side ended the copy, and the error (nil for the
+// end of the stream).
+func (p *netPair) pumpRaw(tn *tunnel, rc syscall.RawConn, dst net.Conn, up bool) (bool, error) {
 	var st rawRead
 	defer st.release()
 	read := st.read // one closure for the tunnel's life, not one per read
 	for {
 		err := rc.Read(read)
 		switch {
-		case err != nil || st.err != nil:
-			return true
+		case err != nil:
+			return true, err
+		case st.err != nil:
+			return true, st.err
 		case st.n == 0:
-			return true // EOF
+			return true, nil // EOF
 		}
 		if werr := p.deliver(tn, dst, (*st.buf)[:st.n], up); werr != nil {
-			return false
+			return false, werr
 		}
 	}
 }

@@ -181,10 +181,20 @@ func (tn *tunnel) close(reason string) {
 // socket deadline; only a stuck client ever meets it.
 const goAwayWriteWait = time.Second
 
-// ended closes the tunnel after a copy failed on the client's connection
-// (reading it or writing to it) or on the backend's.
-func (tn *tunnel) ended(clientSide bool) {
-	if clientSide {
+// tunnelEnd is how a tunnel's copy ended: on which connection, and how.
+type tunnelEnd struct {
+	client bool  // the client's connection, else the backend's
+	write  bool  // writing to it failed, else reading it ended
+	err    error // nil: the peer closed its end (EOF)
+}
+
+// ended closes the tunnel after a copy ended on one of its connections.
+// Every copy of both front doors — the event loop's (loop_tunnel_linux.go)
+// and the pump goroutines (pump.go) — ends here, first come first served
+// (close keeps the first reason claimed): the one place to record who
+// ended a tunnel and how.
+func (tn *tunnel) ended(e tunnelEnd) {
+	if e.client {
 		tn.close(ReasonClientClosed)
 	} else {
 		tn.close(ReasonBackendClosed)

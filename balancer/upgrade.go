@@ -4,79 +4,30 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/base64"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
-
-	"github.com/wslab/wslab/events"
 )
 
-// checkUpgrade returns why r is not a valid WebSocket upgrade, or "".
-func checkUpgrade(r *http.Request) string {
-	switch {
-	case r.Method != http.MethodGet:
-		return fmt.Sprintf("a websocket upgrade must be a GET, not %s", r.Method)
-	case !r.ProtoAtLeast(1, 1):
-		return fmt.Sprintf("a websocket upgrade needs HTTP/1.1, not %s", r.Proto)
-	case !strings.EqualFold(r.Header.Get("Upgrade"), "websocket"):
-		return fmt.Sprintf("Upgrade %q is not supported: only websocket", r.Header.Get("Upgrade"))
-	case !headerHasToken(r.Header, "Connection", "upgrade"):
-		return `the Connection header lacks "upgrade"`
-	}
-	key := r.Header.Get("Sec-WebSocket-Key")
-	if key == "" {
-		return "missing Sec-WebSocket-Key"
-	}
-	if !validKey([]byte(key)) {
-		return fmt.Sprintf("Sec-WebSocket-Key %q is not 16 base64-encoded bytes", trim(key))
-	}
-	if v := r.Header.Get("Sec-WebSocket-Version"); v != "13" {
-		return fmt.Sprintf("Sec-WebSocket-Version %q is not supported: want 13", trim(v))
-	}
-	return ""
-}
+// The goroutine path of the upgrade: a connection that net/http served
+// (TLS, a keep-alive connection's later request, a head only net/http
+// parses) or that front.go's goroutine read, from the backend's dial to the
+// tunnel. The rules it applies are the handshake core's (handshake.go).
 
-// validKey reports whether a Sec-WebSocket-Key is 16 bytes in base64.
-func validKey(key []byte) bool {
-	if len(key) != 24 { // also keeps Decode within k
-		return false
-	}
-	var k [18]byte
-	n, err := base64.StdEncoding.Decode(k[:], key)
-	return err == nil && n == 16
-}
+// fail answers through net/http with a one-line plain-text reason.
+func fail(w http.ResponseWriter, code int, reason string) { refusal{code, reason}.write(w) }
 
-func trim(s string) string {
-	if len(s) > 40 {
-		return s[:40] + "…"
-	}
-	return s
-}
-
-// fail answers with a one-line plain-text reason.
-func fail(w http.ResponseWriter, code int, reason string) {
-	if code == http.StatusBadRequest && strings.HasPrefix(reason, "Sec-WebSocket-Version") {
-		w.Header().Set("Sec-WebSocket-Version", "13")
-	}
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.Header().Set("Connection", "close")
-	w.WriteHeader(code)
-	fmt.Fprintf(w, "%d %s: %s\n", code, http.StatusText(code), reason)
-}
-
-// serveUpgrade handles an upgrade that reached net/http (TLS, a keep-alive
-// connection's later request, or one the front door passed on): a malformed
-// one gets 400 with the reason; a valid one is taken off net/http and
-// continues as the front door's would.
+// serveUpgrade handles an upgrade that reached net/http: a refused one gets
+// its code and reason; a valid one is taken off net/http and continues as
+// the front door's would.
 func (b *Balancer) serveUpgrade(w http.ResponseWriter, r *http.Request, snap *snapshot) {
-	if reason := checkUpgrade(r); reason != "" {
-		fail(w, http.StatusBadRequest, reason)
+	req, code, reason := checkUpgrade(r)
+	if code != 0 {
+		fail(w, code, reason)
 		return
 	}
 	cc, crw, err := http.NewResponseController(w).Hijack()
@@ -84,40 +35,11 @@ func (b *Balancer) serveUpgrade(w http.ResponseWriter, r *http.Request, snap *sn
 		fail(w, http.StatusInternalServerError, fmt.Sprintf("cannot take over the connection: %v", err))
 		return
 	}
-	var lines []byte
-	var xff []string
-	for k, vs := range r.Header {
-		switch k {
-		case "X-Forwarded-For":
-			xff = vs
-			continue
-		case "X-Forwarded-Proto", "X-Forwarded-Port":
-			continue
-		}
-		for _, v := range vs {
-			lines = append(append(append(append(lines, k...), ": "...), v...), "\r\n"...)
-		}
-	}
-	req := upgradeReq{
-		uri: []byte(r.RequestURI), host: []byte(r.Host), lines: lines, xff: []byte(strings.Join(xff, ", ")),
-		clientAddr: r.RemoteAddr, tls: r.TLS != nil, port: localPort(r),
-	}
+	req.clientAddr, req.tls, req.port = r.RemoteAddr, r.TLS != nil, localPort(r)
 	if n := crw.Reader.Buffered(); n > 0 {
 		req.pending, _ = crw.Reader.Peek(n)
 	}
 	b.tunnelUpgrade(cc, &req, snap)
-}
-
-// upgradeReq is a valid WebSocket upgrade request, as the backend will get
-// it.
-type upgradeReq struct {
-	uri, host  []byte
-	lines      []byte // header lines "Name: value\r\n", less Host and X-Forwarded-*
-	xff        []byte // X-Forwarded-For the client sent, empty if none
-	clientAddr string // ip:port
-	tls        bool
-	port       string // the listener's port, for X-Forwarded-Port
-	pending    []byte // bytes the client sent after the request head
 }
 
 // tunnelUpgrade picks a backend, dials it (trying the next one after a
@@ -153,7 +75,7 @@ func (b *Balancer) refusal(code int, reason string) []byte {
 	if b.ctx.Err() != nil {
 		code, reason = http.StatusServiceUnavailable, "the balancer is shutting down"
 	}
-	return failure(code, reason)
+	return refusal{code, reason}.bytes()
 }
 
 // dial connects to a backend. There is no TCP keep-alive: the idle timeout
@@ -169,64 +91,6 @@ func (b *Balancer) dial(t *target) (net.Conn, error) {
 // dialTimeout bounds connecting to a backend. It guards against a network
 // that drops packets; scenarios refuse or accept, they never hold a dial.
 const dialTimeout = 5 * time.Second
-
-// pickAndTry picks backends with pol and hands each to try until one takes
-// the request. try returns an error only when the backend refused the
-// connection: that is a passive failure, and the next backend is tried
-// (bounded by retries, and only if the request can be sent again). It
-// returns the answer for the client when none took it: 503 with no backend
-// to pick, 502 when all refused; 0 otherwise.
-func (b *Balancer) pickAndTry(clientIP string, snap *snapshot, pol policy, replayable bool, try func(*target) error) (int, string) {
-	a := attempts{b: b, clientIP: clientIP, snap: snap, pol: pol, replayable: replayable}
-	for t := a.next(); t != nil; t = a.next() {
-		err := try(t)
-		if err == nil {
-			return 0, ""
-		}
-		a.failed(t, err)
-	}
-	return a.answer()
-}
-
-// attempts is pickAndTry's walk over the backends, one step at a time, for
-// callers that learn later whether a backend took the connection.
-type attempts struct {
-	b          *Balancer
-	clientIP   string
-	snap       *snapshot
-	pol        policy
-	replayable bool
-	tried      []*target
-	last       error
-}
-
-// next picks the backend to try now, or nil when there is none left to try.
-func (a *attempts) next() *target {
-	if len(a.tried) > *a.snap.cfg.ServerGroup.Retries || len(a.tried) > 0 && !a.replayable {
-		return nil // out of retries, or the body is spent and cannot be sent again
-	}
-	cands := a.snap.candidates(a.tried)
-	if len(cands) == 0 {
-		return nil
-	}
-	return a.pol.pick(cands, a.clientIP)
-}
-
-// failed records that t refused the connection: a passive failure.
-func (a *attempts) failed(t *target, err error) {
-	t.b.failures.Add(1)
-	a.b.publish(events.Event{Kind: events.BackendFailure, Backend: t.name, Detail: err.Error()})
-	a.last = fmt.Errorf("backend %s: %w", t.name, err)
-	a.tried = append(a.tried, t)
-}
-
-// answer is what the client hears when no backend took the connection.
-func (a *attempts) answer() (int, string) {
-	if a.last == nil {
-		return http.StatusServiceUnavailable, "no healthy backend in the server group"
-	}
-	return http.StatusBadGateway, fmt.Sprintf("no backend could be reached (tried %d): %v", len(a.tried), a.last)
-}
 
 // handshake forwards the upgrade request to the backend and relays its
 // answer; on 101 the two connections become a tunnel. The backend has the
@@ -257,16 +121,12 @@ func (b *Balancer) handshake(client net.Conn, req *upgradeReq, snap *snapshot, t
 		return
 	}
 	timer.Stop()
-	code, upgrade, ok := parseResponseHead(in[:end])
-	switch {
-	case !ok:
-		b.failHandshake(client, bc, fmt.Sprintf("backend %s: no valid handshake response: malformed status line %q", t.name, trim(firstLine(in[:end]))))
-		return
-	case code != http.StatusSwitchingProtocols:
+	switch kind, reason := classifyAnswer(t.name, in[:end]); kind {
+	case answerRelay:
 		relay(client, bc, in[:n])
 		return
-	case !strings.EqualFold(upgrade, "websocket"):
-		b.failHandshake(client, bc, fmt.Sprintf("backend %s switched to %q, not websocket", t.name, upgrade))
+	case answerRefuse:
+		b.failHandshake(client, bc, reason)
 		return
 	}
 	// The tunnel is registered (status, counters, event) before the client
@@ -297,31 +157,6 @@ var headPool = sync.Pool{New: func() any { b := make([]byte, 0, headSize); retur
 // longer request goes to net/http, which applies listener.max_header_bytes.
 const headSize = 8 << 10
 
-// appendRequestHead appends the request line and headers for the backend,
-// with the client's Host and Origin kept and X-Forwarded-* added.
-func appendRequestHead(out []byte, req *upgradeReq) []byte {
-	out = append(out, "GET "...)
-	out = append(out, req.uri...)
-	out = append(out, " HTTP/1.1\r\nHost: "...)
-	out = append(out, req.host...)
-	out = append(out, "\r\n"...)
-	out = append(out, req.lines...)
-	out = append(out, "X-Forwarded-For: "...)
-	if len(req.xff) > 0 {
-		out = append(append(out, req.xff...), ", "...)
-	}
-	out = append(out, hostOf(req.clientAddr)...)
-	out = append(out, "\r\nX-Forwarded-Proto: "...)
-	if req.tls {
-		out = append(out, "https"...)
-	} else {
-		out = append(out, "http"...)
-	}
-	out = append(out, "\r\nX-Forwarded-Port: "...)
-	out = append(out, req.port...)
-	return append(out, "\r\n\r\n"...)
-}
-
 // readHead reads from c into buf until the blank line that ends an HTTP
 // head. It returns how much it read and where the head ends.
 func readHead(c net.Conn, buf []byte) (n, end int, err error) {
@@ -329,8 +164,10 @@ func readHead(c net.Conn, buf []byte) (n, end int, err error) {
 		m, err := c.Read(buf[n:])
 		from := max(0, n-3)
 		n += m
-		if i := bytes.Index(buf[from:n], crlfcrlf); i >= 0 {
-			return n, from + i + 4, nil
+		if end, bareLF := headEnd(buf[:n], from); end > 0 {
+			return n, end, nil
+		} else if bareLF {
+			return n, 0, errBareLF
 		}
 		if err != nil {
 			return n, 0, err
@@ -342,48 +179,9 @@ func readHead(c net.Conn, buf []byte) (n, end int, err error) {
 }
 
 var (
-	crlfcrlf        = []byte("\r\n\r\n")
 	errHeadTooLarge = fmt.Errorf("head larger than %d bytes", headSize)
+	errBareLF       = errors.New("a line of the head ends in a bare LF")
 )
-
-// parseResponseHead reads the status code and the Upgrade header of a
-// response head.
-func parseResponseHead(h []byte) (code int, upgrade string, ok bool) {
-	line, rest, _ := bytes.Cut(h, []byte("\r\n"))
-	proto, status, _ := bytes.Cut(line, []byte(" "))
-	if !bytes.HasPrefix(proto, []byte("HTTP/1.")) || len(status) < 3 {
-		return 0, "", false
-	}
-	code, err := strconv.Atoi(string(status[:3]))
-	if err != nil || code < 100 {
-		return 0, "", false
-	}
-	for len(rest) > 0 {
-		line, rest, _ = bytes.Cut(rest, []byte("\r\n"))
-		name, value, found := bytes.Cut(line, []byte(":"))
-		if found && asciiEqualFold(name, "upgrade") {
-			upgrade = string(bytes.TrimSpace(value))
-		}
-	}
-	return code, upgrade, true
-}
-
-func firstLine(h []byte) string {
-	line, _, _ := bytes.Cut(h, []byte("\r\n"))
-	return string(line)
-}
-
-// failure is fail's answer as raw bytes, for a connection net/http does not
-// serve.
-func failure(code int, reason string) []byte {
-	body := fmt.Sprintf("%d %s: %s\n", code, http.StatusText(code), reason)
-	extra := ""
-	if code == http.StatusBadRequest && strings.HasPrefix(reason, "Sec-WebSocket-Version") {
-		extra = "Sec-WebSocket-Version: 13\r\n"
-	}
-	return fmt.Appendf(nil, "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\nContent-Length: %d\r\n%s\r\n%s",
-		code, http.StatusText(code), len(body), extra, body)
-}
 
 // relay sends a non-101 handshake answer (a 403 for a foreign Origin, say)
 // back to the client as it is, body included up to 1 MiB, and closes both
@@ -393,7 +191,7 @@ func relay(client, bc net.Conn, head []byte) {
 	defer bc.Close()
 	resp, err := http.ReadResponse(bufio.NewReader(io.MultiReader(bytes.NewReader(head), bc)), nil)
 	if err != nil {
-		client.Write(failure(http.StatusBadGateway, fmt.Sprintf("no valid handshake response: %v", err)))
+		client.Write(refusal{http.StatusBadGateway, fmt.Sprintf("no valid handshake response: %v", err)}.bytes())
 		return
 	}
 	defer resp.Body.Close()

@@ -1,0 +1,74 @@
+package balancer
+
+import (
+	"bytes"
+	"testing"
+)
+
+// FuzzParseUpgrade: any request head goes to net/http, is refused with a
+// reason, or yields an upgrade whose forwarded head is well formed, with no
+// Host, X-Forwarded-For or hop-by-hop line of the client's left in it.
+func FuzzParseUpgrade(f *testing.F) {
+	f.Add([]byte("GET /chat HTTP/1.1\r\nHost: lab\r\nUpgrade: websocket\r\nConnection: keep-alive, Upgrade\r\n" +
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nX-Forwarded-For: 10.0.0.1\r\n\r\n"))
+	f.Add([]byte("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"))
+	f.Add([]byte("GET / HTTP/1.1\r\n Folded: x\r\n\r\n"))
+	f.Fuzz(func(t *testing.T, h []byte) {
+		req, verdict, code, reason := parseUpgrade(h, nil)
+		switch {
+		case verdict == headRefuse && (code != 400 || reason == ""):
+			t.Fatalf("refused with %d %q, want 400 and a reason", code, reason)
+		case verdict != headUpgrade:
+			return
+		}
+		req.clientAddr, req.port = "127.0.0.1:1", "80"
+		out := appendRequestHead(nil, &req)
+		if !bytes.HasSuffix(out, []byte("\r\n\r\n")) || bytes.Count(out, []byte("\r\n\r\n")) != 1 {
+			t.Fatalf("forwarded head is not one head: %q", out)
+		}
+		for _, line := range bytes.Split(req.lines, []byte("\r\n")) {
+			name, _, _ := bytes.Cut(line, []byte(":"))
+			if roleOf(name) != roleForward {
+				t.Fatalf("client's %s line forwarded as is: %q", name, line)
+			}
+		}
+	})
+}
+
+func TestParseUpgradeTakesOnlyPlainUpgrades(t *testing.T) {
+	const ok = "GET /chat?x=1 HTTP/1.1\r\nhost: lab\r\nUPGRADE: WebSocket\r\nConnection: keep-alive, Upgrade, X-Hop\r\n" +
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nX-Forwarded-For: 10.0.0.1\r\nOrigin: http://lab\r\n" +
+		"Keep-Alive: timeout=5\r\nX-Hop: 1\r\n\r\n"
+	req, verdict, _, _ := parseUpgrade([]byte(ok), nil)
+	if verdict != headUpgrade {
+		t.Fatalf("a plain upgrade: got verdict %d, want it taken", verdict)
+	}
+	if string(req.host) != "lab" || string(req.uri) != "/chat?x=1" || string(req.xff) != "10.0.0.1" {
+		t.Fatalf("parsed %q %q %q", req.host, req.uri, req.xff)
+	}
+	if string(req.lines) != "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nOrigin: http://lab\r\n" {
+		t.Fatalf("forwarded lines %q: want the end-to-end ones only (no Host, hop-by-hop or X-Forwarded-*)", req.lines)
+	}
+	const rest = "Host: lab\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+	for _, tt := range []struct {
+		name, head string
+		want       headVerdict
+	}{
+		{"HTTP/1.0", "GET / HTTP/1.0\r\n" + rest, headRefuse},
+		{"two hosts", "GET / HTTP/1.1\r\nHost: a\r\n" + rest, headNetHTTP},
+		{"folded line", "GET / HTTP/1.1\r\nX: a\r\n b\r\n" + rest, headNetHTTP},
+		{"space in name", "GET / HTTP/1.1\r\nX Y: a\r\n" + rest, headNetHTTP},
+		{"control byte", "GET / HTTP/1.1\r\nX: a\x01b\r\n" + rest, headNetHTTP},
+		{"absolute URI", "GET http://lab/ HTTP/1.1\r\n" + rest, headNetHTTP},
+		{"ordinary GET", "GET / HTTP/1.1\r\nHost: lab\r\n\r\n", headNetHTTP},
+		{"version 8", "GET / HTTP/1.1\r\nSec-WebSocket-Version: 8\r\n" + rest, headRefuse},
+		{"two keys", "GET / HTTP/1.1\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" + rest, headRefuse},
+		{"body", "GET / HTTP/1.1\r\nContent-Length: 3\r\n" + rest, headRefuse},
+		{"no upgrade token", "GET / HTTP/1.1\r\nHost: lab\r\nUpgrade: websocket\r\nConnection: close\r\n\r\n", headRefuse},
+		{"ordinary GET, both lengths", "GET / HTTP/1.1\r\nHost: lab\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n", headRefuse},
+	} {
+		if _, got, _, _ := parseUpgrade([]byte(tt.head), nil); got != tt.want {
+			t.Errorf("%s: got verdict %d, want %d", tt.name, got, tt.want)
+		}
+	}
+}

@@ -1,0 +1,160 @@
+package balancer_test
+
+import (
+	"bufio"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/quartz"
+
+	"github.com/wslab/wslab/balancer"
+)
+
+// longPoll is a backend that holds every request until its client (the
+// balancer) gives up; it reports each request's start and end.
+func longPoll(t *testing.T) (url string, started, ended chan struct{}) {
+	t.Helper()
+	started, ended = make(chan struct{}, 10), make(chan struct{}, 10)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		started <- struct{}{}
+		<-r.Context().Done()
+		ended <- struct{}{}
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL, started, ended
+}
+
+// waitChan waits for one value on c, or fails with why.
+func waitChan(t *testing.T, c chan struct{}, why string) {
+	t.Helper()
+	select {
+	case <-c:
+	case <-time.After(waitFor):
+		t.Fatal(why)
+	}
+}
+
+// A long-poll GET that the backend holds is cut at the idle timeout, on the
+// balancer's clock, as a cloud ALB cuts it: the client hears 504 and the
+// backend's request ends.
+func TestLongPollIsCutByTheIdleTimeout(t *testing.T) {
+	url, started, ended := longPoll(t)
+	clk := quartz.NewMock(t)
+	r := start(t, balancer.Config{
+		Listener:    balancer.ListenerConfig{IdleTimeout: balancer.Duration(5 * time.Second)},
+		ServerGroup: balancer.ServerGroupConfig{Servers: []balancer.ServerConfig{{Name: "poll", URL: url}}, HealthCheck: noChecks()},
+	}, clk)
+	c, err := net.Dial("tcp", r.b.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.WriteString(c, "GET /poll HTTP/1.1\r\nHost: lab\r\n\r\n")
+	waitChan(t, started, "the request never reached the backend")
+	advance(t, clk, 4900*time.Millisecond)
+	select {
+	case <-ended:
+		t.Fatal("at 4.9 s: the request ended, want it held until the idle timeout")
+	default:
+	}
+	advance(t, clk, 100*time.Millisecond)
+	c.SetReadDeadline(time.Now().Add(waitFor)) // the test's own bound
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("at 5 s: got %v, want a 504 answer", err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusGatewayTimeout || !strings.Contains(string(body), "idle timeout (5s)") {
+		t.Fatalf("at 5 s: got %s %q, want 504 naming the idle timeout", resp.Status, body)
+	}
+	waitChan(t, ended, "the backend's request still runs after the idle timeout")
+}
+
+// A client that hangs up ends its backend request at once: an ordinary
+// long poll, and (on the event loop) an upgrade whose backend has not
+// answered yet.
+func TestClientHangUpEndsItsBackendRequest(t *testing.T) {
+	t.Run("long poll", func(t *testing.T) {
+		url, started, ended := longPoll(t)
+		r := start(t, balancer.Config{ServerGroup: balancer.ServerGroupConfig{Servers: []balancer.ServerConfig{{Name: "poll", URL: url}}, HealthCheck: noChecks()}}, quartz.NewMock(t))
+		c, err := net.Dial("tcp", r.b.Addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.WriteString(c, "GET /poll HTTP/1.1\r\nHost: lab\r\n\r\n")
+		waitChan(t, started, "the request never reached the backend")
+		c.Close()
+		waitChan(t, ended, "the backend's request still runs after its client hung up")
+	})
+	t.Run("upgrade waiting for the backend", func(t *testing.T) {
+		if runtime.GOOS != "linux" {
+			t.Skip("the goroutine front door notices only once the backend answers")
+		}
+		accepted := make(chan net.Conn, 1)
+		silent := rawBackend(t, func(c net.Conn) { accepted <- c }) // reads nothing, answers nothing
+		r := start(t, balancer.Config{ServerGroup: balancer.ServerGroupConfig{Servers: []balancer.ServerConfig{{Name: "silent", URL: silent}}, HealthCheck: noChecks()}}, quartz.NewMock(t))
+		c := sendUpgrade(t, r.b.Addr())
+		var backend net.Conn
+		select {
+		case backend = <-accepted:
+		case <-time.After(waitFor):
+			t.Fatal("the upgrade never reached the backend")
+		}
+		defer backend.Close()
+		c.Close()
+		backend.SetReadDeadline(time.Now().Add(waitFor)) // the test's own bound
+		if _, err := io.Copy(io.Discard, backend); err != nil {
+			t.Fatalf("backend: got %v, want its connection closed when the client hung up", err)
+		}
+	})
+}
+
+// Content-Length together with Transfer-Encoding (RFC 9112 §6.3), and a
+// head whose lines end in bare LFs, get 400 at once and a closed
+// connection, from both front doors.
+func TestAmbiguousHeadsAreRefusedAtOnce(t *testing.T) {
+	nodes := echoNodes(t, 1)
+	for _, door := range []string{"event loop", "goroutines"} {
+		t.Run(door, func(t *testing.T) {
+			if door == "goroutines" {
+				balancer.WithoutEventLoop(t)
+			}
+			// A header timeout far beyond the test's bound: an answer
+			// within the bound came at once, not at the header timeout.
+			r := start(t, balancer.Config{
+				Listener:    balancer.ListenerConfig{HeaderTimeout: balancer.Duration(5 * time.Minute)},
+				ServerGroup: balancer.ServerGroupConfig{Servers: servers(nodes), HealthCheck: noChecks()},
+			}, nil)
+			for _, tt := range []struct{ name, head, reason string }{
+				{"both lengths", "POST /echo HTTP/1.1\r\nHost: lab\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", "RFC 9112 §6.3"},
+				{"bare LF", "GET / HTTP/1.1\nHost: lab\n\n", "bare LF"},
+			} {
+				c, err := net.Dial("tcp", r.b.Addr())
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer c.Close()
+				c.SetReadDeadline(time.Now().Add(waitFor)) // the test's own bound
+				io.WriteString(c, tt.head)
+				br := bufio.NewReader(c)
+				resp, err := http.ReadResponse(br, nil)
+				if err != nil {
+					t.Fatalf("%s: got %v, want 400 at once", tt.name, err)
+				}
+				body, _ := io.ReadAll(resp.Body)
+				if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), tt.reason) {
+					t.Fatalf("%s: got %s %q, want 400 saying %q", tt.name, resp.Status, body, tt.reason)
+				}
+				if n, err := br.Read(make([]byte, 1)); err != io.EOF {
+					t.Fatalf("%s: after the answer: read %d bytes, %v; want the connection closed", tt.name, n, err)
+				}
+			}
+		})
+	}
+}
