@@ -317,6 +317,65 @@ func (b *Balancer) connState(c net.Conn, st http.ConnState) {
 // ErrClosed is returned by Reload on a closed balancer.
 var ErrClosed = errors.New("balancer: closed")
 
+// Shutdown ends the balancer the way a person wants it to: it stops
+// listening, says goodbye to every open tunnel — a 1001 Going Away close
+// frame to both ends, each between two frames, as a drain sends it — and
+// waits until ctx ends for the tunnels to close (a side's close frame or
+// hang-up ends its tunnel), then closes the rest and everything else as
+// Close does. Every tunnel ends with reason shutdown. progress, if not nil,
+// is called with the number of tunnels still open: once when the goodbyes
+// are sent, then as they close, at most every 200 ms.
+func (b *Balancer) Shutdown(ctx context.Context, progress func(open int)) error {
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return nil
+	}
+	for _, srv := range b.servers {
+		srv.Close()
+	}
+	for _, h := range b.handoffs {
+		h.Close()
+	}
+	b.mu.Unlock()
+	open := b.openTunnels()
+	for _, tn := range open {
+		tn.claim(ReasonShutdown, "the balancer said goodbye (1001) to both ends")
+		tn.conns.sayGoodbye(tn)
+	}
+	if progress != nil {
+		progress(len(open))
+	}
+	tick := time.NewTicker(200 * time.Millisecond) // people's time: the shutdown timeout is wall time
+	defer tick.Stop()
+	last := len(open)
+	for last > 0 {
+		select {
+		case <-ctx.Done():
+			return b.Close()
+		case <-tick.C:
+		}
+		if n := len(b.openTunnels()); n != last {
+			last = n
+			if progress != nil {
+				progress(n)
+			}
+		}
+	}
+	return b.Close()
+}
+
+// openTunnels lists the registered tunnels.
+func (b *Balancer) openTunnels() []*tunnel {
+	b.tunnelsMu.Lock()
+	defer b.tunnelsMu.Unlock()
+	out := make([]*tunnel, 0, len(b.tunnels))
+	for t := range b.tunnels {
+		out = append(out, t)
+	}
+	return out
+}
+
 // Close stops listening, closes every tunnel with reason "shutdown", stops
 // health checks and drains, and waits for every goroutine.
 func (b *Balancer) Close() error {

@@ -26,7 +26,10 @@ func (f *frameTracker) closed() (code uint16, reason string, ok bool) {
 	return f.closeCode, f.closeText, f.closeSeen
 }
 
-func (f *frameTracker) feed(p []byte) {
+// feed follows p and reports whether a close frame was completed in it
+// (the first one only).
+func (f *frameTracker) feed(p []byte) (closed bool) {
+	seen := f.closeSeen
 	for len(p) > 0 {
 		if f.remaining > 0 {
 			n := uint64(len(p))
@@ -54,6 +57,7 @@ func (f *frameTracker) feed(p []byte) {
 			}
 		}
 	}
+	return !seen && f.closeSeen
 }
 
 func (f *frameTracker) startClose(hlen int) {
@@ -120,6 +124,25 @@ func payloadLen(h []byte) uint64 {
 // drainFrame is what a client hears when its backend's deregistration
 // delay runs out, with drain.close_frame on.
 var drainFrame = closeFrame(1001, "backend draining")
+
+// shutdownFrame and shutdownFrameMasked are the goodbye of a balancer that
+// shuts down: the client hears it as from its server, the backend as from
+// its client (masked, as RFC 6455 §5.3 wants every client frame).
+var (
+	shutdownFrame       = closeFrame(1001, "balancer shutting down")
+	shutdownFrameMasked = maskFrame(shutdownFrame, [4]byte{0x5a, 0x1b, 0x0c, 0x4d})
+)
+
+// maskFrame turns a short server frame (payload under 126 bytes) into the
+// same frame as a client sends it.
+func maskFrame(frame []byte, key [4]byte) []byte {
+	out := []byte{frame[0], frame[1] | 0x80}
+	out = append(out, key[:]...)
+	for i, c := range frame[2:] {
+		out = append(out, c^key[i%4])
+	}
+	return out
+}
 
 func closeFrame(code uint16, reason string) []byte {
 	p := make([]byte, 4, 4+len(reason))

@@ -36,6 +36,22 @@ func (p *rawPair) closeConns() {
 	})
 }
 
+func (p *rawPair) sayGoodbye(tn *tunnel) {
+	l := p.l
+	l.post(func() {
+		if p.client.dead || p.backend.dead {
+			return
+		}
+		tn.bye.Store(true)
+		if tn.frames.atBoundary() {
+			l.send(p.client, shutdownFrame)
+		}
+		if tn.fromClient.atBoundary() && !p.backend.dead {
+			l.send(p.backend, shutdownFrameMasked)
+		}
+	})
+}
+
 func (p *rawPair) goAway(tn *tunnel, reason string) {
 	l := p.l
 	l.post(func() {
@@ -77,10 +93,17 @@ func (l *loop) pump(s *sock) {
 		}
 		tn.touch()
 		p := l.buf[:n]
+		tn.heard(s.client, p)
+		if tn.bye.Load() { // said goodbye: forward nothing, wait for the answer
+			if tn.answered() {
+				l.ended(tn, s, tunnelEnd{client: s.client})
+				return
+			}
+			continue
+		}
 		if s.client {
 			tn.t.b.bytesUp.Add(uint64(n))
 		} else {
-			tn.frames.feed(p)
 			tn.t.b.bytesDown.Add(uint64(n))
 		}
 		if !l.send(d, p) {
@@ -160,7 +183,7 @@ func (l *loop) flush(s *sock) {
 	putOut(s.out)
 	s.out = nil
 	if s.thenEnd {
-		s.tn.close(*s.tn.why.Load())
+		s.tn.close(s.tn.why.Load().reason)
 		return
 	}
 	if s.peer != nil && s.peer.readable && s.tn != nil {

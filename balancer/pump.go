@@ -23,8 +23,30 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }
 type netPair struct {
 	client, backend net.Conn
 	// wmu serializes writes to the client with the frame tracker, so a
-	// close frame is only ever sent between two frames.
-	wmu sync.Mutex
+	// close frame is only ever sent between two frames; bmu does the same
+	// for writes to the backend.
+	wmu, bmu sync.Mutex
+}
+
+// errAnswered ends a pump whose side answered the balancer's goodbye.
+var errAnswered = errors.New("answered the goodbye")
+
+func (p *netPair) sayGoodbye(tn *tunnel) {
+	// As in goAway: a peer that stopped reading gets a moment, not ever.
+	deadline := time.Now().Add(goAwayWriteWait)
+	p.client.SetWriteDeadline(deadline)
+	p.backend.SetWriteDeadline(deadline)
+	p.wmu.Lock()
+	tn.bye.Store(true)
+	if tn.frames.atBoundary() {
+		p.client.Write(shutdownFrame)
+	}
+	p.wmu.Unlock()
+	p.bmu.Lock()
+	if tn.fromClient.atBoundary() {
+		p.backend.Write(shutdownFrameMasked)
+	}
+	p.bmu.Unlock()
 }
 
 func (p *netPair) start(tn *tunnel) {
@@ -56,9 +78,15 @@ func (p *netPair) goAway(tn *tunnel, reason string) {
 func (p *netPair) writeClientHead(tn *tunnel, b []byte, headLen int) error {
 	p.wmu.Lock()
 	defer p.wmu.Unlock()
-	_, err := p.client.Write(b)
 	frames := b[headLen:]
-	tn.frames.feed(frames)
+	tn.heard(false, frames)
+	if tn.bye.Load() { // said goodbye: forward nothing, wait for the answer
+		if tn.answered() {
+			return errAnswered
+		}
+		return nil
+	}
+	_, err := p.client.Write(b)
 	tn.t.b.bytesDown.Add(uint64(len(frames)))
 	return err
 }
@@ -88,6 +116,15 @@ func (p *netPair) deliver(tn *tunnel, dst net.Conn, b []byte, up bool) error {
 	defer tn.backlog.Add(-int64(len(b)))
 	if !up {
 		return p.writeClientHead(tn, b, 0)
+	}
+	p.bmu.Lock()
+	defer p.bmu.Unlock()
+	tn.heard(true, b)
+	if tn.bye.Load() {
+		if tn.answered() {
+			return errAnswered
+		}
+		return nil
 	}
 	_, err := dst.Write(b)
 	tn.t.b.bytesUp.Add(uint64(len(b)))

@@ -225,8 +225,12 @@ type tunnelEnd struct {
 	br *bufio.Reader
 }
 
+// contextWithCancel lives as long as the test, however long that is (the
+// watcher must outlast every wait of a slow run).
 func contextWithCancel(t *testing.T) (context.Context, context.CancelFunc) {
-	return context.WithCancel(ctxT(t))
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	return ctx, cancel
 }
 
 // saveLikeAnEditor writes data to path in one of the ways editors save.

@@ -3,7 +3,9 @@ package balancer
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -17,31 +19,59 @@ type Status struct {
 	IdleTimeout Duration        `json:"idle_timeout"`
 	Backends    []BackendStatus `json:"backends"`
 	Connections []ConnStatus    `json:"connections"`
-	// Closed counts closed tunnels by reason since start.
+	// Closed counts closed tunnels by reason since start (CloseReasons).
 	Closed map[string]uint64 `json:"closed"`
+	// CloseCodes counts the close frames that ended tunnels, by who sent
+	// them and the code: "client 1001", "backend 1000".
+	CloseCodes map[string]uint64 `json:"close_codes"`
 	// Reloads counts reloads by outcome: applied, rejected.
 	Reloads map[string]uint64 `json:"reloads"`
 }
 
 // counters are the balancer's lifetime totals.
 type counters struct {
-	closedClient, closedBackend, closedIdle, closedDrained, closedShutdown atomic.Uint64
-	applied, rejected                                                      atomic.Uint64
+	closed            [len(reasonIndex)]atomic.Uint64 // by reasonIndex
+	applied, rejected atomic.Uint64
+
+	// codesMu guards codes: close frames that ended tunnels, by sender
+	// and code. Only tunnels that end take it.
+	codesMu sync.Mutex
+	codes   map[string]uint64
 }
 
-func (c *counters) closed(reason string) {
-	switch reason {
-	case ReasonClientClosed:
-		c.closedClient.Add(1)
-	case ReasonBackendClosed:
-		c.closedBackend.Add(1)
-	case ReasonIdleTimeout:
-		c.closedIdle.Add(1)
-	case ReasonDrained:
-		c.closedDrained.Add(1)
-	case ReasonShutdown:
-		c.closedShutdown.Add(1)
+// reasonIndex numbers the close reasons for the counters.
+var reasonIndex = [...]string{
+	ReasonClientCloseFrame, ReasonClientFIN, ReasonClientReset,
+	ReasonBackendCloseFrame, ReasonBackendFIN, ReasonBackendReset,
+	ReasonIdleTimeout, ReasonDrained, ReasonShutdown,
+}
+
+func (c *counters) closedBy(e ending, g *goodbye) {
+	for i, r := range reasonIndex {
+		if r == e.reason {
+			c.closed[i].Add(1)
+		}
 	}
+	if g == nil || e.reason != ReasonClientCloseFrame && e.reason != ReasonBackendCloseFrame {
+		return
+	}
+	who := map[bool]string{true: "client", false: "backend"}[g.client]
+	c.codesMu.Lock()
+	if c.codes == nil {
+		c.codes = map[string]uint64{}
+	}
+	c.codes[fmt.Sprintf("%s %d", who, g.code)]++
+	c.codesMu.Unlock()
+}
+
+func (c *counters) snapshot() (map[string]uint64, map[string]uint64) {
+	closed := make(map[string]uint64, len(reasonIndex))
+	for i, r := range reasonIndex {
+		closed[r] = c.closed[i].Load()
+	}
+	c.codesMu.Lock()
+	defer c.codesMu.Unlock()
+	return closed, maps.Clone(c.codes)
 }
 
 // BackendStatus is one backend's live state.
@@ -82,12 +112,11 @@ func (b *Balancer) Status() Status {
 		Generation: snap.gen, Listener: b.Addr(), TLSListener: b.TLSAddr(),
 		Policy: snap.cfg.ServerGroup.Policy, IdleTimeout: snap.cfg.Listener.IdleTimeout,
 		Backends: []BackendStatus{}, Connections: []ConnStatus{},
-		Closed: map[string]uint64{
-			ReasonClientClosed: b.counters.closedClient.Load(), ReasonBackendClosed: b.counters.closedBackend.Load(),
-			ReasonIdleTimeout: b.counters.closedIdle.Load(), ReasonDrained: b.counters.closedDrained.Load(),
-			ReasonShutdown: b.counters.closedShutdown.Load(),
-		},
 		Reloads: map[string]uint64{"applied": b.counters.applied.Load(), "rejected": b.counters.rejected.Load()},
+	}
+	st.Closed, st.CloseCodes = b.counters.snapshot()
+	if st.CloseCodes == nil {
+		st.CloseCodes = map[string]uint64{}
 	}
 	b.mu.Lock()
 	seen := map[string]bool{}

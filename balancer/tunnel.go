@@ -2,7 +2,9 @@ package balancer
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -12,14 +14,55 @@ import (
 	"github.com/wslab/wslab/events"
 )
 
-// Close reasons of tunnels.
+// Close reasons of tunnels: who ended it first, and how. The first close
+// frame either side sends decides (its code is in the event's detail);
+// without one, the first side to hang up does.
 const (
-	ReasonClientClosed  = "client_closed"  // the client closed or dropped the connection
-	ReasonBackendClosed = "backend_closed" // the backend closed or dropped it
-	ReasonIdleTimeout   = "idle_timeout"   // no bytes either way for the idle timeout
-	ReasonDrained       = "drained"        // its backend's deregistration delay ran out
-	ReasonShutdown      = "shutdown"       // the balancer closed
+	ReasonClientCloseFrame  = "client_close_frame"  // the client said goodbye: a closed tab sends 1001
+	ReasonBackendCloseFrame = "backend_close_frame" // the backend said goodbye: a graceful stop sends 1001
+	ReasonClientFIN         = "client_fin"          // the client hung up without a close frame
+	ReasonClientReset       = "client_reset"        // the client's connection was reset, or writing to it failed
+	ReasonBackendFIN        = "backend_fin"         // the backend hung up without a close frame: a crash, a kill
+	ReasonBackendReset      = "backend_reset"       // the backend's connection was reset, or writing to it failed
+	ReasonIdleTimeout       = "idle_timeout"        // no bytes either way for the idle timeout
+	ReasonDrained           = "drained"             // its backend's deregistration delay ran out
+	ReasonShutdown          = "shutdown"            // the balancer shut down
 )
+
+// CloseReasons lists every close reason, as status and metrics show them.
+func CloseReasons() []string { return slices.Clone(reasonIndex[:]) }
+
+// Groups of reasons by who ended the tunnel, for expectations that care
+// only about that (a scenario's expect_closed: backend_closed).
+const (
+	ReasonClientClosed  = "client_closed"  // any client_* reason
+	ReasonBackendClosed = "backend_closed" // any backend_* reason
+)
+
+// ReasonMatches reports whether a tunnel closed with got satisfies want:
+// the same reason, or the group it belongs to.
+func ReasonMatches(got, want string) bool {
+	switch want {
+	case ReasonClientClosed:
+		return strings.HasPrefix(got, "client_")
+	case ReasonBackendClosed:
+		return strings.HasPrefix(got, "backend_")
+	}
+	return got == want
+}
+
+// ending is why a tunnel ends, as its event says it.
+type ending struct {
+	reason string
+	detail string // e.g. the close frame's code; "" when the reason says it all
+}
+
+// goodbye is the first close frame a side of a tunnel sent.
+type goodbye struct {
+	client bool
+	code   uint16
+	text   string
+}
 
 // tunnel is one WebSocket connection joined to a backend.
 type tunnel struct {
@@ -35,13 +78,24 @@ type tunnel struct {
 	last       atomic.Int64 // unix ns of the last byte either way, on b.clock
 	backlog    atomic.Int64 // bytes read from one side, not yet written to the other
 
-	// frames follows the frames sent to the client, so that a close frame
-	// is only ever sent between two of them.
-	frames frameTracker
+	// frames follows the frames sent to the client, and fromClient those
+	// sent to the backend, so that a close frame is only ever sent between
+	// two of them, and so that a side's own close frame is heard. Each is
+	// fed by the one copy of its direction.
+	frames, fromClient frameTracker
+	// said is the first close frame either side sent.
+	said atomic.Pointer[goodbye]
+	// bye is set once the balancer said goodbye to both ends (shutdown):
+	// from then on nothing is forwarded, and the tunnel ends when both
+	// sides answered with a close frame, or one hung up.
+	bye atomic.Bool
+	// closeFrom records that the client ([0]) or the backend ([1]) sent a
+	// close frame.
+	closeFrom [2]atomic.Bool
 
 	// why is the reason the tunnel ends with: the first to claim it wins,
 	// even if the sockets are closed a moment later by someone else.
-	why atomic.Pointer[string]
+	why atomic.Pointer[ending]
 
 	// mu guards the fields below.
 	mu        sync.Mutex
@@ -50,13 +104,47 @@ type tunnel struct {
 }
 
 // claim records why the tunnel ends, unless a reason was claimed first.
-func (tn *tunnel) claim(reason string) { tn.why.CompareAndSwap(nil, &reason) }
+func (tn *tunnel) claim(reason, detail string) {
+	tn.why.CompareAndSwap(nil, &ending{reason: reason, detail: detail})
+}
+
+// heard feeds bytes one side sent to the tracker of that direction and
+// notes the side's close frame when one completes. The caller is that
+// direction's copy.
+func (tn *tunnel) heard(client bool, p []byte) {
+	f := &tn.frames
+	if client {
+		f = &tn.fromClient
+	}
+	if f.feed(p) {
+		code, text, _ := f.closed()
+		tn.said.CompareAndSwap(nil, &goodbye{client: client, code: code, text: text})
+		tn.closeFrom[side(client)].Store(true)
+	}
+}
+
+func side(client bool) int {
+	if client {
+		return 0
+	}
+	return 1
+}
+
+// answered reports whether, after the balancer said goodbye, both sides
+// have answered with their close frames: the tunnel can end.
+func (tn *tunnel) answered() bool {
+	return tn.closeFrom[0].Load() && tn.closeFrom[1].Load()
+}
 
 // tunnelConns drives a tunnel's two connections: two pump goroutines over
 // net.Conn (netPair), or an event loop over raw sockets (loop_linux.go).
 type tunnelConns interface {
 	// start begins copying both ways.
 	start(tn *tunnel)
+	// sayGoodbye sends both ends a 1001 close frame, each between two
+	// frames, and stops forwarding (tn.bye); the tunnel ends when a side
+	// answers.
+	sayGoodbye(tn *tunnel)
 	// goAway sends the client a 1001 close frame if no frame is half
 	// sent, then closes the tunnel with reason.
 	goAway(tn *tunnel, reason string)
@@ -140,16 +228,20 @@ func (tn *tunnel) onIdle() {
 // the backend is half-written, then closes the tunnel. The reason is claimed
 // first: a quick client answers the frame and hangs up before close runs.
 func (tn *tunnel) goAway(reason string) {
-	tn.claim(reason)
+	tn.claim(reason, "")
 	tn.conns.goAway(tn, reason)
 }
 
 // close ends the tunnel once: counters and the event first, then both
 // sockets, so nothing a client can see is ahead of what the balancer
 // reports. The first reason claimed wins.
-func (tn *tunnel) close(reason string) {
-	tn.claim(reason)
-	reason = *tn.why.Load()
+func (tn *tunnel) close(reason string) { tn.closeFor(reason, "") }
+
+// closeFor is close with a detail for the event.
+func (tn *tunnel) closeFor(reason, detail string) {
+	tn.claim(reason, detail)
+	why := *tn.why.Load()
+	reason = why.reason
 	tn.mu.Lock()
 	if tn.closed {
 		tn.mu.Unlock()
@@ -167,10 +259,14 @@ func (tn *tunnel) close(reason string) {
 	b.tunnelsMu.Unlock()
 	if registered {
 		tn.t.b.active.Add(-1)
-		b.counters.closed(reason)
+		b.counters.closedBy(why, tn.said.Load())
+		detail := fmt.Sprintf("after %s", b.clock.Since(tn.opened).Round(time.Millisecond))
+		if why.detail != "" {
+			detail = why.detail + ", " + detail
+		}
 		b.publish(events.Event{
 			Kind: events.ConnClosed, Conn: tn.id, Client: tn.clientAddr, Backend: tn.t.name, Generation: tn.gen, Reason: reason,
-			Detail: fmt.Sprintf("after %s", b.clock.Since(tn.opened).Round(time.Millisecond)),
+			Detail: detail,
 		})
 	}
 	tn.conns.closeConns()
@@ -194,9 +290,32 @@ type tunnelEnd struct {
 // (close keeps the first reason claimed): the one place to record who
 // ended a tunnel and how.
 func (tn *tunnel) ended(e tunnelEnd) {
-	if e.client {
-		tn.close(ReasonClientClosed)
-	} else {
-		tn.close(ReasonBackendClosed)
+	tn.closeFor(tn.endOf(e))
+}
+
+// endOf says who ended the tunnel first and how: the first close frame
+// either side sent, else the side whose copy ended — a FIN when its read
+// found the end of the stream, a reset when its read or a write to it
+// failed.
+func (tn *tunnel) endOf(e tunnelEnd) (reason, detail string) {
+	if g := tn.said.Load(); g != nil {
+		who, reason := "backend", ReasonBackendCloseFrame
+		if g.client {
+			who, reason = "client", ReasonClientCloseFrame
+		}
+		detail = fmt.Sprintf("%s sent close %d", who, g.code)
+		if g.text != "" {
+			detail += fmt.Sprintf(" %q", g.text)
+		}
+		return reason, detail
 	}
+	switch {
+	case e.client && e.err == nil && !e.write:
+		return ReasonClientFIN, "the client hung up without a close frame"
+	case e.client:
+		return ReasonClientReset, "client: " + shortErr(e.err)
+	case e.err == nil && !e.write:
+		return ReasonBackendFIN, "the backend hung up without a close frame"
+	}
+	return ReasonBackendReset, "backend: " + shortErr(e.err)
 }

@@ -278,12 +278,21 @@ func (l *Lab) RedisAddr() string {
 }
 
 // Close stops the admin API, the balancer, the nodes, then the store.
-func (l *Lab) Close() error {
+func (l *Lab) Close() error { return l.Shutdown(nil, nil) }
+
+// Shutdown is Close with a goodbye: the balancer sends every open tunnel's
+// two ends a 1001 close frame and waits until ctx ends for them to close
+// (balancer.Balancer.Shutdown, with progress) before the rest stops. A nil
+// ctx closes at once.
+func (l *Lab) Shutdown(ctx context.Context, progress func(open int)) error {
 	var errs []error
 	if l.Admin != nil {
 		errs = append(errs, l.Admin.Close())
 	}
-	if l.Balancer != nil {
+	switch {
+	case l.Balancer != nil && ctx != nil:
+		errs = append(errs, l.Balancer.Shutdown(ctx, progress))
+	case l.Balancer != nil:
 		errs = append(errs, l.Balancer.Close())
 	}
 	for _, n := range l.Nodes {

@@ -256,7 +256,7 @@ func (r *run) expectClosed(ctx context.Context, a ExpectClosedArgs) error {
 		if !ok {
 			return false, "still open"
 		}
-		return a.Reason == "" || reason == a.Reason, "closed for another reason: " + reason
+		return a.Reason == "" || balancer.ReasonMatches(reason, a.Reason), "closed for another reason: " + reason
 	})
 	if err != nil {
 		return err

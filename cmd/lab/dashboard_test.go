@@ -36,7 +36,7 @@ func TestDashboard(t *testing.T) {
 	p.WaitFor(`document.getElementById("card-node-2").className === "card unhealthy"`)
 	p.WaitFor(`document.getElementById("card-node-2").dataset.active === "0"`)
 	p.WaitText("timeline", "fault: kill")
-	p.WaitText("timeline", "closed on node-2: backend_closed")
+	p.WaitText("timeline", "closed on node-2: backend_")
 	// The two testers of node-2 reconnect to the survivors: 6 connections again.
 	p.WaitFor(`document.getElementById("conn-total").textContent === "6"`)
 	p.Screenshot("testdata/screenshots", "dashboard-after-kill")

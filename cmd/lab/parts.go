@@ -24,6 +24,7 @@ import (
 func newBalancerCmd() *cobra.Command {
 	var config, adminAddr, cpuProfile string
 	var verbose bool
+	var shutdownTimeout time.Duration
 	cmd := &cobra.Command{
 		Use:   "balancer --config FILE",
 		Short: "Run the balancer alone, in front of any HTTP/WebSocket servers",
@@ -97,12 +98,16 @@ every problem and the running config keeps serving.`,
 			stop()
 			wg.Wait()
 			a.Close()
-			return b.Close()
+			progress, done := shutdownProgress(out, shutdownTimeout)
+			err = b.Shutdown(shutdownCtx(shutdownTimeout), progress)
+			done()
+			return err
 		},
 	}
 	cmd.Flags().StringVar(&config, "config", "", "balancer config file (YAML); required")
 	cmd.Flags().StringVar(&adminAddr, "admin", "127.0.0.1:8081", "address of the admin API")
 	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "also print every health check, and debug logs")
+	cmd.Flags().DurationVar(&shutdownTimeout, "shutdown-timeout", 5*time.Second, "on Ctrl-C, how long open connections get to answer the balancer's 1001 goodbye before they are closed")
 	cmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile to this file until the balancer stops (go tool pprof reads it)")
 	return cmd
 }

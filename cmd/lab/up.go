@@ -35,6 +35,7 @@ type upFlags struct {
 	pingInterval time.Duration
 	seed         uint64
 	verbose      bool
+	shutdown     time.Duration
 }
 
 func newUpCmd() *cobra.Command {
@@ -79,6 +80,7 @@ Break it from another terminal with lab ctl (see lab ctl --help).`,
 	fl.DurationVar(&f.pingInterval, "ping-interval", 25*time.Second, "Socket.IO heartbeat interval of the nodes")
 	fl.Uint64Var(&f.seed, "seed", 0, "seed for every random choice (0: pick one; it is printed)")
 	fl.BoolVarP(&f.verbose, "verbose", "v", false, "also print every health check and node session, and debug logs")
+	fl.DurationVar(&f.shutdown, "shutdown-timeout", 5*time.Second, "on Ctrl-C, how long open connections get to answer the balancer's 1001 goodbye before they are closed")
 	return cmd
 }
 
@@ -158,9 +160,11 @@ func runUp(cmd *cobra.Command, f upFlags) error {
 		select {
 		case <-ctx.Done():
 			bw.Flush()
-			fmt.Fprintln(out, "shutting down: closing the balancer, then the nodes, then Redis…")
 			stopWatch()
-			err := l.Close()
+			progress, done := shutdownProgress(out, f.shutdown)
+			err := l.Shutdown(shutdownCtx(f.shutdown), progress)
+			done()
+			fmt.Fprintln(out, "stopping the nodes, then Redis…")
 			for e := range drainNow(sub) {
 				printEvent(out, e, f.verbose)
 			}
@@ -178,6 +182,39 @@ func runUp(cmd *cobra.Command, f upFlags) error {
 			}
 		}
 	}
+}
+
+// shutdownCtx bounds the goodbye of a shutdown. Its timer is wall time:
+// a person pressed Ctrl-C.
+func shutdownCtx(d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	time.AfterFunc(d, cancel) // ends with the timeout; nothing to release earlier in a stopping process
+	return ctx
+}
+
+// shutdownProgress prints how the goodbye goes; done says what was left
+// when the timeout ran out.
+func shutdownProgress(out io.Writer, d time.Duration) (progress func(open int), done func()) {
+	first, left := true, 0
+	done = func() {
+		if left > 0 {
+			fmt.Fprintf(out, "  closed the %d that did not answer within %s\n", left, d)
+		}
+	}
+	return func(open int) {
+		left = open
+		switch {
+		case first && open == 0:
+			fmt.Fprintln(out, "shutting down: no open connections")
+		case first:
+			fmt.Fprintf(out, "shutting down: said goodbye (close 1001) to both ends of %d connections; waiting up to %s for them to close…\n", open, d)
+		case open == 0:
+			fmt.Fprintln(out, "  every connection closed")
+		default:
+			fmt.Fprintf(out, "  %d still open\n", open)
+		}
+		first = false
+	}, done
 }
 
 // watchConfig hot-reloads the balancer when the file is saved. Outcomes

@@ -67,7 +67,7 @@ func TestUpServesTheChatAndCtlKillsANode(t *testing.T) {
 		t.Fatal("A's connection survived the kill")
 	}
 	u.waitLine(`node-1\s+fault: kill`)
-	u.waitLine(`balancer\s+c\d closed: BACKEND_CLOSED on node-1`)
+	u.waitLine(`balancer\s+c\d closed: BACKEND_(FIN|RESET) on node-1`)
 	u.waitLine(`balancer\s+node-1 is now UNHEALTHY`)
 	st := u.status(t)
 	if st.Balancer.Backends[0].State != "unhealthy" || st.Nodes[0].Listening {
@@ -286,4 +286,35 @@ func TestStartupErrorsExit2WithOneLine(t *testing.T) {
 		})
 	}
 	_ = time.Second
+}
+
+func TestCtrlCSaysGoodbyeToEveryConnection(t *testing.T) {
+	u := startUp(t, "--shutdown-timeout", "3s")
+	var clients []*client.Client
+	for range 4 {
+		c := dial(t, u.balancer)
+		expect(t, c, "Welcome to the chatroom!")
+		clients = append(clients, c)
+	}
+	u.waitLine(`balancer\s+c4 opened`)
+	u.stop()
+	for i, c := range clients {
+		select {
+		case <-c.Done():
+			if s := websocket.CloseStatus(c.Err()); s != websocket.StatusGoingAway {
+				t.Errorf("client %d saw close status %d on Ctrl-C, want 1001 Going Away", i, s)
+			}
+		case <-ctxT(t).Done():
+			t.Fatalf("client %d still open after the lab stopped", i)
+		}
+	}
+	out := u.output()
+	for _, want := range []string{
+		`shutting down: said goodbye \(close 1001\) to both ends of 4 connections; waiting up to 3s`,
+		`every connection closed`, `c\d closed: SHUTDOWN on node-\d, the balancer said goodbye`,
+	} {
+		if !regexp.MustCompile(want).MatchString(out) {
+			t.Errorf("no line matching %q in:\n%s", want, out)
+		}
+	}
 }
