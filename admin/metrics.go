@@ -5,6 +5,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/wslab/wslab/balancer"
 )
 
 // collector reads the same snapshot as /api/status at each scrape, so the
@@ -42,8 +44,8 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(descBytes, counter, float64(be.BytesUp), be.Name, "up")
 			ch <- prometheus.MustNewConstMetric(descBytes, counter, float64(be.BytesDown), be.Name, "down")
 			ch <- prometheus.MustNewConstMetric(descFailures, counter, float64(be.Failures), be.Name)
-			ch <- prometheus.MustNewConstMetric(descHealthy, gauge, bool01(be.State != "unhealthy"), be.Name)
-			ch <- prometheus.MustNewConstMetric(descDraining, gauge, bool01(be.State == "draining"), be.Name)
+			ch <- prometheus.MustNewConstMetric(descHealthy, gauge, bool01(be.Health == balancer.Healthy), be.Name)
+			ch <- prometheus.MustNewConstMetric(descDraining, gauge, bool01(be.Draining), be.Name)
 		}
 		for reason, n := range b.Closed {
 			ch <- prometheus.MustNewConstMetric(descClosed, counter, float64(n), reason)

@@ -35,13 +35,27 @@ func newBackend(name string) *backend {
 	return b
 }
 
-// State is a backend's state as people see it.
-func (b *backend) state() string {
-	switch {
-	case b.draining.Load():
-		return "draining"
-	case !b.healthy.Load():
-		return "unhealthy"
+// Health is what the health checks say of a backend.
+type Health string
+
+// Healths.
+const (
+	Healthy   Health = "healthy"
+	Unhealthy Health = "unhealthy"
+)
+
+func (b *backend) health() Health {
+	if b.healthy.Load() {
+		return Healthy
 	}
-	return "healthy"
+	return Unhealthy
+}
+
+// state is a backend's state in one word, as people read it: draining
+// says more than health, which a draining backend still has.
+func (b *backend) state() string {
+	if b.draining.Load() {
+		return "draining"
+	}
+	return string(b.health())
 }

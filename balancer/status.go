@@ -79,7 +79,9 @@ type BackendStatus struct {
 	Name      string `json:"name"`
 	URL       string `json:"url,omitempty"` // "" once removed from the config
 	Weight    int    `json:"weight"`
-	State     string `json:"state"` // healthy, unhealthy, draining
+	State     string `json:"state"`    // in one word for people: draining, else the health
+	Health    Health `json:"health"`   // what the health checks say, draining or not
+	Draining  bool   `json:"draining"` // removed by a reload or state: drain; no new connections
 	Active    int64  `json:"active"`
 	Total     uint64 `json:"total"`
 	BytesUp   uint64 `json:"bytes_up"`
@@ -153,7 +155,7 @@ func backendStatus(be *backend, url string, weight int) BackendStatus {
 	last := be.lastCheck
 	be.mu.Unlock()
 	return BackendStatus{
-		Name: be.name, URL: url, Weight: weight, State: be.state(),
+		Name: be.name, URL: url, Weight: weight, State: be.state(), Health: be.health(), Draining: be.draining.Load(),
 		Active: be.active.Load(), Total: be.total.Load(),
 		BytesUp: be.bytesUp.Load(), BytesDown: be.bytesDown.Load(), Failures: be.failures.Load(),
 		LastCheck: last,
