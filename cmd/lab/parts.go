@@ -73,7 +73,6 @@ every problem and the running config keeps serving.`,
 				b.Close()
 				return explain(err, map[string]string{"admin": "--admin"})
 			}
-			fmt.Fprintf(out, "balancer  %s   (%s)\nadmin     %s\nwatching  %s for changes. Ctrl-C stops. Events:\n", b.URL(), b.Snapshot(), a.URL(), config)
 			var wg sync.WaitGroup
 			watchCtx, stop := context.WithCancel(ctx)
 			if err := watchConfig(watchCtx, &wg, b, config, out); err != nil {
@@ -82,6 +81,7 @@ every problem and the running config keeps serving.`,
 				b.Close()
 				return usageError(err)
 			}
+			fmt.Fprintf(out, "balancer  %s   (%s)\nadmin     %s\nwatching  %s for changes. Ctrl-C stops. Events:\n", b.URL(), b.Snapshot(), a.URL(), config)
 			wg.Add(1)
 			go func() {
 				defer wg.Done()

@@ -141,18 +141,18 @@ func runUp(cmd *cobra.Command, f upFlags) error {
 	if err != nil {
 		return explain(err, map[string]string{"listener.addr": "--listen", "listener.tls": "--tls", "admin": "--admin", "node": "--node-port", "redis": "--redis"})
 	}
-	printSummary(out, l)
-	for range drainNow(sub) { // the start-up events are in the summary
-	}
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
-	if f.config != "" {
+	if f.config != "" { // before the summary: an edit made once it is printed is seen
 		if err := watchConfig(watchCtx, &wg, l.Balancer, f.config, out); err != nil {
 			l.Close()
 			return usageError(err)
 		}
+	}
+	printSummary(out, l)
+	for range drainNow(sub) { // the start-up events are in the summary
 	}
 	bw := bufio.NewWriterSize(out, 64<<10) // one write per burst of events
 	defer bw.Flush()
