@@ -23,6 +23,20 @@
 //     (wg);
 //   - health probes (wg).
 //
+// Locks are taken in this order, never the other way round (a lock only
+// ever waits for one to its right):
+//
+//	Balancer.mu → backend.mu → netPair.wmu/bmu → tunnel.mu → Balancer.tunnelsMu
+//	Balancer.mu → Balancer.randMu        backend.mu → Balancer.probeMu
+//
+// Reload and Status take Balancer.mu, then each backend's; a drain that
+// expires holds its backend's mu while it closes that backend's tunnels;
+// a tunnel's close takes its own mu, lets go, then takes tunnelsMu. The
+// rest are leaves, held for a few lines and nothing taken inside:
+// idleMu, counters.codesMu, a policy's mu, a loop's mu, slowHeader's mu,
+// the HTTP proxy's per-request mu. Publishing an event takes none of them
+// and never blocks (the bus drops for slow subscribers).
+//
 // docs/ARCHITECTURE.md follows one connection from accept to close on both
 // front doors, file by file.
 package balancer
