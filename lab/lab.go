@@ -67,25 +67,30 @@ type Lab struct {
 	Seed     uint64
 	Redis    *store.Embedded    // nil when RedisURL was given
 	link     *store.Link        // in front of the embedded Redis, to cut it
-	Nodes    []*node.Node       // read only on the goroutine that drives the lab
 	Balancer *balancer.Balancer // nil with NoBalancer
 	Admin    *admin.Server      // nil without AdminAddr
 	rng      *rand.Rand
 	redisURL string
 
-	// growMu serializes adding nodes from the admin API.
+	// growMu serializes adding nodes (the admin API, the lab's driver).
 	growMu sync.Mutex
-	// nodesMu guards nodes, the list the admin API reads.
+	// nodesMu guards nodes: the admin API adds to them while the goroutine
+	// that drives the lab reads them.
 	nodesMu sync.Mutex
 	nodes   []*node.Node
 }
 
 // StartNode starts one more node without adding it to the balancer.
-func (l *Lab) StartNode(ctx context.Context) (*node.Node, error) { return l.startNode(ctx) }
+func (l *Lab) StartNode(ctx context.Context) (*node.Node, error) {
+	l.growMu.Lock()
+	defer l.growMu.Unlock()
+	return l.startNode(ctx)
+}
 
-// startNode starts node-<N+1> on the next port.
+// startNode starts node-<N+1> on the next port. Callers hold growMu (or
+// are Start), so that two new nodes never get the same number.
 func (l *Lab) startNode(ctx context.Context) (*node.Node, error) {
-	i := len(l.Nodes) + 1
+	i := len(l.Nodes()) + 1
 	addr := net.JoinHostPort(l.cfg.NodeHost, "0")
 	if l.cfg.NodePort != 0 {
 		addr = net.JoinHostPort(l.cfg.NodeHost, strconv.Itoa(l.cfg.NodePort+i-1))
@@ -99,31 +104,25 @@ func (l *Lab) startNode(ctx context.Context) (*node.Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	l.Nodes = append(l.Nodes, n)
 	l.nodesMu.Lock()
 	l.nodes = append(l.nodes, n)
 	l.nodesMu.Unlock()
 	return n, nil
 }
 
-// listNodes is the admin API's view of the nodes.
-func (l *Lab) listNodes() []*node.Node {
+// Nodes lists the lab's nodes, in the order they started.
+func (l *Lab) Nodes() []*node.Node {
 	l.nodesMu.Lock()
 	defer l.nodesMu.Unlock()
 	return slices.Clone(l.nodes)
 }
 
-// addNodeLocked is AddNode for the admin API, which runs on its own
-// goroutines: the lab's Nodes slice is not safe to grow concurrently.
-func (l *Lab) addNodeLocked(ctx context.Context) (*node.Node, error) {
+// AddNode starts one more node and, when the balancer's servers are the
+// lab's nodes, reloads the balancer with it (the next generation). The
+// admin API calls it from its own goroutines.
+func (l *Lab) AddNode(ctx context.Context) (*node.Node, error) {
 	l.growMu.Lock()
 	defer l.growMu.Unlock()
-	return l.AddNode(ctx)
-}
-
-// AddNode starts one more node and, when the balancer's servers are the
-// lab's nodes, reloads the balancer with it (the next generation).
-func (l *Lab) AddNode(ctx context.Context) (*node.Node, error) {
 	n, err := l.startNode(ctx)
 	if err != nil {
 		return nil, err
@@ -220,9 +219,9 @@ func Start(ctx context.Context, cfg Config) (_ *Lab, err error) {
 	}
 	if cfg.AdminAddr != "" {
 		l.Admin, err = admin.Start(admin.Config{
-			Addr: cfg.AdminAddr, Balancer: l.Balancer, Nodes: l.listNodes, Events: l.Events,
+			Addr: cfg.AdminAddr, Balancer: l.Balancer, Nodes: l.Nodes, Events: l.Events,
 			Seed: l.Seed, Redis: l.RedisAddr(), Logger: cfg.Logger,
-			AddNode: l.addNodeLocked, Extra: cfg.Dashboard,
+			AddNode: l.AddNode, Extra: cfg.Dashboard,
 		})
 		if err != nil {
 			return nil, err
@@ -252,8 +251,9 @@ func (l *Lab) startBalancer(ctx context.Context) error {
 
 // servers lists the lab's nodes as balancer servers.
 func (l *Lab) servers() []balancer.ServerConfig {
-	out := make([]balancer.ServerConfig, len(l.Nodes))
-	for i, n := range l.Nodes {
+	nodes := l.Nodes()
+	out := make([]balancer.ServerConfig, len(nodes))
+	for i, n := range nodes {
 		out[i] = balancer.ServerConfig{Name: n.Name(), URL: n.URL()}
 	}
 	return out
@@ -261,7 +261,7 @@ func (l *Lab) servers() []balancer.ServerConfig {
 
 // Node returns the node with the given name, or nil.
 func (l *Lab) Node(name string) *node.Node {
-	for _, n := range l.Nodes {
+	for _, n := range l.Nodes() {
 		if n.Name() == name {
 			return n
 		}
@@ -295,7 +295,7 @@ func (l *Lab) Shutdown(ctx context.Context, progress func(open int)) error {
 	case l.Balancer != nil:
 		errs = append(errs, l.Balancer.Close())
 	}
-	for _, n := range l.Nodes {
+	for _, n := range l.Nodes() {
 		errs = append(errs, n.Close())
 	}
 	if l.link != nil {

@@ -239,7 +239,7 @@ func (r *run) quiesce(ctx context.Context) error {
 		}
 	}
 	return r.waitUntil(ctx, func() (bool, string) {
-		for _, n := range r.lab.Nodes {
+		for _, n := range r.lab.Nodes() {
 			if !r.hung[n.Name()] && n.Listening() && n.AwaitingPongs() > 0 {
 				return false, fmt.Sprintf("%s waits for %d pongs", n.Name(), n.AwaitingPongs())
 			}

@@ -255,7 +255,7 @@ func printSummary(w io.Writer, l *lab.Lab) {
 			fmt.Fprintf(w, "  wss       %-24s (self-signed certificate: expect a browser warning)\n", "https://"+a)
 		}
 	}
-	for _, n := range l.Nodes {
+	for _, n := range l.Nodes() {
 		fmt.Fprintf(w, "  %-9s %-24s health %s/healthz\n", n.Name(), n.URL(), n.URL())
 	}
 	redis := l.RedisAddr()
@@ -266,8 +266,8 @@ func printSummary(w io.Writer, l *lab.Lab) {
 	if l.Admin != nil {
 		fmt.Fprintf(w, "  dashboard %-24s (also the admin API: lab ctl, /api/events, /metrics)\n", l.Admin.URL()+"/")
 	}
-	if l.Balancer != nil && len(l.Nodes) > 0 {
-		fmt.Fprintf(w, "Open %s/ in two tabs, then in another terminal: %s ctl node %s kill\n", l.Balancer.URL(), selfCommand(), l.Nodes[0].Name())
+	if l.Balancer != nil && len(l.Nodes()) > 0 {
+		fmt.Fprintf(w, "Open %s/ in two tabs, then in another terminal: %s ctl node %s kill\n", l.Balancer.URL(), selfCommand(), l.Nodes()[0].Name())
 	}
 	fmt.Fprintln(w, "Ctrl-C stops the lab. Events:")
 }
