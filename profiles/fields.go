@@ -21,10 +21,10 @@ func (p Profile) Fields() []Field {
 	h := p.Health
 	return []Field{
 		row("idle_timeout", "Idle timeout", Duration(p.IdleTimeout.V), p.IdleTimeout.Source),
-		row("idle_range", "Idle timeout a user may set", p.IdleRange.V.String(), p.IdleRange.Source),
+		row("idle_range", "Idle timeout a user may set", rangeFor(p.IdleTimeout.V, p.IdleRange.V), p.IdleRange.Source),
 		row("idle_reset_by", "Traffic that resets the idle timer", p.IdleResetBy.V.String(), p.IdleResetBy.Source),
 		row("max_lifetime", "Maximum connection lifetime", Duration(p.MaxLifetime.V), p.MaxLifetime.Source),
-		row("lifetime_range", "Lifetime a user may set", p.LifetimeRange.V.String(), p.LifetimeRange.Source),
+		row("lifetime_range", "Lifetime a user may set", rangeFor(p.MaxLifetime.V, p.LifetimeRange.V), p.LifetimeRange.Source),
 		row("cut", "What the client sees when cut", p.Cut.V.String(), p.Cut.Source),
 		row("browser_close_code", "Close code a browser reports", closeCode(p.Cut.V), p.Cut.Source),
 		row("health.enabled", "Active health checks", onOff(h.Enabled.V), h.Enabled.Source),
@@ -109,6 +109,16 @@ func (f FunctionTarget) String() string {
 		return fmt.Sprintf("%s target: upgrade refused with HTTP %d", f.Kind, f.UpgradeStatus)
 	}
 	return f.Kind + " target: upgrade passed on"
+}
+
+// rangeFor renders r, the range of a setting whose default is d: a
+// zero range of a setting that is off by default means there is nothing to
+// set, not that the setting is fixed.
+func rangeFor(d time.Duration, r Range) string {
+	if d == 0 && r == (Range{}) {
+		return "not configurable"
+	}
+	return r.String()
 }
 
 func closeCode(c Cut) string {
