@@ -43,7 +43,7 @@ func awsALB() Profile {
 		StickyCookie: v("AWSALB",
 			assumed(urlALBTargetGroup, "Stickiness (lb_cookie) is off by default. The cookie name AWSALB is the one seen in public code and notes; the sticky-sessions section of this page was not read in this session.")),
 		MaxHeaderBytes: v(64<<10,
-			assumed(urlELBHowItWorks, "The page has an \"HTTP header limits\" section (linked from the Lambda page) that the stored copy does not include; assumed 64 KiB for the whole header block.")),
+			documented(urlELBHowItWorks, "\"HTTP header limits: The following size limits for Application Load Balancers are hard limits that cannot be changed. HTTP/1.x headers: Request line: 16 K, Single header: 16 K, Whole header: 64 K\" (read in the page's source in the awsdocs repository).")),
 		FunctionUpgrade: v(FunctionTarget{Kind: "lambda", UpgradeStatus: 400},
 			documented(urlALBLambda, "\"WebSockets are not supported. Upgrade requests are rejected with an HTTP 400 code.\"")),
 	}
