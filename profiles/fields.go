@@ -50,8 +50,8 @@ func row(key, label, value string, s Source) Field {
 }
 
 // Duration renders a profile duration: "none" for 0, "until the
-// connection ends" for Forever, else the shortest exact form (60s, 10m,
-// 2h, 350s).
+// connections end" for Forever, else whole hours (2h), whole minutes from
+// 10 to 59 (10m), or seconds as vendors write them (60s, 300s, 4000s).
 func Duration(d time.Duration) string {
 	switch {
 	case d == 0:
@@ -60,7 +60,7 @@ func Duration(d time.Duration) string {
 		return "until the connections end"
 	case d%time.Hour == 0:
 		return fmt.Sprintf("%dh", d/time.Hour)
-	case d%time.Minute == 0 && d >= 2*time.Minute:
+	case d%time.Minute == 0 && d >= 10*time.Minute && d < time.Hour:
 		return fmt.Sprintf("%dm", d/time.Minute)
 	case d%time.Second == 0:
 		return fmt.Sprintf("%ds", d/time.Second)

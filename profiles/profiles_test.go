@@ -148,7 +148,8 @@ func TestDurationsReadAsPeopleWriteThem(t *testing.T) {
 		want string
 	}{
 		{0, "none"}, {profiles.Forever, "until the connections end"}, {60 * time.Second, "60s"},
-		{350 * time.Second, "350s"}, {10 * time.Minute, "10m"}, {2 * time.Hour, "2h"}, {1500 * time.Millisecond, "1.5s"},
+		{350 * time.Second, "350s"}, {300 * time.Second, "300s"}, {4 * time.Minute, "240s"}, {10 * time.Minute, "10m"},
+		{6000 * time.Second, "6000s"}, {2 * time.Hour, "2h"}, {1500 * time.Millisecond, "1.5s"},
 	}
 	for _, tt := range tests {
 		if got := profiles.Duration(tt.d); got != tt.want {
