@@ -33,7 +33,7 @@ func nginxDefault() Profile {
 		},
 
 		DeregistrationDelay: v(Forever,
-			documented(urlNginxControl, "Removing a server is a reload: \"Old worker processes close listen sockets and continue to service old clients\"; worker_shutdown_timeout has no default, so they wait until every connection ends.")),
+			observed(urlNginxControl, measured+"nginx 1.22.1, reloaded 8 s into a tunnel carrying a byte every 5 s: the old worker showed \"worker process is shutting down\" and kept the tunnel until the client left 37 s later, then exited. The doc: \"Old worker processes close listen sockets and continue to service old clients\"; worker_shutdown_timeout has no default.")),
 		DrainByDefault: v(true, documented(urlNginxControl, "Every reload drains the old workers gracefully.")),
 		DrainCut:       v(Cut{Kind: NeverCut}, documented(urlNginxControl, "With worker_shutdown_timeout unset nothing cuts the old workers' connections.")),
 
@@ -73,7 +73,7 @@ func haproxyDefault() Profile {
 		},
 
 		DeregistrationDelay: v(Forever,
-			documented(urlHAProxyMgmt, "A reload starts a new process; the old one keeps serving its connections until they close, unless hard-stop-after is set (no default). Active connections are not handed over.")),
+			observed(urlHAProxyMgmt, measured+"HAProxy 2.6.12 reloaded with -sf 8 s into a tunnel carrying a byte every 5 s: the old process kept the tunnel until the client left 37 s later, then exited. The doc: the old process serves its connections until they close unless hard-stop-after is set (no default); active connections are not handed over.")),
 		DrainByDefault: v(true, documented(urlHAProxyMgmt, "\"set server ... state drain\" and reloads both keep existing connections.")),
 		DrainCut:       v(Cut{Kind: NeverCut}, documented(urlHAProxyMgmt, "Nothing cuts them unless hard-stop-after or \"shutdown sessions\" is used.")),
 
