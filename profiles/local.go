@@ -3,7 +3,7 @@ package profiles
 import "time"
 
 // measured describes the lab run behind every "observed" value.
-const measured = "Measured here on " + ReadDate + " with a raw upgrade through the proxy to a backend that answers 101, then counting seconds until the client's read ends (EOF = FIN, ECONNRESET = reset) and recording any bytes received. "
+const measured = "Measured here on " + ReadDate + " with go run ./profiles/observe: a raw upgrade through the proxy to a backend that answers 101, then counting seconds until the client's read ends (EOF = FIN, ECONNRESET = reset) and recording any bytes received. "
 
 func nginxDefault() Profile {
 	none := func(what string) Source { return documented(urlNginxUp, what) }
