@@ -8,9 +8,9 @@ import (
 )
 
 // Run a scenario from Go: a 60 s idle timeout takes milliseconds on the
-// mock clock. In a test, scenarios.RunFile(t, "my.yaml") does the same and
-// fails t with the transcript; scenarios.Start(t, ...) drives a lab step by
-// step.
+// mock clock. In a test, scenariotest.RunFile(t, "my.yaml") does the same
+// and fails t with the transcript; scenariotest.Start(t, ...) drives a lab
+// step by step.
 func Example() {
 	sc, err := scenarios.Parse("inline.yaml", []byte(`
 name: quiet-client

@@ -116,11 +116,7 @@ func Run(ctx context.Context, sc *Scenario, opts Options) Result {
 		return res
 	}
 	for i, st := range sc.Steps {
-		err := r.step(ctx, st)
-		if e := r.tb.takeErr(); err == nil && e != "" {
-			err = fmt.Errorf("clock: %s", e)
-		}
-		if err != nil {
+		if err := r.runStep(ctx, st); err != nil {
 			f := &Failure{Step: i + 1, Line: st.Line, Kind: st.Kind, Virtual: r.now(), Message: err.Error()}
 			var ee *expectError
 			if errors.As(err, &ee) {

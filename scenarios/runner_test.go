@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/wslab/wslab/scenarios"
+	"github.com/wslab/wslab/scenarios/scenariotest"
 )
 
 func parse(t *testing.T, src string) *scenarios.Scenario {
@@ -69,7 +70,7 @@ func TestMalformedScenariosNameFileAndLine(t *testing.T) {
 }
 
 func TestDriverStepByStep(t *testing.T) {
-	d := scenarios.Start(t, scenarios.Shape{Nodes: 2}, 7)
+	d := scenariotest.Start(t, scenarios.Shape{Nodes: 2}, 7)
 	d.Connect(scenarios.ConnectArgs{Client: "alice", Transport: "ws"})
 	d.Connect(scenarios.ConnectArgs{Client: "bob", Transport: "ws"})
 	d.SetUsername("alice", "alice")

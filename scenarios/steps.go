@@ -441,5 +441,3 @@ func (r *run) redis(ctx context.Context, state string) error {
 	}
 	return r.lab.RedisUp()
 }
-
-func durationArg(d time.Duration) balancer.Duration { return balancer.Duration(d) }

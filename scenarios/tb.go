@@ -6,7 +6,8 @@ import (
 )
 
 // clockTB is the small testing.TB the mock clock needs, for runs outside
-// go test. Errors are kept and turn into a failed step.
+// go test. Errors are kept and turn into a failed step; Fatal also stops
+// the step, as it stops a test (runStep recovers it).
 type clockTB struct {
 	// mu guards the fields below.
 	mu       sync.Mutex
@@ -21,8 +22,18 @@ func (t *clockTB) Error(a ...any)      { t.add(fmt.Sprint(a...)) }
 func (t *clockTB) Errorf(f string, a ...any) {
 	t.add(fmt.Sprintf(f, a...))
 }
-func (t *clockTB) Fatal(a ...any)            { t.add(fmt.Sprint(a...)) }
-func (t *clockTB) Fatalf(f string, a ...any) { t.add(fmt.Sprintf(f, a...)) }
+func (t *clockTB) Fatal(a ...any) {
+	t.add(fmt.Sprint(a...))
+	panic(clockFatal{})
+}
+func (t *clockTB) Fatalf(f string, a ...any) {
+	t.add(fmt.Sprintf(f, a...))
+	panic(clockFatal{})
+}
+
+// clockFatal unwinds a step after the mock clock's Fatal.
+type clockFatal struct{}
+
 func (t *clockTB) Cleanup(f func()) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
