@@ -328,7 +328,7 @@ func (l *loop) handle(e unix.EpollEvent) {
 		case s.client: // read until the head is in; the rest waits for the tunnel
 			if s.readable && hs.list == &l.heads {
 				l.readRequest(hs)
-			} else if s.hup && hs.list != &l.heads {
+			} else if e.Events&(unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0 && hs.list != &l.heads {
 				l.clientLeft(hs) // gone while the backend is dialled or answers
 			}
 		case hs.list == &l.dials:
