@@ -72,3 +72,19 @@ func TestParseUpgradeTakesOnlyPlainUpgrades(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkParseUpgrade measures judging a browser's upgrade head, the
+// front doors' one pass over it.
+func BenchmarkParseUpgrade(b *testing.B) {
+	h := []byte("GET /chat HTTP/1.1\r\nHost: lab.example:8080\r\nConnection: Upgrade\r\nPragma: no-cache\r\nCache-Control: no-cache\r\n" +
+		"User-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36\r\n" +
+		"Upgrade: websocket\r\nOrigin: http://lab.example:8080\r\nSec-WebSocket-Version: 13\r\nAccept-Encoding: gzip, deflate, br\r\n" +
+		"Accept-Language: en-US,en;q=0.9\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\r\n")
+	lines := make([]byte, 0, headSize)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, v, _, _ := parseUpgrade(h, lines[:0]); v != headUpgrade {
+			b.Fatal("not taken")
+		}
+	}
+}
