@@ -161,7 +161,7 @@ func (u *upgradeHead) verdict() (int, string) {
 		return http.StatusBadRequest, `the Connection header lacks "upgrade"`
 	case u.nconn > len(u.conn):
 		return http.StatusBadRequest, fmt.Sprintf("%d Connection headers: list the options in one", u.nconn)
-	case u.chunked || u.contentLength != nil && string(u.contentLength) != "0":
+	case u.chunked || len(bytes.Trim(u.contentLength, "0")) > 0: // Content-Length: 0 is no body
 		return http.StatusBadRequest, "a websocket upgrade carries no body: drop Content-Length and Transfer-Encoding"
 	case u.keys == 0:
 		return http.StatusBadRequest, "missing Sec-WebSocket-Key"
