@@ -36,7 +36,7 @@ type upgradeHead struct {
 	connUpgrade   bool   // Connection lists "upgrade"
 	connOther     bool   // Connection lists a field to drop as hop-by-hop
 	conn          [4][]byte
-	nconn         int // Connection fields seen; more than len(conn) is unusual
+	nconn         int // Connection fields seen; more than len(conn) is refused
 	keys          int
 	key           []byte
 	versions      int
@@ -159,7 +159,9 @@ func (u *upgradeHead) verdict() (int, string) {
 		return http.StatusBadRequest, fmt.Sprintf("Upgrade %q is not supported: only websocket", trim(string(u.upgrade)))
 	case !u.connUpgrade:
 		return http.StatusBadRequest, `the Connection header lacks "upgrade"`
-	case u.chunked || u.contentLength != nil && string(u.contentLength) != "0":
+	case u.nconn > len(u.conn):
+		return http.StatusBadRequest, fmt.Sprintf("%d Connection headers: list the options in one", u.nconn)
+	case u.chunked || len(bytes.Trim(u.contentLength, "0")) > 0: // Content-Length: 0 is no body
 		return http.StatusBadRequest, "a websocket upgrade carries no body: drop Content-Length and Transfer-Encoding"
 	case u.keys == 0:
 		return http.StatusBadRequest, "missing Sec-WebSocket-Key"
@@ -167,7 +169,9 @@ func (u *upgradeHead) verdict() (int, string) {
 		return http.StatusBadRequest, "more than one Sec-WebSocket-Key"
 	case !validKey(u.key):
 		return http.StatusBadRequest, fmt.Sprintf("Sec-WebSocket-Key %q is not 16 base64-encoded bytes", trim(string(u.key)))
-	case u.versions != 1 || string(u.version) != "13":
+	case u.versions > 1:
+		return http.StatusBadRequest, "more than one Sec-WebSocket-Version"
+	case string(u.version) != "13":
 		return http.StatusBadRequest, fmt.Sprintf("Sec-WebSocket-Version %q is not supported: want 13", trim(string(u.version)))
 	}
 	return 0, ""
@@ -215,8 +219,8 @@ const (
 // pass. A valid upgrade comes back with the lines to forward appended to
 // lines; a head the rules refuse, with the code and reason; anything else
 // — ordinary HTTP, or a head only net/http parses (folded lines, an
-// absolute URI, HTTP/1.0, bytes that are not allowed, two Hosts) — goes
-// to net/http, which applies the same rules through checkUpgrade.
+// absolute URI, bytes that are not allowed, no Host or two) — goes to
+// net/http, which applies the same rules through checkUpgrade.
 func parseUpgrade(h, lines []byte) (req upgradeReq, v headVerdict, code int, reason string) {
 	line, rest, _ := bytes.Cut(h, crlf)
 	method, target, ok1 := bytes.Cut(line, []byte(" "))
@@ -261,7 +265,7 @@ func parseUpgrade(h, lines []byte) (req upgradeReq, v headVerdict, code int, rea
 			lines = append(append(lines, line...), crlf...)
 		}
 	}
-	if u.hosts != 1 || u.nconn > len(u.conn) {
+	if u.hosts != 1 {
 		return req, headNetHTTP, 0, "" // net/http answers a missing or second Host itself
 	}
 	if code, reason = u.verdict(); code != 0 {
@@ -292,7 +296,10 @@ func dropListed(lines []byte, u *upgradeHead) []byte {
 }
 
 // checkUpgrade applies the rules to a request net/http parsed. It returns
-// why r is refused, or 0 and the upgrade request for the backend.
+// why r is refused, or 0 and the upgrade request for the backend. (net/http
+// drops Content-Length when Transfer-Encoding is present, so a later
+// request on a keep-alive connection that has both is read as chunked, as
+// RFC 9112 §6.3 allows; only the front doors see the first head raw.)
 func checkUpgrade(r *http.Request) (req upgradeReq, code int, reason string) {
 	u := upgradeHead{method: []byte(r.Method), proto: []byte(r.Proto)}
 	u.field([]byte("Host"), []byte(r.Host))

@@ -133,6 +133,8 @@ func TestBothFrontDoorsAnswerAlike(t *testing.T) {
 		{"bad key", "GET /ws HTTP/1.1\r\nHost: lab\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: short\r\nSec-WebSocket-Version: 13\r\n\r\n", "400 Bad Request"},
 		{"two keys", "GET /ws HTTP/1.1\r\n" + up + key + "\r\n", "400 Bad Request"},
 		{"version 8", "GET /ws HTTP/1.1\r\nHost: lab\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" + key + "Sec-WebSocket-Version: 8\r\n\r\n", "400 Bad Request"},
+		{"two versions", "GET /ws HTTP/1.1\r\n" + up + "Sec-WebSocket-Version: 13\r\n\r\n", "400 Bad Request"},
+		{"five Connection headers", "GET /ws HTTP/1.1\r\n" + up + strings.Repeat("Connection: keep-alive\r\n", 4) + "\r\n", "400 Bad Request"},
 		{"upgrade with a body", "GET /ws HTTP/1.1\r\n" + up + "Content-Length: 5\r\n\r\nhello", "400 Bad Request"},
 		{"both lengths", "POST /page HTTP/1.1\r\nHost: lab\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", "400 Bad Request"},
 		{"bare LF", "GET /page HTTP/1.1\nHost: lab\n\n", "400 Bad Request"},

@@ -77,8 +77,8 @@ func TestLongPollIsCutByTheIdleTimeout(t *testing.T) {
 }
 
 // A client that hangs up ends its backend request at once: an ordinary
-// long poll, and (on the event loop) an upgrade whose backend has not
-// answered yet.
+// long poll, and an upgrade whose backend has not answered yet, on both
+// front doors.
 func TestClientHangUpEndsItsBackendRequest(t *testing.T) {
 	t.Run("long poll", func(t *testing.T) {
 		url, started, ended := longPoll(t)
@@ -92,27 +92,38 @@ func TestClientHangUpEndsItsBackendRequest(t *testing.T) {
 		c.Close()
 		waitChan(t, ended, "the backend's request still runs after its client hung up")
 	})
-	t.Run("upgrade waiting for the backend", func(t *testing.T) {
-		if runtime.GOOS != "linux" {
-			t.Skip("the goroutine front door notices only once the backend answers")
-		}
-		accepted := make(chan net.Conn, 1)
-		silent := rawBackend(t, func(c net.Conn) { accepted <- c }) // reads nothing, answers nothing
-		r := start(t, balancer.Config{ServerGroup: balancer.ServerGroupConfig{Servers: []balancer.ServerConfig{{Name: "silent", URL: silent}}, HealthCheck: noChecks()}}, quartz.NewMock(t))
-		c := sendUpgrade(t, r.b.Addr())
-		var backend net.Conn
-		select {
-		case backend = <-accepted:
-		case <-time.After(waitFor):
-			t.Fatal("the upgrade never reached the backend")
-		}
-		defer backend.Close()
-		c.Close()
-		backend.SetReadDeadline(time.Now().Add(waitFor)) // the test's own bound
-		if _, err := io.Copy(io.Discard, backend); err != nil {
-			t.Fatalf("backend: got %v, want its connection closed when the client hung up", err)
-		}
-	})
+	for _, door := range []string{"event loop", "goroutines"} {
+		t.Run("upgrade waiting for the backend, "+door, func(t *testing.T) {
+			testHangUpDuringHandshake(t, door)
+		})
+	}
+}
+
+// testHangUpDuringHandshake: a client that hangs up while its upgrade
+// waits for the backend's answer closes the backend's connection at once.
+func testHangUpDuringHandshake(t *testing.T, door string) {
+	switch {
+	case door == "goroutines":
+		balancer.WithoutEventLoop(t)
+	case runtime.GOOS != "linux":
+		t.Skip("no event loop on " + runtime.GOOS)
+	}
+	accepted := make(chan net.Conn, 1)
+	silent := rawBackend(t, func(c net.Conn) { accepted <- c }) // reads nothing, answers nothing
+	r := start(t, balancer.Config{ServerGroup: balancer.ServerGroupConfig{Servers: []balancer.ServerConfig{{Name: "silent", URL: silent}}, HealthCheck: noChecks()}}, quartz.NewMock(t))
+	c := sendUpgrade(t, r.b.Addr())
+	var backend net.Conn
+	select {
+	case backend = <-accepted:
+	case <-time.After(waitFor):
+		t.Fatal("the upgrade never reached the backend")
+	}
+	defer backend.Close()
+	c.Close()
+	backend.SetReadDeadline(time.Now().Add(waitFor)) // the test's own bound
+	if _, err := io.Copy(io.Discard, backend); err != nil {
+		t.Fatalf("backend: got %v, want its connection closed when the client hung up", err)
+	}
 }
 
 // Content-Length together with Transfer-Encoding (RFC 9112 §6.3), and a

@@ -30,9 +30,18 @@ import (
 // poller, and the loop parks there when nothing is ready, so the scheduler,
 // timers and the rest of the balancer run as before. Everything about a
 // socket happens on its loop's goroutine; other goroutines (idle timers,
-// drains, Close) post functions to it. Anything unusual leaves the loop as
-// a net.Conn: a request that is not a plain upgrade goes to net/http, and a
-// backend's answer other than 101 is relayed by a goroutine.
+// drains, Close) post functions to it. The loop judges heads and answers
+// by the handshake core's rules (handshake.go), as the goroutine front door
+// does, and answers a refused upgrade itself. Anything else unusual leaves
+// the loop as a net.Conn: a request that is not an upgrade, or that only
+// net/http parses, goes to net/http, and a backend's answer other than 101
+// is relayed by a goroutine.
+//
+// Files by concern: this one runs the loop (start, turn, events, stop);
+// loop_accept_linux.go accepts, registers sockets and reads the request
+// head; loop_dial_linux.go connects to a backend; loop_handshake_linux.go
+// sends the request and reads the answer; loop_deadline_linux.go keeps the
+// wall-clock deadlines; loop_tunnel_linux.go copies a tunnel's bytes.
 
 // loopEvents is how many epoll events a loop takes per wait.
 const loopEvents = 128
@@ -328,7 +337,7 @@ func (l *loop) handle(e unix.EpollEvent) {
 		case s.client: // read until the head is in; the rest waits for the tunnel
 			if s.readable && hs.list == &l.heads {
 				l.readRequest(hs)
-			} else if s.hup && hs.list != &l.heads {
+			} else if e.Events&(unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0 && hs.list != &l.heads {
 				l.clientLeft(hs) // gone while the backend is dialled or answers
 			}
 		case hs.list == &l.dials:

@@ -115,7 +115,13 @@ func (b *Balancer) handshake(client net.Conn, req *upgradeReq, snap *snapshot, t
 	rp := headPool.Get().(*[]byte)
 	defer headPool.Put(rp)
 	in := (*rp)[:cap(*rp)]
+	w := watchHangUp(client, bc)
 	n, end, err := readHead(bc, in)
+	if w.stop() { // the client is gone: nobody to answer
+		bc.Close()
+		client.Close()
+		return
+	}
 	if err != nil {
 		b.failHandshake(client, bc, fmt.Sprintf("backend %s: no valid handshake response: %v", t.name, err))
 		return
