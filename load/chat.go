@@ -31,13 +31,17 @@ type chatRun struct {
 	speak chan struct{}
 	// sending ends when the send phase is over.
 	sending context.Context
+	// sendMu is read-held by a speaker from its check of sending until its
+	// message is in the ledger; the run takes it once sending has ended, so
+	// no message is sent after the settle began counting.
+	sendMu sync.RWMutex
 }
 
 // runChat connects Socket.IO users through the balancer; each speaks every
 // Interval during Duration, every user measures how long each message took
 // to reach it, and users whose connection ends come back with backoff and
-// jitter. After the send phase the run waits (up to Settle) for messages
-// still in flight, then accounts for every message.
+// jitter. After the send phase the run waits (up to Settle) for users
+// still away and messages still in flight, then accounts for every message.
 func runChat(ctx context.Context, cfg Config, st *stats) (Report, error) {
 	rng := rand.New(rand.NewPCG(cfg.Seed, 0))
 	r := &chatRun{
@@ -75,6 +79,8 @@ func runChat(ctx context.Context, cfg Config, st *stats) (Report, error) {
 	case <-time.After(cfg.Duration):
 	}
 	stopSending()
+	r.sendMu.Lock() // a barrier: every speaker is past its last send
+	r.sendMu.Unlock()
 	rep.MsgsPerSec = float64(st.messages.Load()) / time.Since(t0).Seconds()
 	r.settle(ctx)
 	spread := map[string]int{}
@@ -94,14 +100,14 @@ func runChat(ctx context.Context, cfg Config, st *stats) (Report, error) {
 	return rep, nil
 }
 
-// settle waits until every user that was in the room when each sender's
-// last message went out has it, or until cfg.Settle.
+// settle waits until every user is in the room and has the last message
+// of every sender that was due at it, or until cfg.Settle.
 func (r *chatRun) settle(ctx context.Context) {
 	deadline := time.NewTimer(r.cfg.Settle)
 	defer deadline.Stop()
 	poll := time.NewTicker(25 * time.Millisecond)
 	defer poll.Stop()
-	for r.led.outstanding() > 0 {
+	for r.st.open.Load() < int64(r.cfg.Conns) || r.led.outstanding() > 0 {
 		select {
 		case <-ctx.Done():
 			return
@@ -277,17 +283,9 @@ func (u *chatUser) speak(ctx context.Context, c *client.Client) {
 	}
 	tick := time.NewTicker(every)
 	defer tick.Stop()
-	for r.sending.Err() == nil {
-		u.seq++
-		now := time.Now()
-		text := "#" + strconv.Itoa(u.seq) + " @" + strconv.FormatInt(int64(now.Sub(r.t0)), 10)
-		if pad := r.cfg.Size - len(text) - 1; pad > 0 {
-			text += " " + strings.Repeat(".", pad)
-		}
-		err := c.Emit(ctx, "message", text)
-		r.led.sent(u.i, u.seq, now, err == nil)
-		if err != nil {
-			return // the listener sees the connection end
+	for {
+		if err := u.say(ctx, c); err != nil {
+			return // the send phase is over, or the listener sees the connection end
 		}
 		select {
 		case <-ctx.Done():
@@ -297,6 +295,31 @@ func (u *chatUser) speak(ctx context.Context, c *client.Client) {
 		case <-tick.C:
 		}
 	}
+}
+
+var errSendingOver = errors.New("send phase over")
+
+// say sends the user's next message and records it.
+func (u *chatUser) say(ctx context.Context, c *client.Client) error {
+	r := u.run
+	r.sendMu.RLock()
+	defer r.sendMu.RUnlock()
+	if r.sending.Err() != nil {
+		return errSendingOver
+	}
+	u.seq++
+	now := time.Now()
+	text := "#" + strconv.Itoa(u.seq) + " @" + strconv.FormatInt(int64(now.Sub(r.t0)), 10)
+	if pad := r.cfg.Size - len(text) - 1; pad > 0 {
+		text += " " + strings.Repeat(".", pad)
+	}
+	// A write stuck that long (a wedged server) ends the connection: the
+	// run must not wait on it.
+	ectx, cancel := context.WithTimeout(ctx, joinTimeout)
+	defer cancel()
+	err := c.Emit(ectx, "message", text)
+	r.led.sent(u.i, u.seq, now, err == nil)
+	return err
 }
 
 // heard counts a chat line of this run: "NAME: #SEQ @NS ...".

@@ -46,10 +46,10 @@ In chat mode each user sets the username load-RUN-N and says "#SEQ @TIME"
 every --interval; the sequence number travels in the text, so any server
 of the chat can be measured. A user whose connection ends comes back as a
 page does: after --reconnect-min, doubled per failed attempt up to
---reconnect-max, each delay ±50 % jitter. After --duration the run waits up
-to --settle for messages in flight, then reports sent / delivered / lost /
-duplicated, drops, reconnects, the peak reconnect rate and the time until
-95 % of dropped users were back. A message is lost to a user that was in
+--reconnect-max, each delay ±50 % jitter. After --duration the run waits
+up to --settle for users still away and messages in flight, then reports
+sent / delivered / lost / duplicated, drops, reconnects, the peak
+reconnect rate and the time until 95 % of dropped users were back. A message is lost to a user that was in
 the room (its username confirmed, its connection not yet seen to end) when
 it was sent and never received it; see the README.`,
 		Example: `  lab load echo-server --listen 127.0.0.1:9101 &
@@ -97,7 +97,7 @@ it was sent and never received it; see the README.`,
 	fl.DurationVar(&cfg.Interval, "interval", time.Second, "chat: how often each user speaks")
 	fl.DurationVar(&cfg.ReconnectMin, "reconnect-min", time.Second, "chat: first reconnect delay after a drop (doubled per failed attempt, ±50 % jitter)")
 	fl.DurationVar(&cfg.ReconnectMax, "reconnect-max", 5*time.Second, "chat: longest reconnect delay")
-	fl.DurationVar(&cfg.Settle, "settle", 5*time.Second, "chat: after --duration, how long to wait for messages in flight")
+	fl.DurationVar(&cfg.Settle, "settle", 5*time.Second, "chat: after --duration, how long to wait for users still away and messages in flight")
 	fl.Uint64Var(&cfg.Seed, "seed", 0, "chat: seed of the jitter and the usernames (0: random, printed in the report)")
 	fl.Int64Var(&maxLost, "max-lost", -1, "chat: exit 1 if more deliveries than this were lost (-1: never)")
 	fl.BoolVar(&asJSON, "json", false, "print the report as JSON")
