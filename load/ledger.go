@@ -47,11 +47,7 @@ type sentMsg struct {
 }
 
 func newLedger(users int) *ledger {
-	l := &ledger{users: make([]userLog, users)}
-	for i := range l.users {
-		l.users[i].got = make([][]uint16, users)
-	}
-	return l
+	return &ledger{users: make([]userLog, users)}
 }
 
 // joined marks user u in the room from t.
@@ -91,6 +87,9 @@ func (l *ledger) received(u, s, seq int) bool {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.users[u].got == nil { // a user that hears nothing costs nothing
+		l.users[u].got = make([][]uint16, len(l.users))
+	}
 	g := l.users[u].got[s]
 	for len(g) < seq {
 		g = append(g, 0)
@@ -119,7 +118,7 @@ func (l *ledger) outstanding() int {
 			continue
 		}
 		for r := range l.users {
-			if inRoom(l.users[r].sessions, su.sent[i].at) && receipts(l.users[r].got[s], i) == 0 {
+			if inRoom(l.users[r].sessions, su.sent[i].at) && l.receipts(r, s, i) == 0 {
 				n++
 			}
 		}
@@ -165,7 +164,7 @@ func (l *ledger) account() Delivery {
 			}
 			d.Sent++
 			for r := range l.users {
-				got := receipts(l.users[r].got[s], i)
+				got := l.receipts(r, s, i)
 				if inRoom(l.users[r].sessions, m.at) {
 					d.Due++
 					if got > 0 {
@@ -188,11 +187,13 @@ func (l *ledger) account() Delivery {
 	return d
 }
 
-func receipts(g []uint16, i int) uint16 {
-	if i < len(g) {
-		return g[i]
+// receipts is how many times user r received message i of sender s.
+func (l *ledger) receipts(r, s, i int) uint16 {
+	got := l.users[r].got
+	if got == nil || i >= len(got[s]) {
+		return 0
 	}
-	return 0
+	return got[s][i]
 }
 
 // reconnects fills the reconnect figures. A reconnect is a session that
