@@ -259,13 +259,14 @@ func (u *chatUser) session(ctx context.Context, c *client.Client) {
 	cancel()
 	<-spoke
 	c.CloseNow()
+	if ctx.Err() != nil {
+		return // the run closed it: the user stays counted in the room
+	}
 	u.setNode("")
 	u.run.st.open.Add(-1)
-	if ctx.Err() == nil {
-		u.run.led.dropped(u.i, ended)
-		u.run.st.drops.Add(1)
-		u.dropped = true
-	}
+	u.run.led.dropped(u.i, ended)
+	u.run.st.drops.Add(1)
+	u.dropped = true
 }
 
 // speak sends "#SEQ @NS" (NS: send time since the run's start; padded to
