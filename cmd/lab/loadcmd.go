@@ -37,7 +37,7 @@ minimal client of their own, so the tool costs the machine little):
 rtt and flood need an echo backend (lab node --mode echo, or lab load
 echo-server); hold works against any WebSocket endpoint, since every server
 answers pings (lab up's chat nodes: /ws); chat needs a server of the
-tutorial's chat (lab up, or your own). Progress is printed every second;
+tutorial's chat (lab up, or your own). Progress is printed every --progress;
 the report gives handshakes/s, failures, connections per backend and the
 load tool's own CPU time. The file limit is raised as far as the system
 allows (as root, to 1,048,576).
@@ -49,9 +49,10 @@ page does: after --reconnect-min, doubled per failed attempt up to
 --reconnect-max, each delay ±50 % jitter. After --duration the run waits
 up to --settle for users still away and messages in flight, then reports
 sent / delivered / lost / duplicated, drops, reconnects, the peak
-reconnect rate and the time until 95 % of dropped users were back. A message is lost to a user that was in
-the room (its username confirmed, its connection not yet seen to end) when
-it was sent and never received it; see the README.`,
+reconnect rate and the time until 95 % of dropped users were back. A
+message is lost to a user that was in the room (its username confirmed,
+its connection not yet seen to end) when it was sent and never received
+it; see the README.`,
 		Example: `  lab load echo-server --listen 127.0.0.1:9101 &
   lab load --url ws://127.0.0.1:9101/ --mode rtt --conns 50
   lab load --url http://127.0.0.1:8080/ws --mode hold --conns 5000 --duration 60s
@@ -100,6 +101,7 @@ it was sent and never received it; see the README.`,
 	fl.DurationVar(&cfg.Settle, "settle", 5*time.Second, "chat: after --duration, how long to wait for users still away and messages in flight")
 	fl.Uint64Var(&cfg.Seed, "seed", 0, "chat: seed of the jitter and the usernames (0: random, printed in the report)")
 	fl.Int64Var(&maxLost, "max-lost", -1, "chat: exit 1 if more deliveries than this were lost (-1: never)")
+	fl.DurationVar(&cfg.ProgressEvery, "progress", time.Second, "how often to print a progress line (to stderr)")
 	fl.BoolVar(&asJSON, "json", false, "print the report as JSON")
 	cmd.AddCommand(newEchoServerCmd())
 	return cmd
