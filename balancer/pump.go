@@ -5,7 +5,6 @@ import (
 	"io"
 	"net"
 	"sync"
-	"syscall"
 	"time"
 )
 
@@ -95,17 +94,7 @@ func (p *netPair) writeClientHead(tn *tunnel, b []byte, headLen int) error {
 // up is the client→backend direction.
 func (p *netPair) pump(tn *tunnel, src, dst net.Conn, up bool) {
 	defer tn.b.wg.Done()
-	var readSide bool
-	var err error
-	if sc, ok := src.(syscall.Conn); ok {
-		if rc, rerr := sc.SyscallConn(); rerr == nil {
-			readSide, err = p.pumpRaw(tn, rc, dst, up)
-		} else {
-			readSide, err = p.pumpPlain(tn, src, dst, up)
-		}
-	} else {
-		readSide, err = p.pumpPlain(tn, src, dst, up)
-	}
+	readSide, err := p.copyConn(tn, src, dst, up)
 	tn.ended(tunnelEnd{client: up == readSide, write: !readSide, err: err}) // reading the client, or writing to it
 }
 
@@ -131,9 +120,10 @@ func (p *netPair) deliver(tn *tunnel, dst net.Conn, b []byte, up bool) error {
 	return err
 }
 
-// pumpPlain is the portable copy (TLS clients): it holds a buffer while it
-// waits. It reports whether the read side ended the copy, and the error
-// (nil for the end of the stream).
+// pumpPlain is the portable copy (TLS clients, and every tunnel where
+// there are no raw reads): it holds a buffer while it waits. It reports
+// whether the read side ended the copy, and the error (nil for the end of
+// the stream).
 func (p *netPair) pumpPlain(tn *tunnel, src, dst net.Conn, up bool) (bool, error) {
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
@@ -150,60 +140,5 @@ func (p *netPair) pumpPlain(tn *tunnel, src, dst net.Conn, up bool) (bool, error
 		if err != nil {
 			return true, err
 		}
-	}
-}
-
-// pumpRaw borrows a buffer to read what is there and gives it back as soon
-// as the socket would block, so it waits for readability holding none. It
-// reports whether the read side ended the copy, and the error (nil for the
-// end of the stream).
-func (p *netPair) pumpRaw(tn *tunnel, rc syscall.RawConn, dst net.Conn, up bool) (bool, error) {
-	var st rawRead
-	defer st.release()
-	read := st.read // one closure for the tunnel's life, not one per read
-	for {
-		err := rc.Read(read)
-		switch {
-		case err != nil:
-			return true, err
-		case st.err != nil:
-			return true, st.err
-		case st.n == 0:
-			return true, nil // EOF
-		}
-		if werr := p.deliver(tn, dst, (*st.buf)[:st.n], up); werr != nil {
-			return false, werr
-		}
-	}
-}
-
-// rawRead is the state of a pump's non-blocking reads.
-type rawRead struct {
-	buf *[]byte // borrowed from bufPool while the socket has data
-	n   int
-	err error
-}
-
-// read is the syscall.RawConn.Read callback: false parks the pump in the
-// poller until the socket is readable. The buffer goes back to the pool
-// before parking, so a waiting pump holds none; taking it from the pool is
-// far cheaper than a system call to ask first whether data is there.
-func (st *rawRead) read(fd uintptr) bool {
-	if st.buf == nil {
-		st.buf = bufPool.Get().(*[]byte)
-	}
-	st.n, st.err = readFD(fd, *st.buf)
-	if errors.Is(st.err, syscall.EAGAIN) {
-		st.err = nil
-		st.release()
-		return false
-	}
-	return true
-}
-
-func (st *rawRead) release() {
-	if st.buf != nil {
-		bufPool.Put(st.buf)
-		st.buf = nil
 	}
 }

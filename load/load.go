@@ -1,7 +1,8 @@
 // Package load generates WebSocket load through a balancer (or straight at
 // a backend) and measures it: handshakes/s while connections open, echo
 // round trips, pipelined throughput, idle connections held, and chat
-// fan-out latency across nodes.
+// fan-out latency across nodes with every message accounted for (sent,
+// delivered, lost, duplicated) while users drop and reconnect.
 //
 // # Concurrency
 //
@@ -13,11 +14,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 )
 
@@ -44,6 +45,15 @@ type Config struct {
 	Window   int           // flood: messages in flight per connection; default 16
 	Duration time.Duration // flood, chat: how long to send; hold: how long to hold; default 10s
 	Progress func(Progress)
+	// ProgressEvery is how often Progress is called; default 1s.
+	ProgressEvery time.Duration
+
+	// Chat only.
+	Interval     time.Duration // how often each user speaks; default 1s
+	ReconnectMin time.Duration // first reconnect delay, doubled per failed attempt; default 1s
+	ReconnectMax time.Duration // longest reconnect delay; default 5s (each ±50 % jitter)
+	Settle       time.Duration // after sending, how long to wait for messages in flight; default 5s
+	Seed         uint64        // jitter and usernames; 0 picks one (printed in the report)
 }
 
 func (c Config) withDefaults() Config {
@@ -67,6 +77,24 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Duration == 0 {
 		c.Duration = 10 * time.Second
+	}
+	if c.ProgressEvery == 0 {
+		c.ProgressEvery = time.Second
+	}
+	if c.Interval == 0 {
+		c.Interval = time.Second
+	}
+	if c.ReconnectMin == 0 {
+		c.ReconnectMin = time.Second
+	}
+	if c.ReconnectMax == 0 {
+		c.ReconnectMax = max(5*time.Second, c.ReconnectMin)
+	}
+	if c.Settle == 0 {
+		c.Settle = 5 * time.Second
+	}
+	if c.Seed == 0 {
+		c.Seed = rand.Uint64()
 	}
 	c.URL = strings.Replace(c.URL, "http://", "ws://", 1)
 	return c
@@ -92,15 +120,23 @@ func (c Config) Validate() error {
 	if c.Window < 0 || c.Ramp < 0 || c.Messages < 0 || c.Duration < 0 {
 		errs = append(errs, errors.New("window, ramp, messages and duration must not be negative"))
 	}
+	if c.Interval < 0 || c.ReconnectMin < 0 || c.ReconnectMax < 0 || c.Settle < 0 || c.ProgressEvery < 0 {
+		errs = append(errs, errors.New("interval, reconnect-min, reconnect-max, settle and progress-every must not be negative"))
+	}
+	if c.ReconnectMax != 0 && c.ReconnectMax < c.ReconnectMin {
+		errs = append(errs, fmt.Errorf("reconnect-max: %s is shorter than reconnect-min %s", c.ReconnectMax, c.ReconnectMin))
+	}
 	return errors.Join(errs...)
 }
 
 // Progress is reported every second while a run goes on.
 type Progress struct {
-	Elapsed  time.Duration
-	Open     int64 // connections open now
-	Messages int64 // messages received so far
-	Failures int64
+	Elapsed    time.Duration
+	Open       int64 // connections open now (chat: users in the room)
+	Messages   int64 // messages received so far
+	Failures   int64 // chat: failed connection attempts, each retried
+	Drops      int64 // chat: connections that ended while in the room
+	Reconnects int64 // chat: drops whose user is back in the room
 }
 
 // Report is the outcome of a run.
@@ -122,11 +158,14 @@ type Report struct {
 	PerBackend       map[string]int `json:"per_backend"`
 	ClientCPU        time.Duration  `json:"client_cpu_ns"`
 	Wall             time.Duration  `json:"wall_ns"`
+	Seed             uint64         `json:"seed,omitempty"` // chat: of the jitter and the usernames
+	Chat             *Delivery      `json:"chat,omitempty"` // chat: sent, delivered, lost, reconnects
 }
 
 // stats are shared by a run's connections.
 type stats struct {
 	open, messages, failures atomic.Int64
+	drops, reconnects        atomic.Int64 // chat
 	// mu guards the fields below.
 	mu        sync.Mutex
 	first     string
@@ -169,6 +208,9 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		rep, err = runEcho(ctx, cfg, st)
 	}
 	rep.Mode, rep.URL, rep.Conns = cfg.Mode, cfg.URL, cfg.Conns
+	if cfg.Mode == Chat {
+		rep.Seed = cfg.Seed
+	}
 	rep.Failures = st.failures.Load()
 	rep.FirstFailure = st.first
 	rep.Messages = st.messages.Load()
@@ -188,14 +230,15 @@ func progress(cfg Config, st *stats, start time.Time) func() {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		t := time.NewTicker(time.Second)
+		t := time.NewTicker(cfg.ProgressEvery)
 		defer t.Stop()
 		for {
 			select {
 			case <-done:
 				return
 			case <-t.C:
-				cfg.Progress(Progress{Elapsed: time.Since(start), Open: st.open.Load(), Messages: st.messages.Load(), Failures: st.failures.Load()})
+				cfg.Progress(Progress{Elapsed: time.Since(start), Open: st.open.Load(), Messages: st.messages.Load(),
+					Failures: st.failures.Load(), Drops: st.drops.Load(), Reconnects: st.reconnects.Load()})
 			}
 		}
 	}()
@@ -209,31 +252,4 @@ func percentiles(rep *Report, l []time.Duration) {
 	slices.Sort(l)
 	at := func(p float64) time.Duration { return l[min(len(l)-1, int(p*float64(len(l))))] }
 	rep.P50, rep.P90, rep.P99, rep.Max = at(0.50), at(0.90), at(0.99), l[len(l)-1]
-}
-
-// RaiseFileLimit lifts the limit on open files as far as it goes — to
-// 1,048,576 when the process may raise the hard limit (root), else to the
-// hard limit — and returns the limit in force. Thousands of connections
-// need it: a balancer holds two descriptors per tunnel.
-func RaiseFileLimit() uint64 {
-	var lim syscall.Rlimit
-	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim) != nil {
-		return 0
-	}
-	want := syscall.Rlimit{Cur: 1 << 20, Max: 1 << 20}
-	if lim.Max < want.Max && syscall.Setrlimit(syscall.RLIMIT_NOFILE, &want) == nil {
-		return uint64(want.Cur) // int64 on some systems
-	}
-	if lim.Cur < lim.Max {
-		lim.Cur = lim.Max
-		syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim)
-	}
-	syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim)
-	return uint64(lim.Cur)
-}
-
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

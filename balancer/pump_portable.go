@@ -1,0 +1,13 @@
+//go:build !unix
+
+package balancer
+
+import "net"
+
+// copyConn is the plain copy: Windows' raw connections cannot park a read
+// until the socket is readable the way the pumps on Unix do, so each pump
+// holds its buffer while it waits. It reports whether the read side ended
+// the copy, and the error (nil for the end of the stream).
+func (p *netPair) copyConn(tn *tunnel, src, dst net.Conn, up bool) (bool, error) {
+	return p.pumpPlain(tn, src, dst, up)
+}
