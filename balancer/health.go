@@ -209,7 +209,6 @@ func (b *Balancer) groupHealthChanged(hc HealthCheckConfig, last string) {
 	detail := fmt.Sprintf("every backend is unhealthy, %s (last failure: %s). Check that %s %s answers %s on your servers, "+
 		"or set server_group.health_check.path/success_codes/method to what they answer; health_check.disabled: true or fail_open: true route regardless",
 		then, last, hc.Method, hc.Path, hc.SuccessCodes)
-	b.log.Warn(detail)
 	b.publish(events.Event{Kind: events.GroupHealth, Reason: "all_unhealthy", Detail: detail})
 }
 

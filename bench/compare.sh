@@ -48,6 +48,7 @@ cat >"$W/conf/wslab.yaml" <<YAML
 listener: {addr: 127.0.0.1:18080, idle_timeout: 60s}
 server_group:
   policy: round_robin
+  health_check: {path: /healthz}
   servers:
     - {name: echo-1, url: http://127.0.0.1:19101}
     - {name: echo-2, url: http://127.0.0.1:19102}

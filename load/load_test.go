@@ -8,7 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/quartz"
+
 	"github.com/wslab/wslab/balancer"
+	"github.com/wslab/wslab/internal/clocktest"
 	"github.com/wslab/wslab/lab"
 	"github.com/wslab/wslab/load"
 )
@@ -111,5 +114,30 @@ func TestNotAWebSocketEndpointIsNamed(t *testing.T) {
 	_, err := load.Run(context.Background(), load.Config{URL: page.URL + "/", Mode: load.Hold, Conns: 2, Duration: time.Millisecond})
 	if err == nil || !strings.Contains(err.Error(), "GET / answered 404 Not Found, not 101 Switching Protocols") || !strings.Contains(err.Error(), "/ws") {
 		t.Fatalf("got %v, want the answer named and /ws suggested", err)
+	}
+}
+
+// The echo server is an app like any other behind a balancer: the cloud
+// ALBs' default health check (GET /, 200-399) finds it up.
+func TestEchoServerPassesTheDefaultHealthCheck(t *testing.T) {
+	clk := quartz.NewMock(t)
+	b, err := balancer.Start(context.Background(), balancer.Config{
+		Listener:    balancer.ListenerConfig{Addr: "127.0.0.1:0"},
+		ServerGroup: balancer.ServerGroupConfig{Servers: []balancer.ServerConfig{{Name: "echo-1", URL: echo(t, "echo-1").URL}}},
+	}, balancer.Options{Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for range balancer.DefaultUnhealthyThreshold {
+		clocktest.Advance(t, clk, balancer.DefaultHealthInterval)
+		if err := b.WaitProbes(ctx, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st := b.Status().Backends[0]; st.Health != balancer.Healthy {
+		t.Fatalf("echo server after 3 default checks: %s (%s), want healthy", st.Health, st.LastCheck)
 	}
 }

@@ -175,7 +175,9 @@ func acceptKey(key string) string {
 }
 
 // EchoHandler is a raw WebSocket echo server: every message comes straight
-// back, batched per read. name goes out in X-Lab-Node.
+// back, batched per read. name goes out in X-Lab-Node. Any other request
+// gets 200 and a line saying what this is, so the health checks of a
+// balancer in front (the cloud ALBs' GET /, or /healthz) find it up.
 func EchoHandler(name string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		key := r.Header.Get("Sec-WebSocket-Key")
@@ -185,7 +187,7 @@ func EchoHandler(name string) http.Handler {
 				io.WriteString(w, "ok\n")
 				return
 			}
-			http.Error(w, "a raw WebSocket echo server: open a WebSocket on any path", http.StatusBadRequest)
+			io.WriteString(w, "a raw WebSocket echo server: open a WebSocket on any path\n")
 			return
 		}
 		c, brw, err := http.NewResponseController(w).Hijack()
