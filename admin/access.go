@@ -3,7 +3,6 @@ package admin
 import (
 	"crypto/sha256"
 	"crypto/subtle"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -11,9 +10,13 @@ import (
 	"strings"
 )
 
-// ErrTokenRequired is returned by Start when the admin API would listen on
-// an address other machines can reach and no token was given.
-var ErrTokenRequired = errors.New("admin: a token is required on an address other machines can reach")
+// TokenRequiredError is returned by Start when the admin API would listen
+// on an address other machines can reach and no token was given.
+type TokenRequiredError struct{ Addr string }
+
+func (e *TokenRequiredError) Error() string {
+	return fmt.Sprintf("admin: other machines can reach %s, so the admin API needs a token (anyone who reaches it could kill nodes and change the balancer)", e.Addr)
+}
 
 // access decides who the admin API answers, before any route runs:
 //

@@ -151,8 +151,9 @@ func TestRequestsFromOtherSitesAreRefused(t *testing.T) {
 func TestANonLoopbackAdminAddressNeedsAToken(t *testing.T) {
 	for _, addr := range []string{"0.0.0.0:0", ":0", "192.0.2.1:0"} {
 		_, err := admin.Start(admin.Config{Addr: addr})
-		if !errors.Is(err, admin.ErrTokenRequired) {
-			t.Fatalf("admin on %s without a token: got %v, want ErrTokenRequired", addr, err)
+		var tr *admin.TokenRequiredError
+		if !errors.As(err, &tr) || tr.Addr != addr {
+			t.Fatalf("admin on %s without a token: got %v, want a TokenRequiredError naming it", addr, err)
 		}
 	}
 }

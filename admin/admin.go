@@ -46,7 +46,7 @@ type Config struct {
 
 	// Token, when set, is required on /api/ and /metrics as
 	// "Authorization: Bearer TOKEN". It must be set when Addr is not a
-	// loopback address (Start returns ErrTokenRequired).
+	// loopback address (else Start returns a *TokenRequiredError).
 	Token string
 	// Hosts are extra names (path.Match patterns, e.g. "lab.internal",
 	// "*.lab.example") accepted in the Host header, besides the listen
@@ -76,7 +76,7 @@ func Start(cfg Config) (*Server, error) {
 	}
 	cfg.Token = strings.TrimSpace(cfg.Token)
 	if needsToken(cfg.Addr) && cfg.Token == "" {
-		return nil, fmt.Errorf("%w: %s: anyone who can reach it could kill nodes and change the balancer", ErrTokenRequired, cfg.Addr)
+		return nil, &TokenRequiredError{Addr: cfg.Addr}
 	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {

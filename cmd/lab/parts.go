@@ -22,7 +22,8 @@ import (
 )
 
 func newBalancerCmd() *cobra.Command {
-	var config, adminAddr, cpuProfile string
+	var config, adminAddr, cpuProfile, token string
+	var adminHosts []string
 	var verbose bool
 	cmd := &cobra.Command{
 		Use:   "balancer --config FILE",
@@ -64,7 +65,7 @@ every problem and the running config keeps serving.`,
 			if err != nil {
 				return explain(err, map[string]string{"listener.addr": "listener.addr in " + config})
 			}
-			a, err := admin.Start(admin.Config{Addr: adminAddr, Balancer: b, Events: bus, Logger: logger})
+			a, err := admin.Start(admin.Config{Addr: adminAddr, Balancer: b, Events: bus, Logger: logger, Token: adminToken(token), Hosts: adminHosts})
 			if err != nil {
 				b.Close()
 				return explain(err, map[string]string{"admin": "--admin"})
@@ -98,7 +99,8 @@ every problem and the running config keeps serving.`,
 		},
 	}
 	cmd.Flags().StringVar(&config, "config", "", "balancer config file (YAML); required")
-	cmd.Flags().StringVar(&adminAddr, "admin", "127.0.0.1:8081", "address of the admin API")
+	cmd.Flags().StringVar(&adminAddr, "admin", "127.0.0.1:8081", "address of the admin API (off loopback it needs --admin-token)")
+	addAdminFlags(cmd.Flags(), &token, &adminHosts)
 	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "also print every health check, and debug logs")
 	cmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile to this file until the balancer stops (go tool pprof reads it)")
 	return cmd
@@ -132,6 +134,9 @@ share it, and put lab balancer in front of them.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cmd.SilenceUsage = true
+			if err := refuseZeros(cmd, "ping-interval"); err != nil {
+				return err
+			}
 			cfg.Mode = node.Mode(mode)
 			bus := events.New()
 			sub := bus.Subscribe(65536)
