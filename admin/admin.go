@@ -1,6 +1,7 @@
 // Package admin is the lab's admin API: status, balancer config (get and hot
 // reload), node faults, a server-sent event stream and Prometheus metrics.
-// It listens on loopback by default.
+// It listens on loopback by default; who it answers (Host names, other
+// origins and sites, a bearer token) is decided in access.go.
 //
 // # Concurrency
 //
@@ -42,6 +43,15 @@ type Config struct {
 	// AddNode starts one more node and puts it in the server group; nil
 	// when the lab cannot grow.
 	AddNode func(context.Context) (*node.Node, error)
+
+	// Token, when set, is required on /api/ and /metrics as
+	// "Authorization: Bearer TOKEN". It must be set when Addr is not a
+	// loopback address (else Start returns a *TokenRequiredError).
+	Token string
+	// Hosts are extra names (path.Match patterns, e.g. "lab.internal",
+	// "*.lab.example") accepted in the Host header, besides the listen
+	// address and loopback names and addresses.
+	Hosts []string
 }
 
 // Server is a running admin API.
@@ -64,12 +74,13 @@ func Start(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	cfg.Token = strings.TrimSpace(cfg.Token)
+	if needsToken(cfg.Addr) && cfg.Token == "" {
+		return nil, &TokenRequiredError{Addr: cfg.Addr}
+	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("admin: listen on %s: %w", cfg.Addr, err)
-	}
-	if host, _, _ := net.SplitHostPort(cfg.Addr); !isLoopback(host) {
-		cfg.Logger.Warn("the admin API is reachable from other machines: anyone who can reach it can kill nodes and change the balancer", "addr", cfg.Addr)
 	}
 	s := &Server{cfg: cfg, addr: ln.Addr().String(), done: make(chan struct{}), testers: &testers{}}
 	s.srv = &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second,
@@ -79,14 +90,6 @@ func Start(cfg Config) (*Server, error) {
 		s.srv.Serve(ln)
 	}()
 	return s, nil
-}
-
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // Addr is the host:port the admin API listens on.
@@ -110,7 +113,7 @@ func (s *Server) Close() error {
 	return err
 }
 
-// Handler routes the admin API.
+// Handler routes the admin API, behind the access rules of access.go.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/status", s.status)
@@ -128,19 +131,7 @@ func (s *Server) Handler() http.Handler {
 	} else {
 		mux.HandleFunc("GET /{$}", s.index)
 	}
-	return sameOrigin(mux)
-}
-
-// sameOrigin refuses changes requested by pages of other origins, so a web
-// page cannot kill nodes through a visitor's browser.
-func sameOrigin(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if o := r.Header.Get("Origin"); o != "" && r.Method != http.MethodGet && o != "http://"+r.Host {
-			writeError(w, http.StatusForbidden, fmt.Sprintf("requests from origin %q are not accepted; use the dashboard or lab ctl", o))
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
+	return newAccess(s.addr, s.cfg).wrap(mux)
 }
 
 func (s *Server) index(w http.ResponseWriter, r *http.Request) {

@@ -63,7 +63,12 @@ func parseConfig(data []byte) (Config, lines, error) {
 	if err != nil {
 		return Config{}, nil, &SyntaxError{msg: strings.TrimPrefix(err.Error(), "yaml: ")}
 	}
-	root := doc.Content[0]
+	return parseNode(doc.Content[0])
+}
+
+// parseNode decodes a config from its YAML node, checking its shape and
+// noting the line of every field.
+func parseNode(root *yaml.Node) (Config, lines, error) {
 	if root.Kind == yaml.ScalarNode && root.Tag == "!!null" {
 		return Config{}, nil, ErrEmptyConfig
 	}
@@ -195,7 +200,24 @@ func kindName(n *yaml.Node) string {
 // LoadConfig parses and validates a config, reporting every problem of both
 // kinds together, each with its line.
 func LoadConfig(data []byte) (Config, error) {
-	cfg, ls, err := parseConfig(data)
+	return loadConfig(parseConfig(data))
+}
+
+// ParseConfigNode is ParseConfig for a config inside another YAML
+// document (a scenario's reload step): the problems' lines are that
+// document's.
+func ParseConfigNode(n *yaml.Node) (Config, error) {
+	c, _, err := parseNode(n)
+	return c, err
+}
+
+// LoadConfigNode is LoadConfig for a config inside another YAML document
+// (a scenario's lab.balancer): the problems' lines are that document's.
+func LoadConfigNode(n *yaml.Node) (Config, error) {
+	return loadConfig(parseNode(n))
+}
+
+func loadConfig(cfg Config, ls lines, err error) (Config, error) {
 	var se *SyntaxError
 	if errors.As(err, &se) || errors.Is(err, ErrEmptyConfig) {
 		return Config{}, err

@@ -43,6 +43,8 @@ type Config struct {
 	NoBalancer        bool         // nodes and store only
 	AdminAddr         string       // admin API listen address; "" runs none
 	Dashboard         http.Handler // served by the admin API at /
+	AdminToken        string       // required by the admin API; see admin.Config.Token
+	AdminHosts        []string     // extra Host names the admin API answers; see admin.Config.Hosts
 
 	Nodes     int       // number of chat nodes; default 2
 	NodeHost  string    // host the nodes listen on; default 127.0.0.1
@@ -50,6 +52,9 @@ type Config struct {
 	NodeMode  node.Mode // chat (default) or echo
 	RedisURL  string    // external Redis; "" starts an embedded one
 	RedisAddr string    // listen address of the embedded Redis; default 127.0.0.1:0
+	// AllowedOrigins are extra Origin host patterns the nodes accept on
+	// upgrades; see node.Config.AllowedOrigins.
+	AllowedOrigins []string
 
 	PingInterval time.Duration // Engine.IO heartbeat of the nodes; default 25s
 	PingTimeout  time.Duration // default 20s
@@ -97,7 +102,7 @@ func (l *Lab) startNode(ctx context.Context) (*node.Node, error) {
 	}
 	n, err := node.Start(ctx, node.Config{
 		Name: fmt.Sprintf("node-%d", i), Addr: addr, RedisURL: l.redisURL, Mode: l.cfg.NodeMode,
-		PingInterval: l.cfg.PingInterval, PingTimeout: l.cfg.PingTimeout,
+		PingInterval: l.cfg.PingInterval, PingTimeout: l.cfg.PingTimeout, AllowedOrigins: l.cfg.AllowedOrigins,
 		Clock: l.cfg.Clock, Events: l.Events, Logger: l.cfg.Logger,
 		Rand: rand.New(rand.NewPCG(l.rng.Uint64(), l.rng.Uint64())),
 	})
@@ -221,7 +226,7 @@ func Start(ctx context.Context, cfg Config) (_ *Lab, err error) {
 		l.Admin, err = admin.Start(admin.Config{
 			Addr: cfg.AdminAddr, Balancer: l.Balancer, Nodes: l.Nodes, Events: l.Events,
 			Seed: l.Seed, Redis: l.RedisAddr(), Logger: cfg.Logger,
-			AddNode: l.AddNode, Extra: cfg.Dashboard,
+			AddNode: l.AddNode, Extra: cfg.Dashboard, Token: cfg.AdminToken, Hosts: cfg.AdminHosts,
 		})
 		if err != nil {
 			return nil, err

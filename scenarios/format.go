@@ -164,7 +164,7 @@ type rawScenario struct {
 	Name        string      `yaml:"name"`
 	Description string      `yaml:"description"`
 	Seed        uint64      `yaml:"seed"`
-	Lab         Shape       `yaml:"lab"`
+	Lab         yaml.Node   `yaml:"lab"`
 	Steps       []yaml.Node `yaml:"steps"`
 }
 
@@ -176,22 +176,27 @@ func Parse(file string, data []byte) (*Scenario, error) {
 	var raw rawScenario
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
+	var errs []error
 	if err := dec.Decode(&raw); err != nil {
 		if errors.Is(err, io.EOF) {
 			return nil, &ParseError{File: file, Msg: "empty scenario file"}
 		}
-		return nil, yamlErrors(file, 0, err)
+		var te *yaml.TypeError
+		if !errors.As(err, &te) { // not YAML: nothing more to check
+			return nil, yamlErrors(file, 0, err)
+		}
+		errs = append(errs, yamlErrors(file, 0, err)) // and check the rest
 	}
-	sc := &Scenario{Name: raw.Name, Description: strings.TrimSpace(raw.Description), Seed: raw.Seed, Lab: raw.Lab, File: file}
-	var errs []error
+	shape, err := parseShape(file, &raw.Lab)
+	sc := &Scenario{Name: raw.Name, Description: strings.TrimSpace(raw.Description), Seed: raw.Seed, Lab: shape, File: file}
+	if err != nil {
+		errs = append(errs, err)
+	}
 	if sc.Name == "" {
 		errs = append(errs, &ParseError{File: file, Msg: "name: missing"})
 	}
 	if len(raw.Steps) == 0 {
 		errs = append(errs, &ParseError{File: file, Msg: "steps: a scenario needs at least one step"})
-	}
-	if err := raw.Lab.Balancer.Validate(); err != nil && len(raw.Lab.Balancer.ServerGroup.Servers) > 0 {
-		errs = append(errs, &ParseError{File: file, Msg: "lab.balancer: " + oneLine(err)})
 	}
 	for i := range raw.Steps {
 		st, err := parseStep(file, &raw.Steps[i])
@@ -228,10 +233,9 @@ func parseStep(file string, n *yaml.Node) (Step, error) {
 	}
 	ptr := reflect.New(typ)
 	if typ == reflect.TypeFor[balancer.Config]() {
-		b, _ := yaml.Marshal(val)
-		cfg, err := balancer.ParseConfig(b)
+		cfg, err := balancer.ParseConfigNode(val)
 		if err != nil {
-			return Step{}, shiftLines(file, val.Line-1, key.Value, err)
+			return Step{}, configProblems(file, key.Value+": ", val, err)
 		}
 		ptr.Elem().Set(reflect.ValueOf(cfg))
 	} else if err := val.Decode(ptr.Interface()); err != nil {
@@ -315,19 +319,36 @@ func yamlErrors(file string, offset int, err error) error {
 	}
 	var errs []error
 	for _, e := range te.Errors {
-		e = strings.ReplaceAll(e, "not found in type", "is not a key of")
-		errs = append(errs, &ParseError{File: file, Line: lineOf(e, offset), Msg: lineRE.ReplaceAllString(e, "")})
+		errs = append(errs, &ParseError{File: file, Line: lineOf(e, offset), Msg: plainYAML(lineRE.ReplaceAllString(e, ""))})
 	}
 	return errors.Join(errs...)
 }
 
-// shiftLines rebases the line numbers of a sub-document's errors.
-func shiftLines(file string, offset int, step string, err error) error {
-	var errs []error
-	for _, e := range strings.Split(err.Error(), "\n") {
-		errs = append(errs, &ParseError{File: file, Line: lineOf(e, offset), Msg: step + ": " + lineRE.ReplaceAllString(e, "")})
+var (
+	unknownKeyRE = regexp.MustCompile(`field (\S+) not found in type \S+`)
+	unmarshalRE  = regexp.MustCompile("cannot unmarshal !!\\w+ `(.*)` into (\\S+)")
+)
+
+// plainYAML words a decoder's message without Go's type names.
+func plainYAML(msg string) string {
+	msg = unknownKeyRE.ReplaceAllString(msg, "unknown key $1")
+	if m := unmarshalRE.FindStringSubmatch(msg); m != nil {
+		want := "a value of another kind"
+		switch t := m[2]; {
+		case strings.HasPrefix(t, "int"), strings.HasPrefix(t, "uint"), strings.HasPrefix(t, "float"):
+			want = "a number"
+		case t == "bool":
+			want = "true or false"
+		case t == "string":
+			want = "text"
+		case strings.HasPrefix(t, "[]"):
+			want = "a list"
+		case strings.HasPrefix(t, "map["), strings.Contains(t, "."):
+			want = "a mapping like {key: value}"
+		}
+		msg = fmt.Sprintf("%q is not %s", m[1], want)
 	}
-	return errors.Join(errs...)
+	return msg
 }
 
 func lineOf(msg string, offset int) int {

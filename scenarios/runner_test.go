@@ -51,7 +51,7 @@ func TestMalformedScenariosNameFileAndLine(t *testing.T) {
 	tests := []struct{ name, src, want string }{
 		{"unknown step", "name: x\nsteps:\n  - connect: {client: a}\n  - teleport: {client: a}\n", `test.yaml:4: unknown step "teleport"`},
 		{"unknown key", "name: x\nsteps:\n  - connect: {client: a, transprt: ws}\n", `test.yaml:3: unknown key "transprt" in connect (keys: client, via, transport, heartbeat)`},
-		{"unknown top-level key", "name: x\nstepz: []\n", "test.yaml:2: field stepz is not a key of"},
+		{"unknown top-level key", "name: x\nstepz: []\n", "test.yaml:2: unknown key stepz"},
 		{"bad duration", "name: x\nsteps:\n  - advance: soon\n", `test.yaml:3: "soon" is not a duration`},
 		{"missing client", "name: x\nsteps:\n  - send: {text: hi}\n", "test.yaml:3: send: client is required"},
 		{"bad reload config", "name: x\nsteps:\n  - reload:\n      listener: {idel: 1s}\n", "test.yaml:4: reload: listener.idel: unknown field"},

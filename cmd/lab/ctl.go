@@ -2,12 +2,10 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"net/url"
 	"os"
 	"strings"
@@ -35,29 +33,27 @@ func newCtlCmd() *cobra.Command {
   lab ctl node NAME hang              accepts connections, answers nothing
   lab ctl node NAME slow 2s           every outgoing message 2 s late (0 clears)
   lab ctl node NAME start|restart     back in service
-  lab ctl events                      follow the event stream`,
+  lab ctl events                      follow the event stream
+
+--admin takes host:port (as lab up --admin does) or a URL. When the lab
+was started with an admin token, set LAB_ADMIN_TOKEN to it: lab ctl sends
+it. --json prints the API's JSON as it is, for every command (an error's
+JSON too, with exit code 2).`,
 		Example: `  lab ctl node node-1 kill
-  lab ctl --admin http://127.0.0.1:8091 status`,
+  lab ctl --admin 127.0.0.1:8091 status
+  LAB_ADMIN_TOKEN=... lab ctl --admin lab.internal:8081 status --json`,
 	}
-	cmd.PersistentFlags().StringVar(&base, "admin", envOr("LAB_ADMIN", "http://127.0.0.1:8081"), "URL of the admin API (env LAB_ADMIN)")
+	needSubcommand(cmd)
+	cmd.PersistentFlags().StringVar(&base, "admin", envOr("LAB_ADMIN", "127.0.0.1:8081"), "address of the admin API, host:port or URL (env LAB_ADMIN)")
 	cmd.PersistentFlags().BoolVar(&asJSON, "json", false, "print the API's JSON as it is")
-	api := func() *apiClient { return &apiClient{base: strings.TrimSuffix(base, "/")} }
+	c := &ctl{base: &base, asJSON: &asJSON}
 
 	cmd.AddCommand(&cobra.Command{
 		Use: "status", Short: "Show the balancer, backends, connections and nodes", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cmd.SilenceUsage = true
 			var st admin.Status
-			raw, err := api().do("GET", "/api/status", nil, &st)
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				cmd.OutOrStdout().Write(raw)
-				return nil
-			}
-			printStatus(cmd.OutOrStdout(), st)
-			return nil
+			return c.call(cmd, "GET", "/api/status", nil, &st, func() { printStatus(cmd.OutOrStdout(), st) })
 		},
 	})
 	cmd.AddCommand(&cobra.Command{
@@ -69,11 +65,9 @@ func newCtlCmd() *cobra.Command {
 				return usageError(err)
 			}
 			var ok struct{ Generation uint64 }
-			if _, err := api().do("PUT", "/api/config", data, &ok); err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "generation %d applied\n", ok.Generation)
-			return nil
+			return c.call(cmd, "PUT", "/api/config", data, &ok, func() {
+				fmt.Fprintf(cmd.OutOrStdout(), "generation %d applied\n", ok.Generation)
+			})
 		},
 	})
 	cmd.AddCommand(&cobra.Command{
@@ -97,25 +91,23 @@ func newCtlCmd() *cobra.Command {
 				Hung      bool
 				SlowNS    int64 `json:"slow_ns"`
 			}
-			if _, err := api().do("POST", path, nil, &st); err != nil {
-				return err
-			}
-			state := map[bool]string{true: "listening", false: "down"}[st.Listening]
-			if st.Hung {
-				state += ", hung"
-			}
-			if st.SlowNS > 0 {
-				state += fmt.Sprintf(", slow %s", time.Duration(st.SlowNS))
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s %s: now %s\n", st.Name, args[1], state)
-			return nil
+			return c.call(cmd, "POST", path, nil, &st, func() {
+				state := map[bool]string{true: "listening", false: "down"}[st.Listening]
+				if st.Hung {
+					state += ", hung"
+				}
+				if st.SlowNS > 0 {
+					state += fmt.Sprintf(", slow %s", time.Duration(st.SlowNS))
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "%s %s: now %s\n", st.Name, args[1], state)
+			})
 		},
 	})
 	cmd.AddCommand(&cobra.Command{
 		Use: "events", Short: "Follow the lab's events", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cmd.SilenceUsage = true
-			return api().follow(cmd, asJSON)
+			return c.follow(cmd)
 		},
 	})
 	return cmd
@@ -128,54 +120,65 @@ func envOr(k, def string) string {
 	return def
 }
 
-type apiClient struct{ base string }
+// ctl holds the flags every lab ctl command shares.
+type ctl struct {
+	base   *string
+	asJSON *bool
+}
 
-// do calls the admin API and decodes a 2xx answer into out. Errors from
-// the API come back as one line each.
-func (c *apiClient) do(method, path string, body []byte, out any) ([]byte, error) {
-	req, err := http.NewRequest(method, c.base+path, bytes.NewReader(body))
+func (c *ctl) client() (*admin.Client, error) {
+	cl, err := admin.NewClient(*c.base, os.Getenv("LAB_ADMIN_TOKEN"))
 	if err != nil {
-		return nil, usageError(fmt.Errorf("bad --admin URL %q: %w", c.base, err))
+		return nil, usageError(fmt.Errorf("--admin: %w", err))
 	}
-	hc := &http.Client{Timeout: 15 * time.Second}
-	resp, err := hc.Do(req)
+	return cl, nil
+}
+
+// call calls the API; with --json it prints the answer (or the error's
+// body) as it is, else it decodes a 2xx answer into out and runs show.
+func (c *ctl) call(cmd *cobra.Command, method, path string, body []byte, out any, show func()) error {
+	cl, err := c.client()
 	if err != nil {
-		return nil, usageError(fmt.Errorf("cannot reach the admin API at %s: is lab up running? (--admin points elsewhere)", c.base))
+		return err
 	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode/100 != 2 {
-		var rej admin.ReloadError
-		if json.Unmarshal(raw, &rej) == nil && len(rej.Problems) > 0 {
-			return raw, usageError(fmt.Errorf("%s (generation %d):\n  %s", rej.Error, rej.Generation, strings.Join(rej.Problems, "\n  ")))
-		}
-		var e struct{ Error string }
-		if json.Unmarshal(raw, &e) == nil && e.Error != "" {
-			return raw, usageError(errors.New(e.Error))
-		}
-		return raw, usageError(fmt.Errorf("%s %s: %s", method, path, resp.Status))
+	raw, err := cl.Do(cmd.Context(), method, path, body)
+	if *c.asJSON && raw != nil {
+		cmd.OutOrStdout().Write(raw)
 	}
-	return raw, json.Unmarshal(raw, out)
+	if err != nil {
+		return usageError(err)
+	}
+	if *c.asJSON {
+		return nil
+	}
+	if err := json.Unmarshal(raw, out); err != nil {
+		return fmt.Errorf("%s %s: the answer is not what lab ctl expects (%v): is %s a lab's admin API?", method, path, err, cl.URL())
+	}
+	show()
+	return nil
 }
 
 // follow prints the server-sent event stream until Ctrl-C.
-func (c *apiClient) follow(cmd *cobra.Command, asJSON bool) error {
-	req, _ := http.NewRequestWithContext(cmd.Context(), "GET", c.base+"/api/events", nil)
-	resp, err := http.DefaultClient.Do(req)
+func (c *ctl) follow(cmd *cobra.Command) error {
+	cl, err := c.client()
+	if err != nil {
+		return err
+	}
+	stream, err := cl.Events(cmd.Context())
 	if err != nil {
 		if cmd.Context().Err() != nil {
 			return nil
 		}
-		return usageError(fmt.Errorf("cannot reach the admin API at %s: is lab up running?", c.base))
+		return usageError(err)
 	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
+	defer stream.Close()
+	sc := bufio.NewScanner(stream)
 	for sc.Scan() {
 		data, ok := strings.CutPrefix(sc.Text(), "data: ")
 		if !ok {
 			continue
 		}
-		if asJSON {
+		if *c.asJSON {
 			fmt.Fprintln(cmd.OutOrStdout(), data)
 			continue
 		}

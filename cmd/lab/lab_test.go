@@ -138,7 +138,7 @@ func startUp(t *testing.T, args ...string) *upLab {
 	u := &upLab{proc: p}
 	u.balancer = p.waitLine(`^  balancer\s+(http://\S+)`)[1]
 	for {
-		m := p.waitLine(`^  (node-\d+|dashboard)\s+(http://\S+?)/?\s`)
+		m := p.waitLine(`^  (node-\d+|dashboard)\s+(http://[^\s/#]+)`)
 		if m[1] == "dashboard" {
 			u.admin = m[2]
 			break

@@ -22,7 +22,8 @@ import (
 )
 
 func newBalancerCmd() *cobra.Command {
-	var config, adminAddr, cpuProfile string
+	var config, adminAddr, cpuProfile, token string
+	var adminHosts []string
 	var verbose bool
 	var shutdownTimeout time.Duration
 	cmd := &cobra.Command{
@@ -68,7 +69,7 @@ every problem and the running config keeps serving.`,
 			if err != nil {
 				return explain(err, map[string]string{"listener.addr": "listener.addr in " + config})
 			}
-			a, err := admin.Start(admin.Config{Addr: adminAddr, Balancer: b, Events: bus, Logger: logger})
+			a, err := admin.Start(admin.Config{Addr: adminAddr, Balancer: b, Events: bus, Logger: logger, Token: adminToken(token), Hosts: adminHosts})
 			if err != nil {
 				b.Close()
 				return explain(err, map[string]string{"admin": "--admin"})
@@ -105,7 +106,8 @@ every problem and the running config keeps serving.`,
 		},
 	}
 	cmd.Flags().StringVar(&config, "config", "", "balancer config file (YAML); required")
-	cmd.Flags().StringVar(&adminAddr, "admin", "127.0.0.1:8081", "address of the admin API")
+	cmd.Flags().StringVar(&adminAddr, "admin", "127.0.0.1:8081", "address of the admin API (off loopback it needs --admin-token)")
+	addAdminFlags(cmd.Flags(), &token, &adminHosts)
 	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "also print every health check, and debug logs")
 	cmd.Flags().DurationVar(&shutdownTimeout, "shutdown-timeout", 5*time.Second, "on Ctrl-C, how long open connections get to answer the balancer's 1001 goodbye before they are closed")
 	cmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile to this file until the balancer stops (go tool pprof reads it)")
@@ -140,6 +142,9 @@ share it, and put lab balancer in front of them.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cmd.SilenceUsage = true
+			if err := refuseZeros(cmd, "ping-interval"); err != nil {
+				return err
+			}
 			cfg.Mode = node.Mode(mode)
 			bus := events.New()
 			sub := bus.Subscribe(65536)

@@ -4,8 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -28,6 +28,7 @@ event, a rejected reload). It runs against a real lab over real sockets,
 but on a mock clock: minutes of idle timeouts and drains take milliseconds,
 and the same seed gives the same transcript every time.`,
 	}
+	needSubcommand(cmd)
 	cmd.AddCommand(newScenarioListCmd(), newScenarioShowCmd(), newScenarioRunCmd())
 	return cmd
 }
@@ -77,6 +78,14 @@ func newScenarioRunCmd() *cobra.Command {
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cmd.SilenceUsage = true
+			var report *junitFile
+			if junit != "" { // before anything runs: a long run must not end in "cannot write"
+				var err error
+				if report, err = createJUnit(junit); err != nil {
+					return usageError(err)
+				}
+				defer report.discard()
+			}
 			var list []*scenarios.Scenario
 			for _, a := range args {
 				sc, err := loadScenario(a)
@@ -109,8 +118,8 @@ func newScenarioRunCmd() *cobra.Command {
 			} else {
 				fmt.Fprintln(out, scenarios.Totals(results))
 			}
-			if junit != "" {
-				if err := writeJUnit(junit, results); err != nil {
+			if report != nil {
+				if err := report.write(results); err != nil {
 					return err
 				}
 			}
@@ -151,16 +160,45 @@ func loadScenario(arg string) (*scenarios.Scenario, error) {
 	return sc, err
 }
 
-func writeJUnit(path string, rs []scenarios.Result) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	if err := scenarios.WriteJUnit(f, rs); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+// junitFile is a JUnit report being prepared: a temporary file beside the
+// report's path, created before the run (so a bad path fails at once) and
+// renamed onto it at the end.
+type junitFile struct {
+	path string
+	tmp  *os.File
+	done bool
 }
 
-var _ = io.Discard
+func createJUnit(path string) (*junitFile, error) {
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return nil, fmt.Errorf("--junit %s: is a directory; give a file name like %s", path, filepath.Join(path, "report.xml"))
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return nil, fmt.Errorf("--junit %s: cannot write there: %w", path, errors.Unwrap(err))
+	}
+	return &junitFile{path: path, tmp: tmp}, nil
+}
+
+func (j *junitFile) write(rs []scenarios.Result) error {
+	if err := scenarios.WriteJUnit(j.tmp, rs); err != nil {
+		return fmt.Errorf("--junit %s: %w", j.path, err)
+	}
+	j.tmp.Chmod(0o644) // as os.Create would make it, not CreateTemp's 0600
+	if err := j.tmp.Close(); err != nil {
+		return fmt.Errorf("--junit %s: %w", j.path, err)
+	}
+	if err := os.Rename(j.tmp.Name(), j.path); err != nil {
+		return fmt.Errorf("--junit %s: %w", j.path, err)
+	}
+	j.done = true
+	return nil
+}
+
+// discard removes the temporary file unless the report was written.
+func (j *junitFile) discard() {
+	if !j.done {
+		j.tmp.Close()
+		os.Remove(j.tmp.Name())
+	}
+}

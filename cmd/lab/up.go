@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"os/signal"
 	"strings"
@@ -36,6 +37,9 @@ type upFlags struct {
 	seed         uint64
 	verbose      bool
 	shutdown     time.Duration
+	adminToken   string
+	adminHosts   []string
+	allowOrigins []string
 }
 
 func newUpCmd() *cobra.Command {
@@ -55,6 +59,8 @@ running config keeps serving. Ctrl-C stops everything in order.
 
 Break it from another terminal with lab ctl (see lab ctl --help).`,
 		Example: `  lab up                                   # balancer :8080, nodes :9001 :9002, admin :8081
+  lab up --allow-origin 'localhost:3000'   # your page on another origin may open chat connections
+  LAB_ADMIN_TOKEN=$(openssl rand -hex 16) lab up --admin 0.0.0.0:8081   # admin API for other machines
   lab up --nodes 3 --policy least_conn
   lab up --idle-timeout 10s --ping-interval 30s   # watch Socket.IO heartbeats lose
   lab up --config lab.yaml                 # edit lab.yaml while it runs
@@ -70,7 +76,9 @@ Break it from another terminal with lab ctl (see lab ctl --help).`,
 	fl.IntVar(&f.nodes, "nodes", 2, "number of chat nodes (1-64)")
 	fl.IntVar(&f.nodePort, "node-port", 9001, "port of node-1; node-N listens on node-port+N-1 (0: any free port)")
 	fl.StringVar(&f.listen, "listen", balancer.DefaultAddr, "address of the balancer's HTTP listener")
-	fl.StringVar(&f.admin, "admin", "127.0.0.1:8081", "address of the admin API and dashboard (keep it on loopback)")
+	fl.StringVar(&f.admin, "admin", "127.0.0.1:8081", "address of the admin API and dashboard (off loopback it needs --admin-token)")
+	addAdminFlags(fl, &f.adminToken, &f.adminHosts)
+	fl.StringSliceVar(&f.allowOrigins, "allow-origin", nil, "extra Origin host patterns the nodes accept on upgrades (e.g. 'localhost:3000', '*.example.com'); default same-origin only")
 	fl.DurationVar(&f.idleTimeout, "idle-timeout", balancer.DefaultIdleTimeout, "close tunnels with no bytes either way for this long (1s-4000s)")
 	fl.StringVar(&f.policy, "policy", balancer.RoundRobin, "round_robin, least_conn or source_hash")
 	fl.StringVar(&f.redis, "redis", "", "URL of an external Redis (redis://host:port/db); default: an embedded one")
@@ -97,10 +105,7 @@ func balancerConfig(cmd *cobra.Command, f upFlags) (doc, flags balancer.Config, 
 	if set("listen") {
 		flags.Listener.Addr = f.listen
 	}
-	if set("idle-timeout") {
-		if f.idleTimeout <= 0 {
-			return doc, flags, fmt.Errorf("--idle-timeout %s is out of range 1s-4000s", f.idleTimeout)
-		}
+	if set("idle-timeout") { // refuseZeros refused 0 already
 		flags.Listener.IdleTimeout = balancer.Duration(f.idleTimeout)
 	}
 	if set("policy") {
@@ -115,6 +120,10 @@ func balancerConfig(cmd *cobra.Command, f upFlags) (doc, flags balancer.Config, 
 func runUp(cmd *cobra.Command, f upFlags) error {
 	ctx := cmd.Context()
 	out := cmd.OutOrStdout()
+	if err := refuseZeros(cmd, "nodes", "idle-timeout", "ping-interval"); err != nil {
+		return err
+	}
+	token := adminToken(f.adminToken)
 	doc, flags, err := balancerConfig(cmd, f)
 	if err != nil {
 		return usageError(fmt.Errorf("%s", balancer.OneLine(err)))
@@ -136,7 +145,7 @@ func runUp(cmd *cobra.Command, f upFlags) error {
 	l, err := lab.Start(ctx, lab.Config{
 		Balancer: doc, BalancerOverrides: flags, AdminAddr: f.admin, Nodes: f.nodes, NodePort: f.nodePort, RedisURL: f.redis,
 		PingInterval: f.pingInterval, Seed: f.seed, Events: bus, Logger: logger,
-		Dashboard: dashboard.Handler(),
+		Dashboard: dashboard.Handler(), AdminToken: token, AdminHosts: f.adminHosts, AllowedOrigins: f.allowOrigins,
 	})
 	if err != nil {
 		return explain(err, map[string]string{"listener.addr": "--listen", "listener.tls": "--tls", "admin": "--admin", "node": "--node-port", "redis": "--redis"})
@@ -151,7 +160,7 @@ func runUp(cmd *cobra.Command, f upFlags) error {
 			return usageError(err)
 		}
 	}
-	printSummary(out, l)
+	printSummary(out, l, token)
 	for range drainNow(sub) { // the start-up events are in the summary
 	}
 	bw := bufio.NewWriterSize(out, 64<<10) // one write per burst of events
@@ -245,8 +254,9 @@ func reloadFile(b *balancer.Balancer, path string, out io.Writer) {
 	b.ReloadYAML(data) // the outcome is printed from its event
 }
 
-func printSummary(w io.Writer, l *lab.Lab) {
+func printSummary(w io.Writer, l *lab.Lab, token string) {
 	fmt.Fprintf(w, "wslab is up (seed %d)\n", l.Seed)
+	inGroup := map[string]bool{}
 	if b := l.Balancer; b != nil {
 		st := b.Status()
 		fmt.Fprintf(w, "  balancer  %-24s chat page %s/   (%s, idle timeout %s, generation %d)\n",
@@ -254,22 +264,58 @@ func printSummary(w io.Writer, l *lab.Lab) {
 		if a := b.TLSAddr(); a != "" {
 			fmt.Fprintf(w, "  wss       %-24s (self-signed certificate: expect a browser warning)\n", "https://"+a)
 		}
+		inGroup = groupMembers(w, b, l)
 	}
 	for _, n := range l.Nodes() {
-		fmt.Fprintf(w, "  %-9s %-24s health %s/healthz\n", n.Name(), n.URL(), n.URL())
+		note := ""
+		if l.Balancer != nil && !inGroup[n.Name()] {
+			note = "   not in the balancer's server group (--config lists its own servers)"
+		}
+		fmt.Fprintf(w, "  %-9s %-24s health %s/healthz%s\n", n.Name(), n.URL(), n.URL(), note)
 	}
 	redis := l.RedisAddr()
 	if l.Redis != nil {
 		redis = fmt.Sprintf("%-24s (embedded; look inside: redis-cli -p %s keys 'session:*')", redis, portOf(redis))
 	}
 	fmt.Fprintf(w, "  redis     %s\n", redis)
-	if l.Admin != nil {
-		fmt.Fprintf(w, "  dashboard %-24s (also the admin API: lab ctl, /api/events, /metrics)\n", l.Admin.URL()+"/")
+	if l.Admin == nil {
+		fmt.Fprintln(w, "Ctrl-C stops the lab. Events:")
+		return
 	}
-	if l.Balancer != nil && len(l.Nodes()) > 0 {
-		fmt.Fprintf(w, "Open %s/ in two tabs, then in another terminal: %s ctl node %s kill\n", l.Balancer.URL(), selfCommand(), l.Nodes()[0].Name())
+	page := l.Admin.URL() + "/"
+	if token != "" {
+		page += "#token=" + url.QueryEscape(token)
+	}
+	fmt.Fprintf(w, "  dashboard %-24s (also the admin API: lab ctl, /api/events, /metrics)\n", page)
+	ctl := fmt.Sprintf("%s ctl --admin %s", selfCommand(), l.Admin.Addr())
+	if token != "" {
+		ctl = "LAB_ADMIN_TOKEN=<the token> " + ctl
+	}
+	if len(l.Nodes()) > 0 && inGroup[l.Nodes()[0].Name()] {
+		fmt.Fprintf(w, "Open %s/ in two tabs, then in another terminal: %s node %s kill\n", l.Balancer.URL(), ctl, l.Nodes()[0].Name())
+	} else {
+		fmt.Fprintf(w, "In another terminal: %s status\n", ctl)
 	}
 	fmt.Fprintln(w, "Ctrl-C stops the lab. Events:")
+}
+
+// groupMembers reports which of the lab's nodes are in the balancer's
+// server group and, when the config brought servers of its own, lists
+// them: the lab's nodes then get no traffic from the balancer.
+func groupMembers(w io.Writer, b *balancer.Balancer, l *lab.Lab) map[string]bool {
+	byURL := map[string]string{}
+	for _, n := range l.Nodes() {
+		byURL[n.URL()] = n.Name()
+	}
+	in := map[string]bool{}
+	for _, s := range b.Config().ServerGroup.Servers {
+		if name, ok := byURL[strings.TrimSuffix(s.URL, "/")]; ok {
+			in[name] = true
+			continue
+		}
+		fmt.Fprintf(w, "  server    %-24s %s (from the config file)\n", s.URL, s.Name)
+	}
+	return in
 }
 
 // selfCommand is how the user can run lab again: "go run ./cmd/lab" when

@@ -268,7 +268,7 @@ func TestStartupErrorsExit2WithOneLine(t *testing.T) {
 		{"bad policy", []string{"up", "--policy", "random"}, `server_group.policy: "random"`},
 		{"balancer without servers", []string{"balancer", "--config", noServers, "--admin", "127.0.0.1:0"}, "server_group.servers is missing"},
 		{"empty config file", []string{"up", "--config", empty}, "the config is empty"},
-		{"zero idle timeout", []string{"up", "--idle-timeout", "0s"}, "--idle-timeout 0s is out of range 1s-4000s"},
+		{"zero idle timeout", []string{"up", "--idle-timeout", "0s"}, "--idle-timeout 0s: want a positive duration"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -19,10 +19,39 @@
     return e;
   }
 
+  // The admin token, when the lab has one: lab up prints the dashboard's
+  // URL as http://ADDR/#token=TOKEN. A fragment never leaves the browser;
+  // the page keeps the token for this tab (sessionStorage, which is per
+  // origin, port included) and drops it from the address bar.
+  var TOKEN_KEY = "wslab-admin-token";
+  (function () {
+    var m = /(?:^#|&)token=([^&]*)/.exec(location.hash);
+    if (!m) return;
+    sessionStorage.setItem(TOKEN_KEY, decodeURIComponent(m[1]));
+    window.history.replaceState(null, "", location.pathname + location.search);
+  })();
+  function token() { return sessionStorage.getItem(TOKEN_KEY) || ""; }
+  var told = false;
+  function unauthorized() {
+    if (told) return;
+    told = true;
+    note("this lab's admin API needs its token: open the dashboard URL lab up printed (it ends in #token=…)", "bad");
+  }
+
+  function send(path, opts) {
+    opts = opts || {};
+    opts.headers = opts.headers || {};
+    if (token()) opts.headers.Authorization = "Bearer " + token();
+    return fetch(path, opts).then(function (r) {
+      if (r.status === 401) unauthorized();
+      return r;
+    });
+  }
+
   function api(method, path, body, type) {
     var opts = { method: method, headers: {} };
     if (body !== undefined) { opts.body = body; opts.headers["Content-Type"] = type || "application/json"; }
-    return fetch(path, opts).then(function (r) {
+    return send(path, opts).then(function (r) {
       return r.text().then(function (t) {
         var data = {};
         try { data = JSON.parse(t); } catch (e) { data = { text: t }; }
@@ -197,7 +226,7 @@
       $("f-dereg").value = c.server_group.deregistration_delay;
       $("f-interval").value = c.server_group.health_check.interval;
     });
-    fetch("/api/config?format=yaml").then(function (r) { return r.text(); }).then(function (t) { $("config-yaml").value = t; });
+    send("/api/config?format=yaml").then(function (r) { return r.text(); }).then(function (t) { $("config-yaml").value = t; });
   }
 
   function clearErrors() {
@@ -296,7 +325,8 @@
   }
 
   function stream() {
-    var es = new EventSource("/api/events");
+    // EventSource cannot send headers: the token goes in the query.
+    var es = new EventSource("/api/events" + (token() ? "?access_token=" + encodeURIComponent(token()) : ""));
     kinds.forEach(function (k) { es.addEventListener(k, onEvent); });
     es.onopen = function () { $("stream").textContent = "live"; $("stream").className = "up"; refresh(); };
     es.onerror = function () { $("stream").textContent = "reconnecting…"; $("stream").className = "down"; };

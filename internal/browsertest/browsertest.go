@@ -25,8 +25,10 @@ type Browser struct {
 }
 
 // New starts Chromium, or skips the test when LAB_TEST_CHROMIUM is unset.
-// The browser is closed at the end of the test.
-func New(t *testing.T) *Browser {
+// The browser is closed at the end of the test. Extra options are added to
+// the command line, e.g. chromedp.Flag("host-resolver-rules", "MAP
+// evil.example 127.0.0.1") to give a test a host name of its own.
+func New(t *testing.T, extra ...chromedp.ExecAllocatorOption) *Browser {
 	t.Helper()
 	bin := os.Getenv("LAB_TEST_CHROMIUM")
 	if bin == "" {
@@ -44,6 +46,7 @@ func New(t *testing.T) *Browser {
 		chromedp.UserDataDir(t.TempDir()),
 		chromedp.WindowSize(900, 700),
 	)
+	opts = append(opts, extra...)
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(actx)
 	if err := chromedp.Do(ctx); err != nil {
@@ -64,9 +67,19 @@ type Page struct {
 	Ctx  context.Context
 	name string
 
-	// mu guards errs.
-	mu   sync.Mutex
-	errs []string
+	// mu guards errs and ignore.
+	mu     sync.Mutex
+	errs   []string
+	ignore bool
+}
+
+// IgnoreConsoleErrors keeps this page's console errors from failing the
+// test; they are logged instead. For a page that is meant to be refused:
+// the browser reports every refused request on the console.
+func (p *Page) IgnoreConsoleErrors() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.ignore = true
 }
 
 // Open opens url in a new tab. Any console error or uncaught exception on
@@ -94,6 +107,10 @@ func (b *Browser) Open(name, url string) *Page {
 		p.mu.Lock()
 		defer p.mu.Unlock()
 		for _, e := range p.errs {
+			if p.ignore {
+				b.t.Logf("page %s: console (ignored): %s", name, e)
+				continue
+			}
 			b.t.Errorf("page %s: console: %s", name, e)
 		}
 	})

@@ -1,0 +1,108 @@
+package scenarios
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/wslab/wslab/balancer"
+)
+
+// parseShape reads a scenario's lab: mapping. Every problem is reported at
+// once, each with its line: unknown keys, values of the wrong kind, and
+// the balancer config's validation (which a lab whose servers are its own
+// nodes would otherwise only meet at run time).
+func parseShape(file string, n *yaml.Node) (Shape, error) {
+	var sh Shape
+	if n.Kind == 0 || n.Tag == "!!null" { // no lab: the defaults
+		return sh, nil
+	}
+	keys := tags(reflect.TypeFor[Shape]())
+	if n.Kind != yaml.MappingNode {
+		return sh, &ParseError{File: file, Line: n.Line, Msg: "lab takes a mapping like {nodes: 2, balancer: {...}}"}
+	}
+	var errs []error
+	bad := func(line int, format string, args ...any) {
+		errs = append(errs, &ParseError{File: file, Line: line, Msg: fmt.Sprintf(format, args...)})
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		key, val := n.Content[i], n.Content[i+1]
+		switch key.Value {
+		case "nodes":
+			v, err := strconv.Atoi(val.Value)
+			switch {
+			case err != nil || val.Kind != yaml.ScalarNode:
+				bad(val.Line, "lab.nodes: %q is not a number of nodes (1-64)", val.Value)
+			case v < 1 || v > 64:
+				bad(val.Line, "lab.nodes: %d is out of range 1-64", v)
+			default:
+				sh.Nodes = v
+			}
+		case "ping_interval", "ping_timeout":
+			var d balancer.Duration
+			if err := val.Decode(&d); err != nil {
+				bad(val.Line, "lab.%s: %s", key.Value, lineRE.ReplaceAllString(firstYAMLError(err), ""))
+			} else if d <= 0 {
+				bad(val.Line, "lab.%s: %s must be positive, like 25s", key.Value, d)
+			} else if key.Value == "ping_interval" {
+				sh.PingInterval = d
+			} else {
+				sh.PingTimeout = d
+			}
+		case "balancer":
+			cfg, err := parseLabBalancer(file, val)
+			if err != nil {
+				errs = append(errs, err)
+			}
+			sh.Balancer = cfg
+		default:
+			bad(key.Line, "unknown key %q in lab (keys: %s)", key.Value, strings.Join(keys, ", "))
+		}
+	}
+	return sh, errors.Join(errs...)
+}
+
+// parseLabBalancer parses and validates lab.balancer, every problem with
+// its line in the scenario file. Without servers, the lab's nodes will be
+// the servers.
+func parseLabBalancer(file string, val *yaml.Node) (balancer.Config, error) {
+	cfg, err := balancer.LoadConfigNode(val)
+	if errors.Is(err, balancer.ErrEmptyConfig) {
+		return balancer.Config{}, nil // balancer: with nothing after it
+	}
+	return cfg, configProblems(file, "lab.balancer.", val, err)
+}
+
+// configProblems turns the problems of a balancer config inside a
+// scenario into ParseErrors with the scenario file's lines; prefix names
+// where the config stands ("lab.balancer.", "reload: ").
+func configProblems(file, prefix string, val *yaml.Node, err error) error {
+	if err == nil {
+		return nil
+	}
+	var errs []error
+	for _, p := range balancer.Problems(err) {
+		line := p.Line
+		if line == 0 {
+			line = val.Line
+		}
+		errs = append(errs, &ParseError{File: file, Line: line, Msg: prefix + p.Field + ": " + p.Msg})
+	}
+	if len(errs) == 0 {
+		errs = append(errs, &ParseError{File: file, Line: val.Line, Msg: strings.TrimSuffix(prefix, ".") + ": " + err.Error()})
+	}
+	return errors.Join(errs...)
+}
+
+// firstYAMLError is a decoder error's first message.
+func firstYAMLError(err error) string {
+	var te *yaml.TypeError
+	if errors.As(err, &te) && len(te.Errors) > 0 {
+		return te.Errors[0]
+	}
+	return err.Error()
+}
