@@ -174,7 +174,7 @@ for round in $(seq "$ROUNDS"); do
 done
 
 NGINX_V=$(nginx -v 2>&1 | sed 's/.*nginx\///')
-HAPROXY_V=$(haproxy -v 2>/dev/null | head -1 | awk '{print $3}')
+HAPROXY_V=$(haproxy -v 2>/dev/null | awk 'NR == 1 {print $3}')
 CMD="bash bench/compare.sh $ROUNDS"
 [ -n "${BASE:-}" ] && CMD="BASE=$BASE $CMD"
 python3 bench/summarize.py "$W" "$ROUNDS" "$HOLD" "$NGINX_V" "$HAPROXY_V" "$CMD" "${BASE:-}" > BENCHMARKS.md

@@ -85,8 +85,8 @@ VMs: compare within one run.
 if base:
     # Before and after, each as a ratio to the real proxies measured in the
     # same rounds: the figure that must not move.
-    print(f"\nwslab now against wslab at {base}, each as a ratio to nginx and HAProxy in the same rounds:\n")
-    print("| test | now / nginx | before / nginx | now / HAProxy | before / HAProxy | change |")
+    print(f"\nwslab now against wslab at {base}, each as a ratio to nginx and HAProxy in the same rounds (for throughput higher is better, for CPU per message lower):\n")
+    print("| test | now / nginx | before / nginx | now / HAProxy | before / HAProxy | now / before − 1 |")
     print("|---|---|---|---|---|---|")
     for name, get in [("handshakes/s", lambda t: med("hold", t, "handshakes_per_sec")),
                       ("flood 16 msgs/s", lambda t: med("flood16", t, "msgs_per_sec")),
