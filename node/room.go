@@ -40,8 +40,8 @@ func (n *Node) join(s *session) {
 
 // setUsername handles set_username.
 func (n *Node) setUsername(s *session, name string) {
-	if l := utf8.RuneCountInString(name); l > n.cfg.MaxUsername {
-		s.emit("message", fmt.Sprintf("Failed to set the username: it is %d characters long, the limit is %d.", l, n.cfg.MaxUsername))
+	if problem := usernameProblem(name, n.cfg.MaxUsername); problem != "" {
+		s.emit("message", "Failed to set the username: "+problem)
 		return
 	}
 	ctx, cancel := context.WithTimeout(s.ctx, storeTimeout)

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/coder/websocket"
 
@@ -126,6 +127,17 @@ func (s *session) readReason(err error) {
 	default:
 		s.setReason(ReasonClientClosed)
 	}
+}
+
+// invalidText checks a text message as RFC 6455 §8.1 requires: a text
+// frame that is not valid UTF-8 fails the connection with 1007. It returns
+// the close status and reason, or 0 for a valid message.
+func (s *session) invalidText(typ websocket.MessageType, data []byte) (websocket.StatusCode, string) {
+	if typ != websocket.MessageText || utf8.Valid(data) {
+		return 0, ""
+	}
+	s.setReason(ReasonProtocolError)
+	return websocket.StatusInvalidFramePayloadData, "invalid UTF-8 in a text frame (RFC 6455 section 8.1)"
 }
 
 // goAway closes the session with 1001, as a node that stops gracefully does.
