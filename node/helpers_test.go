@@ -42,7 +42,7 @@ func newWorld(t *testing.T) *world {
 	w := &world{redis: r, bus: bus, sub: bus.Subscribe(10000)}
 	t.Cleanup(func() {
 		w.sub.Close()
-		r.Close()
+		w.redis.Close() // the one running now (restartEmpty replaces it)
 	})
 	return w
 }

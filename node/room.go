@@ -6,7 +6,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/wslab/wslab/events"
 	"github.com/wslab/wslab/store"
 )
 
@@ -27,7 +26,9 @@ const storeTimeout = 5 * time.Second
 func (n *Node) join(s *session) {
 	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
 	defer cancel()
+	s.storeMu.Lock()
 	n.storeResult(n.store.CreateSession(ctx, s.sid))
+	s.storeMu.Unlock()
 	// Greeting and enlisting are one step for broadcast, which holds the
 	// same lock: a message published after the client saw its welcome
 	// reaches it. emit never blocks.
@@ -46,11 +47,37 @@ func (n *Node) setUsername(s *session, name string) {
 	}
 	ctx, cancel := context.WithTimeout(s.ctx, storeTimeout)
 	defer cancel()
-	if err := n.storeResult(n.store.SetUsername(ctx, s.sid, name)); err != nil {
+	s.storeMu.Lock()
+	err := n.storeResult(n.store.SetUsername(ctx, s.sid, name))
+	if err == nil {
+		s.name = name
+	}
+	s.storeMu.Unlock()
+	if err != nil {
 		s.emit("message", "Failed to set the username: the chat store (Redis) is unreachable.")
 		return
 	}
 	s.emit("message", fmt.Sprintf(textUsernameIs, name))
+}
+
+// username reads the session's username from Redis, as the tutorial's app
+// does. A hash that lost a name this node saw Redis confirm means Redis lost
+// its data (restarted empty, flushed): the node's copy answers, and the
+// keeper is asked to check the epoch and write every session back.
+func (n *Node) username(ctx context.Context, s *session) (string, error) {
+	name, err := n.store.Username(ctx, s.sid)
+	if n.storeResult(err) != nil {
+		return "", err
+	}
+	if name == "" {
+		s.storeMu.Lock()
+		name = s.name
+		s.storeMu.Unlock()
+		if name != "" {
+			n.checkEpoch()
+		}
+	}
+	return name, nil
 }
 
 // say handles a chat message: broadcast to every client on every node if the
@@ -62,8 +89,8 @@ func (n *Node) say(s *session, text string) {
 	}
 	ctx, cancel := context.WithTimeout(s.ctx, storeTimeout)
 	defer cancel()
-	name, err := n.store.Username(ctx, s.sid)
-	if n.storeResult(err) != nil {
+	name, err := n.username(ctx, s)
+	if err != nil {
 		s.emit("message", "Failed to send the message: the chat store (Redis) is unreachable.")
 		return
 	}
@@ -92,11 +119,14 @@ func (n *Node) leave(s *session) {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
 		defer cancel()
-		name, err := n.store.Username(ctx, s.sid)
-		if n.storeResult(err) == nil && name != "" {
+		name, err := n.username(ctx, s)
+		if err == nil && name != "" {
 			n.storeResult(n.store.Publish(ctx, store.Message{From: n.cfg.Name, Text: fmt.Sprintf(textLeft, name)}))
 		}
+		s.storeMu.Lock()
+		s.gone = true
 		n.storeResult(n.store.DeleteSession(ctx, s.sid))
+		s.storeMu.Unlock()
 	})
 }
 
@@ -109,28 +139,8 @@ func (n *Node) broadcast(m store.Message) {
 	}
 }
 
-// storeResult turns store failures and recoveries into events, once per
-// transition, and passes err through.
-func (n *Node) storeResult(err error) error {
-	n.storeState(err)
-	return err
-}
-
-func (n *Node) storeState(err error) {
-	if err != nil {
-		if !n.storeDown.Swap(true) {
-			n.log.Warn("redis unreachable", "err", err)
-			n.publish(events.Event{Kind: events.StoreError, Detail: err.Error()})
-		}
-		return
-	}
-	if n.storeDown.Swap(false) {
-		n.publish(events.Event{Kind: events.StoreRecovered})
-	}
-}
-
 // busHandler feeds the bus subscription into the room.
 type busHandler struct{ n *Node }
 
 func (h busHandler) Message(m store.Message) { h.n.broadcast(m) }
-func (h busHandler) State(err error)         { h.n.storeState(err) }
+func (h busHandler) State(err error)         { h.n.storeHealth(fromBus, err) }

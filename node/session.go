@@ -48,6 +48,12 @@ type session struct {
 	reason atomic.Pointer[string] // first reason to end wins
 	joined atomic.Bool            // in the chat room
 	left   sync.Once
+
+	// storeMu serializes the writes to this session's Redis hash (create,
+	// set username, restore, delete) and guards the fields below.
+	storeMu sync.Mutex
+	name    string // the username Redis last confirmed, to restore the hash
+	gone    bool   // the hash was deleted: never write it again
 }
 
 // newSessionID returns a Socket.IO-style id: 20 URL-safe characters.

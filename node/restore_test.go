@@ -1,0 +1,125 @@
+package node_test
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"os"
+	"testing"
+
+	"github.com/wslab/wslab/events"
+	"github.com/wslab/wslab/node"
+	"github.com/wslab/wslab/node/client"
+	"github.com/wslab/wslab/store"
+)
+
+// restartEmpty stops the world's Redis and starts a fresh, empty one on the
+// same address: miniredis's model of a redis-server restarted without its
+// data (it has no persistence and no run id). between runs while it is down.
+func (w *world) restartEmpty(t *testing.T, between func()) {
+	t.Helper()
+	addr := w.redis.Addr()
+	w.redis.Close()
+	between()
+	r, err := store.StartEmbedded(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.redis = r
+}
+
+// waitKind waits until every source named has published an event of kind,
+// in any order.
+func (w *world) waitKind(t *testing.T, kind events.Kind, sources ...string) {
+	t.Helper()
+	left := map[string]bool{}
+	for _, s := range sources {
+		left[s] = true
+	}
+	for len(left) > 0 {
+		e := w.waitEvent(t, func(e events.Event) bool { return e.Kind == kind && left[e.Source] })
+		delete(left, e.Source)
+	}
+}
+
+// TestChatResumesByItselfAfterRedisRestartsEmpty is issue 12's report on
+// miniredis: Redis goes away and comes back without the session hashes.
+// Named users go on chatting across nodes with no action of theirs, nobody
+// is told to set a username, and every session hash is back.
+func TestChatResumesByItselfAfterRedisRestartsEmpty(t *testing.T) {
+	w := newWorld(t)
+	n1 := w.startNode(t, node.Config{Name: "node-1"})
+	n2 := w.startNode(t, node.Config{Name: "node-2"})
+	alice := joinAs(t, n1.URL(), client.SocketIO, "alice")
+	aliceSID := w.waitEvent(t, func(e eventT) bool { return e.Kind == opened && e.Source == "node-1" }).Conn
+	bob := joinAs(t, n2.URL(), client.JSON, "bob")
+	quiet := dial(t, n2.URL(), client.SocketIO) // never sets a name
+	expect(t, quiet, node.TextWelcome)
+
+	w.restartEmpty(t, func() { w.waitKind(t, events.StoreError, "node-1", "node-2") })
+	w.waitKind(t, events.StoreRecovered, "node-1", "node-2")
+
+	emit(t, alice, "message", "back")
+	expect(t, alice, "alice: back")
+	expect(t, bob, "alice: back")
+	expect(t, quiet, "alice: back")
+	emit(t, bob, "message", "welcome back")
+	for _, c := range []*client.Client{alice, bob, quiet} {
+		expect(t, c, "bob: welcome back")
+	}
+	w.waitKind(t, events.Kind("store.restored"), "node-1", "node-2")
+	if m, ok := session(t, w, aliceSID); !ok || m["username"] != "alice" {
+		t.Fatalf("session:%s after the restore: got %v (exists %v), want username alice", aliceSID, m, ok)
+	}
+	emit(t, quiet, "message", "me too")
+	expect(t, quiet, node.TextNoUsername) // still unnamed: nothing was invented
+}
+
+// TestChatResumesAfterRedisIsFlushed empties a Redis that never went away
+// (FLUSHDB, as an operator might): no outage is seen, yet named users keep
+// chatting and their hashes come back. It runs on miniredis and, when
+// LAB_TEST_REDIS_URL is set, on a real redis-server (in database 9, so the
+// flush touches nothing else).
+func TestChatResumesAfterRedisIsFlushed(t *testing.T) {
+	w := newWorld(t)
+	urls := map[string]string{"miniredis": w.redis.URL()}
+	if u := os.Getenv("LAB_TEST_REDIS_URL"); u != "" {
+		pu, err := url.Parse(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pu.Path = "/9"
+		urls["redis-server"] = pu.String()
+	}
+	for name, u := range urls {
+		t.Run(name, func(t *testing.T) {
+			ch := fmt.Sprintf("lab:test:flush:%d", os.Getpid())
+			start := func(name string) *node.Node {
+				n, err := node.Start(context.Background(), node.Config{Name: name, RedisURL: u, Channel: ch, Events: w.bus})
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { n.Close() })
+				return n
+			}
+			n1, n2 := start("flush-1"), start("flush-2")
+			alice := joinAs(t, n1.URL(), client.SocketIO, "alice")
+			bob := joinAs(t, n2.URL(), client.SocketIO, "bob")
+			sc, err := store.Dial(context.Background(), store.Options{URL: u})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer sc.Close()
+			if err := sc.Redis().FlushDB(context.Background()).Err(); err != nil {
+				t.Fatal(err)
+			}
+			emit(t, alice, "message", "still here?")
+			expect(t, alice, "alice: still here?")
+			expect(t, bob, "alice: still here?")
+			w.waitKind(t, events.Kind("store.restored"), "flush-1")
+			emit(t, bob, "message", "yes")
+			expect(t, alice, "bob: yes")
+			expect(t, bob, "bob: yes")
+		})
+	}
+}
