@@ -3,9 +3,13 @@ package node_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"os"
+	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/wslab/wslab/events"
 	"github.com/wslab/wslab/node"
@@ -121,5 +125,98 @@ func TestChatResumesAfterRedisIsFlushed(t *testing.T) {
 			expect(t, alice, "bob: yes")
 			expect(t, bob, "bob: yes")
 		})
+	}
+}
+
+// stallingHandler is a log handler that holds up the first "redis
+// unreachable" warning until released: it widens the moment between a node
+// deciding Redis is down and saying so, where a concurrent success used to
+// overtake it.
+type stallingHandler struct {
+	slog.Handler
+	stalled chan struct{} // closed when the warning is held
+	release chan struct{}
+	once    *sync.Once
+}
+
+func (h stallingHandler) Handle(ctx context.Context, r slog.Record) error {
+	if r.Message == "redis unreachable" {
+		h.once.Do(func() {
+			close(h.stalled)
+			<-h.release
+		})
+	}
+	return nil
+}
+
+func (h stallingHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h stallingHandler) WithAttrs([]slog.Attr) slog.Handler       { return h }
+
+// TestRedisEventsComeOutInTheOrderTheyHappened cuts a node off Redis and
+// holds up the report of the cut while a chat message reaches Redis again
+// through the restored link. The node must still say "error" before
+// "recovered", and "recovered" only once its bus subscription is back.
+func TestRedisEventsComeOutInTheOrderTheyHappened(t *testing.T) {
+	w := newWorld(t)
+	link, err := store.NewLink(w.redis.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(link.Close)
+	h := stallingHandler{Handler: slog.DiscardHandler, stalled: make(chan struct{}), release: make(chan struct{}), once: &sync.Once{}}
+	n1, err := node.Start(context.Background(), node.Config{Name: "node-1", RedisURL: link.URL(), Events: w.bus, Logger: slog.New(h)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n1.Close() })
+	alice := joinAs(t, n1.URL(), client.SocketIO, "alice")
+	storeEvents := w.bus.Subscribe(100)
+	defer storeEvents.Close()
+
+	link.Cut()
+	select { // the subscription saw the cut; its report is held
+	case <-h.stalled:
+	case <-ctxT(t).Done():
+		t.Fatal("the cut was never reported")
+	}
+	if err := link.Restore(); err != nil {
+		t.Fatal(err)
+	}
+	emit(t, alice, "message", "back")
+	// Give the message the time to overtake the held report, if it can:
+	// release on the first store event, or after half a second without one.
+	var got []string
+	select {
+	case e := <-storeEvents.C():
+		if strings.HasPrefix(string(e.Kind), "store.") {
+			got = append(got, string(e.Kind))
+		}
+	case <-time.After(500 * time.Millisecond):
+	}
+	close(h.release)
+	for len(got) < 2 {
+		select {
+		case e := <-storeEvents.C():
+			if e.Kind == events.StoreError || e.Kind == events.StoreRecovered {
+				got = append(got, string(e.Kind))
+			}
+		case <-ctxT(t).Done():
+			t.Fatalf("got store events %v, want store.error then store.recovered", got)
+		}
+	}
+	if got[0] != "store.error" || got[1] != "store.recovered" {
+		t.Fatalf("got store events %v, want [store.error store.recovered]", got)
+	}
+	// "back" went out before node-1 was subscribed again (pub/sub keeps
+	// nothing for an absent subscriber); what is said now arrives.
+	emit(t, alice, "message", "really back")
+	for {
+		text, err := alice.NextMessage(ctxT(t))
+		if err != nil {
+			t.Fatalf("waiting for %q: %v", "alice: really back", err)
+		}
+		if text == "alice: really back" {
+			break
+		}
 	}
 }
