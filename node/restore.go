@@ -59,7 +59,14 @@ func (n *Node) reconcile(ctx context.Context) {
 	n.epoch = epoch
 	n.log.Info("redis lost its data; sessions restored", "sessions", restored, "named", named)
 	n.publish(events.Event{Kind: events.StoreRestored, Detail: fmt.Sprintf(
-		"redis came back without its data; restored %d sessions (%d with a username) from this node", restored, named)})
+		"redis came back without its data; restored %s (%d with a username) from this node", plural(restored, "session"), named)})
+}
+
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 // restoreSessions writes back the hash of every client in the room, in

@@ -54,7 +54,7 @@ func TestMalformedScenariosNameFileAndLine(t *testing.T) {
 		{"bad duration", "name: x\nsteps:\n  - advance: soon\n", `test.yaml:3: "soon" is not a duration`},
 		{"missing client", "name: x\nsteps:\n  - send: {text: hi}\n", "test.yaml:3: send: client is required"},
 		{"bad reload config", "name: x\nsteps:\n  - reload:\n      listener: {idel: 1s}\n", "test.yaml:4: reload: unknown field idel"},
-		{"redis state", "name: x\nsteps:\n  - redis: sideways\n", `test.yaml:3: redis: "sideways" is not down or up`},
+		{"redis state", "name: x\nsteps:\n  - redis: sideways\n", `test.yaml:3: redis: "sideways" is not down, up or up_empty (back without its data)`},
 		{"no steps", "name: x\n", "steps: a scenario needs at least one step"},
 	}
 	for _, tt := range tests {
