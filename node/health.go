@@ -1,6 +1,8 @@
 package node
 
 import (
+	"context"
+
 	"github.com/wslab/wslab/events"
 )
 
@@ -11,6 +13,18 @@ const (
 	fromCommand healthSource = iota // a command made for a client
 	fromBus                         // the bus subscription
 )
+
+// storeCall runs a Redis command for a client; if it fails, it revives the
+// store's connections and tries once more, so that the first messages after
+// Redis comes back are not refused while the connection pool still thinks
+// it is away. The result goes to storeHealth.
+func (n *Node) storeCall(ctx context.Context, call func(context.Context) error) error {
+	err := call(ctx)
+	if err != nil && ctx.Err() == nil && n.store.Revive(ctx) == nil {
+		err = call(ctx)
+	}
+	return n.storeResult(err)
+}
 
 // storeResult reports a command's result to storeHealth and passes err
 // through.

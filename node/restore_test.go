@@ -32,19 +32,27 @@ func (w *world) restartEmpty(t *testing.T, between func()) {
 	w.redis = r
 }
 
-// waitKind waits until every source named has published an event of kind,
-// in any order.
-func (w *world) waitKind(t *testing.T, kind events.Kind, sources ...string) {
+// waitKind waits until every source named has published an event of every
+// kind given, in any order.
+func (w *world) waitKind(t *testing.T, kinds []events.Kind, sources ...string) {
 	t.Helper()
-	left := map[string]bool{}
-	for _, s := range sources {
-		left[s] = true
+	type key struct {
+		kind   events.Kind
+		source string
+	}
+	left := map[key]bool{}
+	for _, k := range kinds {
+		for _, s := range sources {
+			left[key{k, s}] = true
+		}
 	}
 	for len(left) > 0 {
-		e := w.waitEvent(t, func(e events.Event) bool { return e.Kind == kind && left[e.Source] })
-		delete(left, e.Source)
+		e := w.waitEvent(t, func(e events.Event) bool { return left[key{e.Kind, e.Source}] })
+		delete(left, key{e.Kind, e.Source})
 	}
 }
+
+func kinds(k ...events.Kind) []events.Kind { return k }
 
 // TestChatResumesByItselfAfterRedisRestartsEmpty is issue 12's report on
 // miniredis: Redis goes away and comes back without the session hashes.
@@ -60,8 +68,8 @@ func TestChatResumesByItselfAfterRedisRestartsEmpty(t *testing.T) {
 	quiet := dial(t, n2.URL(), client.SocketIO) // never sets a name
 	expect(t, quiet, node.TextWelcome)
 
-	w.restartEmpty(t, func() { w.waitKind(t, events.StoreError, "node-1", "node-2") })
-	w.waitKind(t, events.StoreRecovered, "node-1", "node-2")
+	w.restartEmpty(t, func() { w.waitKind(t, kinds(events.StoreError), "node-1", "node-2") })
+	w.waitKind(t, kinds(events.StoreRecovered, events.StoreRestored), "node-1", "node-2")
 
 	emit(t, alice, "message", "back")
 	expect(t, alice, "alice: back")
@@ -71,7 +79,6 @@ func TestChatResumesByItselfAfterRedisRestartsEmpty(t *testing.T) {
 	for _, c := range []*client.Client{alice, bob, quiet} {
 		expect(t, c, "bob: welcome back")
 	}
-	w.waitKind(t, events.Kind("store.restored"), "node-1", "node-2")
 	if m, ok := session(t, w, aliceSID); !ok || m["username"] != "alice" {
 		t.Fatalf("session:%s after the restore: got %v (exists %v), want username alice", aliceSID, m, ok)
 	}
@@ -120,7 +127,7 @@ func TestChatResumesAfterRedisIsFlushed(t *testing.T) {
 			emit(t, alice, "message", "still here?")
 			expect(t, alice, "alice: still here?")
 			expect(t, bob, "alice: still here?")
-			w.waitKind(t, events.Kind("store.restored"), "flush-1")
+			w.waitKind(t, kinds(events.StoreRestored), "flush-1")
 			emit(t, bob, "message", "yes")
 			expect(t, alice, "bob: yes")
 			expect(t, bob, "bob: yes")

@@ -48,7 +48,7 @@ func (n *Node) setUsername(s *session, name string) {
 	ctx, cancel := context.WithTimeout(s.ctx, storeTimeout)
 	defer cancel()
 	s.storeMu.Lock()
-	err := n.storeResult(n.store.SetUsername(ctx, s.sid, name))
+	err := n.storeCall(ctx, func(ctx context.Context) error { return n.store.SetUsername(ctx, s.sid, name) })
 	if err == nil {
 		s.name = name
 	}
@@ -65,8 +65,12 @@ func (n *Node) setUsername(s *session, name string) {
 // its data (restarted empty, flushed): the node's copy answers, and the
 // keeper is asked to check the epoch and write every session back.
 func (n *Node) username(ctx context.Context, s *session) (string, error) {
-	name, err := n.store.Username(ctx, s.sid)
-	if n.storeResult(err) != nil {
+	var name string
+	err := n.storeCall(ctx, func(ctx context.Context) (err error) {
+		name, err = n.store.Username(ctx, s.sid)
+		return err
+	})
+	if err != nil {
 		return "", err
 	}
 	if name == "" {
@@ -98,7 +102,8 @@ func (n *Node) say(s *session, text string) {
 		s.emit("message", TextNoUsername)
 		return
 	}
-	if n.storeResult(n.store.Publish(ctx, store.Message{From: n.cfg.Name, Text: fmt.Sprintf(textSays, name, text)})) != nil {
+	m := store.Message{From: n.cfg.Name, Text: fmt.Sprintf(textSays, name, text)}
+	if n.storeCall(ctx, func(ctx context.Context) error { return n.store.Publish(ctx, m) }) != nil {
 		s.emit("message", "Failed to send the message: the chat store (Redis) is unreachable.")
 	}
 }

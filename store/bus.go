@@ -59,8 +59,8 @@ type Subscription struct {
 // not subscribed: every retry period after Redis is back is chat lost to
 // that node's users. A refused dial on loopback costs microseconds.
 const (
-	minRetry = 10 * time.Millisecond
-	maxRetry = 50 * time.Millisecond
+	minRetry = 5 * time.Millisecond
+	maxRetry = 25 * time.Millisecond
 )
 
 // Subscribe subscribes to the bus and returns once Redis confirmed it, so no
@@ -125,7 +125,7 @@ func (s *Subscription) run(ctx context.Context, h Handler) {
 				}
 				// Commands may have given up dialing while Redis was
 				// away: make them work before saying Redis is back.
-				if s.c.revive(ctx) == nil {
+				if s.c.Revive(ctx) == nil {
 					break
 				}
 			}

@@ -101,9 +101,12 @@ func (c *Client) Redis() *redis.Client { return c.redis() }
 
 func (c *Client) redis() *redis.Client { return c.rdb.Load() }
 
-// revive makes sure the command client can reach Redis again, replacing it
-// with a fresh one if it cannot. Called once Redis is known to answer.
-func (c *Client) revive(ctx context.Context) error {
+// Revive makes sure the command client can reach Redis, replacing it with a
+// fresh one if it cannot but Redis answers a fresh connection. A caller
+// whose command failed revives and tries once more: the command pool may
+// have stopped dialing while Redis was away and would fail for up to a
+// second after it is back. Returns an error while Redis is unreachable.
+func (c *Client) Revive(ctx context.Context) error {
 	old := c.redis()
 	if old.Ping(ctx).Err() == nil {
 		return nil
