@@ -111,6 +111,11 @@ func (s *Subscription) pubsub() *redis.PubSub {
 
 func (s *Subscription) run(ctx context.Context, h Handler) {
 	defer close(s.done)
+	defer func() { // a resubscribe may have finished as Close released
+		s.mu.Lock()
+		s.release()
+		s.mu.Unlock()
+	}()
 	ps := s.pubsub()
 	for ps != nil {
 		msg, err := ps.Receive(ctx)
