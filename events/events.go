@@ -31,6 +31,7 @@ const (
 	NodeFault      Kind = "node.fault"      // a fault was injected or cleared; Detail names it
 	StoreError     Kind = "store.error"     // a node could not reach Redis
 	StoreRecovered Kind = "store.recovered" // a node reached Redis again
+	StoreRestored  Kind = "store.restored"  // Redis came back without its data; a node wrote its sessions back
 	BackendHealth  Kind = "backend.health"  // a backend changed health state; Reason is the new state
 	BackendCheck   Kind = "backend.check"   // one health check ran; Reason is ok or failed
 	BackendDrain   Kind = "backend.drain"   // a backend started or stopped draining

@@ -176,6 +176,19 @@ func (l *Lab) RedisUp() error {
 	return l.link.Restore()
 }
 
+// RedisUpEmpty ends the outage with a Redis that lost its data, as a
+// redis-server restarted without persistence does: every session hash and
+// the lab's epoch key are gone. Called while Redis is up, it restarts it.
+func (l *Lab) RedisUpEmpty() error {
+	if l.link == nil {
+		return errors.New("lab: only the embedded Redis can be restarted empty")
+	}
+	if err := l.Redis.RestartEmpty(); err != nil {
+		return err
+	}
+	return l.link.Restore()
+}
+
 // Start starts the store and the nodes. On error, whatever started is
 // stopped again.
 func Start(ctx context.Context, cfg Config) (_ *Lab, err error) {

@@ -89,6 +89,21 @@ func TestBadInputIsRefusedAndOthersKeepChatting(t *testing.T) {
 			c.Write(ctxT(t), websocket.MessageText, []byte(`42["message","`+strings.Repeat("x", 1<<20)+`"]`))
 			return c
 		}, websocket.StatusMessageTooBig, ""},
+		{"invalid UTF-8 in a socket.io text frame", func(t *testing.T) *websocket.Conn {
+			c := rawSocketIO(t, n1.URL())
+			c.Write(ctxT(t), websocket.MessageText, []byte("40"))
+			c.Write(ctxT(t), websocket.MessageText, []byte("42[\"message\",\"caf\xc3\"]"))
+			return c
+		}, websocket.StatusInvalidFramePayloadData, "invalid UTF-8"},
+		{"invalid UTF-8 in a /ws text frame", func(t *testing.T) *websocket.Conn {
+			c, _, err := websocket.Dial(ctxT(t), strings.Replace(n1.URL(), "http", "ws", 1)+"/ws", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { c.CloseNow() })
+			c.Write(ctxT(t), websocket.MessageText, []byte("{\"event\":\"message\",\"data\":\"\xff\xfe\"}"))
+			return c
+		}, websocket.StatusInvalidFramePayloadData, "invalid UTF-8"},
 	}
 	for _, tt := range closes {
 		t.Run(tt.name, func(t *testing.T) {
@@ -223,4 +238,40 @@ func TestEchoMode(t *testing.T) {
 	if err := <-read; websocket.CloseStatus(err) != websocket.StatusGoingAway {
 		t.Fatalf("echo session on stop: %v, want 1001", err)
 	}
+}
+
+// TestUsernamesThatHideOrMisleadAreRefused checks that a name which would
+// show as nothing, break a line or reorder the text around it is refused
+// with a reason, on both transports, and that the user stays unnamed.
+func TestUsernamesThatHideOrMisleadAreRefused(t *testing.T) {
+	w := newWorld(t)
+	n1 := w.startNode(t, node.Config{Name: "node-1"})
+	for _, tr := range []client.Transport{client.SocketIO, client.JSON} {
+		for _, tt := range []struct {
+			name, username, want string
+		}{
+			{"empty", "", "Failed to set the username: it is empty."},
+			{"only spaces", "   ", "Failed to set the username: it is only spaces."},
+			{"newline", "ali\nce", "Failed to set the username: it contains the control character U+000A at position 4; use letters, digits, punctuation and spaces."},
+			{"NUL", "\x00", "Failed to set the username: it contains the control character U+0000 at position 1; use letters, digits, punctuation and spaces."},
+			{"escape", "a\x1b[31m", "Failed to set the username: it contains the control character U+001B at position 2; use letters, digits, punctuation and spaces."},
+			{"C1 control", "a\u0085", "Failed to set the username: it contains the control character U+0085 at position 2; use letters, digits, punctuation and spaces."},
+			{"right-to-left override", "evil\u202egnp.exe", "Failed to set the username: it contains the bidirectional control U+202E, which reorders how the text around it is shown; use letters, digits, punctuation and spaces."},
+			{"left-to-right isolate", "\u2066bob", "Failed to set the username: it contains the bidirectional control U+2066, which reorders how the text around it is shown; use letters, digits, punctuation and spaces."},
+		} {
+			t.Run(string(tr)+"/"+tt.name, func(t *testing.T) {
+				c := dial(t, n1.URL(), tr)
+				expect(t, c, node.TextWelcome)
+				emit(t, c, "set_username", tt.username)
+				expect(t, c, tt.want)
+				emit(t, c, "message", "hi")
+				expect(t, c, node.TextNoUsername)
+			})
+		}
+	}
+	t.Run("a name in another script is fine", func(t *testing.T) {
+		c := joinAs(t, n1.URL(), client.SocketIO, "Zoë 李 שלום")
+		emit(t, c, "message", "hi")
+		expect(t, c, "Zoë 李 שלום: hi")
+	})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/redis/go-redis/v9"
 	"go.uber.org/goleak"
 
 	"github.com/wslab/wslab/events"
@@ -13,7 +14,14 @@ import (
 	"github.com/wslab/wslab/store"
 )
 
+// quietRedis keeps go-redis's dial failures (outage tests make many) out
+// of the test log.
+type quietRedis struct{}
+
+func (quietRedis) Printf(context.Context, string, ...any) {}
+
 func TestMain(m *testing.M) {
+	redis.SetLogger(quietRedis{})
 	goleak.VerifyTestMain(m)
 }
 
@@ -42,7 +50,7 @@ func newWorld(t *testing.T) *world {
 	w := &world{redis: r, bus: bus, sub: bus.Subscribe(10000)}
 	t.Cleanup(func() {
 		w.sub.Close()
-		r.Close()
+		w.redis.Close() // the one running now (restartEmpty replaces it)
 	})
 	return w
 }

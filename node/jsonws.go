@@ -34,6 +34,7 @@ func (n *Node) serveJSON(w http.ResponseWriter, r *http.Request) {
 	}
 	s.emit("node", n.cfg.Name)
 	n.join(s)
+	code, reason := websocket.StatusCode(0), ""
 	for {
 		typ, data, err := conn.Read(s.ctx)
 		if err != nil {
@@ -41,6 +42,9 @@ func (n *Node) serveJSON(w http.ResponseWriter, r *http.Request) {
 			break
 		}
 		if err := n.waitGate(s.ctx); err != nil {
+			break
+		}
+		if code, reason = s.invalidText(typ, data); code != 0 {
 			break
 		}
 		if typ != websocket.MessageText {
@@ -65,5 +69,5 @@ func (n *Node) serveJSON(w http.ResponseWriter, r *http.Request) {
 			s.emit("error", fmt.Sprintf("unknown event %s: want set_username, message or ping", quote(f.Event)))
 		}
 	}
-	s.end(0, "")
+	s.end(code, reason)
 }

@@ -47,8 +47,22 @@ type Node struct {
 	ending    atomic.Int32 // endRunning, endKilled or endStopping
 	slow      atomic.Int64 // delay added to every outgoing message, in ns
 	gate      atomic.Pointer[chan struct{}]
-	storeDown atomic.Bool
+	storeDown atomic.Bool  // Redis is unreachable, as last reported
 	awaiting  atomic.Int64 // sessions with a ping out and no pong yet
+
+	// healthMu orders Redis health transitions and their events, and
+	// guards the fields below.
+	healthMu sync.Mutex
+	busDown  bool // the bus subscription lost Redis
+	cmdDown  bool // the last command failed
+
+	// The keeper (chat mode) restores sessions when Redis lost its data.
+	// epoch is the store epoch this node's sessions were written under;
+	// only Start and the keeper goroutine touch it.
+	epoch      string
+	kick       chan struct{}
+	keeperStop context.CancelFunc
+	keeperDone chan struct{}
 }
 
 // AwaitingPongs is the number of Socket.IO clients that were pinged and
@@ -76,12 +90,19 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 			return nil, fmt.Errorf("node %q: %w", cfg.Name, err)
 		}
 		n.store = c
+		if n.epoch, err = c.Epoch(ctx); err != nil {
+			c.Close()
+			return nil, fmt.Errorf("node %q: %w", cfg.Name, err)
+		}
 		sub, err := c.Subscribe(ctx, busHandler{n})
 		if err != nil {
 			c.Close()
 			return nil, fmt.Errorf("node %q: %w", cfg.Name, err)
 		}
 		n.sub = sub
+		keepCtx, cancel := context.WithCancel(context.Background())
+		n.kick, n.keeperStop, n.keeperDone = make(chan struct{}, 1), cancel, make(chan struct{})
+		go n.keep(keepCtx)
 	}
 	if err := n.listen(); err != nil {
 		n.closeStore()
@@ -210,6 +231,10 @@ func (n *Node) Close() error {
 }
 
 func (n *Node) closeStore() {
+	if n.keeperStop != nil {
+		n.keeperStop()
+		<-n.keeperDone
+	}
 	if n.sub != nil {
 		n.sub.Close()
 	}

@@ -7,10 +7,12 @@
 // # Concurrency
 //
 // A Node owns every goroutine it starts: the HTTP server's, one reader and
-// one writer per WebSocket session, and the bus subscription. Close (and
-// Kill/Stop for the sessions) cancels them and waits until they exit. The
-// room's member map is guarded by Node.mu; faults are atomics and a gate
-// channel read on the data path.
+// one writer per WebSocket session, the bus subscription, and the keeper
+// that writes sessions back when Redis lost its data. Close (and Kill/Stop
+// for the sessions) cancels them and waits until they exit. The room's
+// member map is guarded by Node.membersMu; each session's Redis writes are
+// serialized by its own lock; Redis health transitions and their events by
+// Node.healthMu; faults are atomics and a gate channel read on the data path.
 package node
 
 import (

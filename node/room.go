@@ -6,7 +6,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/wslab/wslab/events"
 	"github.com/wslab/wslab/store"
 )
 
@@ -27,7 +26,9 @@ const storeTimeout = 5 * time.Second
 func (n *Node) join(s *session) {
 	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
 	defer cancel()
+	s.storeMu.Lock()
 	n.storeResult(n.store.CreateSession(ctx, s.sid))
+	s.storeMu.Unlock()
 	// Greeting and enlisting are one step for broadcast, which holds the
 	// same lock: a message published after the client saw its welcome
 	// reaches it. emit never blocks.
@@ -40,17 +41,47 @@ func (n *Node) join(s *session) {
 
 // setUsername handles set_username.
 func (n *Node) setUsername(s *session, name string) {
-	if l := utf8.RuneCountInString(name); l > n.cfg.MaxUsername {
-		s.emit("message", fmt.Sprintf("Failed to set the username: it is %d characters long, the limit is %d.", l, n.cfg.MaxUsername))
+	if problem := usernameProblem(name, n.cfg.MaxUsername); problem != "" {
+		s.emit("message", "Failed to set the username: "+problem)
 		return
 	}
 	ctx, cancel := context.WithTimeout(s.ctx, storeTimeout)
 	defer cancel()
-	if err := n.storeResult(n.store.SetUsername(ctx, s.sid, name)); err != nil {
+	s.storeMu.Lock()
+	err := n.storeCall(ctx, func(ctx context.Context) error { return n.store.SetUsername(ctx, s.sid, name) })
+	if err == nil {
+		s.name = name
+	}
+	s.storeMu.Unlock()
+	if err != nil {
 		s.emit("message", "Failed to set the username: the chat store (Redis) is unreachable.")
 		return
 	}
 	s.emit("message", fmt.Sprintf(textUsernameIs, name))
+}
+
+// username reads the session's username from Redis, as the tutorial's app
+// does. A hash that lost a name this node saw Redis confirm means Redis lost
+// its data (restarted empty, flushed): the node's copy answers, and the
+// keeper is asked to check the epoch and write every session back.
+func (n *Node) username(ctx context.Context, s *session) (string, error) {
+	var name string
+	err := n.storeCall(ctx, func(ctx context.Context) (err error) {
+		name, err = n.store.Username(ctx, s.sid)
+		return err
+	})
+	if err != nil {
+		return "", err
+	}
+	if name == "" {
+		s.storeMu.Lock()
+		name = s.name
+		s.storeMu.Unlock()
+		if name != "" {
+			n.checkEpoch()
+		}
+	}
+	return name, nil
 }
 
 // say handles a chat message: broadcast to every client on every node if the
@@ -62,8 +93,8 @@ func (n *Node) say(s *session, text string) {
 	}
 	ctx, cancel := context.WithTimeout(s.ctx, storeTimeout)
 	defer cancel()
-	name, err := n.store.Username(ctx, s.sid)
-	if n.storeResult(err) != nil {
+	name, err := n.username(ctx, s)
+	if err != nil {
 		s.emit("message", "Failed to send the message: the chat store (Redis) is unreachable.")
 		return
 	}
@@ -71,7 +102,8 @@ func (n *Node) say(s *session, text string) {
 		s.emit("message", TextNoUsername)
 		return
 	}
-	if n.storeResult(n.store.Publish(ctx, store.Message{From: n.cfg.Name, Text: fmt.Sprintf(textSays, name, text)})) != nil {
+	m := store.Message{From: n.cfg.Name, Text: fmt.Sprintf(textSays, name, text)}
+	if n.storeCall(ctx, func(ctx context.Context) error { return n.store.Publish(ctx, m) }) != nil {
 		s.emit("message", "Failed to send the message: the chat store (Redis) is unreachable.")
 	}
 }
@@ -92,11 +124,14 @@ func (n *Node) leave(s *session) {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
 		defer cancel()
-		name, err := n.store.Username(ctx, s.sid)
-		if n.storeResult(err) == nil && name != "" {
+		name, err := n.username(ctx, s)
+		if err == nil && name != "" {
 			n.storeResult(n.store.Publish(ctx, store.Message{From: n.cfg.Name, Text: fmt.Sprintf(textLeft, name)}))
 		}
+		s.storeMu.Lock()
+		s.gone = true
 		n.storeResult(n.store.DeleteSession(ctx, s.sid))
+		s.storeMu.Unlock()
 	})
 }
 
@@ -109,28 +144,8 @@ func (n *Node) broadcast(m store.Message) {
 	}
 }
 
-// storeResult turns store failures and recoveries into events, once per
-// transition, and passes err through.
-func (n *Node) storeResult(err error) error {
-	n.storeState(err)
-	return err
-}
-
-func (n *Node) storeState(err error) {
-	if err != nil {
-		if !n.storeDown.Swap(true) {
-			n.log.Warn("redis unreachable", "err", err)
-			n.publish(events.Event{Kind: events.StoreError, Detail: err.Error()})
-		}
-		return
-	}
-	if n.storeDown.Swap(false) {
-		n.publish(events.Event{Kind: events.StoreRecovered})
-	}
-}
-
 // busHandler feeds the bus subscription into the room.
 type busHandler struct{ n *Node }
 
 func (h busHandler) Message(m store.Message) { h.n.broadcast(m) }
-func (h busHandler) State(err error)         { h.n.storeState(err) }
+func (h busHandler) State(err error)         { h.n.storeHealth(fromBus, err) }

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/coder/websocket"
 
@@ -47,6 +48,12 @@ type session struct {
 	reason atomic.Pointer[string] // first reason to end wins
 	joined atomic.Bool            // in the chat room
 	left   sync.Once
+
+	// storeMu serializes the writes to this session's Redis hash (create,
+	// set username, restore, delete) and guards the fields below.
+	storeMu sync.Mutex
+	name    string // the username Redis last confirmed, to restore the hash
+	gone    bool   // the hash was deleted: never write it again
 }
 
 // newSessionID returns a Socket.IO-style id: 20 URL-safe characters.
@@ -126,6 +133,17 @@ func (s *session) readReason(err error) {
 	default:
 		s.setReason(ReasonClientClosed)
 	}
+}
+
+// invalidText checks a text message as RFC 6455 §8.1 requires: a text
+// frame that is not valid UTF-8 fails the connection with 1007. It returns
+// the close status and reason, or 0 for a valid message.
+func (s *session) invalidText(typ websocket.MessageType, data []byte) (websocket.StatusCode, string) {
+	if typ != websocket.MessageText || utf8.Valid(data) {
+		return 0, ""
+	}
+	s.setReason(ReasonProtocolError)
+	return websocket.StatusInvalidFramePayloadData, "invalid UTF-8 in a text frame (RFC 6455 section 8.1)"
 }
 
 // goAway closes the session with 1001, as a node that stops gracefully does.

@@ -83,6 +83,9 @@ func (c *sioConn) readLoop(conn *websocket.Conn) (websocket.StatusCode, string) 
 			s.setReason(ReasonProtocolError)
 			return websocket.StatusUnsupportedData, "engine.io: binary frames are not supported; send text packets"
 		}
+		if code, msg := s.invalidText(typ, data); code != 0 {
+			return code, msg
+		}
 		if len(data) == 0 {
 			return protocolError(s, "engine.io: empty packet")
 		}

@@ -124,7 +124,7 @@ var stepArgs = map[string]reflect.Type{
 	"start":                  reflect.TypeFor[string](),
 	"restart":                reflect.TypeFor[string](),
 	"slow":                   reflect.TypeFor[SlowArgs](),
-	"redis":                  reflect.TypeFor[string](), // down | up
+	"redis":                  reflect.TypeFor[string](), // down | up | up_empty
 	"add_node":               reflect.TypeFor[AddNodeArgs](),
 	"reload_yaml":            reflect.TypeFor[ReloadYAMLArgs](),
 	"remove_node":            reflect.TypeFor[string](),
@@ -295,8 +295,8 @@ func checkArgs(file string, st Step) error {
 		if a == "" {
 			return bad("needs a value")
 		}
-		if st.Kind == "redis" && a != "down" && a != "up" {
-			return bad(fmt.Sprintf("%q is not down or up", a))
+		if st.Kind == "redis" && a != "down" && a != "up" && a != "up_empty" {
+			return bad(fmt.Sprintf("%q is not down, up or up_empty (back without its data)", a))
 		}
 	case SlowArgs:
 		if a.Node == "" {

@@ -436,8 +436,11 @@ func (r *run) addNode(ctx context.Context, a AddNodeArgs) error {
 
 func (r *run) redis(ctx context.Context, state string) error {
 	r.say("redis %s", state)
-	if state == "down" {
+	switch state {
+	case "down":
 		return r.lab.RedisDown()
+	case "up_empty":
+		return r.lab.RedisUpEmpty()
 	}
 	return r.lab.RedisUp()
 }

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -32,9 +33,14 @@ type Options struct {
 
 // Client talks to one Redis for sessions and the chat bus.
 type Client struct {
-	rdb     *redis.Client
+	opts    *redis.Options
 	addr    string
 	channel string
+	// rdb is the command client. It is replaced by a fresh one when Redis
+	// comes back and the old one still cannot dial: go-redis stops dialing
+	// after PoolSize failed dials and then probes only once a second, which
+	// would keep a lab's chat failing for up to a second after Redis is back.
+	rdb atomic.Pointer[redis.Client]
 }
 
 // ErrUnreachable is wrapped by Dial when Redis does not answer.
@@ -46,12 +52,13 @@ func Dial(ctx context.Context, opts Options) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Client{rdb: redis.NewClient(ro), addr: ro.Addr, channel: opts.Channel}
+	c := &Client{opts: ro, addr: ro.Addr, channel: opts.Channel}
+	c.rdb.Store(redis.NewClient(ro))
 	if c.channel == "" {
 		c.channel = DefaultChannel
 	}
-	if err := c.rdb.Ping(ctx).Err(); err != nil {
-		c.rdb.Close()
+	if err := c.redis().Ping(ctx).Err(); err != nil {
+		c.redis().Close()
 		return nil, fmt.Errorf("%w at %s: %v (is redis-server running there? omit --redis to use the embedded one)", ErrUnreachable, ro.Addr, err)
 	}
 	return c, nil
@@ -73,8 +80,11 @@ func parseURL(raw string) (*redis.Options, error) {
 	}
 	ro.Protocol = 2
 	ro.DisableIdentity = true
-	// A lab wants an outage to show at once, not after seconds of retries.
+	// A lab wants an outage to show at once, not after seconds of retries:
+	// one command retry, one dial attempt (go-redis would try five, 100 ms
+	// apart, before a user is told).
 	ro.MaxRetries = 1
+	ro.DialerRetries = 1
 	ro.DialTimeout = 2 * time.Second
 	return ro, nil
 }
@@ -87,7 +97,32 @@ func (c *Client) Channel() string { return c.channel }
 
 // Redis exposes the underlying go-redis client, for inspection in tests and
 // tools.
-func (c *Client) Redis() *redis.Client { return c.rdb }
+func (c *Client) Redis() *redis.Client { return c.redis() }
+
+func (c *Client) redis() *redis.Client { return c.rdb.Load() }
+
+// Revive makes sure the command client can reach Redis, replacing it with a
+// fresh one if it cannot but Redis answers a fresh connection. A caller
+// whose command failed revives and tries once more: the command pool may
+// have stopped dialing while Redis was away and would fail for up to a
+// second after it is back. Returns an error while Redis is unreachable.
+func (c *Client) Revive(ctx context.Context) error {
+	old := c.redis()
+	if old.Ping(ctx).Err() == nil {
+		return nil
+	}
+	fresh := redis.NewClient(c.opts)
+	if err := fresh.Ping(ctx).Err(); err != nil {
+		fresh.Close()
+		return fmt.Errorf("reconnect to %s: %w", c.addr, err)
+	}
+	if !c.rdb.CompareAndSwap(old, fresh) {
+		fresh.Close() // closed or revived meanwhile
+		return nil
+	}
+	old.Close() // its commands were failing anyway
+	return nil
+}
 
 // Close closes the client's connections.
-func (c *Client) Close() error { return c.rdb.Close() }
+func (c *Client) Close() error { return c.redis().Close() }

@@ -222,3 +222,31 @@ func TestDialErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestEpochChangesOnlyWhenRedisLosesItsData(t *testing.T) {
+	for _, b := range backends(t) {
+		t.Run(b.name, func(t *testing.T) {
+			ctx := context.Background()
+			// Database 9 of a real Redis: the flush below touches nothing else.
+			u := strings.TrimSuffix(b.url, "/0") + "/9"
+			c1, c2 := dial(t, u, ""), dial(t, u, "")
+			e1, err := c1.Epoch(ctx)
+			if err != nil || e1 == "" {
+				t.Fatalf("first epoch: got %q, %v, want a value", e1, err)
+			}
+			if e2, err := c2.Epoch(ctx); err != nil || e2 != e1 {
+				t.Fatalf("second client: got %q, %v, want the same epoch %q", e2, err, e1)
+			}
+			if err := c1.Redis().FlushDB(ctx).Err(); err != nil {
+				t.Fatal(err)
+			}
+			e3, err := c2.Epoch(ctx)
+			if err != nil || e3 == "" || e3 == e1 {
+				t.Fatalf("after FLUSHDB: got %q, %v, want a new epoch (was %q)", e3, err, e1)
+			}
+			if e4, err := c1.Epoch(ctx); err != nil || e4 != e3 {
+				t.Fatalf("other client after FLUSHDB: got %q, %v, want %q", e4, err, e3)
+			}
+		})
+	}
+}

@@ -12,6 +12,7 @@ package client
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -116,7 +117,10 @@ func Dial(ctx context.Context, opts Options) (*Client, error) {
 }
 
 // openSocketIO reads the Engine.IO open packet, sends the Socket.IO connect
-// and waits for its answer.
+// and waits for its answer. Events that come before the answer are queued
+// and delivered after it, in order, as socket.io-client does: a
+// python-socketio server emits from its connect handler before it sends the
+// CONNECT reply.
 func (c *Client) openSocketIO(ctx context.Context) error {
 	_, open, err := c.conn.Read(ctx)
 	if err != nil {
@@ -133,19 +137,38 @@ func (c *Client) openSocketIO(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("read socket.io connect: %w", err)
 		}
-		if s := string(p); strings.HasPrefix(s, "40") {
+		switch s := string(p); {
+		case strings.HasPrefix(s, "40"):
 			var v struct{ SID string }
 			if err := json.Unmarshal(p[2:], &v); err != nil {
 				return fmt.Errorf("client: bad socket.io connect reply %q", s)
 			}
 			c.SID = v.SID
 			return nil
-		} else if s == "2" && !c.opts.NoPong {
-			c.conn.Write(ctx, websocket.MessageText, []byte("3"))
-		} else if s != "2" {
-			return fmt.Errorf("client: want socket.io connect reply (40), got %q", s)
+		case strings.HasPrefix(s, "44"):
+			return fmt.Errorf("client: server refused the socket.io connect: %s", connectError(s[2:]))
+		case s == "1":
+			return errors.New("client: server closed the engine.io session before answering the socket.io connect")
+		default:
+			if ev, ok := c.decode(s); ok {
+				c.push(ev)
+			}
 		}
 	}
+}
+
+// connectError is the reason in a CONNECT_ERROR payload: {"message": ...}
+// since Socket.IO 3, a bare string before.
+func connectError(payload string) string {
+	var v struct{ Message string }
+	if json.Unmarshal([]byte(payload), &v) == nil && v.Message != "" {
+		return v.Message
+	}
+	var text string
+	if json.Unmarshal([]byte(payload), &text) == nil && text != "" {
+		return text
+	}
+	return payload
 }
 
 // Node is the name of the node that served the handshake (X-Lab-Node).
