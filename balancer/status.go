@@ -15,8 +15,9 @@ type Status struct {
 	Generation  uint64          `json:"generation"`
 	Listener    string          `json:"listener"`
 	TLSListener string          `json:"tls_listener,omitempty"`
+	Profile     string          `json:"profile,omitempty"` // the profile: in force, if any
 	Policy      string          `json:"policy"`
-	IdleTimeout Duration        `json:"idle_timeout"`
+	IdleTimeout Duration        `json:"idle_timeout"` // 0s: no idle timer (idle_reset: none)
 	Backends    []BackendStatus `json:"backends"`
 	Connections []ConnStatus    `json:"connections"`
 	// Closed counts closed tunnels by reason since start (CloseReasons).
@@ -43,7 +44,7 @@ type counters struct {
 var reasonIndex = [...]string{
 	ReasonClientCloseFrame, ReasonClientFIN, ReasonClientReset,
 	ReasonBackendCloseFrame, ReasonBackendFIN, ReasonBackendReset,
-	ReasonIdleTimeout, ReasonDrained, ReasonShutdown,
+	ReasonIdleTimeout, ReasonMaxLifetime, ReasonDrained, ReasonShutdown,
 }
 
 func (c *counters) closedBy(e ending, g *goodbye) {
@@ -112,9 +113,12 @@ func (b *Balancer) Status() Status {
 	now := b.clock.Now()
 	st := Status{
 		Generation: snap.gen, Listener: b.Addr(), TLSListener: b.TLSAddr(),
-		Policy: snap.cfg.ServerGroup.Policy, IdleTimeout: snap.cfg.Listener.IdleTimeout,
+		Profile: snap.cfg.Profile, Policy: snap.cfg.ServerGroup.Policy, IdleTimeout: snap.cfg.Listener.IdleTimeout,
 		Backends: []BackendStatus{}, Connections: []ConnStatus{},
 		Reloads: map[string]uint64{"applied": b.counters.applied.Load(), "rejected": b.counters.rejected.Load()},
+	}
+	if snap.cfg.Listener.IdleReset == IdleResetNone {
+		st.IdleTimeout = 0 // no idle timer
 	}
 	st.Closed, st.CloseCodes = b.counters.snapshot()
 	if st.CloseCodes == nil {

@@ -68,6 +68,6 @@ Start with: lab up`,
 		SilenceUsage:  true,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
-	root.AddCommand(newUpCmd(), newBalancerCmd(), newNodeCmd(), newCtlCmd(), newScenarioCmd(), newLoadCmd(), newProfileCmd(), newVersionCmd())
+	root.AddCommand(newUpCmd(), newBalancerCmd(), newNodeCmd(), newCtlCmd(), newScenarioCmd(), newLoadCmd(), newProfileCmd(), newCheckCmd(), newVersionCmd())
 	return root
 }
