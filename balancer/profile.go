@@ -156,9 +156,9 @@ func (c Config) validateProfile(ps *problems) (known bool) {
 	if l.IdleReset != IdleResetNone && l.IdleTimeout != 0 {
 		idle := time.Duration(l.IdleTimeout)
 		if p.IdleTimeout.V == 0 && p.IdleRange.V == (profiles.Range{}) {
-			ps.add("listener.idle_timeout", "%s: %s has no idle timeout to set; remove it, or drop the profile", fmtDuration(idle), p.Name)
+			ps.add("listener.idle_timeout", "%s: %s has no idle timeout to set; remove it, or drop the profile", profiles.Duration(idle), p.Name)
 		} else if !inRange(idle, p.IdleTimeout.V, p.IdleRange.V) {
-			ps.add("listener.idle_timeout", "%s is outside what %s allows (%s)", fmtDuration(idle), p.Name, allowed(p.IdleTimeout.V, p.IdleRange.V))
+			ps.add("listener.idle_timeout", "%s is outside what %s allows (%s)", profiles.Duration(idle), p.Name, allowed(p.IdleTimeout.V, p.IdleRange.V))
 		}
 	}
 	if l.MaxLifetime != nil {
@@ -168,7 +168,7 @@ func (c Config) validateProfile(ps *problems) (known bool) {
 			if p.MaxLifetime.V == 0 && p.LifetimeRange.V == (profiles.Range{}) {
 				what = "cannot be set: " + p.Name + " has no lifetime cap"
 			}
-			ps.add("listener.max_lifetime", "%s %s", fmtDuration(life), what)
+			ps.add("listener.max_lifetime", "%s %s", profiles.Duration(life), what)
 		}
 	}
 	return true

@@ -40,6 +40,9 @@ type Scenario struct {
 
 // Shape is the lab a scenario runs against.
 type Shape struct {
+	// Profile names the load balancer to behave like (lab profile list);
+	// the same as balancer.profile, which wins when both are given.
+	Profile      string            `yaml:"profile"`
 	Nodes        int               `yaml:"nodes"`         // default 2
 	PingInterval balancer.Duration `yaml:"ping_interval"` // Socket.IO heartbeat of the nodes; default 25s
 	PingTimeout  balancer.Duration `yaml:"ping_timeout"`  // default 20s
@@ -189,6 +192,11 @@ func Parse(file string, data []byte) (*Scenario, error) {
 	}
 	if len(raw.Steps) == 0 {
 		errs = append(errs, &ParseError{File: file, Msg: "steps: a scenario needs at least one step"})
+	}
+	if p := raw.Lab.Profile; p != "" {
+		if _, err := balancer.ProfileConfig(p); err != nil {
+			errs = append(errs, &ParseError{File: file, Msg: "lab.profile: " + strings.TrimPrefix(err.Error(), "profiles: ")})
+		}
 	}
 	if err := raw.Lab.Balancer.Validate(); err != nil && len(raw.Lab.Balancer.ServerGroup.Servers) > 0 {
 		errs = append(errs, &ParseError{File: file, Msg: "lab.balancer: " + oneLine(err)})
