@@ -208,7 +208,7 @@ func (b *Balancer) buildSnapshot(cfg Config, gen uint64) *snapshot {
 			be = newBackend(sc.Name)
 			b.backends[sc.Name] = be
 		}
-		t := &target{name: sc.Name, url: u, addr: u.Host, weight: *sc.Weight, drain: sc.State == "drain", b: be}
+		t := &target{name: sc.Name, url: u, addr: u.Host, weight: *sc.Weight, drain: sc.State == "drain", lambda: sc.Type == "lambda", b: be}
 		if ap, err := netip.ParseAddrPort(u.Host); err == nil {
 			t.ap, t.literal = ap, true
 		}

@@ -248,3 +248,36 @@ func TestAProfileBoundsWhatTheDocumentMaySet(t *testing.T) {
 		t.Errorf("aws-alb with its largest idle timeout: %v, want it accepted", err)
 	}
 }
+
+func TestAnALBRefusesAnUpgradeToALambdaTargetWith400(t *testing.T) {
+	onBothFrontDoors(t, func(t *testing.T) {
+		url := rawBackend(t, func(c net.Conn) {
+			defer c.Close()
+			answer101(c, bufio.NewReader(c))
+		})
+		upgradeStatus := func(profile string) int {
+			t.Helper()
+			r := start(t, balancer.Config{Profile: profile, ServerGroup: balancer.ServerGroupConfig{
+				HealthCheck: noChecks(), Servers: []balancer.ServerConfig{{Name: "fn", URL: url, Type: "lambda"}},
+			}}, quartz.NewMock(t))
+			c := sendUpgrade(t, r.b.Addr())
+			defer c.Close()
+			c.SetReadDeadline(time.Now().Add(waitFor)) // the test's own bound
+			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+			if err != nil {
+				t.Fatalf("%s: %v", profile, err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode == http.StatusBadRequest && !strings.Contains(string(body), "fn is a lambda target") {
+				t.Errorf("%s: the 400 says %q, want it to name the lambda target", profile, body)
+			}
+			return resp.StatusCode
+		}
+		if got := upgradeStatus("aws-alb"); got != http.StatusBadRequest {
+			t.Errorf("aws-alb, lambda target: got %d, want 400", got)
+		}
+		if got := upgradeStatus("aws-api-gateway"); got != http.StatusSwitchingProtocols {
+			t.Errorf("aws-api-gateway, lambda integration: got %d, want 101 (API Gateway takes the upgrade)", got)
+		}
+	})
+}
