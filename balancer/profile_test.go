@@ -281,3 +281,25 @@ func TestAnALBRefusesAnUpgradeToALambdaTargetWith400(t *testing.T) {
 		}
 	})
 }
+
+func TestAnALBProfileFailsOpenWhenEveryTargetIsUnhealthyAndAnAlibabaOneDoesNot(t *testing.T) {
+	url := app(t, func(_, p string) int { return map[bool]int{true: 200, false: 404}[p == "/page"] })
+	for profile, want := range map[string]int{"aws-alb": http.StatusOK, "ali-alb": http.StatusServiceUnavailable} {
+		clk := quartz.NewMock(t)
+		// The user's check settings win over the profile's; fail_open is the profile's.
+		r := start(t, balancer.Config{Profile: profile, ServerGroup: balancer.ServerGroupConfig{
+			Servers: []balancer.ServerConfig{{Name: "app", URL: url}},
+			HealthCheck: balancer.HealthCheckConfig{Path: "/healthz", Method: "GET", SuccessCodes: "200",
+				Interval: balancer.Duration(balancer.DefaultHealthInterval), UnhealthyThreshold: balancer.DefaultUnhealthyThreshold},
+		}}, clk)
+		for range balancer.DefaultUnhealthyThreshold {
+			tick(t, r, clk, balancer.DefaultHealthInterval, 1)
+		}
+		if st := r.b.Status().Backends[0].State; st != "unhealthy" {
+			t.Fatalf("%s: app is %s, want unhealthy", profile, st)
+		}
+		if resp := httpGet(t, r.b.URL()+"/page"); resp.StatusCode != want {
+			t.Errorf("%s, every target unhealthy: GET /page got %d, want %d", profile, resp.StatusCode, want)
+		}
+	}
+}

@@ -99,7 +99,7 @@ type ConnStatus struct {
 	Generation   uint64    `json:"generation"`
 	Age          Duration  `json:"age"`
 	Idle         Duration  `json:"idle"`
-	IdleTimeout  Duration  `json:"idle_timeout"`
+	IdleTimeout  Duration  `json:"idle_timeout"` // 0s: no idle timer
 	LastActivity time.Time `json:"last_activity"`
 	// Backlog is bytes read from one side that the other has not taken
 	// yet: a peer that reads slower than its other end sends.
@@ -145,9 +145,13 @@ func (b *Balancer) Status() Status {
 	sortTunnels(open)
 	for _, tn := range open {
 		last := time.Unix(0, tn.last.Load())
+		idle := tn.idle
+		if !tn.resets.timed() {
+			idle = 0 // no idle timer
+		}
 		st.Connections = append(st.Connections, ConnStatus{
 			ID: tn.id, Client: tn.clientAddr, Backend: tn.t.name, Generation: tn.gen,
-			Age: Duration(now.Sub(tn.opened)), Idle: Duration(now.Sub(last)), IdleTimeout: Duration(tn.idle),
+			Age: Duration(now.Sub(tn.opened)), Idle: Duration(now.Sub(last)), IdleTimeout: Duration(idle),
 			LastActivity: last, Backlog: tn.backlog.Load(),
 		})
 	}
