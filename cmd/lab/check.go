@@ -84,6 +84,16 @@ type checkRow struct {
 }
 
 func runCheck(f checkFlags) ([]checkRow, error) {
+	switch {
+	case f.from != "client" && f.from != "backend" && f.from != "both":
+		return nil, fmt.Errorf("--from %q is not client, backend or both", f.from)
+	case f.heartbeat < 0:
+		return nil, fmt.Errorf("--heartbeat %s must not be negative (0: no heartbeat)", f.heartbeat)
+	case f.lifetime <= 0:
+		return nil, fmt.Errorf("--lifetime %s must be positive", f.lifetime)
+	case f.messageSize < 0 || f.messageSize > 1<<20:
+		return nil, fmt.Errorf("--message-size %d is out of range 0-1048576", f.messageSize)
+	}
 	names := f.profiles
 	if len(names) == 0 {
 		names = profiles.Names()
@@ -100,7 +110,7 @@ func runCheck(f checkFlags) ([]checkRow, error) {
 		}
 		out, err := balancer.Simulate(balancer.Config{Profile: name}, pat)
 		if err != nil {
-			return nil, fmt.Errorf("--%s", err) // the flag's own words: heartbeat, lifetime, ...
+			return nil, fmt.Errorf("%s: %w", name, err)
 		}
 		r := checkRow{Profile: name, Survives: out.Survives, Cuts: out.Cuts}
 		if !out.Survives {

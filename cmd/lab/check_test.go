@@ -65,14 +65,19 @@ func TestCheckJSONSaysWhatCutsAClientThatOnlyPings(t *testing.T) {
 	}
 }
 
-func TestCheckAndUpRefuseAnUnknownProfileNamingTheKnownOnes(t *testing.T) {
-	for _, args := range [][]string{
-		{"check", "--profile", "aws-elb"},
-		{"up", "--profile", "aws-elb"},
+func TestCheckAndUpRefuseBadFlagsNamingTheFlagAndTheFix(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"check", "--profile", "aws-elb"}, `--profile: unknown profile "aws-elb": known profiles: aws-alb`},
+		{[]string{"up", "--profile", "aws-elb"}, `--profile: unknown profile "aws-elb": known profiles: aws-alb`},
+		{[]string{"check", "--from", "server"}, `--from "server" is not client, backend or both`},
+		{[]string{"check", "--lifetime", "0s"}, `--lifetime 0s must be positive`},
 	} {
-		out, code := runOnce(t, args...)
-		if code != 2 || !strings.Contains(out, `--profile: unknown profile "aws-elb": known profiles: aws-alb`) {
-			t.Errorf("lab %s: exit %d, %q; want exit 2 naming the known profiles", strings.Join(args, " "), code, out)
+		out, code := runOnce(t, tt.args...)
+		if code != 2 || !strings.Contains(out, tt.want) {
+			t.Errorf("lab %s: exit %d, %q; want exit 2 saying %q", strings.Join(tt.args, " "), code, out, tt.want)
 		}
 	}
 }
