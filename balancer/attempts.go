@@ -14,7 +14,16 @@ import (
 // returns the answer for the client when none took it: 503 with no backend
 // to pick, 502 when all refused; 0 otherwise.
 func (b *Balancer) pickAndTry(clientIP string, snap *snapshot, pol policy, replayable bool, try func(*target) error) (int, string) {
-	a := attempts{b: b, clientIP: clientIP, snap: snap, pol: pol, replayable: replayable}
+	return attempts{b: b, clientIP: clientIP, snap: snap, pol: pol, replayable: replayable}.each(try)
+}
+
+// pickAndTryUpgrade is pickAndTry for a WebSocket upgrade, which a lambda
+// target may refuse (server_group.lambda_upgrade_status).
+func (b *Balancer) pickAndTryUpgrade(clientIP string, snap *snapshot, try func(*target) error) (int, string) {
+	return attempts{b: b, clientIP: clientIP, snap: snap, pol: snap.policy, replayable: true, upgrade: true}.each(try)
+}
+
+func (a attempts) each(try func(*target) error) (int, string) {
 	for t := a.next(); t != nil; t = a.next() {
 		err := try(t)
 		if err == nil {
@@ -33,8 +42,11 @@ type attempts struct {
 	snap       *snapshot
 	pol        policy
 	replayable bool
+	upgrade    bool // a WebSocket upgrade: a lambda target may refuse it
 	tried      []*target
 	last       error
+	// lambda is the lambda target an upgrade was refused by.
+	lambda *target
 }
 
 // next picks the backend to try now, or nil when there is none left to try.
@@ -46,7 +58,12 @@ func (a *attempts) next() *target {
 	if len(cands) == 0 {
 		return nil
 	}
-	return a.pol.pick(cands, a.clientIP)
+	t := a.pol.pick(cands, a.clientIP)
+	if a.upgrade && t.lambda && a.snap.cfg.ServerGroup.LambdaUpgradeStatus != 0 {
+		a.lambda = t // as AWS ALB: no WebSockets to a Lambda, and no other target tried
+		return nil
+	}
+	return t
 }
 
 // failed records that t refused the connection: a passive failure.
@@ -59,6 +76,9 @@ func (a *attempts) failed(t *target, err error) {
 
 // answer is what the client hears when no backend took the connection.
 func (a *attempts) answer() (int, string) {
+	if a.lambda != nil {
+		return a.snap.cfg.ServerGroup.LambdaUpgradeStatus, fmt.Sprintf("backend %s is a lambda target: WebSocket upgrades are not supported (server_group.lambda_upgrade_status)", a.lambda.name)
+	}
 	if a.last == nil {
 		return http.StatusServiceUnavailable, "no healthy backend in the server group"
 	}

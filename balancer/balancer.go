@@ -208,7 +208,7 @@ func (b *Balancer) buildSnapshot(cfg Config, gen uint64) *snapshot {
 			be = newBackend(sc.Name)
 			b.backends[sc.Name] = be
 		}
-		t := &target{name: sc.Name, url: u, addr: u.Host, weight: *sc.Weight, drain: sc.State == "drain", b: be}
+		t := &target{name: sc.Name, url: u, addr: u.Host, weight: *sc.Weight, drain: sc.State == "drain", lambda: sc.Type == "lambda", b: be}
 		if ap, err := netip.ParseAddrPort(u.Host); err == nil {
 			t.ap, t.literal = ap, true
 		}
@@ -222,8 +222,19 @@ func (s *snapshot) summary() string {
 	for i, t := range s.targets {
 		names[i] = t.name
 	}
-	return fmt.Sprintf("listener %s, policy %s, idle timeout %s, servers [%s]",
-		s.cfg.Listener.Addr, s.cfg.ServerGroup.Policy, s.idleTimeout(), strings.Join(names, " "))
+	profile := ""
+	if s.cfg.Profile != "" {
+		profile = "profile " + s.cfg.Profile + ", "
+	}
+	idle := "idle timeout " + s.idleTimeout().String()
+	if s.cfg.Listener.IdleReset == IdleResetNone {
+		idle = "no idle timeout"
+	}
+	if life := time.Duration(*s.cfg.Listener.MaxLifetime); life > 0 {
+		idle += ", max lifetime " + life.String()
+	}
+	return fmt.Sprintf("%slistener %s, policy %s, %s, servers [%s]",
+		profile, s.cfg.Listener.Addr, s.cfg.ServerGroup.Policy, idle, strings.Join(names, " "))
 }
 
 // listen binds the HTTP listener and, if configured, the HTTPS one, and

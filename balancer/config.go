@@ -13,17 +13,36 @@ import (
 // defaults documented on them. Servers left nil means "not given": a reload
 // keeps the running servers; an empty, non-nil list is refused.
 type Config struct {
+	// Profile names a load balancer to behave like (lab profile list): its
+	// values fill in what the document leaves out, and its ranges bound
+	// what the document may set. "" is the balancer's own defaults.
+	Profile     string            `yaml:"profile,omitempty" json:"profile,omitempty"`
 	Listener    ListenerConfig    `yaml:"listener" json:"listener"`
 	ServerGroup ServerGroupConfig `yaml:"server_group" json:"server_group"`
 }
 
 // ListenerConfig is the front of the balancer.
 type ListenerConfig struct {
-	Addr           string     `yaml:"addr,omitempty" json:"addr,omitempty"`                         // default 127.0.0.1:8080
-	IdleTimeout    Duration   `yaml:"idle_timeout,omitempty" json:"idle_timeout,omitempty"`         // default 60s, 1s-4000s
-	HeaderTimeout  Duration   `yaml:"header_timeout,omitempty" json:"header_timeout,omitempty"`     // time to send request headers; default 10s
-	MaxHeaderBytes int        `yaml:"max_header_bytes,omitempty" json:"max_header_bytes,omitempty"` // default 32768
-	TLS            *TLSConfig `yaml:"tls,omitempty" json:"tls,omitempty"`                           // optional HTTPS/WSS listener
+	Addr           string   `yaml:"addr,omitempty" json:"addr,omitempty"`                         // default 127.0.0.1:8080
+	IdleTimeout    Duration `yaml:"idle_timeout,omitempty" json:"idle_timeout,omitempty"`         // default 60s, 1s-4000s
+	HeaderTimeout  Duration `yaml:"header_timeout,omitempty" json:"header_timeout,omitempty"`     // time to send request headers; default 10s
+	MaxHeaderBytes int      `yaml:"max_header_bytes,omitempty" json:"max_header_bytes,omitempty"` // default 32768
+	// IdleReset is the traffic that restarts the idle timer: both (default),
+	// client_to_backend, backend_to_client, or none (no idle timer at all).
+	IdleReset string `yaml:"idle_reset,omitempty" json:"idle_reset,omitempty"`
+	// ControlFramesReset says whether WebSocket ping/pong frames count as
+	// traffic for IdleReset; default true, as for a proxy that does not
+	// parse frames.
+	ControlFramesReset *bool `yaml:"control_frames_reset,omitempty" json:"control_frames_reset,omitempty"`
+	// MaxLifetime ends every tunnel this long after it opened, busy or
+	// not (close reason max_lifetime); nil or 0s: no cap.
+	MaxLifetime *Duration `yaml:"max_lifetime,omitempty" json:"max_lifetime,omitempty"`
+	// Cut is how the idle timeout and max_lifetime end a tunnel, as the
+	// client sees it: fin (default: the connection closes, a browser
+	// reports 1006), reset (TCP RST, also 1006) or close_frame (a 1001
+	// close frame between two frames, then the close).
+	Cut string     `yaml:"cut,omitempty" json:"cut,omitempty"`
+	TLS *TLSConfig `yaml:"tls,omitempty" json:"tls,omitempty"` // optional HTTPS/WSS listener
 }
 
 // TLSConfig is an HTTPS listener carrying WSS.
@@ -36,10 +55,14 @@ type TLSConfig struct {
 
 // ServerGroupConfig is the set of backends and how they are chosen.
 type ServerGroupConfig struct {
-	Policy              string            `yaml:"policy,omitempty" json:"policy,omitempty"`                             // round_robin (default), least_conn, source_hash
-	DeregistrationDelay *Duration         `yaml:"deregistration_delay,omitempty" json:"deregistration_delay,omitempty"` // default 300s, 0s-3600s
-	Drain               DrainConfig       `yaml:"drain,omitempty" json:"drain,omitempty"`
-	Retries             *int              `yaml:"retries,omitempty" json:"retries,omitempty"` // other backends tried after a refused dial; default 2
+	Policy              string      `yaml:"policy,omitempty" json:"policy,omitempty"`                             // round_robin (default), least_conn, source_hash
+	DeregistrationDelay *Duration   `yaml:"deregistration_delay,omitempty" json:"deregistration_delay,omitempty"` // default 300s, 0s-3600s
+	Drain               DrainConfig `yaml:"drain,omitempty" json:"drain,omitempty"`
+	Retries             *int        `yaml:"retries,omitempty" json:"retries,omitempty"` // other backends tried after a refused dial; default 2
+	// LambdaUpgradeStatus is the HTTP status a WebSocket upgrade gets when
+	// the backend picked is a server of type lambda (AWS ALB: 400); 0
+	// passes it on.
+	LambdaUpgradeStatus int               `yaml:"lambda_upgrade_status,omitempty" json:"lambda_upgrade_status,omitempty"`
 	HealthCheck         HealthCheckConfig `yaml:"health_check,omitempty" json:"health_check,omitempty"`
 	Servers             []ServerConfig    `yaml:"servers,omitempty" json:"servers,omitempty"` // nil: keep the running ones
 }
@@ -71,6 +94,7 @@ type ServerConfig struct {
 	URL    string `yaml:"url" json:"url"`
 	Weight *int   `yaml:"weight,omitempty" json:"weight,omitempty"` // default 1; 0 takes no new connections
 	State  string `yaml:"state,omitempty" json:"state,omitempty"`   // "" or active; drain
+	Type   string `yaml:"type,omitempty" json:"type,omitempty"`     // "" or instance; lambda (see lambda_upgrade_status)
 }
 
 // Policies.
@@ -78,6 +102,21 @@ const (
 	RoundRobin = "round_robin"
 	LeastConn  = "least_conn"
 	SourceHash = "source_hash"
+)
+
+// Idle reset rules (listener.idle_reset).
+const (
+	IdleResetBoth            = "both"
+	IdleResetClientToBackend = "client_to_backend"
+	IdleResetBackendToClient = "backend_to_client"
+	IdleResetNone            = "none"
+)
+
+// Cuts (listener.cut).
+const (
+	CutFIN        = "fin"
+	CutReset      = "reset"
+	CutCloseFrame = "close_frame"
 )
 
 // Defaults.
@@ -105,6 +144,16 @@ func (c Config) withDefaults() Config {
 	l.IdleTimeout = or(l.IdleTimeout, Duration(DefaultIdleTimeout))
 	l.HeaderTimeout = or(l.HeaderTimeout, Duration(DefaultHeaderTimeout))
 	l.MaxHeaderBytes = or(l.MaxHeaderBytes, DefaultMaxHeaderBytes)
+	l.IdleReset = or(l.IdleReset, IdleResetBoth)
+	if l.ControlFramesReset == nil {
+		yes := true
+		l.ControlFramesReset = &yes
+	}
+	if l.MaxLifetime == nil {
+		var none Duration
+		l.MaxLifetime = &none
+	}
+	l.Cut = or(l.Cut, CutFIN)
 	g := &c.ServerGroup
 	g.Policy = or(g.Policy, RoundRobin)
 	if g.DeregistrationDelay == nil {

@@ -40,7 +40,7 @@ func TestConfigProblems(t *testing.T) {
 		name, yaml string
 		want       []string
 	}{
-		{"unknown top-level field", "listner: {}\n", []string{"line 1: listner: unknown field (the top level has listener, server_group)"}},
+		{"unknown top-level field", "listner: {}\n", []string{"line 1: listner: unknown field (the top level has profile, listener, server_group)"}},
 		{"wrong type", "server_group: {retries: many}\n", []string{`line 1: server_group.retries: "many" is not a whole number`}},
 		{"bad duration", "listener: {idle_timeout: soon}\n", []string{`line 1: listener.idle_timeout: "soon" is not a duration`}},
 		{"idle timeout too long", "listener: {idle_timeout: 5000s}\n", []string{"line 1: listener.idle_timeout: 5000s is out of range 1s-4000s"}},

@@ -65,13 +65,41 @@ func (ps *problems) add(field, format string, args ...any) {
 // Validate reports every problem at once, each a *Problem naming the field
 // and quoting the bad value.
 func (c Config) Validate() error {
-	c = c.withDefaults()
 	var ps problems
+	profiled := c.validateProfile(&ps)
+	if c.Listener.IdleReset == IdleResetNone && c.Listener.IdleTimeout != 0 {
+		why := ""
+		if profiled {
+			why = " (the " + c.Profile + " profile has no idle timer)"
+		}
+		ps.add("listener.idle_timeout", "%s has no effect: idle_reset is none%s; set idle_reset: both as well, or remove idle_timeout", fmtDuration(time.Duration(c.Listener.IdleTimeout)), why)
+	}
+	c = c.withDefaults()
 	l := c.Listener
 	if err := checkAddr(l.Addr); err != nil {
 		ps.add("listener.addr", "%q %v", l.Addr, err)
 	}
-	ps.durationIn("listener.idle_timeout", l.IdleTimeout, time.Second, 4000*time.Second)
+	if !profiled {
+		ps.durationIn("listener.idle_timeout", l.IdleTimeout, time.Second, 4000*time.Second)
+		if d := time.Duration(*l.MaxLifetime); d != 0 {
+			ps.durationIn("listener.max_lifetime", *l.MaxLifetime, time.Second, 720*time.Hour)
+		}
+	} else if l.IdleTimeout <= 0 {
+		ps.add("listener.idle_timeout", "%s must be positive", fmtDuration(time.Duration(l.IdleTimeout)))
+	}
+	if *l.MaxLifetime < 0 {
+		ps.add("listener.max_lifetime", "%s must not be negative; 0s means no cap", fmtDuration(time.Duration(*l.MaxLifetime)))
+	}
+	switch l.IdleReset {
+	case IdleResetBoth, IdleResetClientToBackend, IdleResetBackendToClient, IdleResetNone:
+	default:
+		ps.add("listener.idle_reset", "%q is not both, client_to_backend, backend_to_client or none", l.IdleReset)
+	}
+	switch l.Cut {
+	case CutFIN, CutReset, CutCloseFrame:
+	default:
+		ps.add("listener.cut", "%q is not fin, reset or close_frame", l.Cut)
+	}
 	ps.durationIn("listener.header_timeout", l.HeaderTimeout, time.Millisecond, 5*time.Minute)
 	if l.MaxHeaderBytes < 1024 || l.MaxHeaderBytes > 1<<20 {
 		ps.add("listener.max_header_bytes", "%d is out of range 1024-1048576", l.MaxHeaderBytes)
@@ -92,6 +120,9 @@ func (c Config) Validate() error {
 	}
 	ps.durationIn("server_group.deregistration_delay", *g.DeregistrationDelay, 0, 3600*time.Second)
 	ps.durationIn("server_group.drain.jitter", g.Drain.Jitter, 0, 3600*time.Second)
+	if s := g.LambdaUpgradeStatus; s != 0 && (s < 400 || s > 599) {
+		ps.add("server_group.lambda_upgrade_status", "%d is not 0 (pass the upgrade on) or an HTTP error status 400-599", s)
+	}
 	if r := *g.Retries; r < 0 || r > 10 {
 		ps.add("server_group.retries", "%d is out of range 0-10", r)
 	}
@@ -127,6 +158,9 @@ func (ps *problems) servers(servers []ServerConfig) {
 		}
 		if s.State != "" && s.State != "active" && s.State != "drain" {
 			ps.add(f+".state", "%q is not active or drain", s.State)
+		}
+		if s.Type != "" && s.Type != "instance" && s.Type != "lambda" {
+			ps.add(f+".type", "%q is not instance or lambda", s.Type)
 		}
 	}
 }

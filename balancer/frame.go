@@ -10,6 +10,8 @@ type frameTracker struct {
 	hdr       [14]byte // a header read in part
 	hlen      int
 	remaining uint64 // payload bytes left in the current frame
+	control   bool   // the current frame is a control frame (close, ping, pong)
+	data      bool   // a data frame's bytes went by since takeData
 
 	// The close frame being read, and the first one seen in full.
 	inClose   bool
@@ -39,6 +41,7 @@ func (f *frameTracker) feed(p []byte) (closed bool) {
 			if f.inClose {
 				f.readClose(p[:n])
 			}
+			f.data = f.data || !f.control
 			f.remaining -= n
 			p = p[n:]
 			if f.inClose && f.remaining == 0 {
@@ -52,6 +55,8 @@ func (f *frameTracker) feed(p []byte) (closed bool) {
 		if need := headerLen(f.hdr[:f.hlen]); need > 0 && f.hlen == need {
 			f.remaining = payloadLen(f.hdr[:need])
 			f.hlen = 0
+			f.control = f.hdr[0]&0x08 != 0
+			f.data = f.data || !f.control
 			if f.hdr[0]&0x0f == 0x8 && !f.closeSeen {
 				f.startClose(need)
 			}
@@ -87,6 +92,14 @@ func (f *frameTracker) endClose() {
 		f.closeCode = binary.BigEndian.Uint16(f.closeBuf[:2])
 		f.closeText = string(f.closeBuf[2:f.closeN])
 	}
+}
+
+// takeData reports whether a data frame (text, binary, continuation) went
+// by since it was last asked.
+func (f *frameTracker) takeData() bool {
+	d := f.data
+	f.data = false
+	return d
 }
 
 func (f *frameTracker) atBoundary() bool { return f.hlen == 0 && f.remaining == 0 }

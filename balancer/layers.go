@@ -10,11 +10,14 @@ import (
 // settings a user gave on the command line (Options.Overrides) win over the
 // document (a file, PUT /api/config), which wins over the embedder's
 // defaults (Options.Defaults: lab up's health path, its nodes), which win
-// over the balancer's own. A document without servers keeps the running
+// over the named profile's (the document's profile:, or one the flags or
+// the defaults name; see ProfileConfig), which win over the balancer's
+// own. A document without servers keeps the running
 // ones; only at start, with none running, do the defaults' servers count.
 // Callers hold b.mu (or are Start).
 func (b *Balancer) compose(doc Config, running []ServerConfig) Config {
-	cfg := layer(doc, b.defaults)
+	name := layer(b.overrides, layer(doc, b.defaults)).Profile
+	cfg := layer(doc, layer(b.defaults, profileLayer(name)))
 	if doc.ServerGroup.Servers == nil && running != nil {
 		cfg.ServerGroup.Servers = running
 	}

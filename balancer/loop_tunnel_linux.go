@@ -61,7 +61,7 @@ func (p *rawPair) goAway(tn *tunnel, reason string) {
 		}
 		p.backend.held = true // nothing from the backend after the close frame
 		if tn.frames.atBoundary() {
-			l.send(c, drainFrame)
+			l.send(c, goAwayFrame(reason))
 		}
 		if c.out == nil || c.dead {
 			tn.close(reason)
@@ -91,7 +91,7 @@ func (l *loop) pump(s *sock) {
 			l.ended(tn, s, tunnelEnd{client: s.client, err: err})
 			return
 		}
-		tn.touch()
+		tn.touch(s.client)
 		p := l.buf[:n]
 		tn.heard(s.client, p)
 		if tn.bye.Load() { // said goodbye: forward nothing, wait for the answer

@@ -65,7 +65,7 @@ func (p *netPair) goAway(tn *tunnel, reason string) {
 	p.client.SetWriteDeadline(time.Now().Add(goAwayWriteWait))
 	p.wmu.Lock()
 	if tn.frames.atBoundary() {
-		p.client.Write(drainFrame)
+		p.client.Write(goAwayFrame(reason))
 	}
 	p.wmu.Unlock()
 	tn.close(reason)
@@ -100,7 +100,7 @@ func (p *netPair) pump(tn *tunnel, src, dst net.Conn, up bool) {
 
 // deliver writes one chunk onward and counts it.
 func (p *netPair) deliver(tn *tunnel, dst net.Conn, b []byte, up bool) error {
-	tn.touch()
+	tn.touch(up)
 	tn.backlog.Add(int64(len(b)))
 	defer tn.backlog.Add(-int64(len(b)))
 	if !up {

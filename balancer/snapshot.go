@@ -29,6 +29,7 @@ type target struct {
 	literal bool
 	weight  int
 	drain   bool // state: drain in this generation
+	lambda  bool // type: lambda
 	b       *backend
 }
 

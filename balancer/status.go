@@ -15,8 +15,9 @@ type Status struct {
 	Generation  uint64          `json:"generation"`
 	Listener    string          `json:"listener"`
 	TLSListener string          `json:"tls_listener,omitempty"`
+	Profile     string          `json:"profile,omitempty"` // the profile: in force, if any
 	Policy      string          `json:"policy"`
-	IdleTimeout Duration        `json:"idle_timeout"`
+	IdleTimeout Duration        `json:"idle_timeout"` // 0s: no idle timer (idle_reset: none)
 	Backends    []BackendStatus `json:"backends"`
 	Connections []ConnStatus    `json:"connections"`
 	// Closed counts closed tunnels by reason since start (CloseReasons).
@@ -43,7 +44,7 @@ type counters struct {
 var reasonIndex = [...]string{
 	ReasonClientCloseFrame, ReasonClientFIN, ReasonClientReset,
 	ReasonBackendCloseFrame, ReasonBackendFIN, ReasonBackendReset,
-	ReasonIdleTimeout, ReasonDrained, ReasonShutdown,
+	ReasonIdleTimeout, ReasonMaxLifetime, ReasonDrained, ReasonShutdown,
 }
 
 func (c *counters) closedBy(e ending, g *goodbye) {
@@ -98,7 +99,7 @@ type ConnStatus struct {
 	Generation   uint64    `json:"generation"`
 	Age          Duration  `json:"age"`
 	Idle         Duration  `json:"idle"`
-	IdleTimeout  Duration  `json:"idle_timeout"`
+	IdleTimeout  Duration  `json:"idle_timeout"` // 0s: no idle timer
 	LastActivity time.Time `json:"last_activity"`
 	// Backlog is bytes read from one side that the other has not taken
 	// yet: a peer that reads slower than its other end sends.
@@ -112,9 +113,12 @@ func (b *Balancer) Status() Status {
 	now := b.clock.Now()
 	st := Status{
 		Generation: snap.gen, Listener: b.Addr(), TLSListener: b.TLSAddr(),
-		Policy: snap.cfg.ServerGroup.Policy, IdleTimeout: snap.cfg.Listener.IdleTimeout,
+		Profile: snap.cfg.Profile, Policy: snap.cfg.ServerGroup.Policy, IdleTimeout: snap.cfg.Listener.IdleTimeout,
 		Backends: []BackendStatus{}, Connections: []ConnStatus{},
 		Reloads: map[string]uint64{"applied": b.counters.applied.Load(), "rejected": b.counters.rejected.Load()},
+	}
+	if snap.cfg.Listener.IdleReset == IdleResetNone {
+		st.IdleTimeout = 0 // no idle timer
 	}
 	st.Closed, st.CloseCodes = b.counters.snapshot()
 	if st.CloseCodes == nil {
@@ -141,9 +145,13 @@ func (b *Balancer) Status() Status {
 	sortTunnels(open)
 	for _, tn := range open {
 		last := time.Unix(0, tn.last.Load())
+		idle := tn.idle
+		if !tn.resets.timed() {
+			idle = 0 // no idle timer
+		}
 		st.Connections = append(st.Connections, ConnStatus{
 			ID: tn.id, Client: tn.clientAddr, Backend: tn.t.name, Generation: tn.gen,
-			Age: Duration(now.Sub(tn.opened)), Idle: Duration(now.Sub(last)), IdleTimeout: Duration(tn.idle),
+			Age: Duration(now.Sub(tn.opened)), Idle: Duration(now.Sub(last)), IdleTimeout: Duration(idle),
 			LastActivity: last, Backlog: tn.backlog.Load(),
 		})
 	}

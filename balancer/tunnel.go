@@ -24,7 +24,8 @@ const (
 	ReasonClientReset       = "client_reset"        // the client's connection was reset, or writing to it failed
 	ReasonBackendFIN        = "backend_fin"         // the backend hung up without a close frame: a crash, a kill
 	ReasonBackendReset      = "backend_reset"       // the backend's connection was reset, or writing to it failed
-	ReasonIdleTimeout       = "idle_timeout"        // no bytes either way for the idle timeout
+	ReasonIdleTimeout       = "idle_timeout"        // no traffic that counts (listener.idle_reset) for the idle timeout
+	ReasonMaxLifetime       = "max_lifetime"        // open for listener.max_lifetime, busy or not
 	ReasonDrained           = "drained"             // its backend's deregistration delay ran out
 	ReasonShutdown          = "shutdown"            // the balancer shut down
 )
@@ -74,8 +75,11 @@ type tunnel struct {
 	t          *target // backend as configured by the generation it started under
 	gen        uint64
 	idle       time.Duration
+	lifetime   time.Duration // 0: no cap
+	resets     resetRule     // the traffic that restarts the idle timer
+	cutWith    string        // listener.cut: how the idle timeout and lifetime end it
 	opened     time.Time
-	last       atomic.Int64 // unix ns of the last byte either way, on b.clock
+	last       atomic.Int64 // unix ns of the last traffic that counts (resets), on b.clock
 	backlog    atomic.Int64 // bytes read from one side, not yet written to the other
 
 	// frames follows the frames sent to the client, and fromClient those
@@ -116,7 +120,11 @@ func (tn *tunnel) heard(client bool, p []byte) {
 	if client {
 		f = &tn.fromClient
 	}
-	if f.feed(p) {
+	closed := f.feed(p)
+	if r := tn.resets; r&resetDataOnly != 0 && f.takeData() && r.counts(client) {
+		tn.last.Store(tn.b.clock.Now().UnixNano())
+	}
+	if closed {
 		code, text, _ := f.closed()
 		tn.said.CompareAndSwap(nil, &goodbye{client: client, code: code, text: text})
 		tn.closeFrom[side(client)].Store(true)
@@ -150,6 +158,9 @@ type tunnelConns interface {
 	goAway(tn *tunnel, reason string)
 	// closeConns closes both connections; any goroutine may call it.
 	closeConns()
+	// abort makes the close of the client's connection a TCP reset
+	// (SO_LINGER 0); closeConns still closes it.
+	abort()
 }
 
 func (b *Balancer) newTunnel(snap *snapshot, t *target, conns tunnelConns, clientAddr string) *tunnel {
@@ -159,6 +170,7 @@ func (b *Balancer) newTunnel(snap *snapshot, t *target, conns tunnelConns, clien
 		b: b, seq: seq, id: "c" + strconv.FormatUint(seq, 10),
 		conns: conns, clientAddr: clientAddr,
 		t: t, gen: snap.gen, idle: snap.idleTimeout(), opened: now,
+		lifetime: time.Duration(*snap.cfg.Listener.MaxLifetime), resets: resetRuleOf(snap.cfg.Listener), cutWith: snap.cfg.Listener.Cut,
 	}
 	tn.last.Store(now.UnixNano())
 	return tn
@@ -182,9 +194,11 @@ func (b *Balancer) registerTunnel(tn *tunnel) bool {
 	be := tn.t.b
 	be.active.Add(1)
 	be.total.Add(1)
-	tn.mu.Lock()
-	tn.idleTimer = b.clock.AfterFunc(tn.idle, tn.onIdle, "balancer", "idle")
-	tn.mu.Unlock()
+	if first, ok := tn.nextCheck(b.clock.Now()); ok {
+		tn.mu.Lock()
+		tn.idleTimer = b.clock.AfterFunc(first, tn.onIdle, "balancer", "idle")
+		tn.mu.Unlock()
+	}
 	b.publish(events.Event{Kind: events.ConnOpened, Conn: tn.id, Client: tn.clientAddr, Backend: tn.t.name, Generation: tn.gen})
 	return true
 }
@@ -205,15 +219,79 @@ func (b *Balancer) startPumps(tn *tunnel) {
 	}
 }
 
-// touch records activity; the idle timer reads it when it fires, so no
-// timer is reset per read.
-func (tn *tunnel) touch() { tn.last.Store(tn.b.clock.Now().UnixNano()) }
+// resetRule is listener.idle_reset and control_frames_reset as bits, so
+// that touch decides with one load of a field the tunnel never changes.
+type resetRule uint8
 
-// onIdle runs when the idle timer fires: close the tunnel if it has been
-// quiet for the whole idle timeout, else re-arm for the rest.
+const (
+	resetByClient  resetRule = 1 << iota // bytes from the client count
+	resetByBackend                       // bytes from the backend count
+	resetDataOnly                        // ...but only data frames, not ping/pong (heard decides)
+)
+
+func resetRuleOf(l ListenerConfig) resetRule {
+	var r resetRule
+	switch l.IdleReset {
+	case IdleResetBoth:
+		r = resetByClient | resetByBackend
+	case IdleResetClientToBackend:
+		r = resetByClient
+	case IdleResetBackendToClient:
+		r = resetByBackend
+	}
+	if r != 0 && l.ControlFramesReset != nil && !*l.ControlFramesReset {
+		r |= resetDataOnly
+	}
+	return r
+}
+
+// timed reports whether the tunnel has an idle timer.
+func (r resetRule) timed() bool { return r&(resetByClient|resetByBackend) != 0 }
+
+func (r resetRule) counts(client bool) bool {
+	if client {
+		return r&resetByClient != 0
+	}
+	return r&resetByBackend != 0
+}
+
+// touch records traffic from one side; the idle timer reads it when it
+// fires, so no timer is reset per read. With the default rule (both ways,
+// every frame) it is one store. A rule that skips control frames leaves
+// the store to heard, which knows the frames.
+func (tn *tunnel) touch(client bool) {
+	if r := tn.resets; r == resetByClient|resetByBackend || r&resetDataOnly == 0 && r.counts(client) {
+		tn.last.Store(tn.b.clock.Now().UnixNano())
+	}
+}
+
+// nextCheck is how long from now until the idle timeout or the lifetime
+// could end the tunnel; false when neither ever will.
+func (tn *tunnel) nextCheck(now time.Time) (time.Duration, bool) {
+	var next time.Duration
+	ok := false
+	if tn.resets.timed() {
+		next, ok = tn.idle-now.Sub(time.Unix(0, tn.last.Load())), true
+	}
+	if tn.lifetime > 0 {
+		if rest := tn.lifetime - now.Sub(tn.opened); !ok || rest < next {
+			next, ok = rest, true
+		}
+	}
+	return next, ok
+}
+
+// onIdle runs when the tunnel's timer fires: cut the tunnel if it reached
+// its lifetime or has been quiet for the whole idle timeout, else re-arm
+// for the rest.
 func (tn *tunnel) onIdle() {
-	quiet := tn.b.clock.Since(time.Unix(0, tn.last.Load()))
-	if rest := tn.idle - quiet; rest > 0 {
+	now := tn.b.clock.Now()
+	if tn.lifetime > 0 && now.Sub(tn.opened) >= tn.lifetime {
+		tn.cut(ReasonMaxLifetime)
+		return
+	}
+	rest, _ := tn.nextCheck(now)
+	if rest > 0 {
 		tn.mu.Lock()
 		if !tn.closed {
 			tn.idleTimer.Reset(rest, "balancer", "idle")
@@ -221,7 +299,22 @@ func (tn *tunnel) onIdle() {
 		tn.mu.Unlock()
 		return
 	}
-	tn.close(ReasonIdleTimeout)
+	tn.cut(ReasonIdleTimeout)
+}
+
+// cut ends the tunnel for the idle timeout or its lifetime the way
+// listener.cut says: a close, a reset, or a 1001 close frame first.
+func (tn *tunnel) cut(reason string) {
+	switch tn.cutWith {
+	case CutCloseFrame:
+		tn.goAway(reason)
+	case CutReset:
+		tn.claim(reason, "TCP reset to the client")
+		tn.conns.abort()
+		tn.close(reason)
+	default:
+		tn.close(reason)
+	}
 }
 
 // goAway sends the client a 1001 Going Away close frame if no frame from

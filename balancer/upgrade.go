@@ -46,7 +46,7 @@ func (b *Balancer) serveUpgrade(w http.ResponseWriter, r *http.Request, snap *sn
 // refused dial), forwards the handshake and, on 101, joins the two
 // connections into a tunnel. It owns client from here on.
 func (b *Balancer) tunnelUpgrade(client net.Conn, req *upgradeReq, snap *snapshot) {
-	code, reason := b.pickAndTry(hostOf(req.clientAddr), snap, snap.policy, true, func(t *target) error {
+	code, reason := b.pickAndTryUpgrade(hostOf(req.clientAddr), snap, func(t *target) error {
 		bc, err := b.dial(t)
 		if err != nil && b.ctx.Err() != nil { // closing: not the backend's fault
 			b.refuse(client, 0, "")

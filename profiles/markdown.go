@@ -74,6 +74,14 @@ serverless target is refused.
 ` + "`lab profile list`" + ` shows them side by side; ` + "`lab profile show NAME`" + ` prints one with
 the source of every value (` + "`--json`" + ` on both).
 
+To make the lab's balancer behave like one: ` + "`lab up --profile NAME`" + `, ` + "`profile: NAME`" + `
+at the top of a balancer config, or ` + "`lab: {profile: NAME}`" + ` in a scenario
+(` + "`lab scenario run --profile NAME`" + ` for any scenario). Values you set still win,
+inside the profile's ranges. ` + "`lab check --heartbeat 25s --lifetime 2h`" + ` runs a client
+pattern against every profile and says which ones cut it, when, how, and what to
+change. The README's "Cloud profiles" section lists what the balancer does not
+model (sticky cookies, TCP-only health checks, a drain that never cuts).
+
 ## How to read the tables
 
 - **Value** is the product's out-of-the-box behaviour. "none" means the

@@ -40,6 +40,9 @@ type Scenario struct {
 
 // Shape is the lab a scenario runs against.
 type Shape struct {
+	// Profile names the load balancer to behave like (lab profile list);
+	// the same as balancer.profile, which wins when both are given.
+	Profile      string            `yaml:"profile"`
 	Nodes        int               `yaml:"nodes"`         // default 2
 	PingInterval balancer.Duration `yaml:"ping_interval"` // Socket.IO heartbeat of the nodes; default 25s
 	PingTimeout  balancer.Duration `yaml:"ping_timeout"`  // default 20s

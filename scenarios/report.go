@@ -15,8 +15,12 @@ func (r Result) Summary() string {
 	if !r.Passed {
 		verdict = "FAIL"
 	}
-	return fmt.Sprintf("%s %-22s seed %d  %d steps  virtual %s  wall %s", verdict, r.Name, r.Seed, r.Steps,
-		r.Virtual.Round(time.Millisecond), r.Wall.Round(time.Millisecond))
+	profile := ""
+	if r.Profile != "" {
+		profile = "  profile " + r.Profile
+	}
+	return fmt.Sprintf("%s %-22s seed %d  %d steps  virtual %s  wall %s%s", verdict, r.Name, r.Seed, r.Steps,
+		r.Virtual.Round(time.Millisecond), r.Wall.Round(time.Millisecond), profile)
 }
 
 // Totals is the closing line: "N passed, N failed".

@@ -27,6 +27,7 @@ const settle = 5 * time.Second
 type Result struct {
 	Name       string        `json:"name"`
 	File       string        `json:"file,omitempty"`
+	Profile    string        `json:"profile,omitempty"` // the load-balancer profile it ran against
 	Passed     bool          `json:"passed"`
 	Seed       uint64        `json:"seed"`
 	Virtual    time.Duration `json:"virtual_ns"`
@@ -56,7 +57,10 @@ func (f *Failure) String() string {
 
 // Options tune a run.
 type Options struct {
-	Seed    uint64       // overrides the scenario's seed when not 0
+	Seed uint64 // overrides the scenario's seed when not 0
+	// Profile runs the scenario against this load-balancer profile instead
+	// of the one it names (if any); values the scenario sets still win.
+	Profile string
 	Verbose func(string) // called with each transcript line as it happens
 }
 
@@ -70,7 +74,8 @@ type run struct {
 	players map[string]*player
 	order   []string
 	hung    map[string]bool
-	reload  error // the last reload's rejection
+	reload  error  // the last reload's rejection
+	profile string // Options.Profile
 	out     []string
 	verbose func(string)
 
@@ -108,6 +113,8 @@ func Run(ctx context.Context, sc *Scenario, opts Options) Result {
 	if res.Seed == 0 {
 		res.Seed = 1
 	}
+	r.profile = opts.Profile
+	res.Profile = r.profileName()
 	r.clk = newMock(r.tb)
 	r.start = r.clk.Now()
 	if err := r.startLab(ctx, res.Seed); err != nil {
@@ -135,6 +142,18 @@ func Run(ctx context.Context, sc *Scenario, opts Options) Result {
 	return res
 }
 
+// profileName is the profile the run uses: Options.Profile, else the
+// scenario's.
+func (r *run) profileName() string {
+	switch {
+	case r.profile != "":
+		return r.profile
+	case r.sc.Lab.Balancer.Profile != "":
+		return r.sc.Lab.Balancer.Profile
+	}
+	return r.sc.Lab.Profile
+}
+
 // expectError is an expectation that did not hold.
 type expectError struct{ want, observed string }
 
@@ -144,11 +163,16 @@ func (r *run) startLab(ctx context.Context, seed uint64) error {
 	bus := events.New()
 	r.sub = bus.Subscribe(1 << 16)
 	bc := r.sc.Lab.Balancer
+	var flags balancer.Config
+	flags.Profile = r.profile // as lab up --profile: over the document
+	if bc.Profile == "" {
+		bc.Profile = r.sc.Lab.Profile
+	}
 	if bc.Listener.Addr == "" {
 		bc.Listener.Addr = "127.0.0.1:0"
 	}
 	l, err := lab.Start(ctx, lab.Config{
-		Balancer: bc, Nodes: r.sc.Lab.Nodes, NodePort: 0,
+		Balancer: bc, BalancerOverrides: flags, Nodes: r.sc.Lab.Nodes, NodePort: 0,
 		PingInterval: time.Duration(r.sc.Lab.PingInterval), PingTimeout: time.Duration(r.sc.Lab.PingTimeout),
 		Seed: seed, Clock: r.clk, Events: bus, Logger: slog.New(slog.DiscardHandler),
 	})

@@ -53,6 +53,12 @@ func parseShape(file string, n *yaml.Node) (Shape, error) {
 			} else {
 				sh.PingTimeout = d
 			}
+		case "profile":
+			if _, err := balancer.ProfileConfig(val.Value); err != nil {
+				bad(val.Line, "lab.profile: %s", strings.TrimPrefix(err.Error(), "profiles: "))
+			} else {
+				sh.Profile = val.Value
+			}
 		case "balancer":
 			cfg, err := parseLabBalancer(file, val)
 			if err != nil {

@@ -69,6 +69,6 @@ Start with: lab up`,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
 	needSubcommand(root)
-	root.AddCommand(newUpCmd(), newBalancerCmd(), newNodeCmd(), newCtlCmd(), newScenarioCmd(), newLoadCmd(), newProfileCmd(), newVersionCmd())
+	root.AddCommand(newUpCmd(), newBalancerCmd(), newNodeCmd(), newCtlCmd(), newScenarioCmd(), newLoadCmd(), newProfileCmd(), newCheckCmd(), newVersionCmd())
 	return root
 }

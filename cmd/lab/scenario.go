@@ -69,11 +69,13 @@ func newScenarioRunCmd() *cobra.Command {
 	var asJSON, verbose bool
 	var junit string
 	var seed uint64
+	var profile string
 	cmd := &cobra.Command{
 		Use:   "run NAME|FILE...",
 		Short: "Run built-in scenarios (by name) or scenario files; exit 0 only if all pass",
 		Example: `  lab scenario run idle-timeout node-failure
   lab scenario run --verbose my-app.yaml
+  lab scenario run --profile aws-nlb idle-timeout   # the same scenario against another vendor
   lab scenario run --junit report.xml $(lab scenario list | cut -d' ' -f1)`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -97,7 +99,7 @@ func newScenarioRunCmd() *cobra.Command {
 			out := cmd.OutOrStdout()
 			var results []scenarios.Result
 			for _, sc := range list {
-				opts := scenarios.Options{Seed: seed}
+				opts := scenarios.Options{Seed: seed, Profile: profile}
 				if verbose && !asJSON {
 					fmt.Fprintf(out, "== %s\n", sc.Name)
 					opts.Verbose = func(line string) { fmt.Fprintln(out, "  "+line) }
@@ -134,6 +136,7 @@ func newScenarioRunCmd() *cobra.Command {
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the results as JSON (transcripts included)")
 	cmd.Flags().StringVar(&junit, "junit", "", "also write a JUnit XML report to this file")
 	cmd.Flags().Uint64Var(&seed, "seed", 0, "override every scenario's seed")
+	cmd.Flags().StringVar(&profile, "profile", "", "run every scenario against this load-balancer profile (lab profile list); values a scenario sets still win, and one that sets what the profile does not allow fails with that error")
 	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "print each scenario's transcript as it runs")
 	return cmd
 }

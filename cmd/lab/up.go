@@ -21,6 +21,7 @@ import (
 	"github.com/wslab/wslab/events"
 	"github.com/wslab/wslab/lab"
 	"github.com/wslab/wslab/load"
+	"github.com/wslab/wslab/profiles"
 )
 
 type upFlags struct {
@@ -29,6 +30,7 @@ type upFlags struct {
 	listen       string
 	admin        string
 	idleTimeout  time.Duration
+	profile      string
 	policy       string
 	redis        string
 	config       string
@@ -65,6 +67,7 @@ Break it from another terminal with lab ctl (see lab ctl --help).`,
   lab up --idle-timeout 10s --ping-interval 30s   # watch Socket.IO heartbeats lose
   lab up --config lab.yaml                 # edit lab.yaml while it runs
   lab up --redis redis://127.0.0.1:6379/0  # use a real Redis
+  lab up --profile aws-alb                 # behave like an AWS ALB (lab profile show aws-alb)
   lab up --tls                             # also WSS on 127.0.0.1:8443 (self-signed)`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -80,6 +83,7 @@ Break it from another terminal with lab ctl (see lab ctl --help).`,
 	addAdminFlags(fl, &f.adminToken, &f.adminHosts)
 	fl.StringSliceVar(&f.allowOrigins, "allow-origin", nil, "extra Origin host patterns the nodes accept on upgrades (e.g. 'localhost:3000', '*.example.com'); default same-origin only")
 	fl.DurationVar(&f.idleTimeout, "idle-timeout", balancer.DefaultIdleTimeout, "close tunnels with no bytes either way for this long (1s-4000s)")
+	fl.StringVar(&f.profile, "profile", "", "behave like this load balancer (lab profile list): its idle timeout, what resets it, lifetime cap, how it cuts, health checks, draining; values you set still win")
 	fl.StringVar(&f.policy, "policy", balancer.RoundRobin, "round_robin, least_conn or source_hash")
 	fl.StringVar(&f.redis, "redis", "", "URL of an external Redis (redis://host:port/db); default: an embedded one")
 	fl.StringVar(&f.config, "config", "", "balancer config file (YAML, see README); watched for hot reload; flags you set override it")
@@ -102,6 +106,12 @@ func balancerConfig(cmd *cobra.Command, f upFlags) (doc, flags balancer.Config, 
 		}
 	}
 	set := cmd.Flags().Changed
+	if set("profile") {
+		if _, err := profiles.Get(f.profile); err != nil {
+			return doc, flags, fmt.Errorf("--profile: %s", strings.TrimPrefix(err.Error(), "profiles: "))
+		}
+		flags.Profile = f.profile
+	}
 	if set("listen") {
 		flags.Listener.Addr = f.listen
 	}
@@ -259,8 +269,16 @@ func printSummary(w io.Writer, l *lab.Lab, token string) {
 	inGroup := map[string]bool{}
 	if b := l.Balancer; b != nil {
 		st := b.Status()
-		fmt.Fprintf(w, "  balancer  %-24s chat page %s/   (%s, idle timeout %s, generation %d)\n",
-			b.URL(), b.URL(), st.Policy, st.IdleTimeout, st.Generation)
+		profile := ""
+		if st.Profile != "" {
+			profile = "profile " + st.Profile + ", "
+		}
+		idle := "idle timeout " + st.IdleTimeout.String()
+		if st.IdleTimeout == 0 {
+			idle = "no idle timeout"
+		}
+		fmt.Fprintf(w, "  balancer  %-24s chat page %s/   (%s%s, %s, generation %d)\n",
+			b.URL(), b.URL(), profile, st.Policy, idle, st.Generation)
 		if a := b.TLSAddr(); a != "" {
 			fmt.Fprintf(w, "  wss       %-24s (self-signed certificate: expect a browser warning)\n", "https://"+a)
 		}
