@@ -111,7 +111,7 @@ func (l *loop) answer(hs *pending, in []byte, end int) {
 		return
 	}
 	frames := in[end:]
-	tn.frames.feed(frames)
+	tn.heard(false, frames) // the backend may speak first, even to say goodbye
 	t.b.bytesDown.Add(uint64(len(frames)))
 	l.send(client, in) // the 101 and whatever the backend sent behind it
 	l.b.startPumps(tn)
