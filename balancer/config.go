@@ -71,6 +71,10 @@ type ServerGroupConfig struct {
 type DrainConfig struct {
 	CloseFrame bool     `yaml:"close_frame,omitempty" json:"close_frame,omitempty"` // send 1001 Going Away to the client before closing
 	Jitter     Duration `yaml:"jitter,omitempty" json:"jitter,omitempty"`           // spread the closes over this window after the delay
+	// KeepOpen leaves a drained backend's tunnels open when the delay
+	// ends: they close when their ends close them (AWS NLB without
+	// "connection termination on deregistration", nginx's old workers).
+	KeepOpen bool `yaml:"keep_open,omitempty" json:"keep_open,omitempty"`
 }
 
 // HealthCheckConfig is the active health check of every backend. The

@@ -34,6 +34,11 @@ func (b *Balancer) startDrain(be *backend, snap *snapshot) {
 // within the window when drain.jitter is set. Callers hold be.mu.
 func (b *Balancer) expire(be *backend, drain DrainConfig) {
 	be.drainTimer = nil
+	if drain.KeepOpen {
+		b.publish(events.Event{Kind: events.BackendDrain, Backend: be.name, Reason: "delay_over",
+			Detail: fmt.Sprintf("deregistration delay over; drain.keep_open leaves its %d open connections until they close", be.active.Load())})
+		return
+	}
 	for _, tn := range b.tunnelsOf(be) {
 		close := func() {
 			if drain.CloseFrame {

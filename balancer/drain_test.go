@@ -60,3 +60,40 @@ func TestDrainAfterDeregistrationDelay(t *testing.T) {
 		})
 	}
 }
+
+// TestKeepOpenLeavesADrainedBackendsTunnelsToTheirEnds: with
+// drain.keep_open (AWS NLB's default, aws-nlb's profile) the delay ends the
+// backend's part in new connections, not the connections it has.
+func TestKeepOpenLeavesADrainedBackendsTunnelsToTheirEnds(t *testing.T) {
+	clk := quartz.NewMock(t)
+	nodes := echoNodes(t, 2)
+	delay := balancer.Duration(10 * time.Second)
+	cfg := balancer.Config{
+		Listener: balancer.ListenerConfig{IdleTimeout: balancer.Duration(4000 * time.Second)},
+		ServerGroup: balancer.ServerGroupConfig{
+			Servers: servers(nodes), HealthCheck: noChecks(), DeregistrationDelay: &delay,
+			Drain: balancer.DrainConfig{KeepOpen: true},
+		},
+	}
+	r := start(t, cfg, clk)
+	dialWS(t, r.b.URL())
+	leave := dialWS(t, r.b.URL())
+	cfg.ServerGroup.Servers = servers(nodes[:1])
+	if _, err := r.b.Reload(cfg); err != nil {
+		t.Fatal(err)
+	}
+	advance(t, clk, time.Minute)
+	leave.echo(t, "kept past the delay")
+	if e := r.waitEvent(t, func(e eventT) bool { return e.Kind == "backend.drain" && e.Reason == "delay_over" }); e.Backend != "node-2" {
+		t.Fatalf("got %+v, want node-2's delay over with its tunnel kept", e)
+	}
+	for _, e := range r.backlog {
+		if e.Kind == closed {
+			t.Fatalf("a tunnel closed: %+v", e)
+		}
+	}
+	aws, err := balancer.ProfileConfig("aws-nlb")
+	if err != nil || !aws.ServerGroup.Drain.KeepOpen {
+		t.Fatalf("aws-nlb: keep_open %v (%v), want true: its drain does not cut by default", aws.ServerGroup.Drain.KeepOpen, err)
+	}
+}

@@ -16,10 +16,10 @@ import (
 
 // ProfileConfig returns the named profile as a balancer config: the values
 // compose puts under the embedder's defaults. What the balancer cannot
-// model is left out: sticky cookies, TCP-only health checks (an http check
-// of / stands in), a drain that never cuts (the delay still ends it), and
-// a deregistration delay "until the connections end" (nginx's reload),
-// which becomes the longest delay the balancer takes, 3600s.
+// model is left out: sticky cookies and TCP-only health checks (an http
+// check of / stands in). A drain that never cuts (AWS NLB by default) and
+// a deregistration delay "until the connections end" (nginx's reload)
+// become drain.keep_open.
 func ProfileConfig(name string) (Config, error) {
 	p, err := profiles.Get(name)
 	if err != nil {
@@ -53,6 +53,7 @@ func ProfileConfig(name string) (Config, error) {
 	case delay == profiles.Forever || delay > maxDeregistrationDelay:
 		delay = maxDeregistrationDelay
 	}
+	g.Drain.KeepOpen = p.DrainCut.V.Kind == profiles.NeverCut || p.DeregistrationDelay.V == profiles.Forever
 	d := Duration(delay)
 	g.DeregistrationDelay = &d
 	g.Drain.CloseFrame = p.DrainCut.V.Kind == profiles.CloseFrame

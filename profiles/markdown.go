@@ -80,7 +80,7 @@ at the top of a balancer config, or ` + "`lab: {profile: NAME}`" + ` in a scenar
 inside the profile's ranges. ` + "`lab check --heartbeat 25s --lifetime 2h`" + ` runs a client
 pattern against every profile and says which ones cut it, when, how, and what to
 change. The README's "Cloud profiles" section lists what the balancer does not
-model (sticky cookies, TCP-only health checks, a drain that never cuts).
+model (sticky cookies, TCP-only health checks).
 
 ## How to read the tables
 
