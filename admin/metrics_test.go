@@ -5,7 +5,6 @@ import (
 	"net"
 	"net/http"
 	"testing"
-	"time"
 
 	"github.com/coder/quartz"
 	"github.com/prometheus/common/expfmt"
@@ -44,14 +43,7 @@ func TestMetricsTellHealthAndDrainingApart(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	for range balancer.DefaultUnhealthyThreshold {
-		clocktest.Advance(t, clk, balancer.DefaultHealthInterval)
-		if err := b.WaitProbes(ctx, nil); err != nil {
-			t.Fatal(err)
-		}
-	}
+	clocktest.CheckRounds(t, clk, b, balancer.DefaultHealthInterval, balancer.DefaultUnhealthyThreshold)
 	// Put "dead" into drain: it drains, and is still unhealthy.
 	doc := b.Document()
 	doc.ServerGroup.Servers[0].State = "drain"

@@ -129,14 +129,7 @@ func TestEchoServerPassesTheDefaultHealthCheck(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	for range balancer.DefaultUnhealthyThreshold {
-		clocktest.Advance(t, clk, balancer.DefaultHealthInterval)
-		if err := b.WaitProbes(ctx, nil); err != nil {
-			t.Fatal(err)
-		}
-	}
+	clocktest.CheckRounds(t, clk, b, balancer.DefaultHealthInterval, balancer.DefaultUnhealthyThreshold)
 	if st := b.Status().Backends[0]; st.Health != balancer.Healthy {
 		t.Fatalf("echo server after 3 default checks: %s (%s), want healthy", st.Health, st.LastCheck)
 	}

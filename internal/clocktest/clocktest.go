@@ -25,3 +25,22 @@ func Advance(t testing.TB, clk *quartz.Mock, d time.Duration) {
 		d -= step
 	}
 }
+
+// Prober is what runs health checks on the clock: a balancer.
+type Prober interface {
+	WaitProbes(ctx context.Context, skip func(backend string) bool) error
+}
+
+// CheckRounds advances clk by interval rounds times, waiting after each
+// step until every health probe it started has its result.
+func CheckRounds(t testing.TB, clk *quartz.Mock, p Prober, interval time.Duration, rounds int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for range rounds {
+		Advance(t, clk, interval)
+		if err := p.WaitProbes(ctx, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
