@@ -69,6 +69,10 @@ type Options struct {
 	Logger *slog.Logger // nil: slog.Default()
 	Rand   *rand.Rand   // drain jitter; nil: seeded from crypto/rand
 	Name   string       // event source; default "balancer"
+	// FrontDoor says how the plain listener is served: the event loop
+	// where there is one (the zero value), or goroutines, as the TLS
+	// listener is (to compare the two, or to test both).
+	FrontDoor FrontDoor
 
 	// Overrides win over every document, at start and at each reload: the
 	// settings a user gave as flags. Defaults fill in what a document
@@ -97,6 +101,7 @@ type Balancer struct {
 	doc        Config // the running document, before overrides and defaults
 	overrides  Config
 	defaults   Config
+	frontDoor  FrontDoor
 
 	servers      []*http.Server
 	addrs        []string       // listen addresses: [0] http, [1] https if any
@@ -165,7 +170,7 @@ func Start(_ context.Context, doc Config, opts Options) (*Balancer, error) {
 func newBalancer(opts Options) *Balancer {
 	b := &Balancer{
 		clock: opts.Clock, events: opts.Events, log: opts.Logger, name: opts.Name, rng: opts.Rand,
-		overrides: opts.Overrides, defaults: opts.Defaults,
+		overrides: opts.Overrides, defaults: opts.Defaults, frontDoor: opts.FrontDoor,
 		probeWake: make(chan struct{}),
 		backends:  map[string]*backend{}, tunnels: map[*tunnel]struct{}{}, idleHTTP: map[net.Conn]*quartz.Timer{},
 	}

@@ -12,10 +12,3 @@ func BenchPick(b *testing.B, cfg Config) {
 		snap.policy.pick(cands, "192.0.2.7")
 	}
 }
-
-// WithoutEventLoop makes the balancers the test starts serve their plain
-// listener with goroutines, as the TLS listener is served.
-func WithoutEventLoop(t testing.TB) {
-	goroutinesOnly = true
-	t.Cleanup(func() { goroutinesOnly = false })
-}

@@ -29,9 +29,14 @@ import (
 // same handoff; the goroutine per connection below serves where there are
 // none.
 
-// goroutinesOnly makes the front door serve with goroutines even where
-// event loops are available (tests of that path set it).
-var goroutinesOnly bool
+// FrontDoor is how a balancer serves its plain listener.
+type FrontDoor uint8
+
+// Front doors.
+const (
+	EventLoop  FrontDoor = iota // an event loop per core where there is one (Linux), else goroutines
+	Goroutines                  // an accept loop and a goroutine per connection, two per tunnel
+)
 
 // serveFront starts the accept loop on ln and srv for the connections it
 // passes on.
@@ -48,7 +53,7 @@ func (b *Balancer) serveFront(srv *http.Server, ln net.Listener) {
 		defer b.serveWG.Done()
 		srv.Serve(h)
 	}()
-	if !goroutinesOnly && b.startLoops(h, port) {
+	if b.frontDoor == EventLoop && b.startLoops(h, port) {
 		return
 	}
 	b.serveWG.Add(1)

@@ -114,12 +114,16 @@ func TestCloseDuringHandshake(t *testing.T) {
 }
 
 // startOne starts a balancer, real clock, in front of one backend.
-func startOne(t *testing.T, name, url string) *balancer.Balancer {
+func startOne(t *testing.T, name, url string, door ...balancer.FrontDoor) *balancer.Balancer {
 	t.Helper()
+	var opts balancer.Options
+	if len(door) > 0 {
+		opts.FrontDoor = door[0]
+	}
 	b, err := balancer.Start(t.Context(), balancer.Config{
 		Listener:    balancer.ListenerConfig{Addr: "127.0.0.1:0"},
 		ServerGroup: balancer.ServerGroupConfig{Servers: []balancer.ServerConfig{{Name: name, URL: url}}, HealthCheck: noChecks()},
-	}, balancer.Options{})
+	}, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +137,7 @@ func TestCloseWithBackendNotReading(t *testing.T) {
 	bothWays(t, testCloseWithBackendNotReading)
 }
 
-func testCloseWithBackendNotReading(t *testing.T, stuck func(*testing.T, *balancer.Balancer, string)) {
+func testCloseWithBackendNotReading(t *testing.T, d door) {
 	got := make(chan net.Conn, 1)
 	deaf := rawBackend(t, func(c net.Conn) {
 		c.(*net.TCPConn).SetReadBuffer(4096)
@@ -143,7 +147,7 @@ func testCloseWithBackendNotReading(t *testing.T, stuck func(*testing.T, *balanc
 			got <- c
 		}
 	})
-	b := startOne(t, "deaf", deaf)
+	b := startOne(t, "deaf", deaf, d.front)
 	c := sendUpgrade(t, b.Addr())
 	defer c.Close()
 	if resp, err := http.ReadResponse(bufio.NewReader(c), nil); err != nil || resp.StatusCode != 101 {
@@ -152,7 +156,7 @@ func testCloseWithBackendNotReading(t *testing.T, stuck func(*testing.T, *balanc
 	go c.Write(make([]byte, 64<<20)) // far more than the sockets between can hold
 	backend := <-got
 	defer backend.Close()
-	stuck(t, b, "balancer.(*netPair).deliver") // the up pump, writing to the backend
+	d.stuck(t, b, "balancer.(*netPair).deliver") // the up pump, writing to the backend
 	closeWithin(t, b, "Close is stuck behind a pump writing to a backend that does not read")
 }
 
@@ -162,7 +166,7 @@ func TestDrainPastAClientThatStoppedReading(t *testing.T) {
 	bothWays(t, testDrainPastAClientThatStoppedReading)
 }
 
-func testDrainPastAClientThatStoppedReading(t *testing.T, stuck func(*testing.T, *balancer.Balancer, string)) {
+func testDrainPastAClientThatStoppedReading(t *testing.T, d door) {
 	flooding := make(chan net.Conn, 1)
 	firehose := rawBackend(t, func(c net.Conn) {
 		if !answer101(c, bufio.NewReader(c)) {
@@ -183,13 +187,13 @@ func testDrainPastAClientThatStoppedReading(t *testing.T, stuck func(*testing.T,
 			Servers: []balancer.ServerConfig{{Name: "firehose", URL: firehose}}, HealthCheck: noChecks(),
 			Drain: balancer.DrainConfig{CloseFrame: true},
 		},
-	}, clk)
+	}, clk, d.front)
 	c := sendUpgrade(t, r.b.Addr())
 	defer c.Close()
 	backend := <-flooding
 	defer backend.Close()
 	// The client reads nothing more: the pump ends up stuck writing to it.
-	stuck(t, r.b, "balancer.(*netPair).writeClientHead")
+	d.stuck(t, r.b, "balancer.(*netPair).writeClientHead")
 	cfg := r.b.Config()
 	cfg.ServerGroup.Servers[0].State = "drain"
 	if _, err := r.b.Reload(cfg); err != nil {
@@ -241,19 +245,25 @@ func answer101(c net.Conn, br *bufio.Reader) bool {
 	return true
 }
 
+// door is a front door under test: how its balancers serve the plain
+// listener, and how a test sees one of its tunnels stuck behind a peer
+// that stopped reading.
+type door struct {
+	front balancer.FrontDoor
+	stuck func(*testing.T, *balancer.Balancer, string)
+}
+
 // bothWays runs test on the event loop, where there is one, and on pump
-// goroutines, each with its way of seeing a tunnel stuck behind a peer that
-// stopped reading.
-func bothWays(t *testing.T, test func(*testing.T, func(*testing.T, *balancer.Balancer, string))) {
+// goroutines.
+func bothWays(t *testing.T, test func(*testing.T, door)) {
 	t.Run("event loop", func(t *testing.T) {
 		if runtime.GOOS != "linux" {
 			t.Skip("no event loop on " + runtime.GOOS)
 		}
-		test(t, waitBacklog)
+		test(t, door{balancer.EventLoop, waitBacklog})
 	})
 	t.Run("goroutines", func(t *testing.T) {
-		balancer.WithoutEventLoop(t)
-		test(t, waitStuckWrite)
+		test(t, door{balancer.Goroutines, waitStuckWrite})
 	})
 }
 

@@ -107,8 +107,7 @@ func TestBothFrontDoorsAnswerAlike(t *testing.T) {
 	url, seen := doorsBackend(t)
 	cfg := balancer.Config{ServerGroup: balancer.ServerGroupConfig{Servers: []balancer.ServerConfig{{Name: "doors", URL: url}}, HealthCheck: noChecks()}}
 	loop := start(t, cfg, nil)
-	balancer.WithoutEventLoop(t)
-	goroutines := start(t, cfg, nil)
+	goroutines := start(t, cfg, nil, balancer.Goroutines)
 
 	const key = "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
 	const up = "Host: lab\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" + key + "Sec-WebSocket-Version: 13\r\n"

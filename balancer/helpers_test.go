@@ -63,14 +63,20 @@ type rig struct {
 	backlog []events.Event // received, not yet matched by waitEvent
 }
 
-func start(t *testing.T, cfg balancer.Config, clk quartz.Clock) *rig {
+// start starts a balancer on cfg and clk, served by the event loop unless
+// a front door is given.
+func start(t *testing.T, cfg balancer.Config, clk quartz.Clock, door ...balancer.FrontDoor) *rig {
 	t.Helper()
 	if cfg.Listener.Addr == "" {
 		cfg.Listener.Addr = "127.0.0.1:0"
 	}
 	bus := events.New()
 	sub := bus.Subscribe(100000)
-	b, err := balancer.Start(context.Background(), cfg, balancer.Options{Clock: clk, Events: bus})
+	opts := balancer.Options{Clock: clk, Events: bus}
+	if len(door) > 0 {
+		opts.FrontDoor = door[0]
+	}
+	b, err := balancer.Start(context.Background(), cfg, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

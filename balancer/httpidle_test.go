@@ -102,15 +102,16 @@ func TestClientHangUpEndsItsBackendRequest(t *testing.T) {
 // testHangUpDuringHandshake: a client that hangs up while its upgrade
 // waits for the backend's answer closes the backend's connection at once.
 func testHangUpDuringHandshake(t *testing.T, door string) {
+	front := balancer.EventLoop
 	switch {
 	case door == "goroutines":
-		balancer.WithoutEventLoop(t)
+		front = balancer.Goroutines
 	case runtime.GOOS != "linux":
 		t.Skip("no event loop on " + runtime.GOOS)
 	}
 	accepted := make(chan net.Conn, 1)
 	silent := rawBackend(t, func(c net.Conn) { accepted <- c }) // reads nothing, answers nothing
-	r := start(t, balancer.Config{ServerGroup: balancer.ServerGroupConfig{Servers: []balancer.ServerConfig{{Name: "silent", URL: silent}}, HealthCheck: noChecks()}}, quartz.NewMock(t))
+	r := start(t, balancer.Config{ServerGroup: balancer.ServerGroupConfig{Servers: []balancer.ServerConfig{{Name: "silent", URL: silent}}, HealthCheck: noChecks()}}, quartz.NewMock(t), front)
 	c := sendUpgrade(t, r.b.Addr())
 	var backend net.Conn
 	select {
@@ -133,15 +134,13 @@ func TestAmbiguousHeadsAreRefusedAtOnce(t *testing.T) {
 	nodes := echoNodes(t, 1)
 	for _, door := range []string{"event loop", "goroutines"} {
 		t.Run(door, func(t *testing.T) {
-			if door == "goroutines" {
-				balancer.WithoutEventLoop(t)
-			}
+			front := map[string]balancer.FrontDoor{"event loop": balancer.EventLoop, "goroutines": balancer.Goroutines}[door]
 			// A header timeout far beyond the test's bound: an answer
 			// within the bound came at once, not at the header timeout.
 			r := start(t, balancer.Config{
 				Listener:    balancer.ListenerConfig{HeaderTimeout: balancer.Duration(5 * time.Minute)},
 				ServerGroup: balancer.ServerGroupConfig{Servers: servers(nodes), HealthCheck: noChecks()},
-			}, nil)
+			}, nil, front)
 			for _, tt := range []struct{ name, head, reason string }{
 				{"both lengths", "POST /echo HTTP/1.1\r\nHost: lab\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", "RFC 9112 §6.3"},
 				{"bare LF", "GET / HTTP/1.1\nHost: lab\n\n", "bare LF"},

@@ -14,8 +14,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/wslab/wslab/balancer"
 )
 
 // echoBytes is a raw backend that accepts the upgrade and then sends back
@@ -78,8 +76,8 @@ func binaryFrames(n int) []byte {
 // again delivers every byte, in order, both ways — and its backlog goes
 // back to zero.
 func TestBackpressureLosesNothing(t *testing.T) {
-	bothWays(t, func(t *testing.T, stuck func(*testing.T, *balancer.Balancer, string)) {
-		b := startOne(t, "echo", echoBytes(t))
+	bothWays(t, func(t *testing.T, d door) {
+		b := startOne(t, "echo", echoBytes(t), d.front)
 		c := sendUpgrade(t, b.Addr())
 		defer c.Close()
 		br := bufio.NewReader(c)
@@ -92,8 +90,8 @@ func TestBackpressureLosesNothing(t *testing.T) {
 			_, err := c.Write(sent)
 			wrote <- err
 		}()
-		stuck(t, b, "balancer.(*netPair).writeClientHead") // nobody reads the echo yet
-		c.SetReadDeadline(time.Now().Add(waitFor))         // the test's own bound
+		d.stuck(t, b, "balancer.(*netPair).writeClientHead") // nobody reads the echo yet
+		c.SetReadDeadline(time.Now().Add(waitFor))           // the test's own bound
 		got := make([]byte, len(sent))
 		for n := 0; n < len(got); {
 			m, err := br.Read(got[n:min(n+1024, len(got))]) // a slow reader, 1 KiB at a time
@@ -154,9 +152,9 @@ func TestMisbehavingClientsLeaveNothingBehind(t *testing.T) {
 	bothWays(t, testMisbehavingClientsLeaveNothingBehind)
 }
 
-func testMisbehavingClientsLeaveNothingBehind(t *testing.T, _ func(*testing.T, *balancer.Balancer, string)) {
+func testMisbehavingClientsLeaveNothingBehind(t *testing.T, d door) {
 	backend := echoBytes(t)
-	b := startOne(t, "echo", backend)
+	b := startOne(t, "echo", backend, d.front)
 	ports := []string{portOf(b.Addr()), portOf(strings.TrimPrefix(backend, "http://"))}
 	steady, sbr := openTunnel(t, b.Addr())
 	defer steady.Close()

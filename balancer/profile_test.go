@@ -27,7 +27,7 @@ type sinkTunnel struct {
 	arrived chan int
 }
 
-func openSink(t *testing.T, cfg balancer.Config, clk quartz.Clock) *sinkTunnel {
+func openSink(t *testing.T, cfg balancer.Config, clk quartz.Clock, door ...balancer.FrontDoor) *sinkTunnel {
 	t.Helper()
 	arrived := make(chan int, 1024)
 	url := rawBackend(t, func(c net.Conn) {
@@ -49,7 +49,7 @@ func openSink(t *testing.T, cfg balancer.Config, clk quartz.Clock) *sinkTunnel {
 	})
 	cfg.ServerGroup.Servers = []balancer.ServerConfig{{Name: "sink", URL: url}}
 	cfg.ServerGroup.HealthCheck = noChecks()
-	r := start(t, cfg, clk)
+	r := start(t, cfg, clk, door...)
 	c := sendUpgrade(t, r.b.Addr())
 	t.Cleanup(func() { c.Close() })
 	br := bufio.NewReader(c)
@@ -85,9 +85,9 @@ func (s *sinkTunnel) open() int { return len(s.r.b.Status().Connections) }
 var maskedPing = []byte{0x89, 0x80, 1, 2, 3, 4}
 
 func TestAClientThatOnlySendsKeepsAnALBTunnelOpenButNotOneWhereOnlyBackendTrafficCounts(t *testing.T) {
-	onBothFrontDoors(t, func(t *testing.T) {
+	onBothFrontDoors(t, func(t *testing.T, door balancer.FrontDoor) {
 		clk := quartz.NewMock(t)
-		alb := openSink(t, balancer.Config{Profile: "aws-alb"}, clk)
+		alb := openSink(t, balancer.Config{Profile: "aws-alb"}, clk, door)
 		for range 5 { // 100 s, a message from the client every 20 s
 			advance(t, clk, 20*time.Second)
 			alb.send(t, maskedText("hi"))
@@ -97,7 +97,7 @@ func TestAClientThatOnlySendsKeepsAnALBTunnelOpenButNotOneWhereOnlyBackendTraffi
 		}
 
 		clk = quartz.NewMock(t)
-		down := openSink(t, balancer.Config{Profile: "aws-alb", Listener: balancer.ListenerConfig{IdleReset: balancer.IdleResetBackendToClient}}, clk)
+		down := openSink(t, balancer.Config{Profile: "aws-alb", Listener: balancer.ListenerConfig{IdleReset: balancer.IdleResetBackendToClient}}, clk, door)
 		for range 2 {
 			advance(t, clk, 20*time.Second)
 			down.send(t, maskedText("hi"))
@@ -110,9 +110,9 @@ func TestAClientThatOnlySendsKeepsAnALBTunnelOpenButNotOneWhereOnlyBackendTraffi
 }
 
 func TestAWSNLBProfileResetsAQuietConnectionAtItsIdleTimeout(t *testing.T) {
-	onBothFrontDoors(t, func(t *testing.T) {
+	onBothFrontDoors(t, func(t *testing.T, door balancer.FrontDoor) {
 		clk := quartz.NewMock(t)
-		s := openSink(t, balancer.Config{Profile: "aws-nlb"}, clk)
+		s := openSink(t, balancer.Config{Profile: "aws-nlb"}, clk, door)
 		advance(t, clk, 349*time.Second)
 		if n := s.open(); n != 1 {
 			t.Fatalf("at 349 s: %d tunnels open, want 1", n)
@@ -129,9 +129,9 @@ func TestAWSNLBProfileResetsAQuietConnectionAtItsIdleTimeout(t *testing.T) {
 }
 
 func TestGCPProfileCutsABusyConnectionAtItsLifetimeCap(t *testing.T) {
-	onBothFrontDoors(t, func(t *testing.T) {
+	onBothFrontDoors(t, func(t *testing.T, door balancer.FrontDoor) {
 		clk := quartz.NewMock(t)
-		s := openSink(t, balancer.Config{Profile: "gcp-lb"}, clk)
+		s := openSink(t, balancer.Config{Profile: "gcp-lb"}, clk, door)
 		for range 5 { // a message every 5 s: busy, never idle
 			advance(t, clk, 5*time.Second)
 			s.send(t, maskedText("busy"))
@@ -150,9 +150,9 @@ func TestGCPProfileCutsABusyConnectionAtItsLifetimeCap(t *testing.T) {
 }
 
 func TestAPIGatewayProfileIgnoresPingsAndSaysGoingAwayAtItsIdleTimeout(t *testing.T) {
-	onBothFrontDoors(t, func(t *testing.T) {
+	onBothFrontDoors(t, func(t *testing.T, door balancer.FrontDoor) {
 		clk := quartz.NewMock(t)
-		s := openSink(t, balancer.Config{Profile: "aws-api-gateway"}, clk)
+		s := openSink(t, balancer.Config{Profile: "aws-api-gateway"}, clk, door)
 		for range 9 { // a ping every minute does not count
 			advance(t, clk, time.Minute)
 			s.send(t, maskedPing)
@@ -250,7 +250,7 @@ func TestAProfileBoundsWhatTheDocumentMaySet(t *testing.T) {
 }
 
 func TestAnALBRefusesAnUpgradeToALambdaTargetWith400(t *testing.T) {
-	onBothFrontDoors(t, func(t *testing.T) {
+	onBothFrontDoors(t, func(t *testing.T, door balancer.FrontDoor) {
 		url := rawBackend(t, func(c net.Conn) {
 			defer c.Close()
 			answer101(c, bufio.NewReader(c))
@@ -259,7 +259,7 @@ func TestAnALBRefusesAnUpgradeToALambdaTargetWith400(t *testing.T) {
 			t.Helper()
 			r := start(t, balancer.Config{Profile: profile, ServerGroup: balancer.ServerGroupConfig{
 				HealthCheck: noChecks(), Servers: []balancer.ServerConfig{{Name: "fn", URL: url, Type: "lambda"}},
-			}}, quartz.NewMock(t))
+			}}, quartz.NewMock(t), door)
 			c := sendUpgrade(t, r.b.Addr())
 			defer c.Close()
 			c.SetReadDeadline(time.Now().Add(waitFor)) // the test's own bound
