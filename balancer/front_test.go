@@ -272,14 +272,14 @@ func bothWays(t *testing.T, test func(*testing.T, door)) {
 // reading the other side until they are written.
 func waitBacklog(t *testing.T, b *balancer.Balancer, _ string) {
 	t.Helper()
-	for end := time.Now().Add(waitFor); time.Now().Before(end); runtime.Gosched() {
+	eventually(t, func() string { return "no tunnel's backlog grew" }, func() bool {
 		for _, c := range b.Status().Connections {
 			if c.Backlog > 0 {
-				return
+				return true
 			}
 		}
-	}
-	t.Fatal("no tunnel's backlog grew")
+		return false
+	})
 }
 
 // waitStuckWrite returns once a goroutine is parked in a socket write
@@ -288,14 +288,14 @@ func waitBacklog(t *testing.T, b *balancer.Balancer, _ string) {
 func waitStuckWrite(t *testing.T, _ *balancer.Balancer, fn string) {
 	t.Helper()
 	buf := make([]byte, 4<<20)
-	for end := time.Now().Add(waitFor); time.Now().Before(end); runtime.Gosched() {
+	eventually(t, func() string { return "no goroutine got stuck writing in " + fn }, func() bool {
 		for _, g := range strings.Split(string(buf[:runtime.Stack(buf, true)]), "\n\n") {
 			if strings.Contains(g, "[IO wait") && strings.Contains(g, "internal/poll.(*FD).Write") && strings.Contains(g, fn) {
-				return
+				return true
 			}
 		}
-	}
-	t.Fatalf("no goroutine got stuck writing in %s", fn)
+		return false
+	})
 }
 
 // rawBackend listens on loopback and runs serve on each connection it

@@ -175,3 +175,18 @@ const (
 	opened = events.ConnOpened
 	closed = events.ConnClosed
 )
+
+// eventually waits until cond holds, looking again after a pause that
+// doubles from 1 ms to 50 ms — a state nothing announces (a backlog, a
+// socket count) is polled without spinning a core — and fails with what
+// after waitFor.
+func eventually(t *testing.T, what func() string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(waitFor)
+	for pause := time.Millisecond; !cond(); pause = min(2*pause, 50*time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal(what())
+		}
+		<-time.After(pause)
+	}
+}

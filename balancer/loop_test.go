@@ -9,11 +9,12 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"runtime"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wslab/wslab/balancer"
 )
 
 // echoBytes is a raw backend that accepts the upgrade and then sends back
@@ -106,15 +107,13 @@ func TestBackpressureLosesNothing(t *testing.T) {
 		if i := firstDiff(got, sent); i >= 0 {
 			t.Fatalf("byte %d of %d differs: got %d, want %d", i, len(sent), got[i], sent[i])
 		}
-		for end := time.Now().Add(waitFor); ; runtime.Gosched() {
-			cs := b.Status().Connections
-			if len(cs) == 1 && cs[0].Backlog == 0 {
-				break
-			}
-			if time.Now().After(end) {
-				t.Fatalf("status after everything was delivered: %+v, want one connection with no backlog", cs)
-			}
-		}
+		var cs []balancer.ConnStatus
+		eventually(t, func() string {
+			return fmt.Sprintf("status after everything was delivered: %+v, want one connection with no backlog", cs)
+		}, func() bool {
+			cs = b.Status().Connections
+			return len(cs) == 1 && cs[0].Backlog == 0
+		})
 	})
 }
 
@@ -249,16 +248,13 @@ func testMisbehavingClientsLeaveNothingBehind(t *testing.T, d door) {
 		}
 	}
 	echo(clients)
-	for end := time.Now().Add(waitFor); ; runtime.Gosched() {
-		cs := b.Status().Connections
-		socks := openSockets(t, ports)
-		if len(cs) == 1 && socks == 4 { // the steady tunnel's four ends
-			break
-		}
-		if time.Now().After(end) {
-			t.Fatalf("%d connections open (want only the steady one), %d sockets to the balancer or the backend open in this process (want the steady tunnel's 4)", len(cs), socks)
-		}
-	}
+	var conns, socks int
+	eventually(t, func() string {
+		return fmt.Sprintf("%d connections open (want only the steady one), %d sockets to the balancer or the backend open in this process (want the steady tunnel's 4)", conns, socks)
+	}, func() bool {
+		conns, socks = len(b.Status().Connections), openSockets(t, ports)
+		return conns == 1 && socks == 4 // the steady tunnel's four ends
+	})
 }
 
 // openSockets counts this process's open TCP sockets, listeners aside,
