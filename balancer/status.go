@@ -56,12 +56,11 @@ func (c *counters) closedBy(e ending, g *goodbye) {
 	if g == nil || e.reason != ReasonClientCloseFrame && e.reason != ReasonBackendCloseFrame {
 		return
 	}
-	who := map[bool]string{true: "client", false: "backend"}[g.client]
 	c.codesMu.Lock()
 	if c.codes == nil {
 		c.codes = map[string]uint64{}
 	}
-	c.codes[fmt.Sprintf("%s %d", who, g.code)]++
+	c.codes[fmt.Sprintf("%s %d", g.who(), g.code)]++
 	c.codesMu.Unlock()
 }
 

@@ -65,6 +65,14 @@ type goodbye struct {
 	text   string
 }
 
+// who names the side that sent it, as event details and status say it.
+func (g *goodbye) who() string {
+	if g.client {
+		return "client"
+	}
+	return "backend"
+}
+
 // tunnel is one WebSocket connection joined to a backend.
 type tunnel struct {
 	b          *Balancer
@@ -392,11 +400,11 @@ func (tn *tunnel) ended(e tunnelEnd) {
 // failed.
 func (tn *tunnel) endOf(e tunnelEnd) (reason, detail string) {
 	if g := tn.said.Load(); g != nil {
-		who, reason := "backend", ReasonBackendCloseFrame
+		reason := ReasonBackendCloseFrame
 		if g.client {
-			who, reason = "client", ReasonClientCloseFrame
+			reason = ReasonClientCloseFrame
 		}
-		detail = fmt.Sprintf("%s sent close %d", who, g.code)
+		detail = fmt.Sprintf("%s sent close %d", g.who(), g.code)
 		if g.text != "" {
 			detail += fmt.Sprintf(" %q", g.text)
 		}
