@@ -36,7 +36,7 @@ const (
 	// burst is how far behind the clock a bandwidth-capped direction may
 	// fall and still catch up: it absorbs timers that fire late, without
 	// letting an idle link save up a burst.
-	burst = 50 * time.Millisecond
+	burst = 200 * time.Millisecond
 )
 
 // chunk is what a reader read, stamped with when; eof marks the sender's
