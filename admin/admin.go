@@ -25,6 +25,7 @@ import (
 
 	"github.com/wslab/wslab/balancer"
 	"github.com/wslab/wslab/events"
+	"github.com/wslab/wslab/faultlink"
 	"github.com/wslab/wslab/node"
 )
 
@@ -43,6 +44,9 @@ type Config struct {
 	// AddNode starts one more node and puts it in the server group; nil
 	// when the lab cannot grow.
 	AddNode func(context.Context) (*node.Node, error)
+	// Links lists the fault links on the lab's hops (links.go); nil for
+	// none.
+	Links func() []*faultlink.Link
 
 	// Token, when set, is required on /api/ and /metrics as
 	// "Authorization: Bearer TOKEN". It must be set when Addr is not a
@@ -125,6 +129,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /api/nodes", s.addNode)
 	mux.HandleFunc("POST /api/testers", s.openTesters)
 	mux.HandleFunc("GET /api/events", s.eventStream)
+	s.linkRoutes(mux)
 	mux.Handle("GET /metrics", s.metrics())
 	if s.cfg.Extra != nil {
 		mux.Handle("/", s.cfg.Extra)

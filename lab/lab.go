@@ -56,6 +56,8 @@ type Config struct {
 	// upgrades; see node.Config.AllowedOrigins.
 	AllowedOrigins []string
 
+	Links LinksConfig // fault links on the hops (links.go); default none
+
 	PingInterval time.Duration // Engine.IO heartbeat of the nodes; default 25s
 	PingTimeout  time.Duration // default 20s
 
@@ -76,6 +78,7 @@ type Lab struct {
 	Admin    *admin.Server      // nil without AdminAddr
 	rng      *rand.Rand
 	redisURL string
+	links    linkSet // links.go
 
 	// growMu serializes adding nodes (the admin API, the lab's driver).
 	growMu sync.Mutex
@@ -132,9 +135,12 @@ func (l *Lab) AddNode(ctx context.Context) (*node.Node, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := l.linkNodes(); err != nil {
+		return n, err
+	}
 	if l.Balancer != nil && l.cfg.Balancer.ServerGroup.Servers == nil {
 		doc := l.Balancer.Document()
-		doc.ServerGroup.Servers = append(slices.Clone(l.Balancer.Config().ServerGroup.Servers), balancer.ServerConfig{Name: n.Name(), URL: n.URL()})
+		doc.ServerGroup.Servers = append(slices.Clone(l.Balancer.Config().ServerGroup.Servers), balancer.ServerConfig{Name: n.Name(), URL: l.serverURL(n)})
 		if _, err := l.Balancer.Reload(doc); err != nil {
 			return n, err
 		}
@@ -234,12 +240,15 @@ func Start(ctx context.Context, cfg Config) (_ *Lab, err error) {
 		if err := l.startBalancer(ctx); err != nil {
 			return nil, err
 		}
+		if err := l.startClientLink(); err != nil {
+			return nil, err
+		}
 	}
 	if cfg.AdminAddr != "" {
 		l.Admin, err = admin.Start(admin.Config{
 			Addr: cfg.AdminAddr, Balancer: l.Balancer, Nodes: l.Nodes, Events: l.Events,
 			Seed: l.Seed, Redis: l.RedisAddr(), Logger: cfg.Logger,
-			AddNode: l.AddNode, Extra: cfg.Dashboard, Token: cfg.AdminToken, Hosts: cfg.AdminHosts,
+			AddNode: l.AddNode, Links: l.Links, Extra: cfg.Dashboard, Token: cfg.AdminToken, Hosts: cfg.AdminHosts,
 		})
 		if err != nil {
 			return nil, err
@@ -249,6 +258,9 @@ func Start(ctx context.Context, cfg Config) (_ *Lab, err error) {
 }
 
 func (l *Lab) startBalancer(ctx context.Context) error {
+	if err := l.linkNodes(); err != nil {
+		return err
+	}
 	var defaults balancer.Config
 	if l.cfg.Balancer.ServerGroup.Servers == nil {
 		// The group is the lab's nodes, which answer on /healthz.
@@ -272,7 +284,7 @@ func (l *Lab) servers() []balancer.ServerConfig {
 	nodes := l.Nodes()
 	out := make([]balancer.ServerConfig, len(nodes))
 	for i, n := range nodes {
-		out[i] = balancer.ServerConfig{Name: n.Name(), URL: n.URL()}
+		out[i] = balancer.ServerConfig{Name: n.Name(), URL: l.serverURL(n)}
 	}
 	return out
 }
@@ -313,6 +325,7 @@ func (l *Lab) Shutdown(ctx context.Context, progress func(open int)) error {
 	case l.Balancer != nil:
 		errs = append(errs, l.Balancer.Close())
 	}
+	errs = append(errs, l.closeLinks())
 	for _, n := range l.Nodes() {
 		errs = append(errs, n.Close())
 	}

@@ -1,0 +1,150 @@
+package lab
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"sync"
+
+	"github.com/wslab/wslab/faultlink"
+	"github.com/wslab/wslab/node"
+)
+
+// ClientLink is the name of the link between clients and the balancer;
+// the link in front of a node is named after the node.
+const ClientLink = "client"
+
+// LinksConfig puts a fault link (package faultlink) on the lab's hops. The
+// zero value puts none.
+type LinksConfig struct {
+	// On starts a link named "client" in front of the balancer (clients
+	// reach the balancer through it at Lab.ClientURL) and, when the
+	// balancer's servers are the lab's nodes, one link per node, named
+	// after it, that becomes that node's address in the server group:
+	// health checks and tunnels both pass through it.
+	On bool
+	// ClientAddr is where the client link listens; default 127.0.0.1:0.
+	ClientAddr string
+}
+
+// linkSet holds the lab's links.
+type linkSet struct {
+	// mu guards all.
+	mu  sync.Mutex
+	all []*faultlink.Link // in the order they started: client, then nodes
+}
+
+// Link returns the link with the given name ("client", "node-1", ...),
+// or nil.
+func (l *Lab) Link(name string) *faultlink.Link {
+	for _, k := range l.Links() {
+		if k.Name() == name {
+			return k
+		}
+	}
+	return nil
+}
+
+// Links lists the lab's links: the client link first, then one per node.
+func (l *Lab) Links() []*faultlink.Link {
+	l.links.mu.Lock()
+	defer l.links.mu.Unlock()
+	return append([]*faultlink.Link(nil), l.links.all...)
+}
+
+// ClientURL is where clients connect: http://host:port of the client link
+// when the lab has links, else the balancer's URL.
+func (l *Lab) ClientURL() string {
+	if k := l.Link(ClientLink); k != nil {
+		return "http://" + k.Addr()
+	}
+	if l.Balancer != nil {
+		return l.Balancer.URL()
+	}
+	return ""
+}
+
+// LinkNames lists the lab's link names, for errors and help.
+func (l *Lab) LinkNames() []string {
+	var out []string
+	for _, k := range l.Links() {
+		out = append(out, k.Name())
+	}
+	return out
+}
+
+// FindLink is Link with an error that names the links there are.
+func (l *Lab) FindLink(name string) (*faultlink.Link, error) {
+	if k := l.Link(name); k != nil {
+		return k, nil
+	}
+	if names := l.LinkNames(); len(names) > 0 {
+		return nil, fmt.Errorf("lab: no link %q; links are: %s", name, strings.Join(names, ", "))
+	}
+	return nil, fmt.Errorf("lab: no link %q: this lab has no links (start it with links on: lab up --links)", name)
+}
+
+func (l *Lab) startLink(cfg faultlink.Config) error {
+	cfg.Clock, cfg.Events, cfg.Logger = l.cfg.Clock, l.Events, l.cfg.Logger
+	cfg.Rand = rand.New(rand.NewPCG(l.rng.Uint64(), l.rng.Uint64()))
+	k, err := faultlink.Start(cfg)
+	if err != nil {
+		return err
+	}
+	l.links.mu.Lock()
+	if cfg.ClientSide { // listed first, ahead of the nodes' links that started before it
+		l.links.all = append([]*faultlink.Link{k}, l.links.all...)
+	} else {
+		l.links.all = append(l.links.all, k)
+	}
+	l.links.mu.Unlock()
+	return nil
+}
+
+// linkNodes starts a link for every node that has none, when the lab has
+// links and the balancer's servers are its nodes. Callers hold growMu or
+// are Start.
+func (l *Lab) linkNodes() error {
+	if !l.cfg.Links.On || l.cfg.Balancer.ServerGroup.Servers != nil {
+		return nil
+	}
+	for _, n := range l.Nodes() {
+		if l.Link(n.Name()) != nil {
+			continue
+		}
+		if err := l.startLink(faultlink.Config{Name: n.Name(), Upstream: n.Addr()}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// startClientLink puts the client link in front of the balancer.
+func (l *Lab) startClientLink() error {
+	if !l.cfg.Links.On || l.Balancer == nil {
+		return nil
+	}
+	return l.startLink(faultlink.Config{Name: ClientLink, Listen: l.cfg.Links.ClientAddr, Upstream: l.Balancer.Addr(), ClientSide: true})
+}
+
+// serverURL is where the balancer reaches n: its link, if it has one.
+func (l *Lab) serverURL(n *node.Node) string {
+	if k := l.Link(n.Name()); k != nil {
+		return "http://" + k.Addr()
+	}
+	return n.URL()
+}
+
+// closeLinks closes every link and forgets them.
+func (l *Lab) closeLinks() error {
+	l.links.mu.Lock()
+	all := l.links.all
+	l.links.all = nil
+	l.links.mu.Unlock()
+	var errs []error
+	for _, k := range all {
+		errs = append(errs, k.Close())
+	}
+	return errors.Join(errs...)
+}
