@@ -3,8 +3,10 @@ package faultlink_test
 import (
 	"errors"
 	"io"
+	"math/rand/v2"
 	"net"
 	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -321,4 +323,28 @@ func TestCloseEndsEveryConnectionEvenOneWaitingOnTheClock(t *testing.T) {
 		t.Fatalf("client after Close: got %v, want a plain EOF", err)
 	}
 	// goleak (TestMain) checks that no goroutine is left.
+}
+
+func TestJitterDrawsEachChunksDelayWithinLatencyPlusOrMinusJitter(t *testing.T) {
+	const lat, jit = 50 * time.Millisecond, 20 * time.Millisecond
+	clk := quartz.NewMock(t)
+	trap := clk.Trap().NewTimer("faultlink", "deliver")
+	defer trap.Close()
+	u := newUpstream(t)
+	l := startLink(t, faultlink.Config{Upstream: u.addr(), Clock: clk, Rand: rand.New(rand.NewPCG(1, 2)),
+		Faults: faultlink.Faults{Up: faultlink.Direction{Latency: faultlink.Duration(lat), Jitter: faultlink.Duration(jit)}}})
+	cl := dial(t, l.Addr())
+	srv := u.accept(t)
+	var delays []time.Duration
+	for range 20 {
+		cl.Write([]byte("j"))
+		d := waitDeliveryTimer(t, clk, trap)
+		clocktest.Advance(t, clk, d)
+		readN(t, srv, 1)
+		delays = append(delays, d)
+	}
+	lo, hi := slices.Min(delays), slices.Max(delays)
+	if lo < lat-jit || hi > lat+jit || hi-lo < jit {
+		t.Fatalf("delays from %s to %s, want spread over %s-%s", lo, hi, lat-jit, lat+jit)
+	}
 }

@@ -33,6 +33,7 @@ func newCtlCmd() *cobra.Command {
   lab ctl node NAME hang              accepts connections, answers nothing
   lab ctl node NAME slow 2s           every outgoing message 2 s late (0 clears)
   lab ctl node NAME start|restart     back in service
+  lab ctl link NAME latency 200ms     faults on a link (lab up --links): see lab ctl link --help
   lab ctl events                      follow the event stream
 
 --admin takes host:port (as lab up --admin does) or a URL. When the lab
@@ -103,6 +104,7 @@ JSON too, with exit code 2).`,
 			})
 		},
 	})
+	cmd.AddCommand(newCtlLinkCmd(c))
 	cmd.AddCommand(&cobra.Command{
 		Use: "events", Short: "Follow the lab's events", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {

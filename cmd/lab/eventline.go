@@ -66,6 +66,8 @@ func eventLine(e events.Event, verbose bool) (string, bool) {
 		msg = "REDIS UNREACHABLE: " + e.Detail
 	case events.StoreRecovered:
 		msg = "redis reachable again"
+	case events.LinkFault:
+		msg = e.Reason + ": " + e.Detail
 	case events.StoreRestored:
 		msg = e.Detail // "redis came back without its data; restored N sessions ..."
 	default:

@@ -42,6 +42,7 @@ type upFlags struct {
 	adminToken   string
 	adminHosts   []string
 	allowOrigins []string
+	links        string
 }
 
 func newUpCmd() *cobra.Command {
@@ -68,7 +69,8 @@ Break it from another terminal with lab ctl (see lab ctl --help).`,
   lab up --config lab.yaml                 # edit lab.yaml while it runs
   lab up --redis redis://127.0.0.1:6379/0  # use a real Redis
   lab up --profile aws-alb                 # behave like an AWS ALB (lab profile show aws-alb)
-  lab up --tls                             # also WSS on 127.0.0.1:8443 (self-signed)`,
+  lab up --tls                             # also WSS on 127.0.0.1:8443 (self-signed)
+  lab up --links                           # fault links: clients at 127.0.0.1:8090, then lab ctl link`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cmd.SilenceUsage = true
@@ -92,6 +94,8 @@ Break it from another terminal with lab ctl (see lab ctl --help).`,
 	fl.DurationVar(&f.pingInterval, "ping-interval", 25*time.Second, "Socket.IO heartbeat interval of the nodes")
 	fl.Uint64Var(&f.seed, "seed", 0, "seed for every random choice (0: pick one; it is printed)")
 	fl.BoolVarP(&f.verbose, "verbose", "v", false, "also print every health check and node session, and debug logs")
+	fl.StringVar(&f.links, "links", "", "put a fault link on every hop; clients connect to this address to pass the client link (lab ctl link --help)")
+	fl.Lookup("links").NoOptDefVal = "127.0.0.1:8090"
 	fl.DurationVar(&f.shutdown, "shutdown-timeout", 5*time.Second, "on Ctrl-C, how long open connections get to answer the balancer's 1001 goodbye before they are closed")
 	return cmd
 }
@@ -156,6 +160,7 @@ func runUp(cmd *cobra.Command, f upFlags) error {
 		Balancer: doc, BalancerOverrides: flags, AdminAddr: f.admin, Nodes: f.nodes, NodePort: f.nodePort, RedisURL: f.redis,
 		PingInterval: f.pingInterval, Seed: f.seed, Events: bus, Logger: logger,
 		Dashboard: dashboard.Handler(), AdminToken: token, AdminHosts: f.adminHosts, AllowedOrigins: f.allowOrigins,
+		Links: lab.LinksConfig{On: f.links != "", ClientAddr: f.links},
 	})
 	if err != nil {
 		return explain(err, map[string]string{"listener.addr": "--listen", "listener.tls": "--tls", "admin": "--admin", "node": "--node-port", "redis": "--redis"})
@@ -283,6 +288,7 @@ func printSummary(w io.Writer, l *lab.Lab, token string) {
 			fmt.Fprintf(w, "  wss       %-24s (self-signed certificate: expect a browser warning)\n", "https://"+a)
 		}
 		inGroup = groupMembers(w, b, l)
+		printLinkSummary(w, l)
 	}
 	for _, n := range l.Nodes() {
 		note := ""
@@ -324,6 +330,9 @@ func groupMembers(w io.Writer, b *balancer.Balancer, l *lab.Lab) map[string]bool
 	byURL := map[string]string{}
 	for _, n := range l.Nodes() {
 		byURL[n.URL()] = n.Name()
+		if k := l.Link(n.Name()); k != nil { // its server URL is its link's
+			byURL["http://"+k.Addr()] = n.Name()
+		}
 	}
 	in := map[string]bool{}
 	for _, s := range b.Config().ServerGroup.Servers {
