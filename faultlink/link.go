@@ -143,13 +143,13 @@ func (l *Link) Set(f Faults) error {
 	if old.faults == f {
 		return nil
 	}
-	l.state.Store(&state{faults: f, changed: make(chan struct{})})
-	close(old.changed)
 	reason := "set"
 	if f.IsZero() {
 		reason = "cleared"
 	}
-	l.publish(reason, f.String())
+	l.publish(reason, f.String()) // before any byte can show the change
+	l.state.Store(&state{faults: f, changed: make(chan struct{})})
+	close(old.changed)
 	return nil
 }
 
@@ -162,13 +162,14 @@ func (l *Link) Clear() error { return l.Set(Faults{}) }
 func (l *Link) Reset() int {
 	l.ctlMu.Lock()
 	defer l.ctlMu.Unlock()
+	open := l.open()
+	l.publish("reset", fmt.Sprintf("%d open connections reset", len(open)))
 	n := 0
-	for _, c := range l.open() {
+	for _, c := range open {
 		if c.shutdown(true) {
 			n++
 		}
 	}
-	l.publish("reset", fmt.Sprintf("%d open connections reset", n))
 	return n
 }
 
@@ -183,13 +184,14 @@ func (l *Link) DropMappings() (int, error) {
 	}
 	l.ctlMu.Lock()
 	defer l.ctlMu.Unlock()
+	open := l.open()
+	l.publish("nat_drop", fmt.Sprintf("%d open connections lost their NAT mapping", len(open)))
 	n := 0
-	for _, c := range l.open() {
+	for _, c := range open {
 		if c.drop() {
 			n++
 		}
 	}
-	l.publish("nat_drop", fmt.Sprintf("%d open connections lost their NAT mapping", n))
 	return n, nil
 }
 
@@ -256,14 +258,23 @@ func (l *Link) Close() error {
 
 func (l *Link) accept() {
 	defer l.wg.Done()
+	pause := time.Duration(0)
 	for {
 		nc, err := l.ln.Accept()
-		if err != nil {
-			if !errors.Is(err, net.ErrClosed) {
-				l.cfg.Logger.Error("link accept", "link", l.cfg.Name, "err", err)
-			}
+		if errors.Is(err, net.ErrClosed) {
 			return
 		}
+		if err != nil { // out of descriptors, say: wait and try again, as net/http does
+			pause = min(max(2*pause, 5*time.Millisecond), time.Second)
+			l.cfg.Logger.Error("link accept", "link", l.cfg.Name, "err", err, "retry_in", pause)
+			select {
+			case <-time.After(pause): // wall clock: the operating system's business
+			case <-l.ctx.Done():
+				return
+			}
+			continue
+		}
+		pause = 0
 		l.accepted.Add(1)
 		client := nc.(*net.TCPConn)
 		st := l.state.Load()

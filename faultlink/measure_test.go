@@ -10,8 +10,11 @@ import (
 )
 
 // These tests measure the faults on the real clock, over loopback. The
-// settings (50 ms, 256 KiB/s) are large next to the scheduling noise of a
+// settings (100 ms, 256 KiB/s) are large next to the scheduling noise of a
 // busy two-core machine; each figure is the median of several samples.
+// At 50 ms, -race -count=10 under a load average of 12-15 failed 2 runs
+// in 10: in a bad stretch every wake-up was 4-9 ms late, even the quickest
+// of 3 round trips, which is more than 10 % of 50 ms.
 
 func median(ds []time.Duration) time.Duration {
 	s := slices.Clone(ds)
@@ -75,12 +78,12 @@ func TestLatencyAddsWhatWasSetInEachDirection(t *testing.T) {
 		faults faultlink.Faults
 		want   time.Duration
 	}{
-		{"up 50ms", faultlink.Faults{Up: faultlink.Direction{Latency: ms(50)}}, 50 * time.Millisecond},
-		{"down 50ms", faultlink.Faults{Down: faultlink.Direction{Latency: ms(50)}}, 50 * time.Millisecond},
-		{"up 50ms and down 30ms", faultlink.Faults{Up: faultlink.Direction{Latency: ms(50)}, Down: faultlink.Direction{Latency: ms(30)}}, 80 * time.Millisecond},
+		{"up 100ms", faultlink.Faults{Up: faultlink.Direction{Latency: ms(100)}}, 100 * time.Millisecond},
+		{"down 100ms", faultlink.Faults{Down: faultlink.Direction{Latency: ms(100)}}, 100 * time.Millisecond},
+		{"up 100ms and down 60ms", faultlink.Faults{Up: faultlink.Direction{Latency: ms(100)}, Down: faultlink.Direction{Latency: ms(60)}}, 160 * time.Millisecond},
 	} {
-		got, all := addedLatency(t, l, cl, tc.faults, 7)
-		t.Logf("%s: set %s, measured %s (median of 7 samples, each the quickest of 3 round trips; all %d round trips: median %s, slowest %s)",
+		got, all := addedLatency(t, l, cl, tc.faults, 5)
+		t.Logf("%s: set %s, measured %s (median of 5 samples, each the quickest of 3 round trips; all %d round trips: median %s, slowest %s)",
 			tc.name, tc.want, got.Round(10*time.Microsecond), len(all), median(all).Round(10*time.Microsecond), slices.Max(all).Round(10*time.Microsecond))
 		if !within(got, tc.want, 0.10) {
 			t.Errorf("%s: added %s, want %s ±10%%", tc.name, got, tc.want)
