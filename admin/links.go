@@ -19,6 +19,7 @@ import (
 //	DELETE /api/links/{name}/faults     clear them
 //	POST   /api/links/{name}/reset      RST both ends of its open connections
 //	POST   /api/links/{name}/nat-drop   its NAT forgets every open mapping (client link)
+//	POST   /api/links/{name}/move       the client changes address: {"source_ip": "127.0.0.2"} (client link)
 func (s *Server) linkRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/links", func(w http.ResponseWriter, r *http.Request) {
 		out := []faultlink.Stats{}
@@ -50,6 +51,23 @@ func (s *Server) linkRoutes(mux *http.ServeMux) {
 			return
 		}
 		writeJSON(w, http.StatusOK, map[string]int{"dropped": n})
+	}))
+	mux.HandleFunc("POST /api/links/{name}/move", s.withLink(func(w http.ResponseWriter, r *http.Request, k *faultlink.Link) {
+		var to struct {
+			SourceIP string `json:"source_ip"`
+		}
+		dec := json.NewDecoder(io.LimitReader(r.Body, 1<<12))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&to); err != nil {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("move: %v; send {\"source_ip\": \"127.0.0.2\"} (\"\" for the default address)", err))
+			return
+		}
+		n, err := k.Move(to.SourceIP)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]int{"left_behind": n})
 	}))
 }
 

@@ -39,6 +39,9 @@ func TestTheLinksFaultsAreSetChangedAndClearedOverTheAPI(t *testing.T) {
 		{"POST", "/api/links/node-1/nat-drop", ``, 400, `client side`, faultlink.Faults{}},
 		{"POST", "/api/links/client/nat-drop", ``, 200, `"dropped": 0`, faultlink.Faults{}},
 		{"POST", "/api/links/client/reset", ``, 200, `"reset": 0`, faultlink.Faults{}},
+		{"POST", "/api/links/client/move", `{"source_ip": "127.0.0.2"}`, 200, `"left_behind": 0`, faultlink.Faults{}},
+		{"POST", "/api/links/node-1/move", `{"source_ip": "127.0.0.2"}`, 400, `can move the client`, faultlink.Faults{}},
+		{"POST", "/api/links/client/move", `{"ip": "127.0.0.2"}`, 400, `unknown field`, faultlink.Faults{}},
 		{"GET", "/api/links/node-9", ``, 404, `no link \"node-9\"; links are: client, node-1, node-2`, faultlink.Faults{}},
 	}
 	for _, s := range steps {
@@ -54,6 +57,9 @@ func TestTheLinksFaultsAreSetChangedAndClearedOverTheAPI(t *testing.T) {
 		if got := l.Link("node-1").Faults(); got != want {
 			t.Fatalf("%s %s %s: node-1 has %s, want %s", s.method, s.path, s.body, got, want)
 		}
+	}
+	if got := l.Link("client").Faults().SourceIP; got != "127.0.0.2" {
+		t.Fatalf("after the move the client link dials from %q, want 127.0.0.2", got)
 	}
 	if code, body := call(t, l, "PUT", "/api/links/node-1/faults", `{"up": {"latency": "-1s"}, "source_ip": "127.0.0.2"}`, nil); !strings.Contains(body, "source_ip") {
 		t.Fatalf("got %d %s, want every problem named, source_ip too", code, body)

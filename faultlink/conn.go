@@ -61,6 +61,7 @@ type pipe struct {
 type conn struct {
 	link   *Link
 	client *net.TCPConn
+	source string // the address it reaches the upstream from; "" the default
 	pipes  [2]pipe
 
 	// mu guards upstream (set once, after the dial) against shutdown.
@@ -72,15 +73,16 @@ type conn struct {
 	dropOnce sync.Once
 	silent   chan struct{} // closed when the NAT mapping is dropped
 	dropped  atomic.Bool
+	moved    atomic.Bool  // the client moved away: its next byte is answered with a RST
 	finished atomic.Int32 // directions whose FIN was passed on or swallowed
 }
 
-// run dials the upstream from sourceIP, relays both ways until both are
+// run dials the upstream from c.source, relays both ways until both are
 // finished or the connection is shut down, and waits for its goroutines.
-func (c *conn) run(sourceIP string) {
+func (c *conn) run() {
 	defer c.link.wg.Done()
 	defer c.link.forget(c)
-	upc, err := c.dial(sourceIP)
+	upc, err := c.dial(c.source)
 	if err != nil {
 		c.link.cfg.Logger.Warn("link dial", "link", c.link.cfg.Name, "err", err)
 		c.shutdown(true) // what the client would have seen: a refused connection
@@ -137,6 +139,14 @@ func (c *conn) read(d dir, src *net.TCPConn) {
 		n, err := src.Read(buf)
 		if n > 0 {
 			c.link.bytes[d].Add(int64(n))
+			if d == up && c.moved.Load() {
+				// What a server does with a packet from an address it does
+				// not know: a RST, to the client only.
+				c.link.dropped[d].Add(int64(n))
+				resetConn(c.client)
+				c.put(p, chunk{eof: true})
+				return
+			}
 			if c.silenced(c.link.state.Load()) {
 				c.link.dropped[d].Add(int64(n))
 			} else if !c.put(p, chunk{data: bytes.Clone(buf[:n]), at: c.link.clk.Now()}) {
@@ -277,6 +287,17 @@ func (c *conn) sleepUntil(due time.Time, st *state) wake {
 	case <-c.done:
 		return ended
 	}
+}
+
+// move plays the client moving to another address: the connection goes
+// half-open (drop), and the client's next byte is answered with a RST. It
+// reports whether this call did it.
+func (c *conn) move() bool {
+	if c.moved.Swap(true) {
+		return false
+	}
+	c.drop()
+	return true
 }
 
 // drop makes the connection half-open: bytes are dropped both ways and no

@@ -195,6 +195,49 @@ func (l *Link) DropMappings() (int, error) {
 	return n, nil
 }
 
+// Move plays the client changing its address (client-side links only):
+// new connections come from sourceIP (Faults.SourceIP; "" is the default),
+// and every open connection is left behind as a real address change
+// leaves it. The server side goes silently half-open, as with
+// DropMappings — the server learns only from its heartbeat or idle
+// timeout — and the client gets a RST the next time it sends, as a server
+// answers a packet from an address it does not know. A TCP connection
+// cannot follow its client to a new address, so nothing is re-dialed. It
+// reports how many connections were left behind.
+func (l *Link) Move(sourceIP string) (int, error) {
+	if !l.cfg.ClientSide {
+		return 0, fmt.Errorf("link %s: only the link in front of the balancer (client side) can move the client", l.cfg.Name)
+	}
+	f := l.Faults()
+	f.SourceIP = sourceIP
+	if err := l.Set(f); err != nil {
+		return 0, err
+	}
+	l.ctlMu.Lock()
+	defer l.ctlMu.Unlock()
+	var behind []*conn
+	for _, c := range l.open() {
+		if c.source != sourceIP { // not one that already came from the new address
+			behind = append(behind, c)
+		}
+	}
+	l.publish("move", fmt.Sprintf("client moved to %s; %d open connections left behind", or(sourceIP, "the default address"), len(behind)))
+	n := 0
+	for _, c := range behind {
+		if c.move() {
+			n++
+		}
+	}
+	return n, nil
+}
+
+func or(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
 func (l *Link) open() []*conn {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -282,23 +325,23 @@ func (l *Link) accept() {
 			resetConn(client)
 			continue
 		}
-		c := l.newConn(client)
+		c := l.newConn(client, st.faults.SourceIP)
 		if c == nil {
 			return
 		}
-		go c.run(st.faults.SourceIP)
+		go c.run()
 	}
 }
 
 // newConn registers a connection; nil when the link is closing.
-func (l *Link) newConn(client *net.TCPConn) *conn {
+func (l *Link) newConn(client *net.TCPConn, sourceIP string) *conn {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed {
 		client.Close()
 		return nil
 	}
-	c := &conn{link: l, client: client, done: make(chan struct{}), silent: make(chan struct{})}
+	c := &conn{link: l, client: client, source: sourceIP, done: make(chan struct{}), silent: make(chan struct{})}
 	for d := range c.pipes {
 		c.pipes[d].rng = rand.New(rand.NewPCG(l.rng.Uint64(), l.rng.Uint64()))
 	}

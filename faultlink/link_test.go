@@ -348,3 +348,28 @@ func TestJitterDrawsEachChunksDelayWithinLatencyPlusOrMinusJitter(t *testing.T) 
 		t.Fatalf("delays from %s to %s, want spread over %s-%s", lo, hi, lat-jit, lat+jit)
 	}
 }
+
+func TestAMovedClientIsResetAtItsNextSendWhileTheServerHearsNothing(t *testing.T) {
+	if runtime.GOOS != "linux" && runtime.GOOS != "windows" {
+		t.Skipf("on %s 127.0.0.2 exists only after sudo ifconfig lo0 alias 127.0.0.2", runtime.GOOS)
+	}
+	u := newUpstream(t)
+	l := startLink(t, faultlink.Config{Upstream: u.addr(), ClientSide: true})
+	cl := dial(t, l.Addr())
+	srv := u.accept(t)
+	if n, err := l.Move("127.0.0.2"); n != 1 || err != nil {
+		t.Fatalf("Move: %d, %v; want 1 connection left behind", n, err)
+	}
+	srv.Write([]byte("to the old address"))
+	eventually(t, func() string { return "the server's bytes were not dropped" }, func() bool { return l.Stats().DroppedDown == 18 })
+	expectQuiet(t, cl, 50*time.Millisecond) // the client hears nothing until it speaks
+	cl.Write([]byte("still there?"))
+	if err := readErr(t, cl); !isReset(err) {
+		t.Fatalf("the moved client after sending: got %v, want connection reset", err)
+	}
+	expectQuiet(t, srv, 50*time.Millisecond) // no byte, no FIN, no RST: the server is unaware
+	dial(t, l.Addr())
+	if got := u.accept(t).RemoteAddr().String(); !strings.HasPrefix(got, "127.0.0.2:") {
+		t.Fatalf("the client's new connection comes from %s, want 127.0.0.2", got)
+	}
+}

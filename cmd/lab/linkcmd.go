@@ -33,9 +33,12 @@ applies to the connections already open as well as to new ones.
   lab ctl link NAME slow-close 2s          hold each FIN this long (0 clears)
   lab ctl link client nat-drop             the NAT forgets every open mapping: silent half-open
   lab ctl link client address 127.0.0.2    new connections come from this address (off: the default)
+  lab ctl link client move 127.0.0.2       the client changes address: new connections come from it;
+                                           open ones are left behind (the server hears nothing, the
+                                           client gets a RST the next time it sends)
   lab ctl link NAME clear                  remove every fault
 
-On Linux any 127.x.y.z address works for "address"; on macOS and the BSDs
+On Linux any 127.x.y.z address works for "address" and "move"; on macOS and the BSDs
 add it first (sudo ifconfig lo0 alias 127.0.0.2).`
 
 func newCtlLinkCmd(c *ctl) *cobra.Command {
@@ -63,9 +66,15 @@ func newCtlLinkCmd(c *ctl) *cobra.Command {
 			case req.action != "":
 				var n map[string]int
 				return c.call(cmd, req.method, req.path, req.body, &n, func() {
-					for k, v := range n {
-						fmt.Fprintf(out, "%s: %s %d open connections\n", args[0], k, v)
+					total := 0
+					for _, v := range n { // one count: reset, dropped or left_behind
+						total += v
 					}
+					fmt.Fprintf(out, "%s: %s\n", args[0], fmt.Sprintf(map[string]string{
+						"reset":    "reset %d open connections (RST to both ends)",
+						"nat-drop": "%d open connections lost their NAT mapping (silent half-open)",
+						"move":     "the client moved; %d open connections left behind",
+					}[req.action], total))
 				})
 			}
 			var st faultlink.Stats
@@ -155,18 +164,22 @@ func linkRequest(args []string, lf linkFlags) (linkReq, error) {
 			return linkReq{}, fmt.Errorf("slow-close: %q is not a duration (write it like 2s; 0 clears)", value)
 		}
 		return patch(map[string]string{"slow_close": d.String()})
-	case "address":
+	case "address", "move":
 		if err := need("127.0.0.2"); err != nil {
 			return linkReq{}, err
 		}
 		if value == "off" {
 			value = ""
 		} else if _, err := netip.ParseAddr(value); err != nil {
-			return linkReq{}, fmt.Errorf("address: %q is not an IP address (e.g. 127.0.0.2; off for the default)", value)
+			return linkReq{}, fmt.Errorf("%s: %q is not an IP address (e.g. 127.0.0.2; off for the default)", fault, value)
+		}
+		if fault == "move" {
+			body, err := json.Marshal(map[string]string{"source_ip": value})
+			return linkReq{method: "POST", path: base + "/move", body: body, action: "move"}, err
 		}
 		return patch(map[string]string{"source_ip": value})
 	}
-	return linkReq{}, fmt.Errorf("unknown fault %q: want latency, bandwidth, blackhole, reset, reset-new, slow-close, nat-drop, address or clear", fault)
+	return linkReq{}, fmt.Errorf("unknown fault %q: want latency, bandwidth, blackhole, reset, reset-new, slow-close, nat-drop, address, move or clear", fault)
 }
 
 // directions puts one direction's settings on the directions asked for:

@@ -16,6 +16,7 @@ func TestLinkRequestsAreWhatTheAPITakes(t *testing.T) {
 		{"reset new", []string{"client", "reset-new"}, linkFlags{}, `PATCH /api/links/client/faults {"reset_new":true}`},
 		{"address off", []string{"client", "address", "off"}, linkFlags{}, `PATCH /api/links/client/faults {"source_ip":""}`},
 		{"nat drop", []string{"client", "nat-drop"}, linkFlags{}, "POST /api/links/client/nat-drop "},
+		{"move", []string{"client", "move", "127.0.0.3"}, linkFlags{}, `POST /api/links/client/move {"source_ip":"127.0.0.3"}`},
 		{"clear", []string{"node-1", "clear"}, linkFlags{}, "DELETE /api/links/node-1/faults "},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

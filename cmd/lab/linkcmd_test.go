@@ -25,7 +25,7 @@ func TestUpWithLinksAndCtlSetsTheirFaults(t *testing.T) {
 		t.Fatalf("lab ctl link: %d, want the client link with 1 open connection\n%s", code, out)
 	}
 	out, code = u.ctl(t, "link", "client", "nat-drop")
-	if code != 0 || !strings.Contains(out, "client: dropped 1 open connections") {
+	if code != 0 || !strings.Contains(out, "client: 1 open connections lost their NAT mapping") {
 		t.Fatalf("lab ctl link client nat-drop: %d\n%s", code, out)
 	}
 	out, code = u.ctl(t, "link", "node-1", "nat-drop")
