@@ -39,7 +39,7 @@ const (
 	BackendFailure Kind = "backend.failure" // a dial to a backend failed (passive failure)
 	ConfigApplied  Kind = "config.applied"  // a balancer config generation was applied
 	ConfigRejected Kind = "config.rejected" // a config was rejected; Detail holds every problem
-	LinkFault      Kind = "link.fault"      // a link's faults changed or it acted on its connections; Reason set, cleared, reset or nat_drop
+	LinkFault      Kind = "link.fault"      // a link's faults changed or it acted on its connections; Reason set, cleared, reset, nat_drop or move
 )
 
 // Event is one thing that happened in the lab. Only the fields that matter

@@ -11,7 +11,9 @@
 // close (a FIN held back). The link in front of the balancer (ClientSide)
 // also plays the client's network: a NAT that forgets its mappings
 // (Link.DropMappings: the open connections go silently half-open) and a
-// client whose address changes (Faults.SourceIP).
+// client whose address changes (Link.Move: new connections come from the
+// new address, open ones are left behind; Faults.SourceIP alone changes
+// only the new ones).
 //
 // # Time
 //
@@ -26,7 +28,10 @@
 // # Client addresses
 //
 // Faults.SourceIP makes new connections reach the upstream from another
-// address, through net.Dialer.LocalAddr. On Linux every 127.0.0.0/8
+// address, through net.Dialer.LocalAddr. Nothing is re-dialed: a TCP
+// connection cannot follow its client to a new address, so Link.Move
+// leaves the open ones as a real move leaves them — the server's side
+// silently half-open, the client reset the next time it sends. On Linux every 127.0.0.0/8
 // address is loopback, so 127.0.0.2, 127.0.0.3... work as they are. On
 // macOS and the BSDs only 127.0.0.1 exists until an alias is added
 // (sudo ifconfig lo0 alias 127.0.0.2); without it the dial fails with an
