@@ -35,8 +35,8 @@
 // address is loopback, so 127.0.0.2, 127.0.0.3... work as they are. On
 // macOS and the BSDs only 127.0.0.1 exists until an alias is added
 // (sudo ifconfig lo0 alias 127.0.0.2); without it the dial fails with an
-// error that says so, and the client gets a RST. Windows accepts the whole
-// 127.0.0.0/8 range like Linux.
+// error that says so, and the client gets a RST. Windows is said to accept
+// the whole 127.0.0.0/8 range like Linux (not tried here).
 //
 // # Concurrency
 //
