@@ -222,8 +222,13 @@ func printLinks(w io.Writer, all []faultlink.Stats) {
 // printLinkSummary is lab up's line for the client link: where clients
 // should connect to pass through it.
 func printLinkSummary(w io.Writer, l *lab.Lab) {
-	if k := l.Link(lab.ClientLink); k != nil {
-		fmt.Fprintf(w, "  links     %-24s clients connect here to pass the client link; node links: %s (lab ctl link --help)\n",
-			"http://"+k.Addr(), strings.Join(l.LinkNames()[1:], ", "))
+	k := l.Link(lab.ClientLink)
+	if k == nil {
+		return
 	}
+	nodes := "node links: " + strings.Join(l.LinkNames()[1:], ", ")
+	if len(l.LinkNames()) == 1 {
+		nodes = "no node links: the server group is the config's own"
+	}
+	fmt.Fprintf(w, "  links     %-24s clients connect here to pass the client link; %s (lab ctl link --help)\n", "http://"+k.Addr(), nodes)
 }
