@@ -5,11 +5,14 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/coder/quartz"
 	"github.com/coder/websocket"
 
+	"github.com/wslab/wslab/faultlink"
 	"github.com/wslab/wslab/internal/chattest"
+	"github.com/wslab/wslab/internal/clocktest"
 	"github.com/wslab/wslab/lab"
 	"github.com/wslab/wslab/node"
 )
@@ -56,5 +59,38 @@ func TestLinksPutAFaultLinkOnEveryHop(t *testing.T) {
 	}
 	if _, err := l.FindLink("node-9"); err == nil || !strings.Contains(err.Error(), "links are: client, node-1, node-2, node-3") {
 		t.Fatalf("got %v, want an error naming the links", err)
+	}
+}
+
+func TestOnTheMockClockALinksLatencyElapsesWhenTheClockIsAdvanced(t *testing.T) {
+	clk := quartz.NewMock(t)
+	trap := clk.Trap().NewTimer("faultlink", "deliver")
+	defer trap.Close()
+	l, err := lab.Start(chattest.Ctx(t), lab.Config{Clock: clk, NodeMode: node.ModeEcho, Links: lab.LinksConfig{On: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	// A clean link never waits on the clock: the upgrade passes without
+	// advancing it.
+	c, _, err := websocket.Dial(chattest.Ctx(t), strings.Replace(l.ClientURL(), "http", "ws", 1)+"/echo", nil)
+	if err != nil {
+		t.Fatalf("dial through the client link: %v", err)
+	}
+	defer c.CloseNow()
+	if err := l.Link(lab.ClientLink).Set(faultlink.Faults{Down: faultlink.Direction{Latency: faultlink.Duration(200 * time.Millisecond)}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Write(chattest.Ctx(t), websocket.MessageText, []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	call := trap.MustWait(chattest.Ctx(t)) // the echo waits in the client link
+	call.MustRelease(chattest.Ctx(t))
+	if call.Duration != 200*time.Millisecond {
+		t.Fatalf("the echo waits %s, want 200ms", call.Duration)
+	}
+	clocktest.Advance(t, clk, 200*time.Millisecond)
+	if _, p, err := c.Read(chattest.Ctx(t)); err != nil || string(p) != "x" {
+		t.Fatalf("after 200ms on the clock: got %q, %v; want the echo", p, err)
 	}
 }
