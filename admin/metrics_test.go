@@ -12,6 +12,7 @@ import (
 
 	"github.com/wslab/wslab/admin"
 	"github.com/wslab/wslab/balancer"
+	"github.com/wslab/wslab/balancer/config"
 	"github.com/wslab/wslab/events"
 	"github.com/wslab/wslab/internal/clocktest"
 )
@@ -30,8 +31,8 @@ func deadPort(t *testing.T) string {
 
 func TestMetricsTellHealthAndDrainingApart(t *testing.T) {
 	clk := quartz.NewMock(t)
-	cfg := balancer.Config{Listener: balancer.ListenerConfig{Addr: "127.0.0.1:0"}, ServerGroup: balancer.ServerGroupConfig{
-		Servers: []balancer.ServerConfig{{Name: "dead", URL: "http://" + deadPort(t)}, {Name: "other", URL: "http://" + deadPort(t)}},
+	cfg := config.Config{Listener: config.Listener{Addr: "127.0.0.1:0"}, ServerGroup: config.ServerGroup{
+		Servers: []config.Server{{Name: "dead", URL: "http://" + deadPort(t)}, {Name: "other", URL: "http://" + deadPort(t)}},
 	}}
 	b, err := balancer.Start(context.Background(), cfg, balancer.Options{Clock: clk})
 	if err != nil {
@@ -43,7 +44,7 @@ func TestMetricsTellHealthAndDrainingApart(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	clocktest.CheckRounds(t, clk, b, balancer.DefaultHealthInterval, balancer.DefaultUnhealthyThreshold)
+	clocktest.CheckRounds(t, clk, b, config.DefaultHealthInterval, config.DefaultUnhealthyThreshold)
 	// Put "dead" into drain: it drains, and is still unhealthy.
 	doc := b.Document()
 	doc.ServerGroup.Servers[0].State = "drain"

@@ -59,6 +59,7 @@ import (
 
 	"github.com/coder/quartz"
 
+	"github.com/wslab/wslab/balancer/config"
 	"github.com/wslab/wslab/events"
 )
 
@@ -77,8 +78,8 @@ type Options struct {
 	// Overrides win over every document, at start and at each reload: the
 	// settings a user gave as flags. Defaults fill in what a document
 	// leaves out, before the balancer's own defaults: lab up's nodes and
-	// their health path. Zero fields of either take no part (see compose).
-	Overrides, Defaults Config
+	// their health path. Zero fields of either take no part (see config.Compose).
+	Overrides, Defaults config.Config
 }
 
 // Balancer is a running load balancer.
@@ -98,14 +99,14 @@ type Balancer struct {
 	closed     bool
 	randMu     sync.Mutex // guards rng (taken inside mu or alone)
 	rng        *rand.Rand
-	doc        Config // the running document, before overrides and defaults
-	overrides  Config
-	defaults   Config
+	doc        config.Config // the running document, before overrides and defaults
+	overrides  config.Config
+	defaults   config.Config
 	frontDoor  FrontDoor
 
 	servers      []*http.Server
-	addrs        []string       // listen addresses: [0] http, [1] https if any
-	asConfigured ListenerConfig // before ports were resolved, for reloads
+	addrs        []string        // listen addresses: [0] http, [1] https if any
+	asConfigured config.Listener // before ports were resolved, for reloads
 
 	// tunnelsMu guards tunnels and closing.
 	tunnelsMu sync.Mutex
@@ -136,7 +137,7 @@ type Balancer struct {
 // Start composes doc with opts.Overrides and opts.Defaults, validates the
 // result, listens, and starts health checks. The config becomes generation
 // 1.
-func Start(_ context.Context, doc Config, opts Options) (*Balancer, error) {
+func Start(_ context.Context, doc config.Config, opts Options) (*Balancer, error) {
 	b := newBalancer(opts)
 	cfg := b.compose(doc, nil)
 	if err := cfg.Validate(); err != nil {
@@ -144,7 +145,7 @@ func Start(_ context.Context, doc Config, opts Options) (*Balancer, error) {
 		return nil, fmt.Errorf("invalid balancer config: %w", err)
 	}
 	b.doc = doc
-	cfg = cfg.withDefaults()
+	cfg = cfg.WithDefaults()
 	b.asConfigured = cfg.Listener
 	lns, err := b.listen(&cfg)
 	if err != nil {
@@ -202,12 +203,17 @@ func newBalancer(opts Options) *Balancer {
 	return b
 }
 
+// compose is config.Compose with the balancer's overrides and defaults.
+func (b *Balancer) compose(doc config.Config, running []config.Server) config.Config {
+	return config.Compose(b.overrides, doc, b.defaults, running)
+}
+
 // buildSnapshot makes generation gen of cfg, linking each server to its live
 // state (created on first sight). Callers hold b.mu or own b.
-func (b *Balancer) buildSnapshot(cfg Config, gen uint64) *snapshot {
+func (b *Balancer) buildSnapshot(cfg config.Config, gen uint64) *snapshot {
 	s := &snapshot{gen: gen, cfg: cfg, policy: newPolicy(cfg.ServerGroup.Policy), httpPolicy: newPolicy(cfg.ServerGroup.Policy)}
 	for _, sc := range cfg.ServerGroup.Servers {
-		u, _ := parseServerURL(sc.URL) // validated
+		u, _ := config.ParseServerURL(sc.URL) // validated
 		be := b.backends[sc.Name]
 		if be == nil {
 			be = newBackend(sc.Name)
@@ -232,7 +238,7 @@ func (s *snapshot) summary() string {
 		profile = "profile " + s.cfg.Profile + ", "
 	}
 	idle := "idle timeout " + s.idleTimeout().String()
-	if s.cfg.Listener.IdleReset == IdleResetNone {
+	if s.cfg.Listener.IdleReset == config.IdleResetNone {
 		idle = "no idle timeout"
 	}
 	if life := time.Duration(*s.cfg.Listener.MaxLifetime); life > 0 {
@@ -245,7 +251,7 @@ func (s *snapshot) summary() string {
 // listen binds the HTTP listener and, if configured, the HTTPS one, and
 // writes the bound addresses (a port 0 resolved) into cfg. Serving starts
 // later, once a snapshot exists.
-func (b *Balancer) listen(cfg *Config) ([]net.Listener, error) {
+func (b *Balancer) listen(cfg *config.Config) ([]net.Listener, error) {
 	var lns []net.Listener
 	// No TCP keep-alive probes: the idle timeout decides when a quiet
 	// connection goes, and each accept saves three setsockopt calls.
@@ -277,7 +283,7 @@ func (b *Balancer) listen(cfg *Config) ([]net.Listener, error) {
 	return lns, nil
 }
 
-func (b *Balancer) newServer(cfg Config) *http.Server {
+func (b *Balancer) newServer(cfg config.Config) *http.Server {
 	return &http.Server{
 		Handler: b,
 		// Wall-clock guard against clients that send headers slowly; the
@@ -317,7 +323,7 @@ func (b *Balancer) TLSAddr() string {
 func (b *Balancer) Generation() uint64 { return b.snap.Load().gen }
 
 // Config returns the current config, defaults filled in.
-func (b *Balancer) Config() Config { return b.snap.Load().cfg }
+func (b *Balancer) Config() config.Config { return b.snap.Load().cfg }
 
 // ServeHTTP routes a request: WebSocket upgrades become tunnels, anything
 // else is proxied as ordinary HTTP.

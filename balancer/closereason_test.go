@@ -15,6 +15,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/wslab/wslab/balancer"
+	"github.com/wslab/wslab/balancer/config"
 	"github.com/wslab/wslab/events"
 )
 
@@ -27,7 +28,7 @@ func onBothFrontDoors(t *testing.T, f func(t *testing.T, door balancer.FrontDoor
 func TestCloseReasonsSayWhoEndedFirstAndHow(t *testing.T) {
 	onBothFrontDoors(t, func(t *testing.T, door balancer.FrontDoor) {
 		nodes := echoNodes(t, 1)
-		r := start(t, balancer.Config{ServerGroup: balancer.ServerGroupConfig{Servers: servers(nodes), HealthCheck: noChecks()}}, quartz.NewMock(t), door)
+		r := start(t, config.Config{ServerGroup: config.ServerGroup{Servers: servers(nodes), HealthCheck: noChecks()}}, quartz.NewMock(t), door)
 		closedWith := func(end func(c *wsConn)) events.Event {
 			t.Helper()
 			c := dialWS(t, r.b.URL())
@@ -139,8 +140,8 @@ func TestShutdownSaysGoodbyeToBothEnds(t *testing.T) {
 			backendHeard <- code
 			c.Write([]byte{0x88, 0x02, 0x03, 0xe9}) // answer 1001, then hang up
 		})
-		r := start(t, balancer.Config{ServerGroup: balancer.ServerGroupConfig{
-			Servers: []balancer.ServerConfig{{Name: "raw", URL: addr}}, HealthCheck: noChecks()}}, quartz.NewMock(t), door)
+		r := start(t, config.Config{ServerGroup: config.ServerGroup{
+			Servers: []config.Server{{Name: "raw", URL: addr}}, HealthCheck: noChecks()}}, quartz.NewMock(t), door)
 		b := r.b
 		const n = 20
 		heard := make(chan int, n)
@@ -186,8 +187,8 @@ func TestShutdownSaysGoodbyeToBothEnds(t *testing.T) {
 func TestShutdownClosesWhatDoesNotAnswerAtItsTimeout(t *testing.T) {
 	onBothFrontDoors(t, func(t *testing.T, door balancer.FrontDoor) {
 		addr := echoBytes(t)
-		r := start(t, balancer.Config{ServerGroup: balancer.ServerGroupConfig{
-			Servers: []balancer.ServerConfig{{Name: "raw", URL: addr}}, HealthCheck: noChecks()}}, quartz.NewMock(t), door)
+		r := start(t, config.Config{ServerGroup: config.ServerGroup{
+			Servers: []config.Server{{Name: "raw", URL: addr}}, HealthCheck: noChecks()}}, quartz.NewMock(t), door)
 		b := r.b
 		c, br := openTunnel(t, b.Addr()) // a client that never answers a close frame
 		defer c.Close()

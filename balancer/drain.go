@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/wslab/wslab/balancer/config"
 	"github.com/wslab/wslab/events"
 )
 
@@ -32,7 +33,7 @@ func (b *Balancer) startDrain(be *backend, snap *snapshot) {
 
 // expire closes the tunnels of a drained backend, each at a jittered moment
 // within the window when drain.jitter is set. Callers hold be.mu.
-func (b *Balancer) expire(be *backend, drain DrainConfig) {
+func (b *Balancer) expire(be *backend, drain config.Drain) {
 	be.drainTimer = nil
 	if drain.KeepOpen {
 		b.publish(events.Event{Kind: events.BackendDrain, Backend: be.name, Reason: "delay_over",

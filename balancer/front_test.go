@@ -13,6 +13,7 @@ import (
 	"github.com/coder/quartz"
 
 	"github.com/wslab/wslab/balancer"
+	"github.com/wslab/wslab/balancer/config"
 )
 
 const wsKey = "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
@@ -54,7 +55,7 @@ func expectUpgradeAndEcho(t *testing.T, c net.Conn, br *bufio.Reader, want strin
 // sent behind the head kept.
 func TestUpgradesPassedToNetHTTP(t *testing.T) {
 	nodes := echoNodes(t, 1)
-	r := start(t, balancer.Config{ServerGroup: balancer.ServerGroupConfig{Servers: servers(nodes), HealthCheck: noChecks()}}, nil)
+	r := start(t, config.Config{ServerGroup: config.ServerGroup{Servers: servers(nodes), HealthCheck: noChecks()}}, nil)
 	up := "GET /echo HTTP/1.1\r\nHost: " + r.b.Addr() + "\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n" + wsKey
 
 	t.Run("after a plain request on the same connection", func(t *testing.T) {
@@ -120,9 +121,9 @@ func startOne(t *testing.T, name, url string, door ...balancer.FrontDoor) *balan
 	if len(door) > 0 {
 		opts.FrontDoor = door[0]
 	}
-	b, err := balancer.Start(t.Context(), balancer.Config{
-		Listener:    balancer.ListenerConfig{Addr: "127.0.0.1:0"},
-		ServerGroup: balancer.ServerGroupConfig{Servers: []balancer.ServerConfig{{Name: name, URL: url}}, HealthCheck: noChecks()},
+	b, err := balancer.Start(t.Context(), config.Config{
+		Listener:    config.Listener{Addr: "127.0.0.1:0"},
+		ServerGroup: config.ServerGroup{Servers: []config.Server{{Name: name, URL: url}}, HealthCheck: noChecks()},
 	}, opts)
 	if err != nil {
 		t.Fatal(err)
@@ -181,11 +182,11 @@ func testDrainPastAClientThatStoppedReading(t *testing.T, d door) {
 		}
 	})
 	clk := quartz.NewMock(t)
-	r := start(t, balancer.Config{
-		Listener: balancer.ListenerConfig{IdleTimeout: balancer.Duration(4000 * time.Second)},
-		ServerGroup: balancer.ServerGroupConfig{
-			Servers: []balancer.ServerConfig{{Name: "firehose", URL: firehose}}, HealthCheck: noChecks(),
-			Drain: balancer.DrainConfig{CloseFrame: true},
+	r := start(t, config.Config{
+		Listener: config.Listener{IdleTimeout: config.Duration(4000 * time.Second)},
+		ServerGroup: config.ServerGroup{
+			Servers: []config.Server{{Name: "firehose", URL: firehose}}, HealthCheck: noChecks(),
+			Drain: config.Drain{CloseFrame: true},
 		},
 	}, clk, d.front)
 	c := sendUpgrade(t, r.b.Addr())

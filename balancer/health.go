@@ -10,6 +10,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/wslab/wslab/balancer/config"
 	"github.com/wslab/wslab/events"
 )
 
@@ -38,7 +39,7 @@ func (b *Balancer) startChecks(snap *snapshot) {
 // check runs one probe of t in the background. Its timeout runs on the
 // balancer's clock, so a wedged backend fails its check at exactly
 // interval + timeout in virtual time.
-func (b *Balancer) check(ctx context.Context, t *target, hc HealthCheckConfig) {
+func (b *Balancer) check(ctx context.Context, t *target, hc config.HealthCheck) {
 	be := t.b
 	be.mu.Lock()
 	if be.checking {
@@ -79,7 +80,7 @@ func (b *Balancer) check(ctx context.Context, t *target, hc HealthCheckConfig) {
 
 // probeOnce is one HTTP request (GET or HEAD; a status among the success
 // codes is healthy), or one WebSocket upgrade and ping.
-func (b *Balancer) probeOnce(ctx context.Context, t *target, hc HealthCheckConfig) error {
+func (b *Balancer) probeOnce(ctx context.Context, t *target, hc config.HealthCheck) error {
 	u := "http://" + t.addr + hc.Path
 	if hc.Type == "websocket" {
 		c, _, err := websocket.Dial(ctx, "ws://"+t.addr+hc.Path, nil)
@@ -100,8 +101,8 @@ func (b *Balancer) probeOnce(ctx context.Context, t *target, hc HealthCheckConfi
 		return err
 	}
 	resp.Body.Close()
-	codes, _ := parseCodes(hc.SuccessCodes) // validated
-	if !codesMatch(codes, resp.StatusCode) {
+	codes, _ := config.ParseCodes(hc.SuccessCodes) // validated
+	if !codes.Match(resp.StatusCode) {
 		return fmt.Errorf("status %d on %s %s (success_codes %s)", resp.StatusCode, hc.Method, hc.Path, hc.SuccessCodes)
 	}
 	return nil
@@ -148,7 +149,7 @@ func (b *Balancer) probeSettled() {
 
 // recordCheck counts a result and flips the backend's health after the
 // configured number of consecutive results.
-func (b *Balancer) recordCheck(t *target, hc HealthCheckConfig, err error) {
+func (b *Balancer) recordCheck(t *target, hc config.HealthCheck, err error) {
 	be := t.b
 	be.mu.Lock()
 	defer be.mu.Unlock()
@@ -185,7 +186,7 @@ func (b *Balancer) recordCheck(t *target, hc HealthCheckConfig, err error) {
 // group goes (every new request now gets 503, or is routed to all of them
 // with fail_open) and when one comes back. Callers hold the changed
 // backend's mu, never b.mu.
-func (b *Balancer) groupHealthChanged(hc HealthCheckConfig, last string) {
+func (b *Balancer) groupHealthChanged(hc config.HealthCheck, last string) {
 	snap := b.snap.Load()
 	healthy := 0
 	for _, t := range snap.targets {

@@ -13,6 +13,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/wslab/wslab/balancer"
+	"github.com/wslab/wslab/balancer/config"
 	"github.com/wslab/wslab/events"
 	"github.com/wslab/wslab/internal/chattest"
 	"github.com/wslab/wslab/internal/clocktest"
@@ -42,10 +43,10 @@ func echoNodes(t *testing.T, n int) []*node.Node {
 	return out
 }
 
-func servers(nodes []*node.Node, weights ...int) []balancer.ServerConfig {
-	var out []balancer.ServerConfig
+func servers(nodes []*node.Node, weights ...int) []config.Server {
+	var out []config.Server
 	for i, n := range nodes {
-		s := balancer.ServerConfig{Name: n.Name(), URL: n.URL()}
+		s := config.Server{Name: n.Name(), URL: n.URL()}
 		if i < len(weights) {
 			w := weights[i]
 			s.Weight = &w
@@ -65,7 +66,7 @@ type rig struct {
 
 // start starts a balancer on cfg and clk, served by the event loop unless
 // a front door is given.
-func start(t *testing.T, cfg balancer.Config, clk quartz.Clock, door ...balancer.FrontDoor) *rig {
+func start(t *testing.T, cfg config.Config, clk quartz.Clock, door ...balancer.FrontDoor) *rig {
 	t.Helper()
 	if cfg.Listener.Addr == "" {
 		cfg.Listener.Addr = "127.0.0.1:0"
@@ -87,7 +88,7 @@ func start(t *testing.T, cfg balancer.Config, clk quartz.Clock, door ...balancer
 	return &rig{b: b, sub: sub, clk: clk}
 }
 
-func noChecks() balancer.HealthCheckConfig { return balancer.HealthCheckConfig{Disabled: true} }
+func noChecks() config.HealthCheck { return config.HealthCheck{Disabled: true} }
 
 // waitEvent returns the earliest event not yet taken that matches; events
 // it passes over stay for later waits.

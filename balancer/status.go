@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/wslab/wslab/balancer/config"
 )
 
 // Status is what the balancer is doing now.
@@ -17,7 +19,7 @@ type Status struct {
 	TLSListener string          `json:"tls_listener,omitempty"`
 	Profile     string          `json:"profile,omitempty"` // the profile: in force, if any
 	Policy      string          `json:"policy"`
-	IdleTimeout Duration        `json:"idle_timeout"` // 0s: no idle timer (idle_reset: none)
+	IdleTimeout config.Duration `json:"idle_timeout"` // 0s: no idle timer (idle_reset: none)
 	Backends    []BackendStatus `json:"backends"`
 	Connections []ConnStatus    `json:"connections"`
 	// Closed counts closed tunnels by reason since start (CloseReasons).
@@ -92,14 +94,14 @@ type BackendStatus struct {
 
 // ConnStatus is one open tunnel.
 type ConnStatus struct {
-	ID           string    `json:"id"`
-	Client       string    `json:"client"`
-	Backend      string    `json:"backend"`
-	Generation   uint64    `json:"generation"`
-	Age          Duration  `json:"age"`
-	Idle         Duration  `json:"idle"`
-	IdleTimeout  Duration  `json:"idle_timeout"` // 0s: no idle timer
-	LastActivity time.Time `json:"last_activity"`
+	ID           string          `json:"id"`
+	Client       string          `json:"client"`
+	Backend      string          `json:"backend"`
+	Generation   uint64          `json:"generation"`
+	Age          config.Duration `json:"age"`
+	Idle         config.Duration `json:"idle"`
+	IdleTimeout  config.Duration `json:"idle_timeout"` // 0s: no idle timer
+	LastActivity time.Time       `json:"last_activity"`
 	// Backlog is bytes read from one side that the other has not taken
 	// yet: a peer that reads slower than its other end sends.
 	Backlog int64 `json:"backlog_bytes"`
@@ -116,7 +118,7 @@ func (b *Balancer) Status() Status {
 		Backends: []BackendStatus{}, Connections: []ConnStatus{},
 		Reloads: map[string]uint64{"applied": b.counters.applied.Load(), "rejected": b.counters.rejected.Load()},
 	}
-	if snap.cfg.Listener.IdleReset == IdleResetNone {
+	if snap.cfg.Listener.IdleReset == config.IdleResetNone {
 		st.IdleTimeout = 0 // no idle timer
 	}
 	st.Closed, st.CloseCodes = b.counters.snapshot()
@@ -150,7 +152,7 @@ func (b *Balancer) Status() Status {
 		}
 		st.Connections = append(st.Connections, ConnStatus{
 			ID: tn.id, Client: tn.clientAddr, Backend: tn.t.name, Generation: tn.gen,
-			Age: Duration(now.Sub(tn.opened)), Idle: Duration(now.Sub(last)), IdleTimeout: Duration(idle),
+			Age: config.Duration(now.Sub(tn.opened)), Idle: config.Duration(now.Sub(last)), IdleTimeout: config.Duration(idle),
 			LastActivity: last, Backlog: tn.backlog.Load(),
 		})
 	}

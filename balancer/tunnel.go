@@ -11,6 +11,7 @@ import (
 
 	"github.com/coder/quartz"
 
+	"github.com/wslab/wslab/balancer/config"
 	"github.com/wslab/wslab/events"
 )
 
@@ -237,14 +238,14 @@ const (
 	resetDataOnly                        // ...but only data frames, not ping/pong (heard decides)
 )
 
-func resetRuleOf(l ListenerConfig) resetRule {
+func resetRuleOf(l config.Listener) resetRule {
 	var r resetRule
 	switch l.IdleReset {
-	case IdleResetBoth:
+	case config.IdleResetBoth:
 		r = resetByClient | resetByBackend
-	case IdleResetClientToBackend:
+	case config.IdleResetClientToBackend:
 		r = resetByClient
-	case IdleResetBackendToClient:
+	case config.IdleResetBackendToClient:
 		r = resetByBackend
 	}
 	if r != 0 && l.ControlFramesReset != nil && !*l.ControlFramesReset {
@@ -314,9 +315,9 @@ func (tn *tunnel) onIdle() {
 // listener.cut says: a close, a reset, or a 1001 close frame first.
 func (tn *tunnel) cut(reason string) {
 	switch tn.cutWith {
-	case CutCloseFrame:
+	case config.CutCloseFrame:
 		tn.goAway(reason)
-	case CutReset:
+	case config.CutReset:
 		tn.claim(reason, "TCP reset to the client")
 		tn.conns.abort()
 		tn.close(reason)
