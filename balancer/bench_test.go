@@ -30,7 +30,15 @@ func BenchmarkTunnelEcho(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer bal.Close()
-	for _, target := range []struct{ name, url string }{{"direct", nd.URL()}, {"balancer", bal.URL()}} {
+	pumps, err := balancer.Start(context.Background(), config.Config{
+		Listener:    config.Listener{Addr: "127.0.0.1:0"},
+		ServerGroup: config.ServerGroup{Servers: []config.Server{{Name: "echo", URL: nd.URL()}}, HealthCheck: config.HealthCheck{Disabled: true}},
+	}, balancer.Options{FrontDoor: balancer.Goroutines})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer pumps.Close()
+	for _, target := range []struct{ name, url string }{{"direct", nd.URL()}, {"balancer", bal.URL()}, {"balancer-goroutines", pumps.URL()}} {
 		b.Run(target.name, func(b *testing.B) {
 			ctx := context.Background()
 			c, _, err := websocket.Dial(ctx, strings.Replace(target.url, "http", "ws", 1)+"/", nil)

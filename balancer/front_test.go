@@ -2,6 +2,7 @@ package balancer_test
 
 import (
 	"bufio"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -157,7 +158,7 @@ func testCloseWithBackendNotReading(t *testing.T, d door) {
 	go c.Write(make([]byte, 64<<20)) // far more than the sockets between can hold
 	backend := <-got
 	defer backend.Close()
-	d.stuck(t, b, "balancer.(*netPair).deliver") // the up pump, writing to the backend
+	waitBlocked(t, b, false) // the up copy, writing to the backend
 	closeWithin(t, b, "Close is stuck behind a pump writing to a backend that does not read")
 }
 
@@ -194,7 +195,7 @@ func testDrainPastAClientThatStoppedReading(t *testing.T, d door) {
 	backend := <-flooding
 	defer backend.Close()
 	// The client reads nothing more: the pump ends up stuck writing to it.
-	d.stuck(t, r.b, "balancer.(*netPair).writeClientHead")
+	waitBlocked(t, r.b, true)
 	cfg := r.b.Config()
 	cfg.ServerGroup.Servers[0].State = "drain"
 	if _, err := r.b.Reload(cfg); err != nil {
@@ -247,11 +248,9 @@ func answer101(c net.Conn, br *bufio.Reader) bool {
 }
 
 // door is a front door under test: how its balancers serve the plain
-// listener, and how a test sees one of its tunnels stuck behind a peer
-// that stopped reading.
+// listener.
 type door struct {
 	front balancer.FrontDoor
-	stuck func(*testing.T, *balancer.Balancer, string)
 }
 
 // bothWays runs test on the event loop, where there is one, and on pump
@@ -261,41 +260,25 @@ func bothWays(t *testing.T, test func(*testing.T, door)) {
 		if runtime.GOOS != "linux" {
 			t.Skip("no event loop on " + runtime.GOOS)
 		}
-		test(t, door{balancer.EventLoop, waitBacklog})
+		test(t, door{balancer.EventLoop})
 	})
 	t.Run("goroutines", func(t *testing.T) {
-		test(t, door{balancer.Goroutines, waitStuckWrite})
+		test(t, door{balancer.Goroutines})
 	})
 }
 
-// waitBacklog returns once b's status shows a tunnel holding bytes for a
-// peer that does not take them: the event loop keeps them and stops
-// reading the other side until they are written.
-func waitBacklog(t *testing.T, b *balancer.Balancer, _ string) {
+// waitBlocked returns once b has counted a write to a client's socket
+// (client) or a backend's that found it full: a peer that stopped reading.
+func waitBlocked(t *testing.T, b *balancer.Balancer, client bool) {
 	t.Helper()
-	eventually(t, func() string { return "no tunnel's backlog grew" }, func() bool {
-		for _, c := range b.Status().Connections {
-			if c.Backlog > 0 {
-				return true
-			}
+	eventually(t, func() string {
+		return fmt.Sprintf("no write blocked (client side: %v): %+v", client, b.Status().BlockedWrites)
+	}, func() bool {
+		w := b.Status().BlockedWrites
+		if client {
+			return w.Client > 0
 		}
-		return false
-	})
-}
-
-// waitStuckWrite returns once a goroutine is parked in a socket write
-// called from fn: a pump stuck because its peer stopped reading. Nothing
-// announces that, so it looks at the goroutines until one is.
-func waitStuckWrite(t *testing.T, _ *balancer.Balancer, fn string) {
-	t.Helper()
-	buf := make([]byte, 4<<20)
-	eventually(t, func() string { return "no goroutine got stuck writing in " + fn }, func() bool {
-		for _, g := range strings.Split(string(buf[:runtime.Stack(buf, true)]), "\n\n") {
-			if strings.Contains(g, "[IO wait") && strings.Contains(g, "internal/poll.(*FD).Write") && strings.Contains(g, fn) {
-				return true
-			}
-		}
-		return false
+		return w.Backend > 0
 	})
 }
 

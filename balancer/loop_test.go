@@ -91,8 +91,8 @@ func TestBackpressureLosesNothing(t *testing.T) {
 			_, err := c.Write(sent)
 			wrote <- err
 		}()
-		d.stuck(t, b, "balancer.(*netPair).writeClientHead") // nobody reads the echo yet
-		c.SetReadDeadline(time.Now().Add(waitFor))           // the test's own bound
+		waitBlocked(t, b, true)                    // nobody reads the echo yet
+		c.SetReadDeadline(time.Now().Add(waitFor)) // the test's own bound
 		got := make([]byte, len(sent))
 		for n := 0; n < len(got); {
 			m, err := br.Read(got[n:min(n+1024, len(got))]) // a slow reader, 1 KiB at a time
@@ -294,4 +294,25 @@ func openSockets(t *testing.T, ports []string) int {
 		}
 	}
 	return count
+}
+
+// Status counts no blocked writes for a tunnel whose ends keep up: the
+// counter the tests above wait on means a peer that stopped reading, not
+// ordinary traffic.
+func TestATunnelWhoseEndsKeepUpCountsNoBlockedWrites(t *testing.T) {
+	bothWays(t, func(t *testing.T, d door) {
+		b := startOne(t, "echo", echoBytes(t), d.front)
+		c := sendUpgrade(t, b.Addr())
+		defer c.Close()
+		br := bufio.NewReader(c)
+		if resp, err := http.ReadResponse(br, nil); err != nil || resp.StatusCode != 101 {
+			t.Fatalf("handshake: %v %v", resp, err)
+		}
+		for range 100 {
+			echoBack(t, c, br, "ping")
+		}
+		if w := b.Status().BlockedWrites; w != (balancer.BlockedWrites{}) {
+			t.Fatalf("got %+v blocked writes after 100 echoes, want none", w)
+		}
+	})
 }

@@ -29,12 +29,25 @@ type Status struct {
 	CloseCodes map[string]uint64 `json:"close_codes"`
 	// Reloads counts reloads by outcome: applied, rejected.
 	Reloads map[string]uint64 `json:"reloads"`
+	// BlockedWrites counts, since start, the writes that found a peer's
+	// socket full: the balancer had to wait, or keep the bytes, until the
+	// peer read. A count that grows means a peer that does not keep up.
+	BlockedWrites BlockedWrites `json:"blocked_writes"`
+}
+
+// BlockedWrites counts writes that found a socket full, by whose it was.
+type BlockedWrites struct {
+	Client  uint64 `json:"client"`
+	Backend uint64 `json:"backend"`
 }
 
 // counters are the balancer's lifetime totals.
 type counters struct {
 	closed            [len(reasonIndex)]atomic.Uint64 // by reasonIndex
 	applied, rejected atomic.Uint64
+	// blocked counts writes that found a full socket: [0] a client's,
+	// [1] a backend's. Only a write that would block adds to it.
+	blocked [2]atomic.Uint64
 
 	// codesMu guards codes: close frames that ended tunnels, by sender
 	// and code. Only tunnels that end take it.
@@ -64,6 +77,15 @@ func (c *counters) closedBy(e ending, g *goodbye) {
 	}
 	c.codes[fmt.Sprintf("%s %d", g.who(), g.code)]++
 	c.codesMu.Unlock()
+}
+
+// blockedOn returns the counter of writes blocked on a client's socket,
+// or on a backend's.
+func (c *counters) blockedOn(client bool) *atomic.Uint64 {
+	if client {
+		return &c.blocked[0]
+	}
+	return &c.blocked[1]
 }
 
 func (c *counters) snapshot() (map[string]uint64, map[string]uint64) {
@@ -116,7 +138,8 @@ func (b *Balancer) Status() Status {
 		Generation: snap.gen, Listener: b.Addr(), TLSListener: b.TLSAddr(),
 		Profile: snap.cfg.Profile, Policy: snap.cfg.ServerGroup.Policy, IdleTimeout: snap.cfg.Listener.IdleTimeout,
 		Backends: []BackendStatus{}, Connections: []ConnStatus{},
-		Reloads: map[string]uint64{"applied": b.counters.applied.Load(), "rejected": b.counters.rejected.Load()},
+		Reloads:       map[string]uint64{"applied": b.counters.applied.Load(), "rejected": b.counters.rejected.Load()},
+		BlockedWrites: BlockedWrites{Client: b.counters.blocked[0].Load(), Backend: b.counters.blocked[1].Load()},
 	}
 	if snap.cfg.Listener.IdleReset == config.IdleResetNone {
 		st.IdleTimeout = 0 // no idle timer
