@@ -88,14 +88,14 @@ func (b *Balancer) reload(doc config.Config, ls config.Lines) (uint64, error) {
 		switch {
 		case t == nil || t.drain:
 			if !be.draining.Load() {
-				b.startDrain(be, snap)
+				b.drains.start(be, snap)
 			}
 		case be.draining.Load():
-			b.cancelDrain(be)
+			b.drains.cancel(be)
 		}
 	}
 	if !reflect.DeepEqual(old.cfg.ServerGroup.HealthCheck, cfg.ServerGroup.HealthCheck) || !sameTargets(old, snap) {
-		b.startChecks(snap)
+		b.health.restart(snap)
 	}
 	b.counters.applied.Add(1)
 	b.publish(events.Event{Kind: events.ConfigApplied, Generation: snap.gen, Detail: snap.summary()})

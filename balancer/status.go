@@ -1,10 +1,8 @@
 package balancer
 
 import (
-	"cmp"
 	"fmt"
 	"maps"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -160,14 +158,7 @@ func (b *Balancer) Status() Status {
 		}
 	}
 	b.mu.Unlock()
-	b.tunnelsMu.Lock()
-	open := make([]*tunnel, 0, len(b.tunnels))
-	for tn := range b.tunnels {
-		open = append(open, tn)
-	}
-	b.tunnelsMu.Unlock()
-	sortTunnels(open)
-	for _, tn := range open {
+	for _, tn := range b.tunnels.list(nil) {
 		last := time.Unix(0, tn.last.Load())
 		idle := tn.idle
 		if !tn.resets.timed() {
@@ -192,11 +183,6 @@ func backendStatus(be *backend, url string, weight int) BackendStatus {
 		BytesUp: be.bytesUp.Load(), BytesDown: be.bytesDown.Load(), Failures: be.failures.Load(),
 		LastCheck: last,
 	}
-}
-
-// sortTunnels orders tunnels oldest first.
-func sortTunnels(ts []*tunnel) {
-	slices.SortFunc(ts, func(a, b *tunnel) int { return cmp.Compare(a.seq, b.seq) })
 }
 
 // Snapshot describes the config in force in one line.
