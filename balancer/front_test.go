@@ -2,11 +2,9 @@ package balancer_test
 
 import (
 	"bufio"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +12,7 @@ import (
 	"github.com/coder/quartz"
 
 	"github.com/wslab/wslab/balancer"
+	"github.com/wslab/wslab/balancer/balancertest"
 	"github.com/wslab/wslab/balancer/config"
 )
 
@@ -93,7 +92,7 @@ func TestUpgradesPassedToNetHTTP(t *testing.T) {
 // waiting client is hung up on.
 func TestCloseDuringHandshake(t *testing.T) {
 	accepted := make(chan net.Conn, 1)
-	silent := rawBackend(t, func(c net.Conn) { accepted <- c }) // holds it open, says nothing
+	silent := balancertest.RawBackend(t, func(c net.Conn) { accepted <- c }) // holds it open, says nothing
 	bus := startOne(t, "silent", silent)
 	c := sendUpgrade(t, bus.Addr())
 	defer c.Close()
@@ -122,34 +121,28 @@ func startOne(t *testing.T, name, url string, door ...balancer.FrontDoor) *balan
 	if len(door) > 0 {
 		opts.FrontDoor = door[0]
 	}
-	b, err := balancer.Start(t.Context(), config.Config{
-		Listener:    config.Listener{Addr: "127.0.0.1:0"},
+	return balancertest.Start(t, config.Config{
 		ServerGroup: config.ServerGroup{Servers: []config.Server{{Name: name, URL: url}}, HealthCheck: noChecks()},
 	}, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { b.Close() })
-	return b
 }
 
 // Close does not wait on a tunnel whose backend stopped reading: the pump
 // stuck writing to it is released, or the event loop's backlog dropped.
 func TestCloseWithBackendNotReading(t *testing.T) {
-	bothWays(t, testCloseWithBackendNotReading)
+	balancertest.FrontDoors(t, testCloseWithBackendNotReading)
 }
 
-func testCloseWithBackendNotReading(t *testing.T, d door) {
+func testCloseWithBackendNotReading(t *testing.T, door balancer.FrontDoor) {
 	got := make(chan net.Conn, 1)
-	deaf := rawBackend(t, func(c net.Conn) {
+	deaf := balancertest.RawBackend(t, func(c net.Conn) {
 		c.(*net.TCPConn).SetReadBuffer(4096)
 		br := bufio.NewReader(c)
-		if answer101(c, br) {
+		if balancertest.Answer101(c, br) {
 			br.ReadByte() // the flood has begun; from here on nobody reads
 			got <- c
 		}
 	})
-	b := startOne(t, "deaf", deaf, d.front)
+	b := startOne(t, "deaf", deaf, door)
 	c := sendUpgrade(t, b.Addr())
 	defer c.Close()
 	if resp, err := http.ReadResponse(bufio.NewReader(c), nil); err != nil || resp.StatusCode != 101 {
@@ -158,20 +151,20 @@ func testCloseWithBackendNotReading(t *testing.T, d door) {
 	go c.Write(make([]byte, 64<<20)) // far more than the sockets between can hold
 	backend := <-got
 	defer backend.Close()
-	waitBlocked(t, b, false) // the up copy, writing to the backend
+	balancertest.WaitBlockedWrite(t, b, false) // the up copy, writing to the backend
 	closeWithin(t, b, "Close is stuck behind a pump writing to a backend that does not read")
 }
 
 // A drain with close frames is not held up by a client that stopped reading
 // while its backend kept sending: the tunnel still closes as drained.
 func TestDrainPastAClientThatStoppedReading(t *testing.T) {
-	bothWays(t, testDrainPastAClientThatStoppedReading)
+	balancertest.FrontDoors(t, testDrainPastAClientThatStoppedReading)
 }
 
-func testDrainPastAClientThatStoppedReading(t *testing.T, d door) {
+func testDrainPastAClientThatStoppedReading(t *testing.T, door balancer.FrontDoor) {
 	flooding := make(chan net.Conn, 1)
-	firehose := rawBackend(t, func(c net.Conn) {
-		if !answer101(c, bufio.NewReader(c)) {
+	firehose := balancertest.RawBackend(t, func(c net.Conn) {
+		if !balancertest.Answer101(c, bufio.NewReader(c)) {
 			return
 		}
 		flooding <- c
@@ -189,13 +182,13 @@ func testDrainPastAClientThatStoppedReading(t *testing.T, d door) {
 			Servers: []config.Server{{Name: "firehose", URL: firehose}}, HealthCheck: noChecks(),
 			Drain: config.Drain{CloseFrame: true},
 		},
-	}, clk, d.front)
+	}, clk, door)
 	c := sendUpgrade(t, r.b.Addr())
 	defer c.Close()
 	backend := <-flooding
 	defer backend.Close()
 	// The client reads nothing more: the pump ends up stuck writing to it.
-	waitBlocked(t, r.b, true)
+	balancertest.WaitBlockedWrite(t, r.b, true)
 	cfg := r.b.Config()
 	cfg.ServerGroup.Servers[0].State = "drain"
 	if _, err := r.b.Reload(cfg); err != nil {
@@ -213,9 +206,9 @@ func testDrainPastAClientThatStoppedReading(t *testing.T, d door) {
 // to mean "nothing more to come" missed such FINs and kept the client
 // waiting for ever.)
 func TestLastWordsThenHangUp(t *testing.T) {
-	curt := rawBackend(t, func(c net.Conn) {
+	curt := balancertest.RawBackend(t, func(c net.Conn) {
 		defer c.Close()
-		if answer101(c, bufio.NewReader(c)) {
+		if balancertest.Answer101(c, bufio.NewReader(c)) {
 			c.Write([]byte{0x81, 3, 'b', 'y', 'e'}) // and the deferred Close right behind
 		}
 	})
@@ -233,74 +226,6 @@ func TestLastWordsThenHangUp(t *testing.T) {
 		}
 		c.Close()
 	}
-}
-
-// answer101 reads a handshake request on a raw backend connection and
-// accepts it; br is what the request was read with.
-func answer101(c net.Conn, br *bufio.Reader) bool {
-	if _, err := http.ReadRequest(br); err != nil {
-		c.Close()
-		return false
-	}
-	io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
-		"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n")
-	return true
-}
-
-// door is a front door under test: how its balancers serve the plain
-// listener.
-type door struct {
-	front balancer.FrontDoor
-}
-
-// bothWays runs test on the event loop, where there is one, and on pump
-// goroutines.
-func bothWays(t *testing.T, test func(*testing.T, door)) {
-	t.Run("event loop", func(t *testing.T) {
-		if runtime.GOOS != "linux" {
-			t.Skip("no event loop on " + runtime.GOOS)
-		}
-		test(t, door{balancer.EventLoop})
-	})
-	t.Run("goroutines", func(t *testing.T) {
-		test(t, door{balancer.Goroutines})
-	})
-}
-
-// waitBlocked returns once b has counted a write to a client's socket
-// (client) or a backend's that found it full: a peer that stopped reading.
-func waitBlocked(t *testing.T, b *balancer.Balancer, client bool) {
-	t.Helper()
-	eventually(t, func() string {
-		return fmt.Sprintf("no write blocked (client side: %v): %+v", client, b.Status().BlockedWrites)
-	}, func() bool {
-		w := b.Status().BlockedWrites
-		if client {
-			return w.Client > 0
-		}
-		return w.Backend > 0
-	})
-}
-
-// rawBackend listens on loopback and runs serve on each connection it
-// accepts, until the test ends. It returns the backend's URL.
-func rawBackend(t *testing.T, serve func(net.Conn)) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go serve(c)
-		}
-	}()
-	return "http://" + ln.Addr().String()
 }
 
 // sendUpgrade connects to addr and sends a WebSocket upgrade request.

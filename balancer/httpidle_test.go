@@ -14,6 +14,7 @@ import (
 	"github.com/coder/quartz"
 
 	"github.com/wslab/wslab/balancer"
+	"github.com/wslab/wslab/balancer/balancertest"
 	"github.com/wslab/wslab/balancer/config"
 )
 
@@ -111,7 +112,7 @@ func testHangUpDuringHandshake(t *testing.T, door string) {
 		t.Skip("no event loop on " + runtime.GOOS)
 	}
 	accepted := make(chan net.Conn, 1)
-	silent := rawBackend(t, func(c net.Conn) { accepted <- c }) // reads nothing, answers nothing
+	silent := balancertest.RawBackend(t, func(c net.Conn) { accepted <- c }) // reads nothing, answers nothing
 	r := start(t, config.Config{ServerGroup: config.ServerGroup{Servers: []config.Server{{Name: "silent", URL: silent}}, HealthCheck: noChecks()}}, quartz.NewMock(t), front)
 	c := sendUpgrade(t, r.b.Addr())
 	var backend net.Conn

@@ -14,6 +14,7 @@ import (
 	"github.com/coder/quartz"
 
 	"github.com/wslab/wslab/balancer"
+	"github.com/wslab/wslab/balancer/balancertest"
 	"github.com/wslab/wslab/balancer/config"
 )
 
@@ -31,10 +32,10 @@ type sinkTunnel struct {
 func openSink(t *testing.T, cfg config.Config, clk quartz.Clock, door ...balancer.FrontDoor) *sinkTunnel {
 	t.Helper()
 	arrived := make(chan int, 1024)
-	url := rawBackend(t, func(c net.Conn) {
+	url := balancertest.RawBackend(t, func(c net.Conn) {
 		defer c.Close()
 		br := bufio.NewReader(c)
-		if !answer101(c, br) {
+		if !balancertest.Answer101(c, br) {
 			return
 		}
 		buf := make([]byte, 4096)
@@ -86,7 +87,7 @@ func (s *sinkTunnel) open() int { return len(s.r.b.Status().Connections) }
 var maskedPing = []byte{0x89, 0x80, 1, 2, 3, 4}
 
 func TestAClientThatOnlySendsKeepsAnALBTunnelOpenButNotOneWhereOnlyBackendTrafficCounts(t *testing.T) {
-	onBothFrontDoors(t, func(t *testing.T, door balancer.FrontDoor) {
+	balancertest.FrontDoors(t, func(t *testing.T, door balancer.FrontDoor) {
 		clk := quartz.NewMock(t)
 		alb := openSink(t, config.Config{Profile: "aws-alb"}, clk, door)
 		for range 5 { // 100 s, a message from the client every 20 s
@@ -111,7 +112,7 @@ func TestAClientThatOnlySendsKeepsAnALBTunnelOpenButNotOneWhereOnlyBackendTraffi
 }
 
 func TestAWSNLBProfileResetsAQuietConnectionAtItsIdleTimeout(t *testing.T) {
-	onBothFrontDoors(t, func(t *testing.T, door balancer.FrontDoor) {
+	balancertest.FrontDoors(t, func(t *testing.T, door balancer.FrontDoor) {
 		clk := quartz.NewMock(t)
 		s := openSink(t, config.Config{Profile: "aws-nlb"}, clk, door)
 		advance(t, clk, 349*time.Second)
@@ -130,7 +131,7 @@ func TestAWSNLBProfileResetsAQuietConnectionAtItsIdleTimeout(t *testing.T) {
 }
 
 func TestGCPProfileCutsABusyConnectionAtItsLifetimeCap(t *testing.T) {
-	onBothFrontDoors(t, func(t *testing.T, door balancer.FrontDoor) {
+	balancertest.FrontDoors(t, func(t *testing.T, door balancer.FrontDoor) {
 		clk := quartz.NewMock(t)
 		s := openSink(t, config.Config{Profile: "gcp-lb"}, clk, door)
 		for range 5 { // a message every 5 s: busy, never idle
@@ -151,7 +152,7 @@ func TestGCPProfileCutsABusyConnectionAtItsLifetimeCap(t *testing.T) {
 }
 
 func TestAPIGatewayProfileIgnoresPingsAndSaysGoingAwayAtItsIdleTimeout(t *testing.T) {
-	onBothFrontDoors(t, func(t *testing.T, door balancer.FrontDoor) {
+	balancertest.FrontDoors(t, func(t *testing.T, door balancer.FrontDoor) {
 		clk := quartz.NewMock(t)
 		s := openSink(t, config.Config{Profile: "aws-api-gateway"}, clk, door)
 		for range 9 { // a ping every minute does not count
@@ -189,10 +190,10 @@ func TestAProfilesValuesGiveWayToTheUsers(t *testing.T) {
 }
 
 func TestAnALBRefusesAnUpgradeToALambdaTargetWith400(t *testing.T) {
-	onBothFrontDoors(t, func(t *testing.T, door balancer.FrontDoor) {
-		url := rawBackend(t, func(c net.Conn) {
+	balancertest.FrontDoors(t, func(t *testing.T, door balancer.FrontDoor) {
+		url := balancertest.RawBackend(t, func(c net.Conn) {
 			defer c.Close()
-			answer101(c, bufio.NewReader(c))
+			balancertest.Answer101(c, bufio.NewReader(c))
 		})
 		upgradeStatus := func(profile string) int {
 			t.Helper()

@@ -15,6 +15,7 @@ import (
 	"github.com/coder/quartz"
 
 	"github.com/wslab/wslab/balancer"
+	"github.com/wslab/wslab/balancer/balancertest"
 	"github.com/wslab/wslab/balancer/config"
 	"github.com/wslab/wslab/events"
 )
@@ -145,7 +146,7 @@ func TestReloadStormUnderHeldTunnels(t *testing.T) {
 	if testing.Short() {
 		t.Skip("holds 1,000 tunnels")
 	}
-	addr := echoBytes(t)
+	addr := balancertest.EchoBackend(t)
 	dir := t.TempDir()
 	path := filepath.Join(dir, "lab.yaml")
 	doc := func(i int) []byte {
