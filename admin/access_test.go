@@ -13,7 +13,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/wslab/wslab/admin"
-	"github.com/wslab/wslab/balancer"
+	"github.com/wslab/wslab/balancer/config"
 	"github.com/wslab/wslab/dashboard"
 	"github.com/wslab/wslab/lab"
 )
@@ -224,4 +224,4 @@ func TestATokenGuardsTheAPIButNotTheDashboardPage(t *testing.T) {
 	})
 }
 
-var _ = balancer.DefaultAddr
+var _ = config.DefaultAddr

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/wslab/wslab/balancer"
+	"github.com/wslab/wslab/balancer/config"
 	"github.com/wslab/wslab/events"
 	"github.com/wslab/wslab/faultlink"
 	"github.com/wslab/wslab/node"
@@ -294,7 +295,7 @@ func (s *Server) validateConfig(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v := Validation{Valid: true, Problems: []string{}}
-	if _, err := balancer.LoadConfig(body); err != nil {
+	if _, err := config.Load(body); err != nil {
 		v.Valid, v.Problems = false, strings.Split(err.Error(), "\n")
 	}
 	writeJSON(w, http.StatusOK, v)

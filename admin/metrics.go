@@ -23,12 +23,13 @@ var (
 	descDraining   = prometheus.NewDesc("wslab_balancer_backend_draining", "1 if the backend is draining.", []string{"backend"}, nil)
 	descClosed     = prometheus.NewDesc("wslab_balancer_tunnels_closed_total", "Closed tunnels by reason (idle_timeout, drained, ...).", []string{"reason"}, nil)
 	descReloads    = prometheus.NewDesc("wslab_balancer_reloads_total", "Config reloads by result.", []string{"result"}, nil)
+	descBlocked    = prometheus.NewDesc("wslab_balancer_blocked_writes_total", "Writes that found a peer's socket full (the peer did not keep up), by peer: client or backend.", []string{"peer"}, nil)
 	descSessions   = prometheus.NewDesc("wslab_node_sessions", "Clients in a node's chat room.", []string{"node"}, nil)
 	descListening  = prometheus.NewDesc("wslab_node_listening", "1 if the node accepts connections (not killed or stopped).", []string{"node"}, nil)
 )
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descGeneration, descActive, descConns, descBytes, descFailures, descHealthy, descDraining, descClosed, descReloads, descSessions, descListening} {
+	for _, d := range []*prometheus.Desc{descGeneration, descActive, descConns, descBytes, descFailures, descHealthy, descDraining, descClosed, descReloads, descBlocked, descSessions, descListening} {
 		ch <- d
 	}
 }
@@ -53,6 +54,8 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		for result, n := range b.Reloads {
 			ch <- prometheus.MustNewConstMetric(descReloads, counter, float64(n), result)
 		}
+		ch <- prometheus.MustNewConstMetric(descBlocked, counter, float64(b.BlockedWrites.Client), "client")
+		ch <- prometheus.MustNewConstMetric(descBlocked, counter, float64(b.BlockedWrites.Backend), "backend")
 	}
 	for _, n := range st.Nodes {
 		ch <- prometheus.MustNewConstMetric(descSessions, gauge, float64(n.Sessions), n.Name)

@@ -1,7 +1,6 @@
 package admin_test
 
 import (
-	"context"
 	"net"
 	"net/http"
 	"testing"
@@ -12,6 +11,8 @@ import (
 
 	"github.com/wslab/wslab/admin"
 	"github.com/wslab/wslab/balancer"
+	"github.com/wslab/wslab/balancer/balancertest"
+	"github.com/wslab/wslab/balancer/config"
 	"github.com/wslab/wslab/events"
 	"github.com/wslab/wslab/internal/clocktest"
 )
@@ -30,20 +31,16 @@ func deadPort(t *testing.T) string {
 
 func TestMetricsTellHealthAndDrainingApart(t *testing.T) {
 	clk := quartz.NewMock(t)
-	cfg := balancer.Config{Listener: balancer.ListenerConfig{Addr: "127.0.0.1:0"}, ServerGroup: balancer.ServerGroupConfig{
-		Servers: []balancer.ServerConfig{{Name: "dead", URL: "http://" + deadPort(t)}, {Name: "other", URL: "http://" + deadPort(t)}},
+	cfg := config.Config{Listener: config.Listener{Addr: "127.0.0.1:0"}, ServerGroup: config.ServerGroup{
+		Servers: []config.Server{{Name: "dead", URL: "http://" + deadPort(t)}, {Name: "other", URL: "http://" + deadPort(t)}},
 	}}
-	b, err := balancer.Start(context.Background(), cfg, balancer.Options{Clock: clk})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	b := balancertest.Start(t, cfg, balancer.Options{Clock: clk})
 	a, err := admin.Start(admin.Config{Addr: "127.0.0.1:0", Balancer: b, Events: events.New()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	clocktest.CheckRounds(t, clk, b, balancer.DefaultHealthInterval, balancer.DefaultUnhealthyThreshold)
+	clocktest.CheckRounds(t, clk, b, config.DefaultHealthInterval, config.DefaultUnhealthyThreshold)
 	// Put "dead" into drain: it drains, and is still unhealthy.
 	doc := b.Document()
 	doc.ServerGroup.Servers[0].State = "drain"

@@ -3,8 +3,6 @@ package balancer
 import (
 	"sync"
 	"sync/atomic"
-
-	"github.com/coder/quartz"
 )
 
 // backend is the live state of one backend, keyed by name. It lives outside
@@ -20,13 +18,11 @@ type backend struct {
 	healthy   atomic.Bool
 	draining  atomic.Bool // removed by a reload, or state: drain
 
-	// mu guards the health-check counters and the drain timer.
-	mu         sync.Mutex
-	okRun      int // consecutive good checks
-	failRun    int // consecutive failed checks
-	checking   bool
-	lastCheck  string
-	drainTimer *quartz.Timer
+	// mu guards the health-check counters.
+	mu        sync.Mutex
+	okRun     int // consecutive good checks
+	failRun   int // consecutive failed checks
+	lastCheck string
 }
 
 func newBackend(name string) *backend {

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wslab/wslab/balancer"
+	"github.com/wslab/wslab/balancer/config"
 )
 
 // raw sends a raw request and returns the status line and body.
@@ -33,9 +33,9 @@ func raw(t *testing.T, addr, req string) (string, string) {
 
 func TestBadInputGetsItsErrorAndOthersAreUnaffected(t *testing.T) {
 	nodes := echoNodes(t, 1)
-	r := start(t, balancer.Config{
-		Listener:    balancer.ListenerConfig{HeaderTimeout: balancer.Duration(300 * time.Millisecond)},
-		ServerGroup: balancer.ServerGroupConfig{Servers: servers(nodes), HealthCheck: noChecks()},
+	r := start(t, config.Config{
+		Listener:    config.Listener{HeaderTimeout: config.Duration(300 * time.Millisecond)},
+		ServerGroup: config.ServerGroup{Servers: servers(nodes), HealthCheck: noChecks()},
 	}, nil)
 	healthy := dialWS(t, r.b.URL())
 	const up = "GET /echo HTTP/1.1\r\nHost: lab\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"

@@ -3,14 +3,23 @@
 // round_robin/least_conn/source_hash, an idle timeout, active health checks,
 // hot reload of immutable config snapshots, and draining.
 //
+// # Owners
+//
+// The Balancer composes one owner per moving part, each with its own state
+// and lock: the registry of open tunnels (registry.go), the health prober
+// (health.go), the drainer (drain.go), the HTTP proxy's shared state
+// (httpproxy.go), and the front doors (front.go; on Linux the event loops,
+// loop_*_linux.go). Configuration is package config: the balancer
+// composes, validates and runs immutable snapshots of it (snapshot.go).
+//
 // # Concurrency
 //
 // The data path (picking a backend, copying bytes) reads the current
 // snapshot (an atomic pointer) and per-backend atomics only. The control
-// path (Reload, drains, Close) is serialized by Balancer.mu. The Balancer
-// owns every goroutine it starts, and Close stops them all and waits:
+// path (Reload, Patch, Close) is serialized by Balancer.mu. Every goroutine
+// has an owner, and Close stops them all and waits:
 //
-//   - its HTTP servers' Serve loops (serveWG);
+//   - the HTTP servers' Serve loops (Balancer.serveWG);
 //   - on Linux, one event loop per GOMAXPROCS for the plain listener
 //     (serveWG): accepting, handshakes and tunnels run on it, with no
 //     goroutine per connection. A loop starts a short-lived goroutine
@@ -20,22 +29,26 @@
 //     connection (serveWG);
 //   - for a tunnel not on an event loop (the TLS listener's, one net/http
 //     served first, every one where there is no loop), two pump goroutines
-//     (wg);
-//   - health probes (wg).
+//     (Balancer.wg, added under the registry's lock);
+//   - health probes and their tickers (the prober's wg and tickers).
 //
 // Locks are taken in this order, never the other way round (a lock only
 // ever waits for one to its right):
 //
-//	Balancer.mu → backend.mu → netPair.wmu/bmu → tunnel.mu → Balancer.tunnelsMu
-//	Balancer.mu → Balancer.randMu        backend.mu → Balancer.probeMu
+//	Balancer.mu → drainer.mu → netPair.wmu/bmu → tunnel.mu → registry.mu
+//	Balancer.mu → backend.mu → prober.mu
 //
-// Reload and Status take Balancer.mu, then each backend's; a drain that
-// expires holds its backend's mu while it closes that backend's tunnels;
-// a tunnel's close takes its own mu, lets go, then takes tunnelsMu. The
-// rest are leaves, held for a few lines and nothing taken inside:
-// idleMu, counters.codesMu, a policy's mu, a loop's mu, slowHeader's mu,
-// the HTTP proxy's per-request mu. Publishing an event takes none of them
-// and never blocks (the bus drops for slow subscribers).
+// Reload takes Balancer.mu, then starts or cancels drains and restarts the
+// prober; Status takes Balancer.mu, then each backend's. A delay that runs
+// out holds drainer.mu while it closes that backend's tunnels (a close
+// frame under the pair's write lock, then the tunnel's close); a tunnel's
+// close takes its own mu, lets go, then takes the registry's. A probe's
+// result holds its backend's mu, then marks the probe settled under
+// prober.mu. The rest are leaves, held for a few lines and nothing taken
+// inside: httpProxy.mu, counters.codesMu, a policy's mu, a loop's mu,
+// slowHeader's mu, the HTTP proxy's per-request mu. Publishing an event
+// takes none of them and never blocks (the bus drops for slow
+// subscribers).
 //
 // docs/ARCHITECTURE.md follows one connection from accept to close on both
 // front doors, file by file.
@@ -59,6 +72,7 @@ import (
 
 	"github.com/coder/quartz"
 
+	"github.com/wslab/wslab/balancer/config"
 	"github.com/wslab/wslab/events"
 )
 
@@ -77,8 +91,8 @@ type Options struct {
 	// Overrides win over every document, at start and at each reload: the
 	// settings a user gave as flags. Defaults fill in what a document
 	// leaves out, before the balancer's own defaults: lab up's nodes and
-	// their health path. Zero fields of either take no part (see compose).
-	Overrides, Defaults Config
+	// their health path. Zero fields of either take no part (see config.Compose).
+	Overrides, Defaults config.Config
 }
 
 // Balancer is a running load balancer.
@@ -91,52 +105,37 @@ type Balancer struct {
 	snap atomic.Pointer[snapshot]
 
 	// mu serializes the control path and guards the fields below.
-	mu         sync.Mutex
-	backends   map[string]*backend
-	stopChecks context.CancelFunc
-	checkWait  []quartz.Waiter
-	closed     bool
-	randMu     sync.Mutex // guards rng (taken inside mu or alone)
-	rng        *rand.Rand
-	doc        Config // the running document, before overrides and defaults
-	overrides  Config
-	defaults   Config
-	frontDoor  FrontDoor
+	mu        sync.Mutex
+	backends  map[string]*backend
+	closed    bool
+	doc       config.Config // the running document, before overrides and defaults
+	overrides config.Config
+	defaults  config.Config
+	frontDoor FrontDoor
 
 	servers      []*http.Server
-	addrs        []string       // listen addresses: [0] http, [1] https if any
-	asConfigured ListenerConfig // before ports were resolved, for reloads
+	addrs        []string        // listen addresses: [0] http, [1] https if any
+	asConfigured config.Listener // before ports were resolved, for reloads
 
-	// tunnelsMu guards tunnels and closing.
-	tunnelsMu sync.Mutex
-	tunnels   map[*tunnel]struct{}
-	closing   bool
-	nextID    atomic.Uint64
-
-	// idleMu guards idleHTTP: keep-alive connections waiting for a request.
-	idleMu   sync.Mutex
-	idleHTTP map[net.Conn]*quartz.Timer
+	tunnels *registry // open tunnels
 
 	counters counters
-	allDown  atomic.Bool // every backend unhealthy, said once (groupHealthChanged)
 
-	// probeMu guards probeWake, closed and replaced whenever a probe ends.
-	probeMu   sync.Mutex
-	probeWake chan struct{}
+	health *prober  // active health checks
+	drains *drainer // backends taken out of service
+	proxy  *httpProxy
 
-	wg        sync.WaitGroup  // tunnel pumps and health probes
-	serveWG   sync.WaitGroup  // accept loops, front doors, http.Server.Serve loops
-	handoffs  []*handoff      // the front doors' listeners
-	ctx       context.Context // cancelled by Close: ends dials and handshakes
-	cancel    context.CancelFunc
-	transport *http.Transport
-	probe     *http.Client
+	wg       sync.WaitGroup  // tunnel pumps and health probes
+	serveWG  sync.WaitGroup  // accept loops, front doors, http.Server.Serve loops
+	handoffs []*handoff      // the front doors' listeners
+	ctx      context.Context // cancelled by Close: ends dials and handshakes
+	cancel   context.CancelFunc
 }
 
 // Start composes doc with opts.Overrides and opts.Defaults, validates the
 // result, listens, and starts health checks. The config becomes generation
 // 1.
-func Start(_ context.Context, doc Config, opts Options) (*Balancer, error) {
+func Start(_ context.Context, doc config.Config, opts Options) (*Balancer, error) {
 	b := newBalancer(opts)
 	cfg := b.compose(doc, nil)
 	if err := cfg.Validate(); err != nil {
@@ -144,7 +143,7 @@ func Start(_ context.Context, doc Config, opts Options) (*Balancer, error) {
 		return nil, fmt.Errorf("invalid balancer config: %w", err)
 	}
 	b.doc = doc
-	cfg = cfg.withDefaults()
+	cfg = cfg.WithDefaults()
 	b.asConfigured = cfg.Listener
 	lns, err := b.listen(&cfg)
 	if err != nil {
@@ -161,7 +160,7 @@ func Start(_ context.Context, doc Config, opts Options) (*Balancer, error) {
 		b.serve(b.servers[i+1], ln)
 	}
 	b.mu.Lock()
-	b.startChecks(snap)
+	b.health.restart(snap)
 	b.mu.Unlock()
 	b.publish(events.Event{Kind: events.ConfigApplied, Generation: 1, Detail: snap.summary()})
 	return b, nil
@@ -169,10 +168,9 @@ func Start(_ context.Context, doc Config, opts Options) (*Balancer, error) {
 
 func newBalancer(opts Options) *Balancer {
 	b := &Balancer{
-		clock: opts.Clock, events: opts.Events, log: opts.Logger, name: opts.Name, rng: opts.Rand,
+		clock: opts.Clock, events: opts.Events, log: opts.Logger, name: opts.Name,
 		overrides: opts.Overrides, defaults: opts.Defaults, frontDoor: opts.FrontDoor,
-		probeWake: make(chan struct{}),
-		backends:  map[string]*backend{}, tunnels: map[*tunnel]struct{}{}, idleHTTP: map[net.Conn]*quartz.Timer{},
+		backends: map[string]*backend{}, tunnels: newRegistry(),
 	}
 	b.ctx, b.cancel = context.WithCancel(context.Background())
 	if b.clock == nil {
@@ -184,30 +182,29 @@ func newBalancer(opts Options) *Balancer {
 	if b.name == "" {
 		b.name = "balancer"
 	}
-	if b.rng == nil {
+	rng := opts.Rand
+	if rng == nil {
 		var seed [16]byte
 		crand.Read(seed[:])
-		b.rng = rand.New(rand.NewPCG(binary.LittleEndian.Uint64(seed[:8]), binary.LittleEndian.Uint64(seed[8:])))
+		rng = rand.New(rand.NewPCG(binary.LittleEndian.Uint64(seed[:8]), binary.LittleEndian.Uint64(seed[8:])))
 	}
-	dialer := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
-	b.transport = &http.Transport{
-		DialContext:         dialer.DialContext,
-		MaxIdleConnsPerHost: 16,
-		IdleConnTimeout:     90 * time.Second,
-	}
-	b.probe = &http.Client{
-		Transport:     &http.Transport{DialContext: dialer.DialContext, DisableKeepAlives: true},
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
+	b.drains = &drainer{clock: b.clock, publish: b.publish, tunnels: b.tunnels, rng: rng, delays: map[*backend]*quartz.Timer{}}
+	b.health = newProber(b.clock, b.publish, b.snap.Load)
+	b.proxy = newHTTPProxy(b.clock, b.snap.Load)
 	return b
+}
+
+// compose is config.Compose with the balancer's overrides and defaults.
+func (b *Balancer) compose(doc config.Config, running []config.Server) config.Config {
+	return config.Compose(b.overrides, doc, b.defaults, running)
 }
 
 // buildSnapshot makes generation gen of cfg, linking each server to its live
 // state (created on first sight). Callers hold b.mu or own b.
-func (b *Balancer) buildSnapshot(cfg Config, gen uint64) *snapshot {
+func (b *Balancer) buildSnapshot(cfg config.Config, gen uint64) *snapshot {
 	s := &snapshot{gen: gen, cfg: cfg, policy: newPolicy(cfg.ServerGroup.Policy), httpPolicy: newPolicy(cfg.ServerGroup.Policy)}
 	for _, sc := range cfg.ServerGroup.Servers {
-		u, _ := parseServerURL(sc.URL) // validated
+		u, _ := config.ParseServerURL(sc.URL) // validated
 		be := b.backends[sc.Name]
 		if be == nil {
 			be = newBackend(sc.Name)
@@ -232,7 +229,7 @@ func (s *snapshot) summary() string {
 		profile = "profile " + s.cfg.Profile + ", "
 	}
 	idle := "idle timeout " + s.idleTimeout().String()
-	if s.cfg.Listener.IdleReset == IdleResetNone {
+	if s.cfg.Listener.IdleReset == config.IdleResetNone {
 		idle = "no idle timeout"
 	}
 	if life := time.Duration(*s.cfg.Listener.MaxLifetime); life > 0 {
@@ -245,7 +242,7 @@ func (s *snapshot) summary() string {
 // listen binds the HTTP listener and, if configured, the HTTPS one, and
 // writes the bound addresses (a port 0 resolved) into cfg. Serving starts
 // later, once a snapshot exists.
-func (b *Balancer) listen(cfg *Config) ([]net.Listener, error) {
+func (b *Balancer) listen(cfg *config.Config) ([]net.Listener, error) {
 	var lns []net.Listener
 	// No TCP keep-alive probes: the idle timeout decides when a quiet
 	// connection goes, and each accept saves three setsockopt calls.
@@ -277,14 +274,14 @@ func (b *Balancer) listen(cfg *Config) ([]net.Listener, error) {
 	return lns, nil
 }
 
-func (b *Balancer) newServer(cfg Config) *http.Server {
+func (b *Balancer) newServer(cfg config.Config) *http.Server {
 	return &http.Server{
 		Handler: b,
 		// Wall-clock guard against clients that send headers slowly; the
 		// idle timeout, which scenarios control, runs on b.clock.
 		ReadHeaderTimeout: time.Duration(cfg.Listener.HeaderTimeout),
 		MaxHeaderBytes:    cfg.Listener.MaxHeaderBytes,
-		ConnState:         b.connState,
+		ConnState:         b.proxy.connState,
 		ErrorLog:          slog.NewLogLogger(b.log.Handler(), slog.LevelDebug),
 		TLSNextProto:      map[string]func(*http.Server, *tlsConn, http.Handler){}, // HTTP/1.1 only: WebSockets need it
 	}
@@ -317,7 +314,7 @@ func (b *Balancer) TLSAddr() string {
 func (b *Balancer) Generation() uint64 { return b.snap.Load().gen }
 
 // Config returns the current config, defaults filled in.
-func (b *Balancer) Config() Config { return b.snap.Load().cfg }
+func (b *Balancer) Config() config.Config { return b.snap.Load().cfg }
 
 // ServeHTTP routes a request: WebSocket upgrades become tunnels, anything
 // else is proxied as ordinary HTTP.
@@ -328,20 +325,6 @@ func (b *Balancer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	b.serveHTTP(w, r, snap)
-}
-
-// connState closes keep-alive connections that stay idle for the idle
-// timeout, on the balancer's clock.
-func (b *Balancer) connState(c net.Conn, st http.ConnState) {
-	b.idleMu.Lock()
-	defer b.idleMu.Unlock()
-	if t, ok := b.idleHTTP[c]; ok {
-		t.Stop()
-		delete(b.idleHTTP, c)
-	}
-	if st == http.StateIdle {
-		b.idleHTTP[c] = b.clock.AfterFunc(b.snap.Load().idleTimeout(), func() { c.Close() }, "balancer", "http-idle")
-	}
 }
 
 // ErrClosed is returned by Reload on a closed balancer.
@@ -368,7 +351,7 @@ func (b *Balancer) Shutdown(ctx context.Context, progress func(open int)) error 
 		h.Close()
 	}
 	b.mu.Unlock()
-	open := b.openTunnels()
+	open := b.tunnels.list(nil)
 	for _, tn := range open {
 		tn.claim(ReasonShutdown, "the balancer said goodbye (1001) to both ends")
 		tn.conns.sayGoodbye(tn)
@@ -385,7 +368,7 @@ func (b *Balancer) Shutdown(ctx context.Context, progress func(open int)) error 
 			return b.Close()
 		case <-tick.C:
 		}
-		if n := len(b.openTunnels()); n != last {
+		if n := len(b.tunnels.list(nil)); n != last {
 			last = n
 			if progress != nil {
 				progress(n)
@@ -393,17 +376,6 @@ func (b *Balancer) Shutdown(ctx context.Context, progress func(open int)) error 
 		}
 	}
 	return b.Close()
-}
-
-// openTunnels lists the registered tunnels.
-func (b *Balancer) openTunnels() []*tunnel {
-	b.tunnelsMu.Lock()
-	defer b.tunnelsMu.Unlock()
-	out := make([]*tunnel, 0, len(b.tunnels))
-	for t := range b.tunnels {
-		out = append(out, t)
-	}
-	return out
 }
 
 // Close stops listening, closes every tunnel with reason "shutdown", stops
@@ -416,33 +388,17 @@ func (b *Balancer) Close() error {
 	}
 	b.closed = true
 	b.cancel()
-	if b.stopChecks != nil {
-		b.stopChecks()
-	}
 	for _, srv := range b.servers {
 		srv.Close()
 	}
 	for _, h := range b.handoffs {
 		h.Close()
 	}
-	for _, be := range b.backends {
-		be.mu.Lock()
-		if be.drainTimer != nil {
-			be.drainTimer.Stop()
-		}
-		be.mu.Unlock()
-	}
-	waiters := b.checkWait
 	b.mu.Unlock()
+	b.drains.close()
+	b.health.close()
 
-	b.tunnelsMu.Lock()
-	b.closing = true
-	open := make([]*tunnel, 0, len(b.tunnels))
-	for t := range b.tunnels {
-		open = append(open, t)
-	}
-	b.tunnelsMu.Unlock()
-	for _, t := range open {
+	for _, t := range b.tunnels.close() {
 		t.close(ReasonShutdown)
 	}
 	for _, h := range b.handoffs {
@@ -450,18 +406,9 @@ func (b *Balancer) Close() error {
 			l.stop() // after the tunnels' closes, which it runs first
 		}
 	}
-	for _, w := range waiters {
-		w.Wait()
-	}
 	b.serveWG.Wait()
 	b.wg.Wait()
-	b.idleMu.Lock()
-	for c, t := range b.idleHTTP {
-		t.Stop()
-		delete(b.idleHTTP, c)
-	}
-	b.idleMu.Unlock()
-	b.transport.CloseIdleConnections()
+	b.proxy.close()
 	return nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/wslab/wslab/balancer"
+	"github.com/wslab/wslab/balancer/config"
 	"github.com/wslab/wslab/node"
 )
 
@@ -21,15 +22,23 @@ func BenchmarkTunnelEcho(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer nd.Close()
-	bal, err := balancer.Start(context.Background(), balancer.Config{
-		Listener:    balancer.ListenerConfig{Addr: "127.0.0.1:0"},
-		ServerGroup: balancer.ServerGroupConfig{Servers: []balancer.ServerConfig{{Name: "echo", URL: nd.URL()}}, HealthCheck: balancer.HealthCheckConfig{Disabled: true}},
+	bal, err := balancer.Start(context.Background(), config.Config{
+		Listener:    config.Listener{Addr: "127.0.0.1:0"},
+		ServerGroup: config.ServerGroup{Servers: []config.Server{{Name: "echo", URL: nd.URL()}}, HealthCheck: config.HealthCheck{Disabled: true}},
 	}, balancer.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer bal.Close()
-	for _, target := range []struct{ name, url string }{{"direct", nd.URL()}, {"balancer", bal.URL()}} {
+	pumps, err := balancer.Start(context.Background(), config.Config{
+		Listener:    config.Listener{Addr: "127.0.0.1:0"},
+		ServerGroup: config.ServerGroup{Servers: []config.Server{{Name: "echo", URL: nd.URL()}}, HealthCheck: config.HealthCheck{Disabled: true}},
+	}, balancer.Options{FrontDoor: balancer.Goroutines})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer pumps.Close()
+	for _, target := range []struct{ name, url string }{{"direct", nd.URL()}, {"balancer", bal.URL()}, {"balancer-goroutines", pumps.URL()}} {
 		b.Run(target.name, func(b *testing.B) {
 			ctx := context.Background()
 			c, _, err := websocket.Dial(ctx, strings.Replace(target.url, "http", "ws", 1)+"/", nil)
@@ -54,14 +63,14 @@ func BenchmarkTunnelEcho(b *testing.B) {
 
 // BenchmarkPick measures choosing a backend among 8 for a new connection.
 func BenchmarkPick(b *testing.B) {
-	for _, policy := range []string{balancer.RoundRobin, balancer.LeastConn, balancer.SourceHash} {
+	for _, policy := range []string{config.RoundRobin, config.LeastConn, config.SourceHash} {
 		b.Run(policy, func(b *testing.B) {
-			var srv []balancer.ServerConfig
+			var srv []config.Server
 			for i := range 8 {
-				srv = append(srv, balancer.ServerConfig{Name: fmt.Sprintf("n%d", i), URL: fmt.Sprintf("http://127.0.0.1:%d", 9001+i)})
+				srv = append(srv, config.Server{Name: fmt.Sprintf("n%d", i), URL: fmt.Sprintf("http://127.0.0.1:%d", 9001+i)})
 			}
 			b.ReportAllocs()
-			balancer.BenchPick(b, balancer.Config{ServerGroup: balancer.ServerGroupConfig{Policy: policy, Servers: srv}})
+			balancer.BenchPick(b, config.Config{ServerGroup: config.ServerGroup{Policy: policy, Servers: srv}})
 		})
 	}
 }

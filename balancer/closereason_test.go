@@ -15,19 +15,15 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/wslab/wslab/balancer"
+	"github.com/wslab/wslab/balancer/balancertest"
+	"github.com/wslab/wslab/balancer/config"
 	"github.com/wslab/wslab/events"
 )
 
-// onBothFrontDoors runs f on the event loop and on goroutines.
-func onBothFrontDoors(t *testing.T, f func(t *testing.T, door balancer.FrontDoor)) {
-	t.Run("event loop", func(t *testing.T) { f(t, balancer.EventLoop) })
-	t.Run("goroutines", func(t *testing.T) { f(t, balancer.Goroutines) })
-}
-
 func TestCloseReasonsSayWhoEndedFirstAndHow(t *testing.T) {
-	onBothFrontDoors(t, func(t *testing.T, door balancer.FrontDoor) {
+	balancertest.FrontDoors(t, func(t *testing.T, door balancer.FrontDoor) {
 		nodes := echoNodes(t, 1)
-		r := start(t, balancer.Config{ServerGroup: balancer.ServerGroupConfig{Servers: servers(nodes), HealthCheck: noChecks()}}, quartz.NewMock(t), door)
+		r := start(t, config.Config{ServerGroup: config.ServerGroup{Servers: servers(nodes), HealthCheck: noChecks()}}, quartz.NewMock(t), door)
 		closedWith := func(end func(c *wsConn)) events.Event {
 			t.Helper()
 			c := dialWS(t, r.b.URL())
@@ -124,12 +120,12 @@ func closeCodeOf(br *bufio.Reader) (int, error) {
 }
 
 func TestShutdownSaysGoodbyeToBothEnds(t *testing.T) {
-	onBothFrontDoors(t, func(t *testing.T, door balancer.FrontDoor) {
+	balancertest.FrontDoors(t, func(t *testing.T, door balancer.FrontDoor) {
 		backendHeard := make(chan int, 100)
-		addr := rawBackend(t, func(c net.Conn) {
+		addr := balancertest.RawBackend(t, func(c net.Conn) {
 			defer c.Close()
 			br := bufio.NewReader(c)
-			if !answer101(c, br) {
+			if !balancertest.Answer101(c, br) {
 				return
 			}
 			code, err := closeCodeOf(br)
@@ -139,8 +135,8 @@ func TestShutdownSaysGoodbyeToBothEnds(t *testing.T) {
 			backendHeard <- code
 			c.Write([]byte{0x88, 0x02, 0x03, 0xe9}) // answer 1001, then hang up
 		})
-		r := start(t, balancer.Config{ServerGroup: balancer.ServerGroupConfig{
-			Servers: []balancer.ServerConfig{{Name: "raw", URL: addr}}, HealthCheck: noChecks()}}, quartz.NewMock(t), door)
+		r := start(t, config.Config{ServerGroup: config.ServerGroup{
+			Servers: []config.Server{{Name: "raw", URL: addr}}, HealthCheck: noChecks()}}, quartz.NewMock(t), door)
 		b := r.b
 		const n = 20
 		heard := make(chan int, n)
@@ -184,10 +180,10 @@ func TestShutdownSaysGoodbyeToBothEnds(t *testing.T) {
 }
 
 func TestShutdownClosesWhatDoesNotAnswerAtItsTimeout(t *testing.T) {
-	onBothFrontDoors(t, func(t *testing.T, door balancer.FrontDoor) {
-		addr := echoBytes(t)
-		r := start(t, balancer.Config{ServerGroup: balancer.ServerGroupConfig{
-			Servers: []balancer.ServerConfig{{Name: "raw", URL: addr}}, HealthCheck: noChecks()}}, quartz.NewMock(t), door)
+	balancertest.FrontDoors(t, func(t *testing.T, door balancer.FrontDoor) {
+		addr := balancertest.EchoBackend(t)
+		r := start(t, config.Config{ServerGroup: config.ServerGroup{
+			Servers: []config.Server{{Name: "raw", URL: addr}}, HealthCheck: noChecks()}}, quartz.NewMock(t), door)
 		b := r.b
 		c, br := openTunnel(t, b.Addr()) // a client that never answers a close frame
 		defer c.Close()

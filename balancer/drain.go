@@ -2,44 +2,68 @@ package balancer
 
 import (
 	"fmt"
+	"math/rand/v2"
+	"sync"
 	"time"
 
+	"github.com/coder/quartz"
+
+	"github.com/wslab/wslab/balancer/config"
 	"github.com/wslab/wslab/events"
 )
 
-// startDrain stops new connections to be and closes its tunnels when the
-// deregistration delay runs out. Callers hold b.mu.
-func (b *Balancer) startDrain(be *backend, snap *snapshot) {
+// drainer takes backends out of service: new connections stop going to
+// one at once (backend.draining, which the data path reads), and when the
+// deregistration delay runs out its tunnels close, each at a jittered
+// moment with drain.jitter. It owns the delays' timers and the jitter's
+// randomness.
+type drainer struct {
+	clock   quartz.Clock
+	publish func(events.Event)
+	tunnels *registry
+
+	// mu guards the fields below. A delay that runs out holds it while it
+	// closes its backend's tunnels.
+	mu     sync.Mutex
+	rng    *rand.Rand
+	delays map[*backend]*quartz.Timer // running deregistration delays
+}
+
+// start stops new connections to be and closes its tunnels when the
+// deregistration delay runs out. The control path calls it.
+func (d *drainer) start(be *backend, snap *snapshot) {
 	be.draining.Store(true)
 	delay := time.Duration(*snap.cfg.ServerGroup.DeregistrationDelay)
 	drain := snap.cfg.ServerGroup.Drain
-	b.publish(events.Event{Kind: events.BackendDrain, Backend: be.name, Reason: "draining",
+	d.publish(events.Event{Kind: events.BackendDrain, Backend: be.name, Reason: "draining",
 		Detail: fmt.Sprintf("%d open connections close after the deregistration delay of %s", be.active.Load(), delay)})
-	be.mu.Lock()
-	defer be.mu.Unlock()
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	if delay == 0 {
-		b.expire(be, drain)
+		d.expire(be, drain)
 		return
 	}
-	be.drainTimer = b.clock.AfterFunc(delay, func() {
-		be.mu.Lock()
-		defer be.mu.Unlock()
-		if be.drainTimer != nil {
-			b.expire(be, drain)
+	var timer *quartz.Timer
+	timer = d.clock.AfterFunc(delay, func() {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		if d.delays[be] == timer { // not cancelled meanwhile
+			d.expire(be, drain)
 		}
 	}, "balancer", "drain")
+	d.delays[be] = timer
 }
 
 // expire closes the tunnels of a drained backend, each at a jittered moment
-// within the window when drain.jitter is set. Callers hold be.mu.
-func (b *Balancer) expire(be *backend, drain DrainConfig) {
-	be.drainTimer = nil
+// within the window when drain.jitter is set. Callers hold d.mu.
+func (d *drainer) expire(be *backend, drain config.Drain) {
+	delete(d.delays, be)
 	if drain.KeepOpen {
-		b.publish(events.Event{Kind: events.BackendDrain, Backend: be.name, Reason: "delay_over",
+		d.publish(events.Event{Kind: events.BackendDrain, Backend: be.name, Reason: "delay_over",
 			Detail: fmt.Sprintf("deregistration delay over; drain.keep_open leaves its %d open connections until they close", be.active.Load())})
 		return
 	}
-	for _, tn := range b.tunnelsOf(be) {
+	for _, tn := range d.tunnels.list(func(tn *tunnel) bool { return tn.t.b == be }) {
 		close := func() {
 			if drain.CloseFrame {
 				tn.goAway(ReasonDrained)
@@ -51,36 +75,36 @@ func (b *Balancer) expire(be *backend, drain DrainConfig) {
 			close()
 			continue
 		}
-		b.randMu.Lock()
-		d := time.Duration(b.rng.Int64N(int64(drain.Jitter)))
-		b.randMu.Unlock()
-		b.clock.AfterFunc(d, close, "balancer", "drain-jitter")
+		d.clock.AfterFunc(time.Duration(d.rng.Int64N(int64(drain.Jitter))), close, "balancer", "drain-jitter")
 	}
 }
 
-// cancelDrain takes a backend back into service before its delay ran out.
-// Callers hold b.mu.
-func (b *Balancer) cancelDrain(be *backend) {
-	be.mu.Lock()
-	if be.drainTimer != nil {
-		be.drainTimer.Stop()
-		be.drainTimer = nil
+// cancel takes a backend back into service before its delay ran out. The
+// control path calls it.
+func (d *drainer) cancel(be *backend) {
+	d.mu.Lock()
+	if t := d.delays[be]; t != nil {
+		t.Stop()
+		delete(d.delays, be)
 	}
-	be.mu.Unlock()
+	d.mu.Unlock()
 	be.draining.Store(false)
-	b.publish(events.Event{Kind: events.BackendDrain, Backend: be.name, Reason: "active", Detail: "back in service"})
+	d.publish(events.Event{Kind: events.BackendDrain, Backend: be.name, Reason: "active", Detail: "back in service"})
 }
 
-// tunnelsOf lists the open tunnels to be, oldest first.
-func (b *Balancer) tunnelsOf(be *backend) []*tunnel {
-	b.tunnelsMu.Lock()
-	defer b.tunnelsMu.Unlock()
-	var out []*tunnel
-	for tn := range b.tunnels {
-		if tn.t.b == be {
-			out = append(out, tn)
-		}
+// over reports whether be's deregistration delay has run out (or was 0).
+func (d *drainer) over(be *backend) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.delays[be] == nil
+}
+
+// close stops every running delay.
+func (d *drainer) close() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for be, t := range d.delays {
+		t.Stop()
+		delete(d.delays, be)
 	}
-	sortTunnels(out)
-	return out
 }

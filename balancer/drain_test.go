@@ -8,6 +8,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/wslab/wslab/balancer"
+	"github.com/wslab/wslab/balancer/config"
 )
 
 // TestDrainAfterDeregistrationDelay: a backend removed by a reload keeps
@@ -18,11 +19,11 @@ func TestDrainAfterDeregistrationDelay(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			clk := quartz.NewMock(t)
 			nodes := echoNodes(t, 2)
-			cfg := balancer.Config{
-				Listener: balancer.ListenerConfig{IdleTimeout: balancer.Duration(4000 * time.Second)},
-				ServerGroup: balancer.ServerGroupConfig{
+			cfg := config.Config{
+				Listener: config.Listener{IdleTimeout: config.Duration(4000 * time.Second)},
+				ServerGroup: config.ServerGroup{
 					Servers: servers(nodes), HealthCheck: noChecks(),
-					Drain: balancer.DrainConfig{CloseFrame: closeFrame},
+					Drain: config.Drain{CloseFrame: closeFrame},
 				},
 			}
 			r := start(t, cfg, clk)
@@ -67,12 +68,12 @@ func TestDrainAfterDeregistrationDelay(t *testing.T) {
 func TestKeepOpenLeavesADrainedBackendsTunnelsToTheirEnds(t *testing.T) {
 	clk := quartz.NewMock(t)
 	nodes := echoNodes(t, 2)
-	delay := balancer.Duration(10 * time.Second)
-	cfg := balancer.Config{
-		Listener: balancer.ListenerConfig{IdleTimeout: balancer.Duration(4000 * time.Second)},
-		ServerGroup: balancer.ServerGroupConfig{
+	delay := config.Duration(10 * time.Second)
+	cfg := config.Config{
+		Listener: config.Listener{IdleTimeout: config.Duration(4000 * time.Second)},
+		ServerGroup: config.ServerGroup{
 			Servers: servers(nodes), HealthCheck: noChecks(), DeregistrationDelay: &delay,
-			Drain: balancer.DrainConfig{KeepOpen: true},
+			Drain: config.Drain{KeepOpen: true},
 		},
 	}
 	r := start(t, cfg, clk)
@@ -92,7 +93,7 @@ func TestKeepOpenLeavesADrainedBackendsTunnelsToTheirEnds(t *testing.T) {
 			t.Fatalf("a tunnel closed: %+v", e)
 		}
 	}
-	aws, err := balancer.ProfileConfig("aws-nlb")
+	aws, err := config.FromProfile("aws-nlb")
 	if err != nil || !aws.ServerGroup.Drain.KeepOpen {
 		t.Fatalf("aws-nlb: keep_open %v (%v), want true: its drain does not cut by default", aws.ServerGroup.Drain.KeepOpen, err)
 	}

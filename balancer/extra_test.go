@@ -11,7 +11,7 @@ import (
 
 	"github.com/coder/quartz"
 
-	"github.com/wslab/wslab/balancer"
+	"github.com/wslab/wslab/balancer/config"
 	"github.com/wslab/wslab/events"
 )
 
@@ -27,14 +27,14 @@ func TestWatchedFileHotReloads(t *testing.T) {
 	}
 	one := "server_group:\n  health_check: {disabled: true}\n  servers:\n    - {name: node-1, url: " + nodes[0].URL() + "}\n"
 	write(one)
-	cfg, err := balancer.LoadConfigFile(path)
+	cfg, err := config.LoadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg.Listener.Addr = "127.0.0.1:0"
 	r := start(t, cfg, nil)
 	c := dialWS(t, r.b.URL())
-	watch, err := balancer.WatchConfigFile(path)
+	watch, err := config.WatchFile(path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +76,7 @@ func TestWatchedFileHotReloads(t *testing.T) {
 func TestIdleKeepAliveHTTPIsClosed(t *testing.T) {
 	clk := quartz.NewMock(t)
 	nodes := echoNodes(t, 1)
-	r := start(t, balancer.Config{ServerGroup: balancer.ServerGroupConfig{Servers: servers(nodes), HealthCheck: noChecks()}}, clk)
+	r := start(t, config.Config{ServerGroup: config.ServerGroup{Servers: servers(nodes), HealthCheck: noChecks()}}, clk)
 	c, err := net.Dial("tcp", r.b.Addr())
 	if err != nil {
 		t.Fatal(err)
@@ -86,7 +86,7 @@ func TestIdleKeepAliveHTTPIsClosed(t *testing.T) {
 	defer trap.Close()
 	c.Write([]byte("GET /healthz HTTP/1.1\r\nHost: lab\r\n\r\n"))
 	trap.MustWait(ctxT(t)).MustRelease(ctxT(t)) // the response is out; the connection idles
-	advance(t, clk, balancer.DefaultIdleTimeout)
+	advance(t, clk, config.DefaultIdleTimeout)
 	c.SetReadDeadline(time.Now().Add(waitFor)) // the test's bound only
 	buf := make([]byte, 4096)
 	for {
@@ -102,19 +102,19 @@ func TestIdleKeepAliveHTTPIsClosed(t *testing.T) {
 func TestWebSocketHealthCheck(t *testing.T) {
 	clk := quartz.NewMock(t)
 	nodes := echoNodes(t, 1)
-	hc := balancer.HealthCheckConfig{Type: "websocket", Path: "/"}
-	r := start(t, balancer.Config{ServerGroup: balancer.ServerGroupConfig{Servers: servers(nodes), HealthCheck: hc}}, clk)
-	if got := tick(t, r, clk, balancer.DefaultHealthInterval, 1); got["node-1"] != "ok" {
+	hc := config.HealthCheck{Type: "websocket", Path: "/"}
+	r := start(t, config.Config{ServerGroup: config.ServerGroup{Servers: servers(nodes), HealthCheck: hc}}, clk)
+	if got := tick(t, r, clk, config.DefaultHealthInterval, 1); got["node-1"] != "ok" {
 		t.Fatalf("websocket check: %v, want ok", got)
 	}
 	nodes[0].Kill()
-	if got := tick(t, r, clk, balancer.DefaultHealthInterval, 1); got["node-1"] != "failed" {
+	if got := tick(t, r, clk, config.DefaultHealthInterval, 1); got["node-1"] != "failed" {
 		t.Fatalf("websocket check of a dead node: %v, want failed", got)
 	}
 }
 
 func TestNoHealthyBackendIs503(t *testing.T) {
-	r := start(t, balancer.Config{}, nil) // an empty server group
+	r := start(t, config.Config{}, nil) // an empty server group
 	resp := httpGet(t, r.b.URL()+"/")
 	if resp.StatusCode != http.StatusServiceUnavailable {
 		t.Fatalf("got %d, want 503", resp.StatusCode)

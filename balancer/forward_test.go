@@ -11,7 +11,7 @@ import (
 
 	"github.com/coder/websocket"
 
-	"github.com/wslab/wslab/balancer"
+	"github.com/wslab/wslab/balancer/config"
 )
 
 // headerBackend records the handshake headers it sees, then echoes.
@@ -40,9 +40,9 @@ func headerBackend(t *testing.T) (*httptest.Server, chan http.Header) {
 
 func TestForwardedHeadersOverHTTPAndWSS(t *testing.T) {
 	be, seen := headerBackend(t)
-	r := start(t, balancer.Config{
-		Listener:    balancer.ListenerConfig{TLS: &balancer.TLSConfig{Addr: "127.0.0.1:0", SelfSigned: true}},
-		ServerGroup: balancer.ServerGroupConfig{Servers: []balancer.ServerConfig{{Name: "app", URL: be.URL}}, HealthCheck: noChecks()},
+	r := start(t, config.Config{
+		Listener:    config.Listener{TLS: &config.TLS{Addr: "127.0.0.1:0", SelfSigned: true}},
+		ServerGroup: config.ServerGroup{Servers: []config.Server{{Name: "app", URL: be.URL}}, HealthCheck: noChecks()},
 	}, nil)
 	insecure := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
 	for _, tt := range []struct {
@@ -91,7 +91,7 @@ func portOf(addr string) string {
 // in the same packet as the handshake still gets it echoed.
 func TestBytesBehindTheHandshakeAreKept(t *testing.T) {
 	nodes := echoNodes(t, 1)
-	r := start(t, balancer.Config{ServerGroup: balancer.ServerGroupConfig{Servers: servers(nodes), HealthCheck: noChecks()}}, nil)
+	r := start(t, config.Config{ServerGroup: config.ServerGroup{Servers: servers(nodes), HealthCheck: noChecks()}}, nil)
 	c, err := net.Dial("tcp", r.b.Addr())
 	if err != nil {
 		t.Fatal(err)

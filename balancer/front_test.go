@@ -5,7 +5,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +12,8 @@ import (
 	"github.com/coder/quartz"
 
 	"github.com/wslab/wslab/balancer"
+	"github.com/wslab/wslab/balancer/balancertest"
+	"github.com/wslab/wslab/balancer/config"
 )
 
 const wsKey = "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
@@ -54,7 +55,7 @@ func expectUpgradeAndEcho(t *testing.T, c net.Conn, br *bufio.Reader, want strin
 // sent behind the head kept.
 func TestUpgradesPassedToNetHTTP(t *testing.T) {
 	nodes := echoNodes(t, 1)
-	r := start(t, balancer.Config{ServerGroup: balancer.ServerGroupConfig{Servers: servers(nodes), HealthCheck: noChecks()}}, nil)
+	r := start(t, config.Config{ServerGroup: config.ServerGroup{Servers: servers(nodes), HealthCheck: noChecks()}}, nil)
 	up := "GET /echo HTTP/1.1\r\nHost: " + r.b.Addr() + "\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n" + wsKey
 
 	t.Run("after a plain request on the same connection", func(t *testing.T) {
@@ -91,7 +92,7 @@ func TestUpgradesPassedToNetHTTP(t *testing.T) {
 // waiting client is hung up on.
 func TestCloseDuringHandshake(t *testing.T) {
 	accepted := make(chan net.Conn, 1)
-	silent := rawBackend(t, func(c net.Conn) { accepted <- c }) // holds it open, says nothing
+	silent := balancertest.RawBackend(t, func(c net.Conn) { accepted <- c }) // holds it open, says nothing
 	bus := startOne(t, "silent", silent)
 	c := sendUpgrade(t, bus.Addr())
 	defer c.Close()
@@ -120,34 +121,28 @@ func startOne(t *testing.T, name, url string, door ...balancer.FrontDoor) *balan
 	if len(door) > 0 {
 		opts.FrontDoor = door[0]
 	}
-	b, err := balancer.Start(t.Context(), balancer.Config{
-		Listener:    balancer.ListenerConfig{Addr: "127.0.0.1:0"},
-		ServerGroup: balancer.ServerGroupConfig{Servers: []balancer.ServerConfig{{Name: name, URL: url}}, HealthCheck: noChecks()},
+	return balancertest.Start(t, config.Config{
+		ServerGroup: config.ServerGroup{Servers: []config.Server{{Name: name, URL: url}}, HealthCheck: noChecks()},
 	}, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { b.Close() })
-	return b
 }
 
 // Close does not wait on a tunnel whose backend stopped reading: the pump
 // stuck writing to it is released, or the event loop's backlog dropped.
 func TestCloseWithBackendNotReading(t *testing.T) {
-	bothWays(t, testCloseWithBackendNotReading)
+	balancertest.FrontDoors(t, testCloseWithBackendNotReading)
 }
 
-func testCloseWithBackendNotReading(t *testing.T, d door) {
+func testCloseWithBackendNotReading(t *testing.T, door balancer.FrontDoor) {
 	got := make(chan net.Conn, 1)
-	deaf := rawBackend(t, func(c net.Conn) {
+	deaf := balancertest.RawBackend(t, func(c net.Conn) {
 		c.(*net.TCPConn).SetReadBuffer(4096)
 		br := bufio.NewReader(c)
-		if answer101(c, br) {
+		if balancertest.Answer101(c, br) {
 			br.ReadByte() // the flood has begun; from here on nobody reads
 			got <- c
 		}
 	})
-	b := startOne(t, "deaf", deaf, d.front)
+	b := startOne(t, "deaf", deaf, door)
 	c := sendUpgrade(t, b.Addr())
 	defer c.Close()
 	if resp, err := http.ReadResponse(bufio.NewReader(c), nil); err != nil || resp.StatusCode != 101 {
@@ -156,20 +151,20 @@ func testCloseWithBackendNotReading(t *testing.T, d door) {
 	go c.Write(make([]byte, 64<<20)) // far more than the sockets between can hold
 	backend := <-got
 	defer backend.Close()
-	d.stuck(t, b, "balancer.(*netPair).deliver") // the up pump, writing to the backend
+	balancertest.WaitBlockedWrite(t, b, false) // the up copy, writing to the backend
 	closeWithin(t, b, "Close is stuck behind a pump writing to a backend that does not read")
 }
 
 // A drain with close frames is not held up by a client that stopped reading
 // while its backend kept sending: the tunnel still closes as drained.
 func TestDrainPastAClientThatStoppedReading(t *testing.T) {
-	bothWays(t, testDrainPastAClientThatStoppedReading)
+	balancertest.FrontDoors(t, testDrainPastAClientThatStoppedReading)
 }
 
-func testDrainPastAClientThatStoppedReading(t *testing.T, d door) {
+func testDrainPastAClientThatStoppedReading(t *testing.T, door balancer.FrontDoor) {
 	flooding := make(chan net.Conn, 1)
-	firehose := rawBackend(t, func(c net.Conn) {
-		if !answer101(c, bufio.NewReader(c)) {
+	firehose := balancertest.RawBackend(t, func(c net.Conn) {
+		if !balancertest.Answer101(c, bufio.NewReader(c)) {
 			return
 		}
 		flooding <- c
@@ -181,19 +176,19 @@ func testDrainPastAClientThatStoppedReading(t *testing.T, d door) {
 		}
 	})
 	clk := quartz.NewMock(t)
-	r := start(t, balancer.Config{
-		Listener: balancer.ListenerConfig{IdleTimeout: balancer.Duration(4000 * time.Second)},
-		ServerGroup: balancer.ServerGroupConfig{
-			Servers: []balancer.ServerConfig{{Name: "firehose", URL: firehose}}, HealthCheck: noChecks(),
-			Drain: balancer.DrainConfig{CloseFrame: true},
+	r := start(t, config.Config{
+		Listener: config.Listener{IdleTimeout: config.Duration(4000 * time.Second)},
+		ServerGroup: config.ServerGroup{
+			Servers: []config.Server{{Name: "firehose", URL: firehose}}, HealthCheck: noChecks(),
+			Drain: config.Drain{CloseFrame: true},
 		},
-	}, clk, d.front)
+	}, clk, door)
 	c := sendUpgrade(t, r.b.Addr())
 	defer c.Close()
 	backend := <-flooding
 	defer backend.Close()
 	// The client reads nothing more: the pump ends up stuck writing to it.
-	d.stuck(t, r.b, "balancer.(*netPair).writeClientHead")
+	balancertest.WaitBlockedWrite(t, r.b, true)
 	cfg := r.b.Config()
 	cfg.ServerGroup.Servers[0].State = "drain"
 	if _, err := r.b.Reload(cfg); err != nil {
@@ -211,9 +206,9 @@ func testDrainPastAClientThatStoppedReading(t *testing.T, d door) {
 // to mean "nothing more to come" missed such FINs and kept the client
 // waiting for ever.)
 func TestLastWordsThenHangUp(t *testing.T) {
-	curt := rawBackend(t, func(c net.Conn) {
+	curt := balancertest.RawBackend(t, func(c net.Conn) {
 		defer c.Close()
-		if answer101(c, bufio.NewReader(c)) {
+		if balancertest.Answer101(c, bufio.NewReader(c)) {
 			c.Write([]byte{0x81, 3, 'b', 'y', 'e'}) // and the deferred Close right behind
 		}
 	})
@@ -231,92 +226,6 @@ func TestLastWordsThenHangUp(t *testing.T) {
 		}
 		c.Close()
 	}
-}
-
-// answer101 reads a handshake request on a raw backend connection and
-// accepts it; br is what the request was read with.
-func answer101(c net.Conn, br *bufio.Reader) bool {
-	if _, err := http.ReadRequest(br); err != nil {
-		c.Close()
-		return false
-	}
-	io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
-		"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n")
-	return true
-}
-
-// door is a front door under test: how its balancers serve the plain
-// listener, and how a test sees one of its tunnels stuck behind a peer
-// that stopped reading.
-type door struct {
-	front balancer.FrontDoor
-	stuck func(*testing.T, *balancer.Balancer, string)
-}
-
-// bothWays runs test on the event loop, where there is one, and on pump
-// goroutines.
-func bothWays(t *testing.T, test func(*testing.T, door)) {
-	t.Run("event loop", func(t *testing.T) {
-		if runtime.GOOS != "linux" {
-			t.Skip("no event loop on " + runtime.GOOS)
-		}
-		test(t, door{balancer.EventLoop, waitBacklog})
-	})
-	t.Run("goroutines", func(t *testing.T) {
-		test(t, door{balancer.Goroutines, waitStuckWrite})
-	})
-}
-
-// waitBacklog returns once b's status shows a tunnel holding bytes for a
-// peer that does not take them: the event loop keeps them and stops
-// reading the other side until they are written.
-func waitBacklog(t *testing.T, b *balancer.Balancer, _ string) {
-	t.Helper()
-	eventually(t, func() string { return "no tunnel's backlog grew" }, func() bool {
-		for _, c := range b.Status().Connections {
-			if c.Backlog > 0 {
-				return true
-			}
-		}
-		return false
-	})
-}
-
-// waitStuckWrite returns once a goroutine is parked in a socket write
-// called from fn: a pump stuck because its peer stopped reading. Nothing
-// announces that, so it looks at the goroutines until one is.
-func waitStuckWrite(t *testing.T, _ *balancer.Balancer, fn string) {
-	t.Helper()
-	buf := make([]byte, 4<<20)
-	eventually(t, func() string { return "no goroutine got stuck writing in " + fn }, func() bool {
-		for _, g := range strings.Split(string(buf[:runtime.Stack(buf, true)]), "\n\n") {
-			if strings.Contains(g, "[IO wait") && strings.Contains(g, "internal/poll.(*FD).Write") && strings.Contains(g, fn) {
-				return true
-			}
-		}
-		return false
-	})
-}
-
-// rawBackend listens on loopback and runs serve on each connection it
-// accepts, until the test ends. It returns the backend's URL.
-func rawBackend(t *testing.T, serve func(net.Conn)) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go serve(c)
-		}
-	}()
-	return "http://" + ln.Addr().String()
 }
 
 // sendUpgrade connects to addr and sends a WebSocket upgrade request.

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/wslab/wslab/balancer"
+	"github.com/wslab/wslab/balancer/config"
 	"github.com/wslab/wslab/load"
 )
 
@@ -18,9 +19,9 @@ import (
 func BenchmarkHandshake(b *testing.B) {
 	be := httptest.NewServer(load.EchoHandler("echo"))
 	defer be.Close()
-	bal, err := balancer.Start(context.Background(), balancer.Config{
-		Listener:    balancer.ListenerConfig{Addr: "127.0.0.1:0"},
-		ServerGroup: balancer.ServerGroupConfig{Servers: []balancer.ServerConfig{{Name: "echo", URL: be.URL}}, HealthCheck: balancer.HealthCheckConfig{Disabled: true}},
+	bal, err := balancer.Start(context.Background(), config.Config{
+		Listener:    config.Listener{Addr: "127.0.0.1:0"},
+		ServerGroup: config.ServerGroup{Servers: []config.Server{{Name: "echo", URL: be.URL}}, HealthCheck: config.HealthCheck{Disabled: true}},
 	}, balancer.Options{})
 	if err != nil {
 		b.Fatal(err)

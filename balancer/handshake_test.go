@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/wslab/wslab/balancer"
+	"github.com/wslab/wslab/balancer/config"
 )
 
 // doorsBackend answers as the table of TestBothFrontDoorsAnswerAlike
@@ -105,7 +106,7 @@ func TestBothFrontDoorsAnswerAlike(t *testing.T) {
 		t.Skip("one front door only on " + runtime.GOOS)
 	}
 	url, seen := doorsBackend(t)
-	cfg := balancer.Config{ServerGroup: balancer.ServerGroupConfig{Servers: []balancer.ServerConfig{{Name: "doors", URL: url}}, HealthCheck: noChecks()}}
+	cfg := config.Config{ServerGroup: config.ServerGroup{Servers: []config.Server{{Name: "doors", URL: url}}, HealthCheck: noChecks()}}
 	loop := start(t, cfg, nil)
 	goroutines := start(t, cfg, nil, balancer.Goroutines)
 

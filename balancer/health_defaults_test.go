@@ -9,7 +9,7 @@ import (
 
 	"github.com/coder/quartz"
 
-	"github.com/wslab/wslab/balancer"
+	"github.com/wslab/wslab/balancer/config"
 	"github.com/wslab/wslab/events"
 )
 
@@ -34,14 +34,14 @@ func flaskLike(method, path string) int {
 
 // healthAfter runs three rounds of checks against one app and returns its
 // state.
-func healthAfter(t *testing.T, url string, hc balancer.HealthCheckConfig) (string, *rig) {
+func healthAfter(t *testing.T, url string, hc config.HealthCheck) (string, *rig) {
 	t.Helper()
 	clk := quartz.NewMock(t)
-	r := start(t, balancer.Config{ServerGroup: balancer.ServerGroupConfig{
-		Servers: []balancer.ServerConfig{{Name: "app", URL: url}}, HealthCheck: hc,
+	r := start(t, config.Config{ServerGroup: config.ServerGroup{
+		Servers: []config.Server{{Name: "app", URL: url}}, HealthCheck: hc,
 	}}, clk)
-	for range balancer.DefaultUnhealthyThreshold {
-		tick(t, r, clk, balancer.DefaultHealthInterval, 1)
+	for range config.DefaultUnhealthyThreshold {
+		tick(t, r, clk, config.DefaultHealthInterval, 1)
 	}
 	return r.b.Status().Backends[0].State, r
 }
@@ -50,17 +50,17 @@ func TestDefaultHealthCheckIsTheCloudALBs(t *testing.T) {
 	tests := []struct {
 		name   string
 		answer func(method, path string) int
-		hc     balancer.HealthCheckConfig
+		hc     config.HealthCheck
 		want   string
 	}{
-		{"an app without /healthz is healthy on GET /", flaskLike, balancer.HealthCheckConfig{}, "healthy"},
-		{"a redirect counts as up", func(string, string) int { return http.StatusFound }, balancer.HealthCheckConfig{}, "healthy"},
-		{"401 is not in 200-399", func(string, string) int { return http.StatusUnauthorized }, balancer.HealthCheckConfig{}, "unhealthy"},
-		{"success_codes widen it", func(string, string) int { return http.StatusUnauthorized }, balancer.HealthCheckConfig{SuccessCodes: "200-299,401"}, "healthy"},
-		{"success_codes narrow it", func(string, string) int { return http.StatusNoContent }, balancer.HealthCheckConfig{SuccessCodes: "200"}, "unhealthy"},
-		{"an app that answers only HEAD, checked with HEAD", headOnly, balancer.HealthCheckConfig{Method: "HEAD"}, "healthy"},
-		{"an app that answers only HEAD, checked with GET", headOnly, balancer.HealthCheckConfig{}, "unhealthy"},
-		{"a path of its own", func(_, p string) int { return map[bool]int{true: 200, false: 404}[p == "/up"] }, balancer.HealthCheckConfig{Path: "/up"}, "healthy"},
+		{"an app without /healthz is healthy on GET /", flaskLike, config.HealthCheck{}, "healthy"},
+		{"a redirect counts as up", func(string, string) int { return http.StatusFound }, config.HealthCheck{}, "healthy"},
+		{"401 is not in 200-399", func(string, string) int { return http.StatusUnauthorized }, config.HealthCheck{}, "unhealthy"},
+		{"success_codes widen it", func(string, string) int { return http.StatusUnauthorized }, config.HealthCheck{SuccessCodes: "200-299,401"}, "healthy"},
+		{"success_codes narrow it", func(string, string) int { return http.StatusNoContent }, config.HealthCheck{SuccessCodes: "200"}, "unhealthy"},
+		{"an app that answers only HEAD, checked with HEAD", headOnly, config.HealthCheck{Method: "HEAD"}, "healthy"},
+		{"an app that answers only HEAD, checked with GET", headOnly, config.HealthCheck{}, "unhealthy"},
+		{"a path of its own", func(_, p string) int { return map[bool]int{true: 200, false: 404}[p == "/up"] }, config.HealthCheck{Path: "/up"}, "healthy"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -80,7 +80,7 @@ func headOnly(method, _ string) int {
 
 func TestEveryBackendUnhealthyIsSaidOnceWithTheFix(t *testing.T) {
 	url := app(t, func(string, string) int { return http.StatusNotFound })
-	state, r := healthAfter(t, url, balancer.HealthCheckConfig{Path: "/healthz"})
+	state, r := healthAfter(t, url, config.HealthCheck{Path: "/healthz"})
 	if state != "unhealthy" {
 		t.Fatalf("app is %s, want unhealthy", state)
 	}
@@ -95,7 +95,7 @@ func TestEveryBackendUnhealthyIsSaidOnceWithTheFix(t *testing.T) {
 	}
 	clk := r.clk.(*quartz.Mock)
 	for range 3 {
-		tick(t, r, clk, balancer.DefaultHealthInterval, 1)
+		tick(t, r, clk, config.DefaultHealthInterval, 1)
 	}
 	for _, e := range r.backlog {
 		if e.Kind == events.GroupHealth {
@@ -109,7 +109,7 @@ func TestEveryBackendUnhealthyIsSaidOnceWithTheFix(t *testing.T) {
 
 func TestFailOpenRoutesToUnhealthyBackends(t *testing.T) {
 	url := app(t, func(_, p string) int { return map[bool]int{true: 200, false: 404}[p == "/page"] })
-	state, r := healthAfter(t, url, balancer.HealthCheckConfig{Path: "/healthz", FailOpen: true})
+	state, r := healthAfter(t, url, config.HealthCheck{Path: "/healthz", FailOpen: true})
 	if state != "unhealthy" {
 		t.Fatalf("app is %s, want unhealthy", state)
 	}

@@ -6,7 +6,7 @@ import (
 
 	"github.com/coder/quartz"
 
-	"github.com/wslab/wslab/balancer"
+	"github.com/wslab/wslab/balancer/config"
 	"github.com/wslab/wslab/events"
 )
 
@@ -26,8 +26,8 @@ func tick(t *testing.T, r *rig, clk *quartz.Mock, d time.Duration, checks int) m
 func TestHealthChecks(t *testing.T) {
 	clk := quartz.NewMock(t)
 	nodes := echoNodes(t, 2)
-	r := start(t, balancer.Config{ServerGroup: balancer.ServerGroupConfig{Servers: servers(nodes)}}, clk)
-	interval := balancer.DefaultHealthInterval
+	r := start(t, config.Config{ServerGroup: config.ServerGroup{Servers: servers(nodes)}}, clk)
+	interval := config.DefaultHealthInterval
 
 	if got := tick(t, r, clk, interval, 2); got["node-1"] != "ok" || got["node-2"] != "ok" {
 		t.Fatalf("first round: %v, want both ok", got)
@@ -77,8 +77,8 @@ func TestHealthChecks(t *testing.T) {
 func TestHungBackendTimesOut(t *testing.T) {
 	clk := quartz.NewMock(t)
 	nodes := echoNodes(t, 1)
-	hc := balancer.HealthCheckConfig{Interval: balancer.Duration(2 * time.Second), Timeout: balancer.Duration(time.Second), UnhealthyThreshold: 2}
-	r := start(t, balancer.Config{ServerGroup: balancer.ServerGroupConfig{Servers: servers(nodes), HealthCheck: hc}}, clk)
+	hc := config.HealthCheck{Interval: config.Duration(2 * time.Second), Timeout: config.Duration(time.Second), UnhealthyThreshold: 2}
+	r := start(t, config.Config{ServerGroup: config.ServerGroup{Servers: servers(nodes), HealthCheck: hc}}, clk)
 	if err := nodes[0].Hang(); err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +103,7 @@ func TestHungBackendTimesOut(t *testing.T) {
 
 func TestRefusedBackendIsSkipped(t *testing.T) {
 	nodes := echoNodes(t, 2)
-	r := start(t, balancer.Config{ServerGroup: balancer.ServerGroupConfig{Servers: servers(nodes), HealthCheck: noChecks()}}, nil)
+	r := start(t, config.Config{ServerGroup: config.ServerGroup{Servers: servers(nodes), HealthCheck: noChecks()}}, nil)
 	if err := nodes[1].Kill(); err != nil {
 		t.Fatal(err)
 	}

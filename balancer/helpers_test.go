@@ -13,6 +13,8 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/wslab/wslab/balancer"
+	"github.com/wslab/wslab/balancer/balancertest"
+	"github.com/wslab/wslab/balancer/config"
 	"github.com/wslab/wslab/events"
 	"github.com/wslab/wslab/internal/chattest"
 	"github.com/wslab/wslab/internal/clocktest"
@@ -42,10 +44,10 @@ func echoNodes(t *testing.T, n int) []*node.Node {
 	return out
 }
 
-func servers(nodes []*node.Node, weights ...int) []balancer.ServerConfig {
-	var out []balancer.ServerConfig
+func servers(nodes []*node.Node, weights ...int) []config.Server {
+	var out []config.Server
 	for i, n := range nodes {
-		s := balancer.ServerConfig{Name: n.Name(), URL: n.URL()}
+		s := config.Server{Name: n.Name(), URL: n.URL()}
 		if i < len(weights) {
 			w := weights[i]
 			s.Weight = &w
@@ -65,29 +67,19 @@ type rig struct {
 
 // start starts a balancer on cfg and clk, served by the event loop unless
 // a front door is given.
-func start(t *testing.T, cfg balancer.Config, clk quartz.Clock, door ...balancer.FrontDoor) *rig {
+func start(t *testing.T, cfg config.Config, clk quartz.Clock, door ...balancer.FrontDoor) *rig {
 	t.Helper()
-	if cfg.Listener.Addr == "" {
-		cfg.Listener.Addr = "127.0.0.1:0"
-	}
 	bus := events.New()
 	sub := bus.Subscribe(100000)
+	t.Cleanup(sub.Close) // after the balancer's close, which runs first
 	opts := balancer.Options{Clock: clk, Events: bus}
 	if len(door) > 0 {
 		opts.FrontDoor = door[0]
 	}
-	b, err := balancer.Start(context.Background(), cfg, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		b.Close()
-		sub.Close()
-	})
-	return &rig{b: b, sub: sub, clk: clk}
+	return &rig{b: balancertest.Start(t, cfg, opts), sub: sub, clk: clk}
 }
 
-func noChecks() balancer.HealthCheckConfig { return balancer.HealthCheckConfig{Disabled: true} }
+func noChecks() config.HealthCheck { return config.HealthCheck{Disabled: true} }
 
 // waitEvent returns the earliest event not yet taken that matches; events
 // it passes over stay for later waits.
@@ -175,18 +167,3 @@ const (
 	opened = events.ConnOpened
 	closed = events.ConnClosed
 )
-
-// eventually waits until cond holds, looking again after a pause that
-// doubles from 1 ms to 50 ms — a state nothing announces (a backlog, a
-// socket count) is polled without spinning a core — and fails with what
-// after waitFor.
-func eventually(t *testing.T, what func() string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(waitFor)
-	for pause := time.Millisecond; !cond(); pause = min(2*pause, 50*time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal(what())
-		}
-		<-time.After(pause)
-	}
-}

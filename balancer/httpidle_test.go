@@ -14,6 +14,8 @@ import (
 	"github.com/coder/quartz"
 
 	"github.com/wslab/wslab/balancer"
+	"github.com/wslab/wslab/balancer/balancertest"
+	"github.com/wslab/wslab/balancer/config"
 )
 
 // longPoll is a backend that holds every request until its client (the
@@ -46,9 +48,9 @@ func waitChan(t *testing.T, c chan struct{}, why string) {
 func TestLongPollIsCutByTheIdleTimeout(t *testing.T) {
 	url, started, ended := longPoll(t)
 	clk := quartz.NewMock(t)
-	r := start(t, balancer.Config{
-		Listener:    balancer.ListenerConfig{IdleTimeout: balancer.Duration(5 * time.Second)},
-		ServerGroup: balancer.ServerGroupConfig{Servers: []balancer.ServerConfig{{Name: "poll", URL: url}}, HealthCheck: noChecks()},
+	r := start(t, config.Config{
+		Listener:    config.Listener{IdleTimeout: config.Duration(5 * time.Second)},
+		ServerGroup: config.ServerGroup{Servers: []config.Server{{Name: "poll", URL: url}}, HealthCheck: noChecks()},
 	}, clk)
 	c, err := net.Dial("tcp", r.b.Addr())
 	if err != nil {
@@ -82,7 +84,7 @@ func TestLongPollIsCutByTheIdleTimeout(t *testing.T) {
 func TestClientHangUpEndsItsBackendRequest(t *testing.T) {
 	t.Run("long poll", func(t *testing.T) {
 		url, started, ended := longPoll(t)
-		r := start(t, balancer.Config{ServerGroup: balancer.ServerGroupConfig{Servers: []balancer.ServerConfig{{Name: "poll", URL: url}}, HealthCheck: noChecks()}}, quartz.NewMock(t))
+		r := start(t, config.Config{ServerGroup: config.ServerGroup{Servers: []config.Server{{Name: "poll", URL: url}}, HealthCheck: noChecks()}}, quartz.NewMock(t))
 		c, err := net.Dial("tcp", r.b.Addr())
 		if err != nil {
 			t.Fatal(err)
@@ -110,8 +112,8 @@ func testHangUpDuringHandshake(t *testing.T, door string) {
 		t.Skip("no event loop on " + runtime.GOOS)
 	}
 	accepted := make(chan net.Conn, 1)
-	silent := rawBackend(t, func(c net.Conn) { accepted <- c }) // reads nothing, answers nothing
-	r := start(t, balancer.Config{ServerGroup: balancer.ServerGroupConfig{Servers: []balancer.ServerConfig{{Name: "silent", URL: silent}}, HealthCheck: noChecks()}}, quartz.NewMock(t), front)
+	silent := balancertest.RawBackend(t, func(c net.Conn) { accepted <- c }) // reads nothing, answers nothing
+	r := start(t, config.Config{ServerGroup: config.ServerGroup{Servers: []config.Server{{Name: "silent", URL: silent}}, HealthCheck: noChecks()}}, quartz.NewMock(t), front)
 	c := sendUpgrade(t, r.b.Addr())
 	var backend net.Conn
 	select {
@@ -137,9 +139,9 @@ func TestAmbiguousHeadsAreRefusedAtOnce(t *testing.T) {
 			front := map[string]balancer.FrontDoor{"event loop": balancer.EventLoop, "goroutines": balancer.Goroutines}[door]
 			// A header timeout far beyond the test's bound: an answer
 			// within the bound came at once, not at the header timeout.
-			r := start(t, balancer.Config{
-				Listener:    balancer.ListenerConfig{HeaderTimeout: balancer.Duration(5 * time.Minute)},
-				ServerGroup: balancer.ServerGroupConfig{Servers: servers(nodes), HealthCheck: noChecks()},
+			r := start(t, config.Config{
+				Listener:    config.Listener{HeaderTimeout: config.Duration(5 * time.Minute)},
+				ServerGroup: config.ServerGroup{Servers: servers(nodes), HealthCheck: noChecks()},
 			}, nil, front)
 			for _, tt := range []struct{ name, head, reason string }{
 				{"both lengths", "POST /echo HTTP/1.1\r\nHost: lab\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", "RFC 9112 §6.3"},

@@ -15,6 +15,57 @@ import (
 	"github.com/coder/quartz"
 )
 
+// httpProxy is what ordinary HTTP requests share: the transport's pool of
+// backend connections, and the idle timers of the clients' keep-alive
+// connections. Requests themselves are served by Balancer.serveHTTP.
+type httpProxy struct {
+	transport *http.Transport
+	clock     quartz.Clock
+	snap      func() *snapshot // the running one, for the idle timeout
+
+	// mu guards idle: keep-alive connections waiting for a request, each
+	// closed by its timer after the idle timeout. Nothing is taken inside.
+	mu   sync.Mutex
+	idle map[net.Conn]*quartz.Timer
+}
+
+func newHTTPProxy(clock quartz.Clock, snap func() *snapshot) *httpProxy {
+	dialer := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
+	return &httpProxy{
+		transport: &http.Transport{
+			DialContext:         dialer.DialContext,
+			MaxIdleConnsPerHost: 16,
+			IdleConnTimeout:     90 * time.Second,
+		},
+		clock: clock, snap: snap, idle: map[net.Conn]*quartz.Timer{},
+	}
+}
+
+// connState (http.Server.ConnState) closes keep-alive connections that
+// stay idle for the idle timeout, on the balancer's clock.
+func (p *httpProxy) connState(c net.Conn, st http.ConnState) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if t, ok := p.idle[c]; ok {
+		t.Stop()
+		delete(p.idle, c)
+	}
+	if st == http.StateIdle {
+		p.idle[c] = p.clock.AfterFunc(p.snap().idleTimeout(), func() { c.Close() }, "balancer", "http-idle")
+	}
+}
+
+// close stops the idle timers and closes the idle backend connections.
+func (p *httpProxy) close() {
+	p.mu.Lock()
+	for c, t := range p.idle {
+		t.Stop()
+		delete(p.idle, c)
+	}
+	p.mu.Unlock()
+	p.transport.CloseIdleConnections()
+}
+
 // serveHTTP proxies an ordinary HTTP request (the chat page, /healthz...).
 // A refused dial is retried on the next backend when the request has no
 // body to replay. The idle timeout applies as to a tunnel: a request with
@@ -41,7 +92,7 @@ func (b *Balancer) serveHTTP(w http.ResponseWriter, r *http.Request, snap *snaps
 				pr.SetXForwarded()
 				pr.Out.Header.Set("X-Forwarded-Port", port)
 			},
-			Transport: b.transport,
+			Transport: b.proxy.transport,
 			ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 				proxyErr = err // nothing was written yet
 			},

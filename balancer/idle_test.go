@@ -8,6 +8,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/wslab/wslab/balancer"
+	"github.com/wslab/wslab/balancer/config"
 )
 
 // TestIdleTimeout: a silent tunnel is cut at exactly the idle timeout; one
@@ -15,7 +16,7 @@ import (
 func TestIdleTimeout(t *testing.T) {
 	clk := quartz.NewMock(t)
 	nodes := echoNodes(t, 1)
-	r := start(t, balancer.Config{ServerGroup: balancer.ServerGroupConfig{Servers: servers(nodes), HealthCheck: noChecks()}}, clk)
+	r := start(t, config.Config{ServerGroup: config.ServerGroup{Servers: servers(nodes), HealthCheck: noChecks()}}, clk)
 	quiet := dialWS(t, r.b.URL())
 	quietID := r.waitEvent(t, kind(opened)).Conn
 	busy := dialWS(t, r.b.URL())

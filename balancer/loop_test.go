@@ -15,19 +15,8 @@ import (
 	"time"
 
 	"github.com/wslab/wslab/balancer"
+	"github.com/wslab/wslab/balancer/balancertest"
 )
-
-// echoBytes is a raw backend that accepts the upgrade and then sends back
-// every byte it gets.
-func echoBytes(t *testing.T) string {
-	return rawBackend(t, func(c net.Conn) {
-		defer c.Close()
-		br := bufio.NewReader(c)
-		if answer101(c, br) {
-			io.Copy(c, br)
-		}
-	})
-}
 
 // openTunnel upgrades a new connection to addr, bounded by the test's
 // deadline, and returns it once the 101 is read.
@@ -77,8 +66,8 @@ func binaryFrames(n int) []byte {
 // again delivers every byte, in order, both ways — and its backlog goes
 // back to zero.
 func TestBackpressureLosesNothing(t *testing.T) {
-	bothWays(t, func(t *testing.T, d door) {
-		b := startOne(t, "echo", echoBytes(t), d.front)
+	balancertest.FrontDoors(t, func(t *testing.T, door balancer.FrontDoor) {
+		b := startOne(t, "echo", balancertest.EchoBackend(t), door)
 		c := sendUpgrade(t, b.Addr())
 		defer c.Close()
 		br := bufio.NewReader(c)
@@ -91,8 +80,8 @@ func TestBackpressureLosesNothing(t *testing.T) {
 			_, err := c.Write(sent)
 			wrote <- err
 		}()
-		d.stuck(t, b, "balancer.(*netPair).writeClientHead") // nobody reads the echo yet
-		c.SetReadDeadline(time.Now().Add(waitFor))           // the test's own bound
+		balancertest.WaitBlockedWrite(t, b, true)  // nobody reads the echo yet
+		c.SetReadDeadline(time.Now().Add(waitFor)) // the test's own bound
 		got := make([]byte, len(sent))
 		for n := 0; n < len(got); {
 			m, err := br.Read(got[n:min(n+1024, len(got))]) // a slow reader, 1 KiB at a time
@@ -108,7 +97,7 @@ func TestBackpressureLosesNothing(t *testing.T) {
 			t.Fatalf("byte %d of %d differs: got %d, want %d", i, len(sent), got[i], sent[i])
 		}
 		var cs []balancer.ConnStatus
-		eventually(t, func() string {
+		balancertest.Eventually(t, func() string {
 			return fmt.Sprintf("status after everything was delivered: %+v, want one connection with no backlog", cs)
 		}, func() bool {
 			cs = b.Status().Connections
@@ -132,7 +121,7 @@ func firstDiff(a, b []byte) int {
 // A server given by host name is resolved when a connection needs it, and
 // reached.
 func TestBackendByHostName(t *testing.T) {
-	url := strings.Replace(echoBytes(t), "127.0.0.1", "localhost", 1)
+	url := strings.Replace(balancertest.EchoBackend(t), "127.0.0.1", "localhost", 1)
 	b := startOne(t, "by-name", url)
 	c, br := openTunnel(t, b.Addr())
 	defer c.Close()
@@ -148,12 +137,12 @@ func TestBackendByHostName(t *testing.T) {
 // client already connected keeps its tunnel and its echoes; afterwards
 // every one of their tunnels is gone and no descriptor is left open.
 func TestMisbehavingClientsLeaveNothingBehind(t *testing.T) {
-	bothWays(t, testMisbehavingClientsLeaveNothingBehind)
+	balancertest.FrontDoors(t, testMisbehavingClientsLeaveNothingBehind)
 }
 
-func testMisbehavingClientsLeaveNothingBehind(t *testing.T, d door) {
-	backend := echoBytes(t)
-	b := startOne(t, "echo", backend, d.front)
+func testMisbehavingClientsLeaveNothingBehind(t *testing.T, door balancer.FrontDoor) {
+	backend := balancertest.EchoBackend(t)
+	b := startOne(t, "echo", backend, door)
 	ports := []string{portOf(b.Addr()), portOf(strings.TrimPrefix(backend, "http://"))}
 	steady, sbr := openTunnel(t, b.Addr())
 	defer steady.Close()
@@ -249,7 +238,7 @@ func testMisbehavingClientsLeaveNothingBehind(t *testing.T, d door) {
 	}
 	echo(clients)
 	var conns, socks int
-	eventually(t, func() string {
+	balancertest.Eventually(t, func() string {
 		return fmt.Sprintf("%d connections open (want only the steady one), %d sockets to the balancer or the backend open in this process (want the steady tunnel's 4)", conns, socks)
 	}, func() bool {
 		conns, socks = len(b.Status().Connections), openSockets(t, ports)
@@ -294,4 +283,21 @@ func openSockets(t *testing.T, ports []string) int {
 		}
 	}
 	return count
+}
+
+// Status counts no blocked writes for a tunnel whose ends keep up: the
+// counter the tests above wait on means a peer that stopped reading, not
+// ordinary traffic.
+func TestATunnelWhoseEndsKeepUpCountsNoBlockedWrites(t *testing.T) {
+	balancertest.FrontDoors(t, func(t *testing.T, door balancer.FrontDoor) {
+		b := startOne(t, "echo", balancertest.EchoBackend(t), door)
+		c, br := openTunnel(t, b.Addr())
+		defer c.Close()
+		for range 100 {
+			echoBack(t, c, br, "ping")
+		}
+		if w := b.Status().BlockedWrites; w != (balancer.BlockedWrites{}) {
+			t.Fatalf("got %+v blocked writes after 100 echoes, want none", w)
+		}
+	})
 }

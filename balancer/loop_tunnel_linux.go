@@ -130,7 +130,8 @@ func (l *loop) send(s *sock, p []byte) bool {
 		}
 		return false
 	}
-	if w < len(p) {
+	if w < len(p) { // the socket is full: keep the rest
+		l.b.counters.blockedOn(s.client).Add(1)
 		s.out = getOut()
 		*s.out = append((*s.out)[:0], p[w:]...)
 		s.outOff = 0

@@ -4,6 +4,8 @@ import (
 	"hash/fnv"
 	"math"
 	"sync"
+
+	"github.com/wslab/wslab/balancer/config"
 )
 
 // policy picks one of the candidates for a new connection. Picks do no I/O,
@@ -14,9 +16,9 @@ type policy interface {
 
 func newPolicy(name string) policy {
 	switch name {
-	case LeastConn:
+	case config.LeastConn:
 		return leastConn{}
-	case SourceHash:
+	case config.SourceHash:
 		return sourceHash{}
 	}
 	return &roundRobin{current: map[string]int{}}

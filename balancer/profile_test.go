@@ -14,6 +14,8 @@ import (
 	"github.com/coder/quartz"
 
 	"github.com/wslab/wslab/balancer"
+	"github.com/wslab/wslab/balancer/balancertest"
+	"github.com/wslab/wslab/balancer/config"
 )
 
 // sinkTunnel opens a tunnel through a balancer started with cfg to a
@@ -27,13 +29,13 @@ type sinkTunnel struct {
 	arrived chan int
 }
 
-func openSink(t *testing.T, cfg balancer.Config, clk quartz.Clock, door ...balancer.FrontDoor) *sinkTunnel {
+func openSink(t *testing.T, cfg config.Config, clk quartz.Clock, door ...balancer.FrontDoor) *sinkTunnel {
 	t.Helper()
 	arrived := make(chan int, 1024)
-	url := rawBackend(t, func(c net.Conn) {
+	url := balancertest.RawBackend(t, func(c net.Conn) {
 		defer c.Close()
 		br := bufio.NewReader(c)
-		if !answer101(c, br) {
+		if !balancertest.Answer101(c, br) {
 			return
 		}
 		buf := make([]byte, 4096)
@@ -47,7 +49,7 @@ func openSink(t *testing.T, cfg balancer.Config, clk quartz.Clock, door ...balan
 			}
 		}
 	})
-	cfg.ServerGroup.Servers = []balancer.ServerConfig{{Name: "sink", URL: url}}
+	cfg.ServerGroup.Servers = []config.Server{{Name: "sink", URL: url}}
 	cfg.ServerGroup.HealthCheck = noChecks()
 	r := start(t, cfg, clk, door...)
 	c := sendUpgrade(t, r.b.Addr())
@@ -85,9 +87,9 @@ func (s *sinkTunnel) open() int { return len(s.r.b.Status().Connections) }
 var maskedPing = []byte{0x89, 0x80, 1, 2, 3, 4}
 
 func TestAClientThatOnlySendsKeepsAnALBTunnelOpenButNotOneWhereOnlyBackendTrafficCounts(t *testing.T) {
-	onBothFrontDoors(t, func(t *testing.T, door balancer.FrontDoor) {
+	balancertest.FrontDoors(t, func(t *testing.T, door balancer.FrontDoor) {
 		clk := quartz.NewMock(t)
-		alb := openSink(t, balancer.Config{Profile: "aws-alb"}, clk, door)
+		alb := openSink(t, config.Config{Profile: "aws-alb"}, clk, door)
 		for range 5 { // 100 s, a message from the client every 20 s
 			advance(t, clk, 20*time.Second)
 			alb.send(t, maskedText("hi"))
@@ -97,7 +99,7 @@ func TestAClientThatOnlySendsKeepsAnALBTunnelOpenButNotOneWhereOnlyBackendTraffi
 		}
 
 		clk = quartz.NewMock(t)
-		down := openSink(t, balancer.Config{Profile: "aws-alb", Listener: balancer.ListenerConfig{IdleReset: balancer.IdleResetBackendToClient}}, clk, door)
+		down := openSink(t, config.Config{Profile: "aws-alb", Listener: config.Listener{IdleReset: config.IdleResetBackendToClient}}, clk, door)
 		for range 2 {
 			advance(t, clk, 20*time.Second)
 			down.send(t, maskedText("hi"))
@@ -110,9 +112,9 @@ func TestAClientThatOnlySendsKeepsAnALBTunnelOpenButNotOneWhereOnlyBackendTraffi
 }
 
 func TestAWSNLBProfileResetsAQuietConnectionAtItsIdleTimeout(t *testing.T) {
-	onBothFrontDoors(t, func(t *testing.T, door balancer.FrontDoor) {
+	balancertest.FrontDoors(t, func(t *testing.T, door balancer.FrontDoor) {
 		clk := quartz.NewMock(t)
-		s := openSink(t, balancer.Config{Profile: "aws-nlb"}, clk, door)
+		s := openSink(t, config.Config{Profile: "aws-nlb"}, clk, door)
 		advance(t, clk, 349*time.Second)
 		if n := s.open(); n != 1 {
 			t.Fatalf("at 349 s: %d tunnels open, want 1", n)
@@ -129,9 +131,9 @@ func TestAWSNLBProfileResetsAQuietConnectionAtItsIdleTimeout(t *testing.T) {
 }
 
 func TestGCPProfileCutsABusyConnectionAtItsLifetimeCap(t *testing.T) {
-	onBothFrontDoors(t, func(t *testing.T, door balancer.FrontDoor) {
+	balancertest.FrontDoors(t, func(t *testing.T, door balancer.FrontDoor) {
 		clk := quartz.NewMock(t)
-		s := openSink(t, balancer.Config{Profile: "gcp-lb"}, clk, door)
+		s := openSink(t, config.Config{Profile: "gcp-lb"}, clk, door)
 		for range 5 { // a message every 5 s: busy, never idle
 			advance(t, clk, 5*time.Second)
 			s.send(t, maskedText("busy"))
@@ -150,9 +152,9 @@ func TestGCPProfileCutsABusyConnectionAtItsLifetimeCap(t *testing.T) {
 }
 
 func TestAPIGatewayProfileIgnoresPingsAndSaysGoingAwayAtItsIdleTimeout(t *testing.T) {
-	onBothFrontDoors(t, func(t *testing.T, door balancer.FrontDoor) {
+	balancertest.FrontDoors(t, func(t *testing.T, door balancer.FrontDoor) {
 		clk := quartz.NewMock(t)
-		s := openSink(t, balancer.Config{Profile: "aws-api-gateway"}, clk, door)
+		s := openSink(t, config.Config{Profile: "aws-api-gateway"}, clk, door)
 		for range 9 { // a ping every minute does not count
 			advance(t, clk, time.Minute)
 			s.send(t, maskedPing)
@@ -169,7 +171,7 @@ func TestAPIGatewayProfileIgnoresPingsAndSaysGoingAwayAtItsIdleTimeout(t *testin
 
 func TestAProfilesValuesGiveWayToTheUsers(t *testing.T) {
 	clk := quartz.NewMock(t)
-	s := openSink(t, balancer.Config{Profile: "aws-alb", Listener: balancer.ListenerConfig{IdleTimeout: balancer.Duration(2 * time.Minute)}}, clk)
+	s := openSink(t, config.Config{Profile: "aws-alb", Listener: config.Listener{IdleTimeout: config.Duration(2 * time.Minute)}}, clk)
 	st := s.r.b.Status()
 	if st.Profile != "aws-alb" || time.Duration(st.IdleTimeout) != 2*time.Minute {
 		t.Fatalf("status: profile %q, idle timeout %s; want aws-alb with the user's 2m0s", st.Profile, st.IdleTimeout)
@@ -187,78 +189,16 @@ func TestAProfilesValuesGiveWayToTheUsers(t *testing.T) {
 	}
 }
 
-func TestAProfileFillsInTheRestOfTheConfig(t *testing.T) {
-	c, err := balancer.ProfileConfig("aws-alb")
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := c.ServerGroup
-	if !g.HealthCheck.FailOpen {
-		t.Error("aws-alb: fail_open is off, want on (an ALB fails open when every target is unhealthy)")
-	}
-	if g.LambdaUpgradeStatus != 400 {
-		t.Errorf("aws-alb: lambda_upgrade_status %d, want 400", g.LambdaUpgradeStatus)
-	}
-	if time.Duration(*g.DeregistrationDelay) != 300*time.Second || time.Duration(g.HealthCheck.Interval) != 30*time.Second || g.HealthCheck.HealthyThreshold != 5 {
-		t.Errorf("aws-alb: deregistration %s, health interval %s, healthy threshold %d; want 300s, 30s, 5",
-			g.DeregistrationDelay, g.HealthCheck.Interval, g.HealthCheck.HealthyThreshold)
-	}
-	ali, _ := balancer.ProfileConfig("ali-alb")
-	if h := ali.ServerGroup.HealthCheck; h.Method != "HEAD" || h.SuccessCodes != "200-299,300-399" || time.Duration(*ali.ServerGroup.DeregistrationDelay) != 0 {
-		t.Errorf("ali-alb: method %s, codes %s, deregistration %s; want HEAD, 200-299,300-399 and 0s (draining off by default)",
-			h.Method, h.SuccessCodes, ali.ServerGroup.DeregistrationDelay)
-	}
-	caddy, _ := balancer.ProfileConfig("caddy-default")
-	if !caddy.ServerGroup.Drain.CloseFrame || caddy.Listener.IdleReset != balancer.IdleResetNone {
-		t.Errorf("caddy-default: drain close frame %v, idle reset %q; want a 1001 on reload and no idle timer", caddy.ServerGroup.Drain.CloseFrame, caddy.Listener.IdleReset)
-	}
-	for _, name := range []string{"aws-alb", "ali-alb", "gcp-lb", "cloudflare", "aws-nlb", "nginx-default", "haproxy-default", "caddy-default", "azure-app-gateway", "heroku", "aws-api-gateway"} {
-		c, err := balancer.ProfileConfig(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c.ServerGroup.Servers = []balancer.ServerConfig{{Name: "a", URL: "http://127.0.0.1:9"}}
-		if err := c.Validate(); err != nil {
-			t.Errorf("%s: its own config does not validate: %v", name, err)
-		}
-	}
-}
-
-func TestAProfileBoundsWhatTheDocumentMaySet(t *testing.T) {
-	tests := []struct {
-		doc, want string
-	}{
-		{"profile: aws-alb\nlistener: {idle_timeout: 5000s}\n", "line 2: listener.idle_timeout: 5000s is outside what aws-alb allows (1s-4000s)"},
-		{"profile: cloudflare\nlistener: {idle_timeout: 60s}\n", "listener.idle_timeout: 60s is outside what cloudflare allows (fixed at 100s)"},
-		{"profile: gcp-lb\nlistener: {idle_timeout: 60s}\n", "gcp-lb has no idle timeout to set"},
-		{"profile: aws-api-gateway\nlistener: {max_lifetime: 3h}\n", "listener.max_lifetime: 3h is outside what aws-api-gateway allows (fixed at 2h)"},
-		{"profile: aws-alb\nlistener: {max_lifetime: 1h}\n", "cannot be set: aws-alb has no lifetime cap"},
-		{"profile: aws-elb\n", `line 1: profile: unknown profile "aws-elb": known profiles: aws-alb, ali-alb`},
-		{"profile: AWS-ALB\n", `did you mean "aws-alb"?`},
-		{"listener: {idle_reset: upstream, cut: rst}\n", `listener.idle_reset: "upstream" is not both, client_to_backend, backend_to_client or none`},
-		{"listener: {cut: rst}\n", `listener.cut: "rst" is not fin, reset or close_frame`},
-	}
-	for _, tt := range tests {
-		_, err := balancer.LoadConfig([]byte(tt.doc))
-		if err == nil || !strings.Contains(err.Error(), tt.want) {
-			t.Errorf("%q: got %v, want an error containing %q", tt.doc, err, tt.want)
-		}
-	}
-	if _, err := balancer.LoadConfig([]byte("profile: aws-alb\nlistener: {idle_timeout: 4000s}\n")); err != nil {
-		t.Errorf("aws-alb with its largest idle timeout: %v, want it accepted", err)
-	}
-}
-
 func TestAnALBRefusesAnUpgradeToALambdaTargetWith400(t *testing.T) {
-	onBothFrontDoors(t, func(t *testing.T, door balancer.FrontDoor) {
-		url := rawBackend(t, func(c net.Conn) {
+	balancertest.FrontDoors(t, func(t *testing.T, door balancer.FrontDoor) {
+		url := balancertest.RawBackend(t, func(c net.Conn) {
 			defer c.Close()
-			answer101(c, bufio.NewReader(c))
+			balancertest.Answer101(c, bufio.NewReader(c))
 		})
 		upgradeStatus := func(profile string) int {
 			t.Helper()
-			r := start(t, balancer.Config{Profile: profile, ServerGroup: balancer.ServerGroupConfig{
-				HealthCheck: noChecks(), Servers: []balancer.ServerConfig{{Name: "fn", URL: url, Type: "lambda"}},
+			r := start(t, config.Config{Profile: profile, ServerGroup: config.ServerGroup{
+				HealthCheck: noChecks(), Servers: []config.Server{{Name: "fn", URL: url, Type: "lambda"}},
 			}}, quartz.NewMock(t), door)
 			c := sendUpgrade(t, r.b.Addr())
 			defer c.Close()
@@ -287,13 +227,13 @@ func TestAnALBProfileFailsOpenWhenEveryTargetIsUnhealthyAndAnAlibabaOneDoesNot(t
 	for profile, want := range map[string]int{"aws-alb": http.StatusOK, "ali-alb": http.StatusServiceUnavailable} {
 		clk := quartz.NewMock(t)
 		// The user's check settings win over the profile's; fail_open is the profile's.
-		r := start(t, balancer.Config{Profile: profile, ServerGroup: balancer.ServerGroupConfig{
-			Servers: []balancer.ServerConfig{{Name: "app", URL: url}},
-			HealthCheck: balancer.HealthCheckConfig{Path: "/healthz", Method: "GET", SuccessCodes: "200",
-				Interval: balancer.Duration(balancer.DefaultHealthInterval), UnhealthyThreshold: balancer.DefaultUnhealthyThreshold},
+		r := start(t, config.Config{Profile: profile, ServerGroup: config.ServerGroup{
+			Servers: []config.Server{{Name: "app", URL: url}},
+			HealthCheck: config.HealthCheck{Path: "/healthz", Method: "GET", SuccessCodes: "200",
+				Interval: config.Duration(config.DefaultHealthInterval), UnhealthyThreshold: config.DefaultUnhealthyThreshold},
 		}}, clk)
-		for range balancer.DefaultUnhealthyThreshold {
-			tick(t, r, clk, balancer.DefaultHealthInterval, 1)
+		for range config.DefaultUnhealthyThreshold {
+			tick(t, r, clk, config.DefaultHealthInterval, 1)
 		}
 		if st := r.b.Status().Backends[0].State; st != "unhealthy" {
 			t.Fatalf("%s: app is %s, want unhealthy", profile, st)

@@ -25,6 +25,9 @@ type netPair struct {
 	// close frame is only ever sent between two frames; bmu does the same
 	// for writes to the backend.
 	wmu, bmu sync.Mutex
+	// toClient (under wmu) and toBackend (under bmu) are the copies'
+	// writes, which count the ones that find the socket full.
+	toClient, toBackend sockWriter
 }
 
 // errAnswered ends a pump whose side answered the balancer's goodbye.
@@ -85,7 +88,7 @@ func (p *netPair) writeClientHead(tn *tunnel, b []byte, headLen int) error {
 		}
 		return nil
 	}
-	_, err := p.client.Write(b)
+	err := p.toClient.write(p.client, &tn.b.counters.blocked[0], b)
 	tn.t.b.bytesDown.Add(uint64(len(frames)))
 	return err
 }
@@ -115,7 +118,7 @@ func (p *netPair) deliver(tn *tunnel, dst net.Conn, b []byte, up bool) error {
 		}
 		return nil
 	}
-	_, err := dst.Write(b)
+	err := p.toBackend.write(dst, &tn.b.counters.blocked[1], b)
 	tn.t.b.bytesUp.Add(uint64(len(b)))
 	return err
 }

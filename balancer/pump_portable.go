@@ -2,7 +2,10 @@
 
 package balancer
 
-import "net"
+import (
+	"net"
+	"sync/atomic"
+)
 
 // copyConn is the plain copy: Windows' raw connections cannot park a read
 // until the socket is readable the way the pumps on Unix do, so each pump
@@ -10,4 +13,13 @@ import "net"
 // the copy, and the error (nil for the end of the stream).
 func (p *netPair) copyConn(tn *tunnel, src, dst net.Conn, up bool) (bool, error) {
 	return p.pumpPlain(tn, src, dst, up)
+}
+
+// sockWriter writes plainly here: a write that finds the socket full is
+// not seen, and Status.BlockedWrites counts only the event loop's.
+type sockWriter struct{}
+
+func (*sockWriter) write(c net.Conn, _ *atomic.Uint64, p []byte) error {
+	_, err := c.Write(p)
+	return err
 }

@@ -5,6 +5,8 @@ package balancer
 import (
 	"errors"
 	"net"
+	"os"
+	"sync/atomic"
 	"syscall"
 )
 
@@ -89,4 +91,74 @@ func readFD(fd uintptr, p []byte) (int, error) {
 		}
 		return n, err
 	}
+}
+
+// sockWriter is a copy's writes to one connection. On a socket it writes
+// by hand, as net.Conn.Write does, so that a write that finds the socket
+// full is counted (Status.BlockedWrites) before it waits for room: a peer
+// that stopped reading shows in the counters, not only in a goroutine
+// dump. Anything else (TLS) it writes plainly, uncounted. The cost on the
+// way through is one indirect call per write; the count is taken only
+// when the kernel said EAGAIN.
+type sockWriter struct {
+	rc      syscall.RawConn // nil: write plainly
+	ready   bool            // rc and fn are set up
+	fn      func(fd uintptr) bool
+	p       []byte // what is left to write
+	err     error
+	waited  bool // this write found the socket full (and was counted)
+	blocked *atomic.Uint64
+}
+
+// write writes all of p to c (the same c every time), counting in blocked
+// each write that has to wait for room.
+func (w *sockWriter) write(c net.Conn, blocked *atomic.Uint64, p []byte) error {
+	if !w.ready {
+		w.ready = true
+		if sc, ok := c.(syscall.Conn); ok {
+			if rc, err := sc.SyscallConn(); err == nil {
+				w.rc, w.fn, w.blocked = rc, w.some, blocked
+			}
+		}
+	}
+	if w.rc == nil {
+		_, err := c.Write(p)
+		return err
+	}
+	w.p, w.err, w.waited = p, nil, false
+	err := w.rc.Write(w.fn)
+	w.p = nil
+	if err != nil {
+		if oe, ok := err.(*net.OpError); ok {
+			oe.Op = "write" // as net.Conn.Write says it, not "raw-write"
+		}
+		return err
+	}
+	if w.err != nil {
+		return &net.OpError{Op: "write", Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: os.NewSyscallError("write", w.err)}
+	}
+	return nil
+}
+
+// some is the syscall.RawConn.Write callback: it writes what the socket
+// takes, and returns false to wait for room (counted once per write).
+func (w *sockWriter) some(fd uintptr) bool {
+	for len(w.p) > 0 {
+		n, err := syscall.Write(int(fd), w.p)
+		switch {
+		case err == syscall.EINTR:
+			continue
+		case err == syscall.EAGAIN:
+			if !w.waited {
+				w.waited = true
+				w.blocked.Add(1)
+			}
+			return false
+		case err != nil:
+			w.err = err
+			return true
+		}
+		w.p = w.p[n:]
+	}
+	return true
 }

@@ -1,14 +1,10 @@
 package balancer
 
 import (
-	"errors"
 	"fmt"
 	"reflect"
-	"strings"
-	"time"
 
-	"go.yaml.in/yaml/v3"
-
+	"github.com/wslab/wslab/balancer/config"
 	"github.com/wslab/wslab/events"
 )
 
@@ -20,7 +16,7 @@ import (
 // running ones. Backends that left the server group, or are set to drain,
 // start draining. An invalid config is rejected with every problem, and
 // the old one keeps serving.
-func (b *Balancer) Reload(doc Config) (uint64, error) {
+func (b *Balancer) Reload(doc config.Config) (uint64, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.reload(doc, nil)
@@ -29,7 +25,7 @@ func (b *Balancer) Reload(doc Config) (uint64, error) {
 // ReloadYAML parses a YAML (or JSON) document and reloads it: it replaces
 // the running document, as PUT /api/config does.
 func (b *Balancer) ReloadYAML(data []byte) (uint64, error) {
-	doc, err := LoadConfig(data)
+	doc, err := config.Load(data)
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if err != nil {
@@ -44,17 +40,8 @@ func (b *Balancer) ReloadYAML(data []byte) (uint64, error) {
 func (b *Balancer) Patch(data []byte) (uint64, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	_, ls, err := parseConfig(data)
+	doc, ls, err := config.Merge(b.doc, data)
 	if err != nil {
-		return 0, b.reject(err)
-	}
-	var patch, base yaml.Node
-	yaml.Unmarshal(data, &patch) // parsed above
-	if err := base.Encode(b.doc); err != nil {
-		return 0, b.reject(fmt.Errorf("encode the running document: %w", err))
-	}
-	var doc Config
-	if err := mergeNodes(&base, patch.Content[0]).Decode(&doc); err != nil {
 		return 0, b.reject(err)
 	}
 	return b.reload(doc, ls)
@@ -62,7 +49,7 @@ func (b *Balancer) Patch(data []byte) (uint64, error) {
 
 // Document is the document the running config came from, before flags and
 // defaults: what Patch merges into.
-func (b *Balancer) Document() Config {
+func (b *Balancer) Document() config.Config {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.doc
@@ -70,7 +57,7 @@ func (b *Balancer) Document() Config {
 
 // reload applies doc; ls, when not nil, gives the lines of its fields for
 // the problems. Callers hold b.mu.
-func (b *Balancer) reload(doc Config, ls lines) (uint64, error) {
+func (b *Balancer) reload(doc config.Config, ls config.Lines) (uint64, error) {
 	if b.closed {
 		return 0, ErrClosed
 	}
@@ -85,13 +72,11 @@ func (b *Balancer) reload(doc Config, ls lines) (uint64, error) {
 		cfg.Listener.TLS = old.cfg.Listener.TLS
 	}
 	if err := cfg.Validate(); err != nil {
-		for _, p := range Problems(err) {
-			p.Line = ls.of(p.Field)
-		}
+		ls.Place(err)
 		return 0, b.reject(err)
 	}
-	cfg = cfg.withDefaults()
-	if err := fixedOnReload(old.cfg, b.asConfigured, cfg); err != nil {
+	cfg = cfg.WithDefaults()
+	if err := config.FixedOnReload(old.cfg, b.asConfigured, cfg); err != nil {
 		return 0, b.reject(err)
 	}
 	cfg.Listener.Addr, cfg.Listener.TLS = old.cfg.Listener.Addr, old.cfg.Listener.TLS
@@ -103,14 +88,14 @@ func (b *Balancer) reload(doc Config, ls lines) (uint64, error) {
 		switch {
 		case t == nil || t.drain:
 			if !be.draining.Load() {
-				b.startDrain(be, snap)
+				b.drains.start(be, snap)
 			}
 		case be.draining.Load():
-			b.cancelDrain(be)
+			b.drains.cancel(be)
 		}
 	}
 	if !reflect.DeepEqual(old.cfg.ServerGroup.HealthCheck, cfg.ServerGroup.HealthCheck) || !sameTargets(old, snap) {
-		b.startChecks(snap)
+		b.health.restart(snap)
 	}
 	b.counters.applied.Add(1)
 	b.publish(events.Event{Kind: events.ConfigApplied, Generation: snap.gen, Detail: snap.summary()})
@@ -124,49 +109,17 @@ type RejectedError struct {
 }
 
 func (e *RejectedError) Error() string {
-	return fmt.Sprintf("config rejected, generation %d keeps serving: %s", e.Generation, OneLine(e.Err))
+	return fmt.Sprintf("config rejected, generation %d keeps serving: %s", e.Generation, config.OneLine(e.Err))
 }
 
 func (e *RejectedError) Unwrap() error { return e.Err }
-
-// OneLine joins a multi-problem error into one line, problems separated by
-// "; ".
-func OneLine(err error) string {
-	var parts []string
-	for _, l := range strings.Split(err.Error(), "\n") {
-		if l = strings.TrimSpace(l); l != "" {
-			parts = append(parts, strings.TrimSuffix(l, ":"))
-		}
-	}
-	return strings.Join(parts, "; ")
-}
 
 // reject reports a refused reload. Callers hold b.mu.
 func (b *Balancer) reject(err error) error {
 	gen := b.snap.Load().gen
 	b.counters.rejected.Add(1)
-	b.publish(events.Event{Kind: events.ConfigRejected, Generation: gen, Detail: OneLine(err)})
+	b.publish(events.Event{Kind: events.ConfigRejected, Generation: gen, Detail: config.OneLine(err)})
 	return &RejectedError{Generation: gen, Err: err}
-}
-
-// fixedOnReload lists settings that only a restart can change. The
-// addresses may be given as configured (port 0) or as bound.
-func fixedOnReload(old Config, configured ListenerConfig, cfg Config) error {
-	var ps problems
-	if a := cfg.Listener.Addr; a != old.Listener.Addr && a != configured.Addr {
-		ps.add("listener.addr", "cannot change from %q to %q on reload; restart the balancer", old.Listener.Addr, a)
-	}
-	if (cfg.Listener.TLS == nil) != (old.Listener.TLS == nil) ||
-		cfg.Listener.TLS != nil && !reflect.DeepEqual(*cfg.Listener.TLS, *old.Listener.TLS) && !reflect.DeepEqual(*cfg.Listener.TLS, *configured.TLS) {
-		ps.add("listener.tls", "cannot change on reload; restart the balancer")
-	}
-	if old.Listener.HeaderTimeout != cfg.Listener.HeaderTimeout {
-		ps.add("listener.header_timeout", "cannot change on reload (%s now); restart the balancer", fmtDuration(time.Duration(old.Listener.HeaderTimeout)))
-	}
-	if old.Listener.MaxHeaderBytes != cfg.Listener.MaxHeaderBytes {
-		ps.add("listener.max_header_bytes", "cannot change on reload (%d now); restart the balancer", old.Listener.MaxHeaderBytes)
-	}
-	return errors.Join(ps...)
 }
 
 func sameTargets(a, b *snapshot) bool {

@@ -15,12 +15,14 @@ import (
 	"github.com/coder/quartz"
 
 	"github.com/wslab/wslab/balancer"
+	"github.com/wslab/wslab/balancer/balancertest"
+	"github.com/wslab/wslab/balancer/config"
 	"github.com/wslab/wslab/events"
 )
 
 func TestReloadWithoutServersKeepsTheRunningOnes(t *testing.T) {
 	nodes := echoNodes(t, 2)
-	r := start(t, balancer.Config{ServerGroup: balancer.ServerGroupConfig{Servers: servers(nodes), HealthCheck: noChecks()}}, quartz.NewMock(t))
+	r := start(t, config.Config{ServerGroup: config.ServerGroup{Servers: servers(nodes), HealthCheck: noChecks()}}, quartz.NewMock(t))
 	c := dialWS(t, r.b.URL())
 	r.waitEvent(t, kind(opened))
 
@@ -51,7 +53,7 @@ func TestReloadWithoutServersKeepsTheRunningOnes(t *testing.T) {
 
 func TestAnEmptyGroupOrAnEmptyDocumentIsNeverApplied(t *testing.T) {
 	nodes := echoNodes(t, 2)
-	r := start(t, balancer.Config{ServerGroup: balancer.ServerGroupConfig{Servers: servers(nodes), HealthCheck: noChecks()}}, quartz.NewMock(t))
+	r := start(t, config.Config{ServerGroup: config.ServerGroup{Servers: servers(nodes), HealthCheck: noChecks()}}, quartz.NewMock(t))
 	tests := []struct {
 		name, doc, want string
 	}{
@@ -79,7 +81,7 @@ func TestAnEmptyGroupOrAnEmptyDocumentIsNeverApplied(t *testing.T) {
 
 func TestPutReplacesTheDocumentAndPatchMergesIntoIt(t *testing.T) {
 	nodes := echoNodes(t, 2)
-	r := start(t, balancer.Config{ServerGroup: balancer.ServerGroupConfig{Servers: servers(nodes), HealthCheck: noChecks()}}, quartz.NewMock(t))
+	r := start(t, config.Config{ServerGroup: config.ServerGroup{Servers: servers(nodes), HealthCheck: noChecks()}}, quartz.NewMock(t))
 	if _, err := r.b.ReloadYAML([]byte("listener: {idle_timeout: 30s}\nserver_group: {policy: least_conn}\n")); err != nil {
 		t.Fatal(err)
 	}
@@ -87,8 +89,8 @@ func TestPutReplacesTheDocumentAndPatchMergesIntoIt(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := r.b.Config()
-	if cfg.Listener.IdleTimeout != balancer.Duration(30*time.Second) || cfg.ServerGroup.Policy != "least_conn" ||
-		*cfg.ServerGroup.DeregistrationDelay != balancer.Duration(10*time.Second) || len(cfg.ServerGroup.Servers) != 2 {
+	if cfg.Listener.IdleTimeout != config.Duration(30*time.Second) || cfg.ServerGroup.Policy != "least_conn" ||
+		*cfg.ServerGroup.DeregistrationDelay != config.Duration(10*time.Second) || len(cfg.ServerGroup.Servers) != 2 {
 		t.Fatalf("after a patch: %+v, want idle 30s and least_conn kept, delay 10s, both servers", cfg)
 	}
 	// A patch names the line of its own problems.
@@ -107,11 +109,11 @@ func TestPutReplacesTheDocumentAndPatchMergesIntoIt(t *testing.T) {
 
 func TestFlagsWinOverEveryDocument(t *testing.T) {
 	nodes := echoNodes(t, 2)
-	var flags balancer.Config
-	flags.Listener.IdleTimeout = balancer.Duration(10 * time.Second)
-	defaults := balancer.Config{ServerGroup: balancer.ServerGroupConfig{Servers: servers(nodes)}}
+	var flags config.Config
+	flags.Listener.IdleTimeout = config.Duration(10 * time.Second)
+	defaults := config.Config{ServerGroup: config.ServerGroup{Servers: servers(nodes)}}
 	defaults.ServerGroup.HealthCheck.Path = "/healthz"
-	doc := balancer.Config{Listener: balancer.ListenerConfig{Addr: "127.0.0.1:0", IdleTimeout: balancer.Duration(60 * time.Second)}}
+	doc := config.Config{Listener: config.Listener{Addr: "127.0.0.1:0", IdleTimeout: config.Duration(60 * time.Second)}}
 	b, err := balancer.Start(ctxT(t), doc, balancer.Options{Clock: quartz.NewMock(t), Overrides: flags, Defaults: defaults})
 	if err != nil {
 		t.Fatal(err)
@@ -144,21 +146,21 @@ func TestReloadStormUnderHeldTunnels(t *testing.T) {
 	if testing.Short() {
 		t.Skip("holds 1,000 tunnels")
 	}
-	addr := echoBytes(t)
+	addr := balancertest.EchoBackend(t)
 	dir := t.TempDir()
 	path := filepath.Join(dir, "lab.yaml")
 	doc := func(i int) []byte {
 		return fmt.Appendf(nil, "listener: {idle_timeout: %ds}\n", 100+i)
 	}
-	cfg := balancer.Config{ServerGroup: balancer.ServerGroupConfig{
-		Servers:     []balancer.ServerConfig{{Name: "echo", URL: addr}},
+	cfg := config.Config{ServerGroup: config.ServerGroup{
+		Servers:     []config.Server{{Name: "echo", URL: addr}},
 		HealthCheck: noChecks(),
 	}}
 	r := start(t, cfg, quartz.NewMock(t))
 	if err := os.WriteFile(path, doc(0), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	w, err := balancer.WatchConfigFile(path)
+	w, err := config.WatchFile(path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,7 +192,7 @@ func TestReloadStormUnderHeldTunnels(t *testing.T) {
 		saveLikeAnEditor(t, path, i%4, doc(i), i%20 == 1)
 	}
 	lastWrite := time.Now()
-	want := balancer.Duration(200 * time.Second) // doc(100)
+	want := config.Duration(200 * time.Second) // doc(100)
 	deadline := time.Now().Add(waitFor)
 	for r.b.Config().Listener.IdleTimeout != want {
 		e := r.waitEvent(t, func(e events.Event) bool { return e.Kind == events.ConfigApplied || e.Kind == events.ConfigRejected })

@@ -9,6 +9,7 @@ import (
 	"github.com/coder/quartz"
 
 	"github.com/wslab/wslab/balancer"
+	"github.com/wslab/wslab/balancer/config"
 )
 
 // TestHotReloadDropsNothing: changing the idle timeout and adding a backend
@@ -17,7 +18,7 @@ import (
 func TestHotReloadDropsNothing(t *testing.T) {
 	clk := quartz.NewMock(t)
 	nodes := echoNodes(t, 3)
-	cfg := balancer.Config{ServerGroup: balancer.ServerGroupConfig{Servers: servers(nodes[:2]), HealthCheck: noChecks()}}
+	cfg := config.Config{ServerGroup: config.ServerGroup{Servers: servers(nodes[:2]), HealthCheck: noChecks()}}
 	r := start(t, cfg, clk)
 	var old []*wsConn
 	for range 4 {
@@ -27,7 +28,7 @@ func TestHotReloadDropsNothing(t *testing.T) {
 	before := r.b.Status()
 
 	cfg.Listener.Addr = r.b.Addr()
-	cfg.Listener.IdleTimeout = balancer.Duration(5 * time.Second)
+	cfg.Listener.IdleTimeout = config.Duration(5 * time.Second)
 	cfg.ServerGroup.Servers = servers(nodes)
 	gen, err := r.b.Reload(cfg)
 	if err != nil || gen != 2 {
@@ -72,7 +73,7 @@ func TestHotReloadDropsNothing(t *testing.T) {
 
 func TestInvalidReloadIsRejectedWhole(t *testing.T) {
 	nodes := echoNodes(t, 1)
-	r := start(t, balancer.Config{ServerGroup: balancer.ServerGroupConfig{Servers: servers(nodes), HealthCheck: noChecks()}}, nil)
+	r := start(t, config.Config{ServerGroup: config.ServerGroup{Servers: servers(nodes), HealthCheck: noChecks()}}, nil)
 	c := dialWS(t, r.b.URL())
 	bad := `
 listener:

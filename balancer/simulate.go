@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/coder/quartz"
+
+	"github.com/wslab/wslab/balancer/config"
 )
 
 // Pattern is how a client uses one long-lived connection, as lab check
@@ -32,7 +34,7 @@ type Outcome struct {
 	Survives bool          // open for the whole Lifetime
 	CutAt    time.Duration // when the first connection was cut, from its start
 	Reason   string        // ReasonIdleTimeout or ReasonMaxLifetime
-	Cut      string        // CutFIN, CutReset or CutCloseFrame
+	Cut      string        // config.CutFIN, config.CutReset or config.CutCloseFrame
 	// CloseCode is what a browser's WebSocket reports for the cut: the
 	// close frame's code, else 1006 (abnormal closure).
 	CloseCode int
@@ -50,7 +52,7 @@ const maxSimCuts = 100000
 // mock clock: the same touch, frame tracking, idle/lifetime timer and cut
 // that real tunnels run, fed the frames p sends at the times it sends them,
 // with no sockets in between. A two-hour lifetime takes milliseconds.
-func Simulate(doc Config, p Pattern) (Outcome, error) {
+func Simulate(doc config.Config, p Pattern) (Outcome, error) {
 	if p.Lifetime <= 0 {
 		return Outcome{}, fmt.Errorf("lifetime %s must be positive", p.Lifetime)
 	}
@@ -71,13 +73,13 @@ func Simulate(doc Config, p Pattern) (Outcome, error) {
 	b := newBalancer(Options{Clock: clk, Name: "simulate"})
 	defer b.Close()
 	if doc.ServerGroup.Servers == nil {
-		doc.ServerGroup.Servers = []ServerConfig{{Name: "sim", URL: "http://127.0.0.1:9"}}
+		doc.ServerGroup.Servers = []config.Server{{Name: "sim", URL: "http://127.0.0.1:9"}}
 	}
 	cfg := b.compose(doc, nil)
 	if err := cfg.Validate(); err != nil {
 		return Outcome{}, err
 	}
-	snap := b.buildSnapshot(cfg.withDefaults(), 1)
+	snap := b.buildSnapshot(cfg.WithDefaults(), 1)
 	s := sim{b: b, clk: clk, snap: snap, p: p, up: heartbeatFrame(p, true), down: heartbeatFrame(p, false)}
 	out := s.run()
 	if tb.failed != "" {
@@ -137,7 +139,7 @@ func (s *sim) run() Outcome {
 			out.Reason = tn.why.Load().reason
 			out.Cut = conns.cut
 			out.CloseCode = 1006
-			if conns.cut == CutCloseFrame {
+			if conns.cut == config.CutCloseFrame {
 				out.CloseCode = 1001
 			}
 		}
@@ -200,14 +202,14 @@ type simConns struct {
 func (c *simConns) start(*tunnel)      {}
 func (c *simConns) sayGoodbye(*tunnel) {}
 func (c *simConns) goAway(tn *tunnel, reason string) {
-	c.cut = CutCloseFrame
+	c.cut = config.CutCloseFrame
 	tn.close(reason)
 }
-func (c *simConns) abort() { c.cut = CutReset }
+func (c *simConns) abort() { c.cut = config.CutReset }
 func (c *simConns) closeConns() {
 	c.closed = true
 	if c.cut == "" {
-		c.cut = CutFIN
+		c.cut = config.CutFIN
 	}
 }
 

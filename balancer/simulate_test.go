@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/wslab/wslab/balancer"
+	"github.com/wslab/wslab/balancer/config"
 )
 
 // Each profile gets the client pattern that shows what sets it apart, run
@@ -22,7 +23,7 @@ func TestEachProfileTreatsTheClientPatternThatSetsItApartAsItsVendorDoes(t *test
 	survives := balancer.Outcome{Survives: true}
 	cut := func(at time.Duration, reason, how string) balancer.Outcome {
 		code := 1006
-		if how == balancer.CutCloseFrame {
+		if how == config.CutCloseFrame {
 			code = 1001
 		}
 		return balancer.Outcome{CutAt: at, Reason: reason, Cut: how, CloseCode: code, Cuts: 1}
@@ -35,26 +36,26 @@ func TestEachProfileTreatsTheClientPatternThatSetsItApartAsItsVendorDoes(t *test
 	}{
 		{"aws-alb", "a client that only sends keeps it open", beat(25*time.Second, "client", 2*time.Hour), survives},
 		{"aws-alb", "client pings count", pings(50*time.Second, 2*time.Hour), survives},
-		{"aws-alb", "silence is cut at 60 s with a bare FIN", silent(time.Hour), cut(60*time.Second, idle, balancer.CutFIN)},
-		{"ali-alb", "a 90 s heartbeat is too slow for 60 s", beat(90*time.Second, "both", time.Hour), cut(60*time.Second, idle, balancer.CutFIN)},
-		{"gcp-lb", "a busy connection is cut at its 30 s lifetime", beat(5*time.Second, "both", time.Hour), cut(30*time.Second, life, balancer.CutFIN)},
-		{"cloudflare", "a 2 min heartbeat loses to 100 s", beat(2*time.Minute, "backend", time.Hour), cut(100*time.Second, idle, balancer.CutFIN)},
-		{"aws-nlb", "silence is reset at 350 s", silent(time.Hour), cut(350*time.Second, idle, balancer.CutReset)},
+		{"aws-alb", "silence is cut at 60 s with a bare FIN", silent(time.Hour), cut(60*time.Second, idle, config.CutFIN)},
+		{"ali-alb", "a 90 s heartbeat is too slow for 60 s", beat(90*time.Second, "both", time.Hour), cut(60*time.Second, idle, config.CutFIN)},
+		{"gcp-lb", "a busy connection is cut at its 30 s lifetime", beat(5*time.Second, "both", time.Hour), cut(30*time.Second, life, config.CutFIN)},
+		{"cloudflare", "a 2 min heartbeat loses to 100 s", beat(2*time.Minute, "backend", time.Hour), cut(100*time.Second, idle, config.CutFIN)},
+		{"aws-nlb", "silence is reset at 350 s", silent(time.Hour), cut(350*time.Second, idle, config.CutReset)},
 		{"aws-nlb", "a 5 min heartbeat survives", beat(5*time.Minute, "client", 2*time.Hour), survives},
 		{"nginx-default", "a backend-only heartbeat keeps it open", beat(50*time.Second, "backend", time.Hour), survives},
-		{"nginx-default", "silence is cut at 60 s", silent(time.Hour), cut(60*time.Second, idle, balancer.CutFIN)},
+		{"nginx-default", "silence is cut at 60 s", silent(time.Hour), cut(60*time.Second, idle, config.CutFIN)},
 		{"haproxy-default", "silence for a day is fine", silent(24 * time.Hour), survives},
 		{"caddy-default", "silence for a day is fine", silent(24 * time.Hour), survives},
-		{"azure-app-gateway", "silence is reset at 4 min", silent(time.Hour), cut(4*time.Minute, idle, balancer.CutReset)},
-		{"heroku", "a 60 s heartbeat loses to 55 s", beat(time.Minute, "both", time.Hour), cut(55*time.Second, idle, balancer.CutFIN)},
-		{"aws-api-gateway", "pings do not count", pings(time.Minute, time.Hour), cut(10*time.Minute, idle, balancer.CutCloseFrame)},
-		{"aws-api-gateway", "messages count, but 2 h is the cap", beat(time.Minute, "client", 3*time.Hour), cut(2*time.Hour, life, balancer.CutCloseFrame)},
+		{"azure-app-gateway", "silence is reset at 4 min", silent(time.Hour), cut(4*time.Minute, idle, config.CutReset)},
+		{"heroku", "a 60 s heartbeat loses to 55 s", beat(time.Minute, "both", time.Hour), cut(55*time.Second, idle, config.CutFIN)},
+		{"aws-api-gateway", "pings do not count", pings(time.Minute, time.Hour), cut(10*time.Minute, idle, config.CutCloseFrame)},
+		{"aws-api-gateway", "messages count, but 2 h is the cap", beat(time.Minute, "client", 3*time.Hour), cut(2*time.Hour, life, config.CutCloseFrame)},
 	}
 	seen := map[string]bool{}
 	for _, tt := range tests {
 		seen[tt.profile] = true
 		t.Run(tt.profile+": "+tt.what, func(t *testing.T) {
-			got, err := balancer.Simulate(balancer.Config{Profile: tt.profile}, tt.p)
+			got, err := balancer.Simulate(config.Config{Profile: tt.profile}, tt.p)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -69,7 +70,7 @@ func TestEachProfileTreatsTheClientPatternThatSetsItApartAsItsVendorDoes(t *test
 }
 
 func TestSimulateCountsTheCutsOfAClientThatReconnects(t *testing.T) {
-	got, err := balancer.Simulate(balancer.Config{Profile: "gcp-lb"}, balancer.Pattern{From: "client", Lifetime: 10 * time.Minute, Reconnect: true})
+	got, err := balancer.Simulate(config.Config{Profile: "gcp-lb"}, balancer.Pattern{From: "client", Lifetime: 10 * time.Minute, Reconnect: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +80,7 @@ func TestSimulateCountsTheCutsOfAClientThatReconnects(t *testing.T) {
 }
 
 func TestSimulateHonoursTheUsersSettingsOverTheProfile(t *testing.T) {
-	doc := balancer.Config{Profile: "aws-alb", Listener: balancer.ListenerConfig{IdleTimeout: balancer.Duration(10 * time.Minute)}}
+	doc := config.Config{Profile: "aws-alb", Listener: config.Listener{IdleTimeout: config.Duration(10 * time.Minute)}}
 	got, err := balancer.Simulate(doc, balancer.Pattern{From: "client", Lifetime: time.Hour})
 	if err != nil {
 		t.Fatal(err)

@@ -4,13 +4,15 @@ import (
 	"net/netip"
 	"net/url"
 	"time"
+
+	"github.com/wslab/wslab/balancer/config"
 )
 
 // snapshot is one immutable generation of the config, as the data path
 // sees it. The request path loads it once and uses that value throughout.
 type snapshot struct {
 	gen     uint64
-	cfg     Config // defaulted and validated
+	cfg     config.Config // defaulted and validated
 	targets []*target
 	// Tunnels and plain HTTP requests keep separate policy state, so that
 	// page and asset loads do not skew how WebSocket connections spread.

@@ -3,7 +3,7 @@ package balancer_test
 import (
 	"testing"
 
-	"github.com/wslab/wslab/balancer"
+	"github.com/wslab/wslab/balancer/config"
 )
 
 func spread(conns []*wsConn) map[string]int {
@@ -17,7 +17,7 @@ func spread(conns []*wsConn) map[string]int {
 func TestPolicies(t *testing.T) {
 	nodes := echoNodes(t, 3)
 	t.Run("round_robin 2/2/2", func(t *testing.T) {
-		r := start(t, balancer.Config{ServerGroup: balancer.ServerGroupConfig{Servers: servers(nodes), HealthCheck: noChecks()}}, nil)
+		r := start(t, config.Config{ServerGroup: config.ServerGroup{Servers: servers(nodes), HealthCheck: noChecks()}}, nil)
 		var cs []*wsConn
 		for range 6 {
 			cs = append(cs, dialWS(t, r.b.URL()))
@@ -27,7 +27,7 @@ func TestPolicies(t *testing.T) {
 		}
 	})
 	t.Run("weights 2:1 give 4:2", func(t *testing.T) {
-		r := start(t, balancer.Config{ServerGroup: balancer.ServerGroupConfig{Servers: servers(nodes[:2], 2, 1), HealthCheck: noChecks()}}, nil)
+		r := start(t, config.Config{ServerGroup: config.ServerGroup{Servers: servers(nodes[:2], 2, 1), HealthCheck: noChecks()}}, nil)
 		var cs []*wsConn
 		for range 6 {
 			cs = append(cs, dialWS(t, r.b.URL()))
@@ -37,7 +37,7 @@ func TestPolicies(t *testing.T) {
 		}
 	})
 	t.Run("weight 0 takes nothing", func(t *testing.T) {
-		r := start(t, balancer.Config{ServerGroup: balancer.ServerGroupConfig{Servers: servers(nodes[:2], 1, 0), HealthCheck: noChecks()}}, nil)
+		r := start(t, config.Config{ServerGroup: config.ServerGroup{Servers: servers(nodes[:2], 1, 0), HealthCheck: noChecks()}}, nil)
 		for range 3 {
 			if c := dialWS(t, r.b.URL()); c.node != "node-1" {
 				t.Fatalf("got %s, want node-1 (node-2 has weight 0)", c.node)
@@ -45,7 +45,7 @@ func TestPolicies(t *testing.T) {
 		}
 	})
 	t.Run("least_conn fills the emptiest", func(t *testing.T) {
-		r := start(t, balancer.Config{ServerGroup: balancer.ServerGroupConfig{Policy: balancer.LeastConn, Servers: servers(nodes), HealthCheck: noChecks()}}, nil)
+		r := start(t, config.Config{ServerGroup: config.ServerGroup{Policy: config.LeastConn, Servers: servers(nodes), HealthCheck: noChecks()}}, nil)
 		var cs []*wsConn
 		for range 6 {
 			cs = append(cs, dialWS(t, r.b.URL()))
@@ -64,7 +64,7 @@ func TestPolicies(t *testing.T) {
 		}
 	})
 	t.Run("source_hash keeps a client on one backend", func(t *testing.T) {
-		r := start(t, balancer.Config{ServerGroup: balancer.ServerGroupConfig{Policy: balancer.SourceHash, Servers: servers(nodes), HealthCheck: noChecks()}}, nil)
+		r := start(t, config.Config{ServerGroup: config.ServerGroup{Policy: config.SourceHash, Servers: servers(nodes), HealthCheck: noChecks()}}, nil)
 		first := dialWS(t, r.b.URL()).node
 		for range 5 {
 			if c := dialWS(t, r.b.URL()); c.node != first {

@@ -1,13 +1,13 @@
 package balancer
 
 import (
-	"cmp"
 	"fmt"
 	"maps"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/wslab/wslab/balancer/config"
 )
 
 // Status is what the balancer is doing now.
@@ -17,7 +17,7 @@ type Status struct {
 	TLSListener string          `json:"tls_listener,omitempty"`
 	Profile     string          `json:"profile,omitempty"` // the profile: in force, if any
 	Policy      string          `json:"policy"`
-	IdleTimeout Duration        `json:"idle_timeout"` // 0s: no idle timer (idle_reset: none)
+	IdleTimeout config.Duration `json:"idle_timeout"` // 0s: no idle timer (idle_reset: none)
 	Backends    []BackendStatus `json:"backends"`
 	Connections []ConnStatus    `json:"connections"`
 	// Closed counts closed tunnels by reason since start (CloseReasons).
@@ -27,12 +27,25 @@ type Status struct {
 	CloseCodes map[string]uint64 `json:"close_codes"`
 	// Reloads counts reloads by outcome: applied, rejected.
 	Reloads map[string]uint64 `json:"reloads"`
+	// BlockedWrites counts, since start, the writes that found a peer's
+	// socket full: the balancer had to wait, or keep the bytes, until the
+	// peer read. A count that grows means a peer that does not keep up.
+	BlockedWrites BlockedWrites `json:"blocked_writes"`
+}
+
+// BlockedWrites counts writes that found a socket full, by whose it was.
+type BlockedWrites struct {
+	Client  uint64 `json:"client"`
+	Backend uint64 `json:"backend"`
 }
 
 // counters are the balancer's lifetime totals.
 type counters struct {
 	closed            [len(reasonIndex)]atomic.Uint64 // by reasonIndex
 	applied, rejected atomic.Uint64
+	// blocked counts writes that found a full socket: [0] a client's,
+	// [1] a backend's. Only a write that would block adds to it.
+	blocked [2]atomic.Uint64
 
 	// codesMu guards codes: close frames that ended tunnels, by sender
 	// and code. Only tunnels that end take it.
@@ -64,6 +77,15 @@ func (c *counters) closedBy(e ending, g *goodbye) {
 	c.codesMu.Unlock()
 }
 
+// blockedOn returns the counter of writes blocked on a client's socket,
+// or on a backend's.
+func (c *counters) blockedOn(client bool) *atomic.Uint64 {
+	if client {
+		return &c.blocked[0]
+	}
+	return &c.blocked[1]
+}
+
 func (c *counters) snapshot() (map[string]uint64, map[string]uint64) {
 	closed := make(map[string]uint64, len(reasonIndex))
 	for i, r := range reasonIndex {
@@ -92,14 +114,14 @@ type BackendStatus struct {
 
 // ConnStatus is one open tunnel.
 type ConnStatus struct {
-	ID           string    `json:"id"`
-	Client       string    `json:"client"`
-	Backend      string    `json:"backend"`
-	Generation   uint64    `json:"generation"`
-	Age          Duration  `json:"age"`
-	Idle         Duration  `json:"idle"`
-	IdleTimeout  Duration  `json:"idle_timeout"` // 0s: no idle timer
-	LastActivity time.Time `json:"last_activity"`
+	ID           string          `json:"id"`
+	Client       string          `json:"client"`
+	Backend      string          `json:"backend"`
+	Generation   uint64          `json:"generation"`
+	Age          config.Duration `json:"age"`
+	Idle         config.Duration `json:"idle"`
+	IdleTimeout  config.Duration `json:"idle_timeout"` // 0s: no idle timer
+	LastActivity time.Time       `json:"last_activity"`
 	// Backlog is bytes read from one side that the other has not taken
 	// yet: a peer that reads slower than its other end sends.
 	Backlog int64 `json:"backlog_bytes"`
@@ -114,9 +136,10 @@ func (b *Balancer) Status() Status {
 		Generation: snap.gen, Listener: b.Addr(), TLSListener: b.TLSAddr(),
 		Profile: snap.cfg.Profile, Policy: snap.cfg.ServerGroup.Policy, IdleTimeout: snap.cfg.Listener.IdleTimeout,
 		Backends: []BackendStatus{}, Connections: []ConnStatus{},
-		Reloads: map[string]uint64{"applied": b.counters.applied.Load(), "rejected": b.counters.rejected.Load()},
+		Reloads:       map[string]uint64{"applied": b.counters.applied.Load(), "rejected": b.counters.rejected.Load()},
+		BlockedWrites: BlockedWrites{Client: b.counters.blocked[0].Load(), Backend: b.counters.blocked[1].Load()},
 	}
-	if snap.cfg.Listener.IdleReset == IdleResetNone {
+	if snap.cfg.Listener.IdleReset == config.IdleResetNone {
 		st.IdleTimeout = 0 // no idle timer
 	}
 	st.Closed, st.CloseCodes = b.counters.snapshot()
@@ -135,14 +158,7 @@ func (b *Balancer) Status() Status {
 		}
 	}
 	b.mu.Unlock()
-	b.tunnelsMu.Lock()
-	open := make([]*tunnel, 0, len(b.tunnels))
-	for tn := range b.tunnels {
-		open = append(open, tn)
-	}
-	b.tunnelsMu.Unlock()
-	sortTunnels(open)
-	for _, tn := range open {
+	for _, tn := range b.tunnels.list(nil) {
 		last := time.Unix(0, tn.last.Load())
 		idle := tn.idle
 		if !tn.resets.timed() {
@@ -150,7 +166,7 @@ func (b *Balancer) Status() Status {
 		}
 		st.Connections = append(st.Connections, ConnStatus{
 			ID: tn.id, Client: tn.clientAddr, Backend: tn.t.name, Generation: tn.gen,
-			Age: Duration(now.Sub(tn.opened)), Idle: Duration(now.Sub(last)), IdleTimeout: Duration(idle),
+			Age: config.Duration(now.Sub(tn.opened)), Idle: config.Duration(now.Sub(last)), IdleTimeout: config.Duration(idle),
 			LastActivity: last, Backlog: tn.backlog.Load(),
 		})
 	}
@@ -167,11 +183,6 @@ func backendStatus(be *backend, url string, weight int) BackendStatus {
 		BytesUp: be.bytesUp.Load(), BytesDown: be.bytesDown.Load(), Failures: be.failures.Load(),
 		LastCheck: last,
 	}
-}
-
-// sortTunnels orders tunnels oldest first.
-func sortTunnels(ts []*tunnel) {
-	slices.SortFunc(ts, func(a, b *tunnel) int { return cmp.Compare(a.seq, b.seq) })
 }
 
 // Snapshot describes the config in force in one line.

@@ -11,13 +11,15 @@ import (
 	"math/big"
 	"net"
 	"time"
+
+	"github.com/wslab/wslab/balancer/config"
 )
 
 type tlsConn = tls.Conn
 
 // loadTLS loads the configured certificate or makes a self-signed one for
 // localhost.
-func loadTLS(t *TLSConfig) (*tls.Config, error) {
+func loadTLS(t *config.TLS) (*tls.Config, error) {
 	var cert tls.Certificate
 	var err error
 	if t.SelfSigned {

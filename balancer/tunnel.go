@@ -11,6 +11,7 @@ import (
 
 	"github.com/coder/quartz"
 
+	"github.com/wslab/wslab/balancer/config"
 	"github.com/wslab/wslab/events"
 )
 
@@ -173,7 +174,7 @@ type tunnelConns interface {
 
 func (b *Balancer) newTunnel(snap *snapshot, t *target, conns tunnelConns, clientAddr string) *tunnel {
 	now := b.clock.Now()
-	seq := b.nextID.Add(1)
+	seq := b.tunnels.nextID.Add(1)
 	tn := &tunnel{
 		b: b, seq: seq, id: "c" + strconv.FormatUint(seq, 10),
 		conns: conns, clientAddr: clientAddr,
@@ -188,17 +189,14 @@ func (b *Balancer) newTunnel(snap *snapshot, t *target, conns tunnelConns, clien
 // arms its idle timer, unless the balancer is closing; then it closes the
 // sockets and reports false. A registered tunnel must get startPumps.
 func (b *Balancer) registerTunnel(tn *tunnel) bool {
-	b.tunnelsMu.Lock()
-	if b.closing {
-		b.tunnelsMu.Unlock()
+	pumps := 0
+	if _, ok := tn.conns.(*netPair); ok {
+		pumps = 2
+	}
+	if !b.tunnels.add(tn, &b.wg, pumps) {
 		tn.conns.closeConns()
 		return false
 	}
-	b.tunnels[tn] = struct{}{}
-	if _, pumps := tn.conns.(*netPair); pumps {
-		b.wg.Add(2) // under tunnelsMu, so never after Close began waiting
-	}
-	b.tunnelsMu.Unlock()
 	be := tn.t.b
 	be.active.Add(1)
 	be.total.Add(1)
@@ -218,10 +216,7 @@ func (b *Balancer) startPumps(tn *tunnel) {
 	tn.conns.start(tn)
 	be := tn.t.b
 	if be.draining.Load() { // picked just before a drain that already expired
-		be.mu.Lock()
-		expired := be.drainTimer == nil
-		be.mu.Unlock()
-		if expired {
+		if b.drains.over(be) {
 			tn.close(ReasonDrained)
 		}
 	}
@@ -237,14 +232,14 @@ const (
 	resetDataOnly                        // ...but only data frames, not ping/pong (heard decides)
 )
 
-func resetRuleOf(l ListenerConfig) resetRule {
+func resetRuleOf(l config.Listener) resetRule {
 	var r resetRule
 	switch l.IdleReset {
-	case IdleResetBoth:
+	case config.IdleResetBoth:
 		r = resetByClient | resetByBackend
-	case IdleResetClientToBackend:
+	case config.IdleResetClientToBackend:
 		r = resetByClient
-	case IdleResetBackendToClient:
+	case config.IdleResetBackendToClient:
 		r = resetByBackend
 	}
 	if r != 0 && l.ControlFramesReset != nil && !*l.ControlFramesReset {
@@ -314,9 +309,9 @@ func (tn *tunnel) onIdle() {
 // listener.cut says: a close, a reset, or a 1001 close frame first.
 func (tn *tunnel) cut(reason string) {
 	switch tn.cutWith {
-	case CutCloseFrame:
+	case config.CutCloseFrame:
 		tn.goAway(reason)
-	case CutReset:
+	case config.CutReset:
 		tn.claim(reason, "TCP reset to the client")
 		tn.conns.abort()
 		tn.close(reason)
@@ -354,11 +349,7 @@ func (tn *tunnel) closeFor(reason, detail string) {
 	}
 	tn.mu.Unlock()
 	b := tn.b
-	b.tunnelsMu.Lock()
-	_, registered := b.tunnels[tn]
-	delete(b.tunnels, tn)
-	b.tunnelsMu.Unlock()
-	if registered {
+	if b.tunnels.remove(tn) {
 		tn.t.b.active.Add(-1)
 		b.counters.closedBy(why, tn.said.Load())
 		detail := fmt.Sprintf("after %s", b.clock.Since(tn.opened).Round(time.Millisecond))

@@ -11,6 +11,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/wslab/wslab/balancer"
+	"github.com/wslab/wslab/balancer/config"
 	"github.com/wslab/wslab/events"
 	"github.com/wslab/wslab/faultlink"
 	"github.com/wslab/wslab/internal/chattest"
@@ -44,12 +45,12 @@ func startHops(t *testing.T, clk quartz.Clock) *hops {
 	h.sub = h.bus.Subscribe(10000)
 	t.Cleanup(h.sub.Close)
 	h.node = startLink(t, faultlink.Config{Name: "node-1", Upstream: nd.Addr(), Clock: clk, Events: h.bus})
-	h.b, err = balancer.Start(context.Background(), balancer.Config{
-		Listener: balancer.ListenerConfig{Addr: "127.0.0.1:0", IdleTimeout: balancer.Duration(h.idle)},
-		ServerGroup: balancer.ServerGroupConfig{
-			Servers: []balancer.ServerConfig{{Name: "node-1", URL: "http://" + h.node.Addr()}},
-			HealthCheck: balancer.HealthCheckConfig{Path: "/healthz", Interval: balancer.Duration(h.hcInterval),
-				Timeout: balancer.Duration(time.Second), UnhealthyThreshold: 2},
+	h.b, err = balancer.Start(context.Background(), config.Config{
+		Listener: config.Listener{Addr: "127.0.0.1:0", IdleTimeout: config.Duration(h.idle)},
+		ServerGroup: config.ServerGroup{
+			Servers: []config.Server{{Name: "node-1", URL: "http://" + h.node.Addr()}},
+			HealthCheck: config.HealthCheck{Path: "/healthz", Interval: config.Duration(h.hcInterval),
+				Timeout: config.Duration(time.Second), UnhealthyThreshold: 2},
 		},
 	}, balancer.Options{Clock: clk, Events: h.bus})
 	if err != nil {

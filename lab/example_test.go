@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/wslab/wslab/balancer"
+	"github.com/wslab/wslab/balancer/config"
 	"github.com/wslab/wslab/lab"
 	"github.com/wslab/wslab/node/client"
 )
@@ -18,7 +18,7 @@ func Example() {
 	defer cancel()
 	l, err := lab.Start(ctx, lab.Config{
 		NodePort: 0, // free ports, so tests can run side by side
-		Balancer: balancer.Config{Listener: balancer.ListenerConfig{Addr: "127.0.0.1:0"}},
+		Balancer: config.Config{Listener: config.Listener{Addr: "127.0.0.1:0"}},
 	})
 	if err != nil {
 		panic(err)

@@ -25,6 +25,7 @@ import (
 
 	"github.com/wslab/wslab/admin"
 	"github.com/wslab/wslab/balancer"
+	"github.com/wslab/wslab/balancer/config"
 	"github.com/wslab/wslab/events"
 	"github.com/wslab/wslab/node"
 	"github.com/wslab/wslab/store"
@@ -38,8 +39,8 @@ type Config struct {
 	// it lists no servers, the lab's nodes are its servers, checked on
 	// /healthz. BalancerOverrides win over it at start and at every reload
 	// (lab up's flags).
-	Balancer          balancer.Config
-	BalancerOverrides balancer.Config
+	Balancer          config.Config
+	BalancerOverrides config.Config
 	NoBalancer        bool         // nodes and store only
 	AdminAddr         string       // admin API listen address; "" runs none
 	Dashboard         http.Handler // served by the admin API at /
@@ -140,7 +141,7 @@ func (l *Lab) AddNode(ctx context.Context) (*node.Node, error) {
 	}
 	if l.Balancer != nil && l.cfg.Balancer.ServerGroup.Servers == nil {
 		doc := l.Balancer.Document()
-		doc.ServerGroup.Servers = append(slices.Clone(l.Balancer.Config().ServerGroup.Servers), balancer.ServerConfig{Name: n.Name(), URL: l.serverURL(n)})
+		doc.ServerGroup.Servers = append(slices.Clone(l.Balancer.Config().ServerGroup.Servers), config.Server{Name: n.Name(), URL: l.serverURL(n)})
 		if _, err := l.Balancer.Reload(doc); err != nil {
 			return n, err
 		}
@@ -155,7 +156,7 @@ func (l *Lab) RemoveNode(name string) error {
 		return errors.New("lab: no balancer to remove a node from")
 	}
 	running := l.Balancer.Config().ServerGroup.Servers
-	kept := slices.DeleteFunc(slices.Clone(running), func(s balancer.ServerConfig) bool { return s.Name == name })
+	kept := slices.DeleteFunc(slices.Clone(running), func(s config.Server) bool { return s.Name == name })
 	if len(kept) == len(running) {
 		return fmt.Errorf("lab: %q is not in the server group", name)
 	}
@@ -261,7 +262,7 @@ func (l *Lab) startBalancer(ctx context.Context) error {
 	if err := l.linkNodes(); err != nil {
 		return err
 	}
-	var defaults balancer.Config
+	var defaults config.Config
 	if l.cfg.Balancer.ServerGroup.Servers == nil {
 		// The group is the lab's nodes, which answer on /healthz.
 		defaults.ServerGroup.Servers = l.servers()
@@ -280,11 +281,11 @@ func (l *Lab) startBalancer(ctx context.Context) error {
 }
 
 // servers lists the lab's nodes as balancer servers.
-func (l *Lab) servers() []balancer.ServerConfig {
+func (l *Lab) servers() []config.Server {
 	nodes := l.Nodes()
-	out := make([]balancer.ServerConfig, len(nodes))
+	out := make([]config.Server, len(nodes))
 	for i, n := range nodes {
-		out[i] = balancer.ServerConfig{Name: n.Name(), URL: l.serverURL(n)}
+		out[i] = config.Server{Name: n.Name(), URL: l.serverURL(n)}
 	}
 	return out
 }

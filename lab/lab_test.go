@@ -7,6 +7,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/wslab/wslab/balancer"
+	"github.com/wslab/wslab/balancer/config"
 	"github.com/wslab/wslab/internal/chattest"
 	"github.com/wslab/wslab/lab"
 )
@@ -15,7 +16,7 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-func startLab(t *testing.T, doc balancer.Config) *lab.Lab {
+func startLab(t *testing.T, doc config.Config) *lab.Lab {
 	t.Helper()
 	doc.Listener.Addr = "127.0.0.1:0"
 	l, err := lab.Start(chattest.Ctx(t), lab.Config{Balancer: doc, Clock: quartz.NewMock(t)})
@@ -35,7 +36,7 @@ func serverNames(b *balancer.Balancer) []string {
 }
 
 func TestTheLabsNodesStayTheGroupAtEveryReload(t *testing.T) {
-	l := startLab(t, balancer.Config{})
+	l := startLab(t, config.Config{})
 	if p := l.Balancer.Config().ServerGroup.HealthCheck.Path; p != "/healthz" {
 		t.Fatalf("the lab's nodes are checked on %q, want /healthz", p)
 	}
@@ -63,8 +64,8 @@ func TestTheLabsNodesStayTheGroupAtEveryReload(t *testing.T) {
 }
 
 func TestServersOfYourOwnAreCheckedLikeTheCloudALBsDo(t *testing.T) {
-	l := startLab(t, balancer.Config{ServerGroup: balancer.ServerGroupConfig{
-		Servers: []balancer.ServerConfig{{Name: "app", URL: "http://127.0.0.1:1"}},
+	l := startLab(t, config.Config{ServerGroup: config.ServerGroup{
+		Servers: []config.Server{{Name: "app", URL: "http://127.0.0.1:1"}},
 	}})
 	if p := l.Balancer.Config().ServerGroup.HealthCheck.Path; p != "/" {
 		t.Fatalf("a server of the user's own is checked on %q, want /", p)

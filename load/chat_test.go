@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wslab/wslab/balancer"
+	"github.com/wslab/wslab/balancer/config"
 	"github.com/wslab/wslab/lab"
 	"github.com/wslab/wslab/load"
 )
@@ -107,7 +107,7 @@ func TestChatUsersReconnectAfterACrashAndTheLossIsCounted(t *testing.T) {
 // The bug of issue 12: after a node kill, users stayed away and the
 // progress line kept saying every connection was open.
 func TestChatUsersOfAKilledNodeComeBackThroughTheBalancer(t *testing.T) {
-	l, err := lab.Start(context.Background(), lab.Config{Balancer: balancer.Config{Listener: balancer.ListenerConfig{Addr: "127.0.0.1:0"}}})
+	l, err := lab.Start(context.Background(), lab.Config{Balancer: config.Config{Listener: config.Listener{Addr: "127.0.0.1:0"}}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,8 @@ import (
 	"github.com/coder/quartz"
 
 	"github.com/wslab/wslab/balancer"
+	"github.com/wslab/wslab/balancer/balancertest"
+	"github.com/wslab/wslab/balancer/config"
 	"github.com/wslab/wslab/internal/clocktest"
 	"github.com/wslab/wslab/lab"
 	"github.com/wslab/wslab/load"
@@ -37,15 +39,11 @@ func run(t *testing.T, cfg load.Config) load.Report {
 
 func TestEchoModesThroughTheBalancer(t *testing.T) {
 	e1, e2 := echo(t, "echo-1"), echo(t, "echo-2")
-	b, err := balancer.Start(context.Background(), balancer.Config{
-		Listener: balancer.ListenerConfig{Addr: "127.0.0.1:0"},
-		ServerGroup: balancer.ServerGroupConfig{Servers: []balancer.ServerConfig{
+	b := balancertest.Start(t, config.Config{
+		Listener: config.Listener{Addr: "127.0.0.1:0"},
+		ServerGroup: config.ServerGroup{Servers: []config.Server{
 			{Name: "echo-1", URL: e1.URL}, {Name: "echo-2", URL: e2.URL}}},
 	}, balancer.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
 
 	rep := run(t, load.Config{URL: b.URL() + "/", Mode: load.RTT, Conns: 10, Messages: 50})
 	if rep.Messages != 500 || rep.P50 <= 0 || rep.P50 > rep.P99 || rep.P99 > rep.Max {
@@ -66,14 +64,10 @@ func TestEchoModesThroughTheBalancer(t *testing.T) {
 
 func TestHoldReportsConnectionsLostWhileHeld(t *testing.T) {
 	e := echo(t, "echo")
-	b, err := balancer.Start(context.Background(), balancer.Config{
-		Listener:    balancer.ListenerConfig{Addr: "127.0.0.1:0", IdleTimeout: balancer.Duration(time.Second)},
-		ServerGroup: balancer.ServerGroupConfig{Servers: []balancer.ServerConfig{{Name: "echo", URL: e.URL}}},
+	b := balancertest.Start(t, config.Config{
+		Listener:    config.Listener{Addr: "127.0.0.1:0", IdleTimeout: config.Duration(time.Second)},
+		ServerGroup: config.ServerGroup{Servers: []config.Server{{Name: "echo", URL: e.URL}}},
 	}, balancer.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
 	// Held longer than the balancer's idle timeout: every connection is cut.
 	rep, err := load.Run(context.Background(), load.Config{URL: b.URL(), Mode: load.Hold, Conns: 3, Duration: 3 * time.Second})
 	if err != nil {
@@ -85,7 +79,7 @@ func TestHoldReportsConnectionsLostWhileHeld(t *testing.T) {
 }
 
 func TestChatFanOut(t *testing.T) {
-	l, err := lab.Start(context.Background(), lab.Config{Balancer: balancer.Config{Listener: balancer.ListenerConfig{Addr: "127.0.0.1:0"}}})
+	l, err := lab.Start(context.Background(), lab.Config{Balancer: config.Config{Listener: config.Listener{Addr: "127.0.0.1:0"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,15 +115,11 @@ func TestNotAWebSocketEndpointIsNamed(t *testing.T) {
 // ALBs' default health check (GET /, 200-399) finds it up.
 func TestEchoServerPassesTheDefaultHealthCheck(t *testing.T) {
 	clk := quartz.NewMock(t)
-	b, err := balancer.Start(context.Background(), balancer.Config{
-		Listener:    balancer.ListenerConfig{Addr: "127.0.0.1:0"},
-		ServerGroup: balancer.ServerGroupConfig{Servers: []balancer.ServerConfig{{Name: "echo-1", URL: echo(t, "echo-1").URL}}},
+	b := balancertest.Start(t, config.Config{
+		Listener:    config.Listener{Addr: "127.0.0.1:0"},
+		ServerGroup: config.ServerGroup{Servers: []config.Server{{Name: "echo-1", URL: echo(t, "echo-1").URL}}},
 	}, balancer.Options{Clock: clk})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	clocktest.CheckRounds(t, clk, b, balancer.DefaultHealthInterval, balancer.DefaultUnhealthyThreshold)
+	clocktest.CheckRounds(t, clk, b, config.DefaultHealthInterval, config.DefaultUnhealthyThreshold)
 	if st := b.Status().Backends[0]; st.Health != balancer.Healthy {
 		t.Fatalf("echo server after 3 default checks: %s (%s), want healthy", st.Health, st.LastCheck)
 	}

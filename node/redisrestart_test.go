@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wslab/wslab/balancer"
+	"github.com/wslab/wslab/balancer/config"
 	"github.com/wslab/wslab/lab"
 	"github.com/wslab/wslab/node"
 	"github.com/wslab/wslab/node/client"
@@ -77,7 +77,7 @@ func TestChatLossAcrossARealRedisRestartedEmpty(t *testing.T) {
 	url := "redis://127.0.0.1:" + port + "/0"
 	// What lab up --redis URL starts: a balancer in front of two nodes.
 	l, err := lab.Start(context.Background(), lab.Config{RedisURL: url,
-		Balancer: balancer.Config{Listener: balancer.ListenerConfig{Addr: "127.0.0.1:0"}}})
+		Balancer: config.Config{Listener: config.Listener{Addr: "127.0.0.1:0"}}})
 	if err != nil {
 		t.Fatal(err)
 	}

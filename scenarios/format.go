@@ -25,7 +25,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/wslab/wslab/balancer"
+	"github.com/wslab/wslab/balancer/config"
 )
 
 // Scenario is a parsed scenario file.
@@ -42,11 +42,11 @@ type Scenario struct {
 type Shape struct {
 	// Profile names the load balancer to behave like (lab profile list);
 	// the same as balancer.profile, which wins when both are given.
-	Profile      string            `yaml:"profile"`
-	Nodes        int               `yaml:"nodes"`         // default 2
-	PingInterval balancer.Duration `yaml:"ping_interval"` // Socket.IO heartbeat of the nodes; default 25s
-	PingTimeout  balancer.Duration `yaml:"ping_timeout"`  // default 20s
-	Balancer     balancer.Config   `yaml:"balancer"`      // servers default to the nodes
+	Profile      string          `yaml:"profile"`
+	Nodes        int             `yaml:"nodes"`         // default 2
+	PingInterval config.Duration `yaml:"ping_interval"` // Socket.IO heartbeat of the nodes; default 25s
+	PingTimeout  config.Duration `yaml:"ping_timeout"`  // default 20s
+	Balancer     config.Config   `yaml:"balancer"`      // servers default to the nodes
 }
 
 // Step is one action or expectation.
@@ -59,10 +59,10 @@ type Step struct {
 // Argument structs of the steps that take a mapping.
 type (
 	ConnectArgs struct {
-		Client    string            `yaml:"client"`
-		Via       string            `yaml:"via"`       // balancer (default) or a node name
-		Transport string            `yaml:"transport"` // socketio (default) or ws
-		Heartbeat balancer.Duration `yaml:"heartbeat"` // client pings this often (virtual time)
+		Client    string          `yaml:"client"`
+		Via       string          `yaml:"via"`       // balancer (default) or a node name
+		Transport string          `yaml:"transport"` // socketio (default) or ws
+		Heartbeat config.Duration `yaml:"heartbeat"` // client pings this often (virtual time)
 	}
 	UsernameArgs struct {
 		Client string `yaml:"client"`
@@ -77,13 +77,13 @@ type (
 		Abrupt bool   `yaml:"abrupt"` // no goodbye: drop the TCP connection
 	}
 	SlowArgs struct {
-		Node  string            `yaml:"node"`
-		Delay balancer.Duration `yaml:"delay"`
+		Node  string          `yaml:"node"`
+		Delay config.Duration `yaml:"delay"`
 	}
 	ExpectMessageArgs struct {
-		Client string            `yaml:"client"`
-		Text   string            `yaml:"text"`
-		Within balancer.Duration `yaml:"within"` // virtual time allowed; 0: already there
+		Client string          `yaml:"client"`
+		Text   string          `yaml:"text"`
+		Within config.Duration `yaml:"within"` // virtual time allowed; 0: already there
 	}
 	ExpectOpenArgs struct {
 		Client     string `yaml:"client"`
@@ -119,8 +119,8 @@ var stepArgs = map[string]reflect.Type{
 	"set_username":           reflect.TypeFor[UsernameArgs](),
 	"send":                   reflect.TypeFor[SendArgs](),
 	"disconnect":             reflect.TypeFor[DisconnectArgs](),
-	"advance":                reflect.TypeFor[balancer.Duration](),
-	"reload":                 reflect.TypeFor[balancer.Config](),
+	"advance":                reflect.TypeFor[config.Duration](),
+	"reload":                 reflect.TypeFor[config.Config](),
 	"kill":                   reflect.TypeFor[string](),
 	"stop":                   reflect.TypeFor[string](),
 	"hang":                   reflect.TypeFor[string](),
@@ -229,14 +229,14 @@ func parseStep(file string, n *yaml.Node) (Step, error) {
 		st.Args = reflect.Zero(typ).Interface()
 		return st, checkArgs(file, st)
 	}
-	if typ.Kind() == reflect.Struct && typ != reflect.TypeFor[balancer.Config]() {
+	if typ.Kind() == reflect.Struct && typ != reflect.TypeFor[config.Config]() {
 		if err := knownKeys(file, key.Value, val, typ); err != nil {
 			return Step{}, err
 		}
 	}
 	ptr := reflect.New(typ)
-	if typ == reflect.TypeFor[balancer.Config]() {
-		cfg, err := balancer.ParseConfigNode(val)
+	if typ == reflect.TypeFor[config.Config]() {
+		cfg, err := config.ParseNode(val)
 		if err != nil {
 			return Step{}, configProblems(file, key.Value+": ", val, err)
 		}
@@ -290,7 +290,7 @@ func checkArgs(file string, st Step) error {
 		if reflect.ValueOf(a).Field(0).String() == "" {
 			return bad("client is required")
 		}
-	case balancer.Duration:
+	case config.Duration:
 		if a <= 0 {
 			return bad("the duration must be positive, like 60s")
 		}

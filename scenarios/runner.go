@@ -11,7 +11,7 @@ import (
 
 	"github.com/coder/quartz"
 
-	"github.com/wslab/wslab/balancer"
+	"github.com/wslab/wslab/balancer/config"
 	"github.com/wslab/wslab/events"
 	"github.com/wslab/wslab/lab"
 	"github.com/wslab/wslab/node/client"
@@ -163,7 +163,7 @@ func (r *run) startLab(ctx context.Context, seed uint64) error {
 	bus := events.New()
 	r.sub = bus.Subscribe(1 << 16)
 	bc := r.sc.Lab.Balancer
-	var flags balancer.Config
+	var flags config.Config
 	flags.Profile = r.profile // as lab up --profile: over the document
 	if bc.Profile == "" {
 		bc.Profile = r.sc.Lab.Profile
@@ -352,5 +352,5 @@ func (r *run) closeReason(p *player) (string, bool) {
 	return e.Reason, true
 }
 
-var _ = balancer.Duration(0)
+var _ = config.Duration(0)
 var _ = strings.Join

@@ -9,7 +9,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/wslab/wslab/balancer"
+	"github.com/wslab/wslab/balancer/config"
 )
 
 // parseShape reads a scenario's lab: mapping. Every problem is reported at
@@ -43,7 +43,7 @@ func parseShape(file string, n *yaml.Node) (Shape, error) {
 				sh.Nodes = v
 			}
 		case "ping_interval", "ping_timeout":
-			var d balancer.Duration
+			var d config.Duration
 			if err := val.Decode(&d); err != nil {
 				bad(val.Line, "lab.%s: %s", key.Value, lineRE.ReplaceAllString(firstYAMLError(err), ""))
 			} else if d <= 0 {
@@ -54,7 +54,7 @@ func parseShape(file string, n *yaml.Node) (Shape, error) {
 				sh.PingTimeout = d
 			}
 		case "profile":
-			if _, err := balancer.ProfileConfig(val.Value); err != nil {
+			if _, err := config.FromProfile(val.Value); err != nil {
 				bad(val.Line, "lab.profile: %s", strings.TrimPrefix(err.Error(), "profiles: "))
 			} else {
 				sh.Profile = val.Value
@@ -75,10 +75,10 @@ func parseShape(file string, n *yaml.Node) (Shape, error) {
 // parseLabBalancer parses and validates lab.balancer, every problem with
 // its line in the scenario file. Without servers, the lab's nodes will be
 // the servers.
-func parseLabBalancer(file string, val *yaml.Node) (balancer.Config, error) {
-	cfg, err := balancer.LoadConfigNode(val)
-	if errors.Is(err, balancer.ErrEmptyConfig) {
-		return balancer.Config{}, nil // balancer: with nothing after it
+func parseLabBalancer(file string, val *yaml.Node) (config.Config, error) {
+	cfg, err := config.LoadNode(val)
+	if errors.Is(err, config.ErrEmpty) {
+		return config.Config{}, nil // balancer: with nothing after it
 	}
 	return cfg, configProblems(file, "lab.balancer.", val, err)
 }
@@ -91,7 +91,7 @@ func configProblems(file, prefix string, val *yaml.Node, err error) error {
 		return nil
 	}
 	var errs []error
-	for _, p := range balancer.Problems(err) {
+	for _, p := range config.Problems(err) {
 		line := p.Line
 		if line == 0 {
 			line = val.Line

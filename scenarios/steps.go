@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/wslab/wslab/balancer"
+	"github.com/wslab/wslab/balancer/config"
 	"github.com/wslab/wslab/events"
 	"github.com/wslab/wslab/node/client"
 )
@@ -24,10 +25,10 @@ func (r *run) step(ctx context.Context, st Step) error {
 		return r.send(ctx, a)
 	case DisconnectArgs:
 		return r.disconnect(ctx, a)
-	case balancer.Duration:
+	case config.Duration:
 		r.say("advance %s", time.Duration(a))
 		return r.advance(ctx, time.Duration(a))
-	case balancer.Config:
+	case config.Config:
 		return r.reloadStep(a)
 	case SlowArgs:
 		return r.fault(ctx, "slow", a.Node, time.Duration(a.Delay))
@@ -349,7 +350,7 @@ func (r *run) lastOfKind(kind string) string {
 // reloadStep applies a whole new balancer document. Without servers it
 // keeps the running ones (the balancer's rule); a server given by name only
 // is the lab's node of that name.
-func (r *run) reloadStep(cfg balancer.Config) error {
+func (r *run) reloadStep(cfg config.Config) error {
 	servers := slices.Clone(cfg.ServerGroup.Servers)
 	for i, s := range servers {
 		if s.URL == "" {
@@ -384,7 +385,7 @@ func (r *run) expectRejected(a ExpectRejectedArgs) error {
 			return &expectError{want: fmt.Sprintf("the rejection mentions %q", c), observed: oneLine(r.reload)}
 		}
 	}
-	r.say("reload was rejected: %d problems", len(balancer.Problems(r.reload)))
+	r.say("reload was rejected: %d problems", len(config.Problems(r.reload)))
 	return nil
 }
 

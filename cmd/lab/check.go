@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/wslab/wslab/balancer"
+	"github.com/wslab/wslab/balancer/config"
 	"github.com/wslab/wslab/profiles"
 )
 
@@ -108,7 +109,7 @@ func runCheck(f checkFlags) ([]checkRow, error) {
 		if err != nil {
 			return nil, fmt.Errorf("--profile: %s", strings.TrimPrefix(err.Error(), "profiles: "))
 		}
-		out, err := balancer.Simulate(balancer.Config{Profile: name}, pat)
+		out, err := balancer.Simulate(config.Config{Profile: name}, pat)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}
@@ -127,9 +128,9 @@ func runCheck(f checkFlags) ([]checkRow, error) {
 
 func clientSees(o balancer.Outcome) string {
 	switch o.Cut {
-	case balancer.CutCloseFrame:
+	case config.CutCloseFrame:
 		return fmt.Sprintf("close frame %d", o.CloseCode)
-	case balancer.CutReset:
+	case config.CutReset:
 		return "TCP reset (browser: 1006)"
 	}
 	return "FIN, no close frame (browser: 1006)"

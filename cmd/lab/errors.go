@@ -11,12 +11,12 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/wslab/wslab/admin"
-	"github.com/wslab/wslab/balancer"
+	"github.com/wslab/wslab/balancer/config"
 )
 
 // explain turns start-up errors into one line that says what to do.
 func explain(err error, flagOf map[string]string) error {
-	msg := balancer.OneLine(err)
+	msg := config.OneLine(err)
 	var tr *admin.TokenRequiredError
 	if errors.As(err, &tr) {
 		return usageError(fmt.Errorf("--admin %s: other machines can reach it, so the admin API needs a token: set --admin-token or LAB_ADMIN_TOKEN (lab ctl sends LAB_ADMIN_TOKEN too), or keep --admin on 127.0.0.1", tr.Addr))
@@ -41,7 +41,7 @@ func firstClause(msg string) string {
 	return msg
 }
 
-func oneLine(err error) string { return balancer.OneLine(err) }
+func oneLine(err error) string { return config.OneLine(err) }
 
 // needSubcommand makes a command that only groups others refuse a
 // misspelt subcommand (exit 2, naming it, with a suggestion) instead of

@@ -17,12 +17,13 @@ import (
 
 	"github.com/wslab/wslab/admin"
 	"github.com/wslab/wslab/balancer"
+	"github.com/wslab/wslab/balancer/config"
 	"github.com/wslab/wslab/events"
 	"github.com/wslab/wslab/node"
 )
 
 func newBalancerCmd() *cobra.Command {
-	var config, adminAddr, cpuProfile, token string
+	var configFile, adminAddr, cpuProfile, token string
 	var adminHosts []string
 	var verbose bool
 	var shutdownTimeout time.Duration
@@ -39,15 +40,15 @@ every problem and the running config keeps serving.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cmd.SilenceUsage = true
-			if config == "" {
+			if configFile == "" {
 				return usageError(fmt.Errorf("--config FILE is required: the balancer needs its server group (see README, config reference)"))
 			}
-			cfg, err := balancer.LoadConfigFile(config)
+			cfg, err := config.LoadFile(configFile)
 			if err != nil {
 				return usageError(fmt.Errorf("%s", oneLine(err)))
 			}
 			if cfg.ServerGroup.Servers == nil {
-				return usageError(fmt.Errorf("%s: server_group.servers is missing: the balancer alone needs at least one server to send connections to, like {name: app-1, url: http://127.0.0.1:5000}", config))
+				return usageError(fmt.Errorf("%s: server_group.servers is missing: the balancer alone needs at least one server to send connections to, like {name: app-1, url: http://127.0.0.1:5000}", configFile))
 			}
 			ctx := cmd.Context()
 			out := cmd.OutOrStdout()
@@ -67,7 +68,7 @@ every problem and the running config keeps serving.`,
 			defer sub.Close()
 			b, err := balancer.Start(ctx, cfg, balancer.Options{Events: bus, Logger: logger})
 			if err != nil {
-				return explain(err, map[string]string{"listener.addr": "listener.addr in " + config})
+				return explain(err, map[string]string{"listener.addr": "listener.addr in " + configFile})
 			}
 			a, err := admin.Start(admin.Config{Addr: adminAddr, Balancer: b, Events: bus, Logger: logger, Token: adminToken(token), Hosts: adminHosts})
 			if err != nil {
@@ -76,13 +77,13 @@ every problem and the running config keeps serving.`,
 			}
 			var wg sync.WaitGroup
 			watchCtx, stop := context.WithCancel(ctx)
-			if err := watchConfig(watchCtx, &wg, b, config, out); err != nil {
+			if err := watchConfig(watchCtx, &wg, b, configFile, out); err != nil {
 				stop()
 				a.Close()
 				b.Close()
 				return usageError(err)
 			}
-			fmt.Fprintf(out, "balancer  %s   (%s)\nadmin     %s\nwatching  %s for changes. Ctrl-C stops. Events:\n", b.URL(), b.Snapshot(), a.URL(), config)
+			fmt.Fprintf(out, "balancer  %s   (%s)\nadmin     %s\nwatching  %s for changes. Ctrl-C stops. Events:\n", b.URL(), b.Snapshot(), a.URL(), configFile)
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -91,7 +92,7 @@ every problem and the running config keeps serving.`,
 					case <-watchCtx.Done():
 						return
 					case <-hup:
-						reloadFile(b, config, out)
+						reloadFile(b, configFile, out)
 					}
 				}
 			}()
@@ -105,7 +106,7 @@ every problem and the running config keeps serving.`,
 			return err
 		},
 	}
-	cmd.Flags().StringVar(&config, "config", "", "balancer config file (YAML); required")
+	cmd.Flags().StringVar(&configFile, "config", "", "balancer config file (YAML); required")
 	cmd.Flags().StringVar(&adminAddr, "admin", "127.0.0.1:8081", "address of the admin API (off loopback it needs --admin-token)")
 	addAdminFlags(cmd.Flags(), &token, &adminHosts)
 	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "also print every health check, and debug logs")

@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/wslab/wslab/balancer"
+	"github.com/wslab/wslab/balancer/config"
 	"github.com/wslab/wslab/dashboard"
 	"github.com/wslab/wslab/events"
 	"github.com/wslab/wslab/lab"
@@ -80,13 +81,13 @@ Break it from another terminal with lab ctl (see lab ctl --help).`,
 	fl := cmd.Flags()
 	fl.IntVar(&f.nodes, "nodes", 2, "number of chat nodes (1-64)")
 	fl.IntVar(&f.nodePort, "node-port", 9001, "port of node-1; node-N listens on node-port+N-1 (0: any free port)")
-	fl.StringVar(&f.listen, "listen", balancer.DefaultAddr, "address of the balancer's HTTP listener")
+	fl.StringVar(&f.listen, "listen", config.DefaultAddr, "address of the balancer's HTTP listener")
 	fl.StringVar(&f.admin, "admin", "127.0.0.1:8081", "address of the admin API and dashboard (off loopback it needs --admin-token)")
 	addAdminFlags(fl, &f.adminToken, &f.adminHosts)
 	fl.StringSliceVar(&f.allowOrigins, "allow-origin", nil, "extra Origin host patterns the nodes accept on upgrades (e.g. 'localhost:3000', '*.example.com'); default same-origin only")
-	fl.DurationVar(&f.idleTimeout, "idle-timeout", balancer.DefaultIdleTimeout, "close tunnels with no bytes either way for this long (1s-4000s)")
+	fl.DurationVar(&f.idleTimeout, "idle-timeout", config.DefaultIdleTimeout, "close tunnels with no bytes either way for this long (1s-4000s)")
 	fl.StringVar(&f.profile, "profile", "", "behave like this load balancer (lab profile list): its idle timeout, what resets it, lifetime cap, how it cuts, health checks, draining; values you set still win")
-	fl.StringVar(&f.policy, "policy", balancer.RoundRobin, "round_robin, least_conn or source_hash")
+	fl.StringVar(&f.policy, "policy", config.RoundRobin, "round_robin, least_conn or source_hash")
 	fl.StringVar(&f.redis, "redis", "", "URL of an external Redis (redis://host:port/db); default: an embedded one")
 	fl.StringVar(&f.config, "config", "", "balancer config file (YAML, see README); watched for hot reload; flags you set override it")
 	fl.StringVar(&f.tls, "tls", "", "also listen for HTTPS/WSS on this address with a self-signed certificate")
@@ -103,9 +104,9 @@ Break it from another terminal with lab ctl (see lab ctl --help).`,
 // balancerConfig reads the document (the config file, if any) and the
 // settings given as flags, which win over it at start and at every reload.
 // Flags left at their defaults take no part.
-func balancerConfig(cmd *cobra.Command, f upFlags) (doc, flags balancer.Config, err error) {
+func balancerConfig(cmd *cobra.Command, f upFlags) (doc, flags config.Config, err error) {
 	if f.config != "" {
-		if doc, err = balancer.LoadConfigFile(f.config); err != nil {
+		if doc, err = config.LoadFile(f.config); err != nil {
 			return doc, flags, err
 		}
 	}
@@ -120,13 +121,13 @@ func balancerConfig(cmd *cobra.Command, f upFlags) (doc, flags balancer.Config, 
 		flags.Listener.Addr = f.listen
 	}
 	if set("idle-timeout") { // refuseZeros refused 0 already
-		flags.Listener.IdleTimeout = balancer.Duration(f.idleTimeout)
+		flags.Listener.IdleTimeout = config.Duration(f.idleTimeout)
 	}
 	if set("policy") {
 		flags.ServerGroup.Policy = f.policy
 	}
 	if f.tls != "" {
-		flags.Listener.TLS = &balancer.TLSConfig{Addr: f.tls, SelfSigned: true}
+		flags.Listener.TLS = &config.TLS{Addr: f.tls, SelfSigned: true}
 	}
 	return doc, flags, nil
 }
@@ -140,7 +141,7 @@ func runUp(cmd *cobra.Command, f upFlags) error {
 	token := adminToken(f.adminToken)
 	doc, flags, err := balancerConfig(cmd, f)
 	if err != nil {
-		return usageError(fmt.Errorf("%s", balancer.OneLine(err)))
+		return usageError(fmt.Errorf("%s", config.OneLine(err)))
 	}
 	level := slog.LevelWarn
 	if f.verbose {
@@ -244,7 +245,7 @@ func shutdownProgress(out io.Writer, d time.Duration) (progress func(open int), 
 // watchConfig hot-reloads the balancer when the file is saved. Outcomes
 // reach the output through the config events.
 func watchConfig(ctx context.Context, wg *sync.WaitGroup, b *balancer.Balancer, path string, out io.Writer) error {
-	w, err := balancer.WatchConfigFile(path)
+	w, err := config.WatchFile(path, nil)
 	if err != nil {
 		return err
 	}

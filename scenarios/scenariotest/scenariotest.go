@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wslab/wslab/balancer"
+	"github.com/wslab/wslab/balancer/config"
 	"github.com/wslab/wslab/lab"
 	"github.com/wslab/wslab/scenarios"
 )
@@ -83,7 +83,7 @@ func (d *Driver) Send(client, text string) {
 }
 
 // Advance moves virtual time forward.
-func (d *Driver) Advance(dur time.Duration) { d.t.Helper(); d.Do("advance", balancer.Duration(dur)) }
+func (d *Driver) Advance(dur time.Duration) { d.t.Helper(); d.Do("advance", config.Duration(dur)) }
 
 // Fault injects kill, stop, hang, start or restart into a node.
 func (d *Driver) Fault(kind, node string) { d.t.Helper(); d.Do(kind, node) }

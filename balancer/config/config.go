@@ -1,4 +1,4 @@
-package balancer
+package config
 
 import (
 	"encoding/json"
@@ -16,13 +16,13 @@ type Config struct {
 	// Profile names a load balancer to behave like (lab profile list): its
 	// values fill in what the document leaves out, and its ranges bound
 	// what the document may set. "" is the balancer's own defaults.
-	Profile     string            `yaml:"profile,omitempty" json:"profile,omitempty"`
-	Listener    ListenerConfig    `yaml:"listener" json:"listener"`
-	ServerGroup ServerGroupConfig `yaml:"server_group" json:"server_group"`
+	Profile     string      `yaml:"profile,omitempty" json:"profile,omitempty"`
+	Listener    Listener    `yaml:"listener" json:"listener"`
+	ServerGroup ServerGroup `yaml:"server_group" json:"server_group"`
 }
 
-// ListenerConfig is the front of the balancer.
-type ListenerConfig struct {
+// Listener is the front of the balancer.
+type Listener struct {
 	Addr           string   `yaml:"addr,omitempty" json:"addr,omitempty"`                         // default 127.0.0.1:8080
 	IdleTimeout    Duration `yaml:"idle_timeout,omitempty" json:"idle_timeout,omitempty"`         // default 60s, 1s-4000s
 	HeaderTimeout  Duration `yaml:"header_timeout,omitempty" json:"header_timeout,omitempty"`     // time to send request headers; default 10s
@@ -41,34 +41,34 @@ type ListenerConfig struct {
 	// client sees it: fin (default: the connection closes, a browser
 	// reports 1006), reset (TCP RST, also 1006) or close_frame (a 1001
 	// close frame between two frames, then the close).
-	Cut string     `yaml:"cut,omitempty" json:"cut,omitempty"`
-	TLS *TLSConfig `yaml:"tls,omitempty" json:"tls,omitempty"` // optional HTTPS/WSS listener
+	Cut string `yaml:"cut,omitempty" json:"cut,omitempty"`
+	TLS *TLS   `yaml:"tls,omitempty" json:"tls,omitempty"` // optional HTTPS/WSS listener
 }
 
-// TLSConfig is an HTTPS listener carrying WSS.
-type TLSConfig struct {
+// TLS is an HTTPS listener carrying WSS.
+type TLS struct {
 	Addr       string `yaml:"addr" json:"addr"`
 	CertFile   string `yaml:"cert_file,omitempty" json:"cert_file,omitempty"`
 	KeyFile    string `yaml:"key_file,omitempty" json:"key_file,omitempty"`
 	SelfSigned bool   `yaml:"self_signed,omitempty" json:"self_signed,omitempty"` // generate a certificate for localhost at start
 }
 
-// ServerGroupConfig is the set of backends and how they are chosen.
-type ServerGroupConfig struct {
-	Policy              string      `yaml:"policy,omitempty" json:"policy,omitempty"`                             // round_robin (default), least_conn, source_hash
-	DeregistrationDelay *Duration   `yaml:"deregistration_delay,omitempty" json:"deregistration_delay,omitempty"` // default 300s, 0s-3600s
-	Drain               DrainConfig `yaml:"drain,omitempty" json:"drain,omitempty"`
-	Retries             *int        `yaml:"retries,omitempty" json:"retries,omitempty"` // other backends tried after a refused dial; default 2
+// ServerGroup is the set of backends and how they are chosen.
+type ServerGroup struct {
+	Policy              string    `yaml:"policy,omitempty" json:"policy,omitempty"`                             // round_robin (default), least_conn, source_hash
+	DeregistrationDelay *Duration `yaml:"deregistration_delay,omitempty" json:"deregistration_delay,omitempty"` // default 300s, 0s-3600s
+	Drain               Drain     `yaml:"drain,omitempty" json:"drain,omitempty"`
+	Retries             *int      `yaml:"retries,omitempty" json:"retries,omitempty"` // other backends tried after a refused dial; default 2
 	// LambdaUpgradeStatus is the HTTP status a WebSocket upgrade gets when
 	// the backend picked is a server of type lambda (AWS ALB: 400); 0
 	// passes it on.
-	LambdaUpgradeStatus int               `yaml:"lambda_upgrade_status,omitempty" json:"lambda_upgrade_status,omitempty"`
-	HealthCheck         HealthCheckConfig `yaml:"health_check,omitempty" json:"health_check,omitempty"`
-	Servers             []ServerConfig    `yaml:"servers,omitempty" json:"servers,omitempty"` // nil: keep the running ones
+	LambdaUpgradeStatus int         `yaml:"lambda_upgrade_status,omitempty" json:"lambda_upgrade_status,omitempty"`
+	HealthCheck         HealthCheck `yaml:"health_check,omitempty" json:"health_check,omitempty"`
+	Servers             []Server    `yaml:"servers,omitempty" json:"servers,omitempty"` // nil: keep the running ones
 }
 
-// DrainConfig makes draining WebSocket-aware.
-type DrainConfig struct {
+// Drain makes draining WebSocket-aware.
+type Drain struct {
 	CloseFrame bool     `yaml:"close_frame,omitempty" json:"close_frame,omitempty"` // send 1001 Going Away to the client before closing
 	Jitter     Duration `yaml:"jitter,omitempty" json:"jitter,omitempty"`           // spread the closes over this window after the delay
 	// KeepOpen leaves a drained backend's tunnels open when the delay
@@ -77,9 +77,9 @@ type DrainConfig struct {
 	KeepOpen bool `yaml:"keep_open,omitempty" json:"keep_open,omitempty"`
 }
 
-// HealthCheckConfig is the active health check of every backend. The
+// HealthCheck is the active health check of every backend. The
 // defaults are the cloud ALBs': GET / answered with 200-399.
-type HealthCheckConfig struct {
+type HealthCheck struct {
 	Disabled           bool     `yaml:"disabled,omitempty" json:"disabled,omitempty"`           // every backend counts as healthy
 	Type               string   `yaml:"type,omitempty" json:"type,omitempty"`                   // http (default) or websocket (upgrade + ping)
 	Path               string   `yaml:"path,omitempty" json:"path,omitempty"`                   // default /
@@ -92,8 +92,8 @@ type HealthCheckConfig struct {
 	UnhealthyThreshold int      `yaml:"unhealthy_threshold,omitempty" json:"unhealthy_threshold,omitempty"`
 }
 
-// ServerConfig is one backend.
-type ServerConfig struct {
+// Server is one backend.
+type Server struct {
 	Name   string `yaml:"name" json:"name"`
 	URL    string `yaml:"url" json:"url"`
 	Weight *int   `yaml:"weight,omitempty" json:"weight,omitempty"` // default 1; 0 takes no new connections
@@ -140,9 +140,9 @@ const (
 	DefaultUnhealthyThreshold  = 3
 )
 
-// withDefaults returns a copy of c with every zero field defaulted. The
+// WithDefaults returns a copy of c with every zero field defaulted. The
 // caller's config, slices included, is never written.
-func (c Config) withDefaults() Config {
+func (c Config) WithDefaults() Config {
 	l := &c.Listener
 	l.Addr = or(l.Addr, DefaultAddr)
 	l.IdleTimeout = or(l.IdleTimeout, Duration(DefaultIdleTimeout))
@@ -180,7 +180,7 @@ func (c Config) withDefaults() Config {
 	if g.Servers == nil {
 		return c // not given: nil stays nil
 	}
-	servers := make([]ServerConfig, len(g.Servers))
+	servers := make([]Server, len(g.Servers))
 	for i, s := range g.Servers {
 		if s.Weight == nil {
 			w := 1

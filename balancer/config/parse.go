@@ -1,4 +1,4 @@
-package balancer
+package config
 
 import (
 	"bytes"
@@ -13,21 +13,28 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// ErrEmptyConfig is a document with nothing in it: never applied, since an
+// ErrEmpty is a document with nothing in it: never applied, since an
 // editor that truncates before it writes shows exactly that for a moment.
-var ErrEmptyConfig = errors.New("balancer: the config is empty (nothing but white space or comments); nothing was applied")
+var ErrEmpty = errors.New("balancer: the config is empty (nothing but white space or comments); nothing was applied")
 
 // SyntaxError is a config that is not YAML at all.
 type SyntaxError struct{ msg string }
 
 func (e *SyntaxError) Error() string { return "not valid YAML: " + e.msg }
 
-// lines maps a field's dotted path to the line it stands on.
-type lines map[string]int
+// Lines maps a field's dotted path to the line it stands on in a document.
+type Lines map[string]int
+
+// Place gives every *Problem in err the line of its field (see Problems).
+func (ls Lines) Place(err error) {
+	for _, p := range Problems(err) {
+		p.Line = ls.of(p.Field)
+	}
+}
 
 // of finds the line of field, or of the nearest enclosing field that the
 // document has (a missing cert_file is reported on listener.tls's line).
-func (ls lines) of(field string) int {
+func (ls Lines) of(field string) int {
 	for field != "" {
 		if n, ok := ls[field]; ok {
 			return n
@@ -41,24 +48,24 @@ func (ls lines) of(field string) int {
 	return 0
 }
 
-// ParseConfig reads a YAML (or JSON) config. Unknown fields and values of
+// Parse reads a YAML (or JSON) config. Unknown fields and values of
 // the wrong kind are *Problems with their lines, so that a typo is never
 // silently ignored; the rest of the document is still decoded and returned
-// with them, so that Validate can report its problems too (LoadConfig does
+// with them, so that Validate can report its problems too (Load does
 // both). After a syntax error nothing is. The result is not validated.
-func ParseConfig(data []byte) (Config, error) {
+func Parse(data []byte) (Config, error) {
 	c, _, err := parseConfig(data)
 	return c, err
 }
 
-func parseConfig(data []byte) (Config, lines, error) {
+func parseConfig(data []byte) (Config, Lines, error) {
 	if len(bytes.TrimSpace(data)) == 0 {
-		return Config{}, nil, ErrEmptyConfig
+		return Config{}, nil, ErrEmpty
 	}
 	var doc yaml.Node
 	err := yaml.NewDecoder(bytes.NewReader(data)).Decode(&doc)
 	if errors.Is(err, io.EOF) {
-		return Config{}, nil, ErrEmptyConfig
+		return Config{}, nil, ErrEmpty
 	}
 	if err != nil {
 		return Config{}, nil, &SyntaxError{msg: strings.TrimPrefix(err.Error(), "yaml: ")}
@@ -68,11 +75,11 @@ func parseConfig(data []byte) (Config, lines, error) {
 
 // parseNode decodes a config from its YAML node, checking its shape and
 // noting the line of every field.
-func parseNode(root *yaml.Node) (Config, lines, error) {
+func parseNode(root *yaml.Node) (Config, Lines, error) {
 	if root.Kind == yaml.ScalarNode && root.Tag == "!!null" {
-		return Config{}, nil, ErrEmptyConfig
+		return Config{}, nil, ErrEmpty
 	}
-	ls := lines{}
+	ls := Lines{}
 	var ps problems
 	checkShape(root, reflect.TypeFor[Config](), "", ls, &ps)
 	var c Config
@@ -86,7 +93,7 @@ func parseNode(root *yaml.Node) (Config, lines, error) {
 // checkShape walks the document against the Config type: every key must be
 // a field, every value of the kind its field takes. It records each field's
 // line on the way.
-func checkShape(n *yaml.Node, t reflect.Type, path string, ls lines, ps *problems) {
+func checkShape(n *yaml.Node, t reflect.Type, path string, ls Lines, ps *problems) {
 	if n.Kind == yaml.AliasNode {
 		n = n.Alias
 	}
@@ -197,35 +204,33 @@ func kindName(n *yaml.Node) string {
 	return "value"
 }
 
-// LoadConfig parses and validates a config, reporting every problem of both
+// Load parses and validates a config, reporting every problem of both
 // kinds together, each with its line.
-func LoadConfig(data []byte) (Config, error) {
+func Load(data []byte) (Config, error) {
 	return loadConfig(parseConfig(data))
 }
 
-// ParseConfigNode is ParseConfig for a config inside another YAML
+// ParseNode is Parse for a config inside another YAML
 // document (a scenario's reload step): the problems' lines are that
 // document's.
-func ParseConfigNode(n *yaml.Node) (Config, error) {
+func ParseNode(n *yaml.Node) (Config, error) {
 	c, _, err := parseNode(n)
 	return c, err
 }
 
-// LoadConfigNode is LoadConfig for a config inside another YAML document
+// LoadNode is Load for a config inside another YAML document
 // (a scenario's lab.balancer): the problems' lines are that document's.
-func LoadConfigNode(n *yaml.Node) (Config, error) {
+func LoadNode(n *yaml.Node) (Config, error) {
 	return loadConfig(parseNode(n))
 }
 
-func loadConfig(cfg Config, ls lines, err error) (Config, error) {
+func loadConfig(cfg Config, ls Lines, err error) (Config, error) {
 	var se *SyntaxError
-	if errors.As(err, &se) || errors.Is(err, ErrEmptyConfig) {
+	if errors.As(err, &se) || errors.Is(err, ErrEmpty) {
 		return Config{}, err
 	}
 	verr := cfg.Validate()
-	for _, p := range Problems(verr) {
-		p.Line = ls.of(p.Field)
-	}
+	ls.Place(verr)
 	if err := errors.Join(err, verr); err != nil {
 		return Config{}, err
 	}

@@ -1,4 +1,4 @@
-package balancer_test
+package config_test
 
 import (
 	"errors"
@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/wslab/wslab/balancer"
+	"github.com/wslab/wslab/balancer/config"
 )
 
 func TestSpecExampleConfigIsValid(t *testing.T) {
@@ -23,14 +23,14 @@ server_group:
     - {name: node-1, url: http://127.0.0.1:9001, weight: 1}
     - {name: node-2, url: http://127.0.0.1:9002, weight: 1}
 `
-	cfg, err := balancer.LoadConfig([]byte(spec))
+	cfg, err := config.Load([]byte(spec))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(cfg.ServerGroup.Servers) != 2 || cfg.Listener.TLS == nil || !cfg.Listener.TLS.SelfSigned {
 		t.Fatalf("parsed %+v", cfg)
 	}
-	if err := (balancer.Config{}).Validate(); err != nil {
+	if err := (config.Config{}).Validate(); err != nil {
 		t.Fatalf("the zero config must be valid: %v", err)
 	}
 }
@@ -57,7 +57,7 @@ func TestConfigProblems(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := balancer.LoadConfig([]byte(tt.yaml))
+			_, err := config.Load([]byte(tt.yaml))
 			if err == nil {
 				t.Fatal("got no error")
 			}
@@ -68,8 +68,8 @@ func TestConfigProblems(t *testing.T) {
 			}
 		})
 	}
-	var se *balancer.SyntaxError
-	if _, err := balancer.LoadConfig([]byte("listener: [")); !errors.As(err, &se) {
+	var se *config.SyntaxError
+	if _, err := config.Load([]byte("listener: [")); !errors.As(err, &se) {
 		t.Fatalf("got %v, want a SyntaxError", err)
 	}
 }
@@ -81,12 +81,12 @@ func FuzzParseConfig(f *testing.F) {
 	f.Add([]byte("server_group: {deregistration_delay: 0s, drain: {close_frame: true, jitter: 5s}}\n"))
 	f.Add([]byte("{\"listener\": {\"tls\": {\"addr\": \":1\", \"self_signed\": true}}}"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		cfg, err := balancer.LoadConfig(data)
+		cfg, err := config.Load(data)
 		if err != nil {
 			return
 		}
 		if err := cfg.Validate(); err != nil {
-			t.Fatalf("LoadConfig accepted a config that Validate refuses: %v", err)
+			t.Fatalf("Load accepted a config that Validate refuses: %v", err)
 		}
 		cfg.Marshal()
 	})
@@ -108,7 +108,7 @@ server_group:
       url: "http://127.0.0.1:2"
       weight: 5000
 `
-	_, err := balancer.LoadConfig([]byte(doc))
+	_, err := config.Load([]byte(doc))
 	want := []string{
 		"line 3: listener.idle_timeout: 5000s is out of range 1s-4000s",
 		"line 4: listener.tls: set cert_file and key_file, or self_signed: true",
@@ -122,10 +122,10 @@ server_group:
 			t.Errorf("lacks %q", w)
 		}
 	}
-	if ps := balancer.Problems(err); len(ps) != len(want) {
+	if ps := config.Problems(err); len(ps) != len(want) {
 		t.Errorf("got %d problems, want %d:\n%v", len(ps), len(want), err)
 	}
-	if line := balancer.OneLine(err); strings.Contains(line, ":;") || strings.Contains(line, "\n") {
+	if line := config.OneLine(err); strings.Contains(line, ":;") || strings.Contains(line, "\n") {
 		t.Errorf("one-line form has a stray ':;' or a newline: %s", line)
 	}
 }
@@ -133,10 +133,10 @@ server_group:
 func TestAServerGroupHasAtMost1000Servers(t *testing.T) {
 	var b strings.Builder
 	b.WriteString("server_group:\n  servers:\n")
-	for i := range balancer.MaxServers + 1 {
+	for i := range config.MaxServers + 1 {
 		fmt.Fprintf(&b, "    - {name: s%d, url: 'http://127.0.0.1:%d'}\n", i, 1+i)
 	}
-	_, err := balancer.LoadConfig([]byte(b.String()))
+	_, err := config.Load([]byte(b.String()))
 	if err == nil || !strings.Contains(err.Error(), "line 2: server_group.servers: 1001 servers is over the limit of 1000") {
 		t.Fatalf("got %v, want the limit named on line 2", err)
 	}

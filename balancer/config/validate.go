@@ -1,4 +1,4 @@
-package balancer
+package config
 
 import (
 	"errors"
@@ -74,7 +74,7 @@ func (c Config) Validate() error {
 		}
 		ps.add("listener.idle_timeout", "%s has no effect: idle_reset is none%s; set idle_reset: both as well, or remove idle_timeout", fmtDuration(time.Duration(c.Listener.IdleTimeout)), why)
 	}
-	c = c.withDefaults()
+	c = c.WithDefaults()
 	l := c.Listener
 	if err := checkAddr(l.Addr); err != nil {
 		ps.add("listener.addr", "%q %v", l.Addr, err)
@@ -131,7 +131,7 @@ func (c Config) Validate() error {
 	return errors.Join(ps...)
 }
 
-func (ps *problems) servers(servers []ServerConfig) {
+func (ps *problems) servers(servers []Server) {
 	switch {
 	case servers != nil && len(servers) == 0:
 		ps.add("server_group.servers", "[] would leave the group empty: a server group needs at least one server; take one out with weight: 0 or state: drain")
@@ -150,7 +150,7 @@ func (ps *problems) servers(servers []ServerConfig) {
 		} else {
 			seen[s.Name] = i
 		}
-		if _, err := parseServerURL(s.URL); err != nil {
+		if _, err := ParseServerURL(s.URL); err != nil {
 			ps.add(f+".url", "%q %v", s.URL, err)
 		}
 		if w := *s.Weight; w < 0 || w > 1000 {
@@ -165,7 +165,7 @@ func (ps *problems) servers(servers []ServerConfig) {
 	}
 }
 
-func (h HealthCheckConfig) validate(ps *problems) {
+func (h HealthCheck) validate(ps *problems) {
 	const f = "server_group.health_check."
 	if h.Type != "http" && h.Type != "websocket" {
 		ps.add(f+"type", "%q is not http or websocket", h.Type)
@@ -176,7 +176,7 @@ func (h HealthCheckConfig) validate(ps *problems) {
 	if h.Method != "GET" && h.Method != "HEAD" {
 		ps.add(f+"method", "%q is not GET or HEAD", h.Method)
 	}
-	if _, err := parseCodes(h.SuccessCodes); err != nil {
+	if _, err := ParseCodes(h.SuccessCodes); err != nil {
 		ps.add(f+"success_codes", "%q %v", h.SuccessCodes, err)
 	}
 	ps.durationIn(f+"interval", h.Interval, 100*time.Millisecond, 300*time.Second)
@@ -209,13 +209,16 @@ func fmtDuration(d time.Duration) string {
 	return d.String()
 }
 
+// Codes are HTTP status codes as success_codes lists them.
+type Codes []codeRange
+
 // codeRange is an inclusive range of HTTP status codes.
 type codeRange struct{ lo, hi int }
 
-// parseCodes reads success codes as the cloud ALBs write them: "200",
+// ParseCodes reads success codes as the cloud ALBs write them: "200",
 // "200,204", "200-399".
-func parseCodes(s string) ([]codeRange, error) {
-	var out []codeRange
+func ParseCodes(s string) (Codes, error) {
+	var out Codes
 	for _, part := range strings.Split(s, ",") {
 		lo, hi, isRange := strings.Cut(strings.TrimSpace(part), "-")
 		if !isRange {
@@ -231,8 +234,9 @@ func parseCodes(s string) ([]codeRange, error) {
 	return out, nil
 }
 
-func codesMatch(codes []codeRange, status int) bool {
-	for _, c := range codes {
+// Match reports whether status is one of cs.
+func (cs Codes) Match(status int) bool {
+	for _, c := range cs {
 		if status >= c.lo && status <= c.hi {
 			return true
 		}
@@ -251,8 +255,8 @@ func checkAddr(addr string) error {
 	return nil
 }
 
-// parseServerURL accepts http://host:port[/] URLs.
-func parseServerURL(raw string) (*url.URL, error) {
+// ParseServerURL accepts http://host:port[/] URLs.
+func ParseServerURL(raw string) (*url.URL, error) {
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" {
 		return nil, errors.New("is not a URL like http://127.0.0.1:9001")
@@ -267,4 +271,16 @@ func parseServerURL(raw string) (*url.URL, error) {
 		return nil, errors.New("must not have a path or query")
 	}
 	return u, nil
+}
+
+// OneLine joins a multi-problem error into one line, problems separated by
+// "; ".
+func OneLine(err error) string {
+	var parts []string
+	for _, l := range strings.Split(err.Error(), "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			parts = append(parts, strings.TrimSuffix(l, ":"))
+		}
+	}
+	return strings.Join(parts, "; ")
 }

@@ -1,9 +1,10 @@
-package balancer
+package config
 
 import (
 	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
@@ -11,29 +12,39 @@ import (
 	"github.com/fsnotify/fsnotify"
 )
 
-// LoadConfigFile reads, parses and validates a config file.
-func LoadConfigFile(path string) (Config, error) {
+// LoadFile reads, parses and validates a config file.
+func LoadFile(path string) (Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return Config{}, fmt.Errorf("read config: %w", err)
 	}
-	cfg, err := LoadConfig(data)
+	cfg, err := Load(data)
 	if err != nil {
 		return Config{}, fmt.Errorf("%s: %w", path, err)
 	}
 	return cfg, nil
 }
 
-// ConfigWatch reloads a balancer from a config file each time it is saved.
-type ConfigWatch struct {
+// Watch reloads a balancer from a config file each time it is saved.
+type Watch struct {
 	w    *fsnotify.Watcher
 	path string
 	last []byte
+	log  *slog.Logger
 }
 
-// WatchConfigFile starts watching path; saves from now on are seen. It
+// A Reloader applies a document; *balancer.Balancer is one.
+type Reloader interface {
+	ReloadYAML(data []byte) (generation uint64, err error)
+}
+
+// WatchFile starts watching path; saves from now on are seen. It
 // watches the directory, so editors that replace the file are seen too.
-func WatchConfigFile(path string) (*ConfigWatch, error) {
+// The watcher's own errors go to log (nil: slog.Default()).
+func WatchFile(path string, log *slog.Logger) (*Watch, error) {
+	if log == nil {
+		log = slog.Default()
+	}
 	w, err := fsnotify.NewWatcher()
 	if err != nil {
 		return nil, fmt.Errorf("watch %s: %w", path, err)
@@ -44,7 +55,7 @@ func WatchConfigFile(path string) (*ConfigWatch, error) {
 		return nil, fmt.Errorf("watch %s: %w", path, err)
 	}
 	last, _ := os.ReadFile(path)
-	return &ConfigWatch{w: w, path: path, last: last}, nil
+	return &Watch{w: w, path: path, last: last, log: log}, nil
 }
 
 // Settling: editors save in steps (truncate, then write; write a temporary
@@ -58,11 +69,11 @@ const (
 	settleEmpty = 500 * time.Millisecond
 )
 
-// Run hot-reloads b on every save until ctx ends, then releases the watch.
+// Run hot-reloads r on every save until ctx ends, then releases the watch.
 // Each outcome goes to report (if not nil) as well as to the event bus; a
 // bad edit leaves the running config in place. The final content of a
 // burst of writes is applied once.
-func (cw *ConfigWatch) Run(ctx context.Context, b *Balancer, report func(gen uint64, err error)) {
+func (cw *Watch) Run(ctx context.Context, r Reloader, report func(gen uint64, err error)) {
 	defer cw.w.Close()
 	settle := time.NewTimer(time.Hour)
 	settle.Stop()
@@ -73,7 +84,7 @@ func (cw *ConfigWatch) Run(ctx context.Context, b *Balancer, report func(gen uin
 		case <-ctx.Done():
 			return
 		case err := <-cw.w.Errors:
-			b.log.Warn("config watch", "path", cw.path, "err", err)
+			cw.log.Warn("config watch", "path", cw.path, "err", err)
 		case ev := <-cw.w.Events:
 			if filepath.Clean(ev.Name) == cw.path && ev.Has(fsnotify.Write|fsnotify.Create|fsnotify.Rename|fsnotify.Remove) {
 				settle.Reset(settleQuiet)
@@ -93,7 +104,7 @@ func (cw *ConfigWatch) Run(ctx context.Context, b *Balancer, report func(gen uin
 				continue
 			}
 			cw.last = data
-			gen, err := b.ReloadYAML(data)
+			gen, err := r.ReloadYAML(data)
 			if report != nil {
 				report(gen, err)
 			}

@@ -1,4 +1,4 @@
-package balancer
+package config
 
 import (
 	"fmt"
@@ -9,18 +9,18 @@ import (
 )
 
 // A profile (the document's profile:, lab up --profile) is one more layer
-// of compose, just above the balancer's own defaults: the embedder's
+// of Compose, just above the balancer's own defaults: the embedder's
 // defaults, the document and the flags all win over it. Validate then holds
 // the result to the profile's ranges, so that an aws-alb lab cannot be given
 // an idle timeout AWS would refuse.
 
-// ProfileConfig returns the named profile as a balancer config: the values
-// compose puts under the embedder's defaults. What the balancer cannot
+// FromProfile returns the named profile as a balancer config: the values
+// Compose puts under the embedder's defaults. What the balancer cannot
 // model is left out: sticky cookies and TCP-only health checks (an http
 // check of / stands in). A drain that never cuts (AWS NLB by default) and
 // a deregistration delay "until the connections end" (nginx's reload)
 // become drain.keep_open.
-func ProfileConfig(name string) (Config, error) {
+func FromProfile(name string) (Config, error) {
 	p, err := profiles.Get(name)
 	if err != nil {
 		return Config{}, err
@@ -121,19 +121,19 @@ func successCodes(s string) string {
 		parts = append(parts, p)
 	}
 	out := strings.Join(parts, ",")
-	if _, err := parseCodes(out); err != nil {
+	if _, err := ParseCodes(out); err != nil {
 		return ""
 	}
 	return out
 }
 
-// profileLayer is what compose puts under the embedder's defaults: the
+// profileLayer is what Compose puts under the embedder's defaults: the
 // named profile, or nothing for "" or a name Validate will refuse.
 func profileLayer(name string) Config {
 	if name == "" {
 		return Config{}
 	}
-	c, err := ProfileConfig(name)
+	c, err := FromProfile(name)
 	if err != nil {
 		return Config{Profile: name}
 	}
