@@ -5,6 +5,7 @@ package examples_test
 import (
 	"log/slog"
 	"os"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/wslab/wslab/balancer"
 	"github.com/wslab/wslab/events"
+	"github.com/wslab/wslab/internal/browsertest"
 )
 
 // TestTheSocketIOExampleRidesAStopBehindTheLabsBalancer runs the example
@@ -21,31 +23,7 @@ import (
 // clients go to the other server, its own clients get 1001 through the
 // balancer after the grace, reconnect to the survivor and chat on.
 func TestTheSocketIOExampleRidesAStopBehindTheLabsBalancer(t *testing.T) {
-	r, _ := chatRedis(t)
-	apps := startChats(t, r, []string{"app-1", "app-2"}, "SHUTDOWN_GRACE_MS=1500")
-	url := map[string]*app{"app-1": apps[0], "app-2": apps[1]}
-
-	raw, err := os.ReadFile("socketio-chat/balancer.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := balancer.ParseConfig(raw)
-	if err != nil {
-		t.Fatalf("socketio-chat/balancer.yaml: %v", err)
-	}
-	cfg.Listener.Addr = "127.0.0.1:0"
-	cfg.ServerGroup.HealthCheck.Interval = balancer.Duration(200 * time.Millisecond) // a quicker test
-	for i, s := range cfg.ServerGroup.Servers {
-		cfg.ServerGroup.Servers[i].URL = url[s.Name].URL
-	}
-	bus := events.New()
-	sub := bus.Subscribe(10000)
-	t.Cleanup(sub.Close)
-	lb, err := balancer.Start(ctxT(t), cfg, balancer.Options{Events: bus, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { lb.Close() })
+	lb, url, sub := chatBehindBalancer(t, "")
 
 	a, b := dialChat(t, lb.URL()), dialChat(t, lb.URL())
 	if a.Node() == b.Node() {
@@ -89,6 +67,82 @@ func TestTheSocketIOExampleRidesAStopBehindTheLabsBalancer(t *testing.T) {
 	if code := url[victim].wait(t); code != 0 {
 		t.Fatalf("%s exit code: got %d, want 0", victim, code)
 	}
+}
+
+// chatBehindBalancer starts app-1 and app-2 (grace 1.5 s) on one Redis and
+// the lab's balancer in front of them, configured by the balancer.yaml the
+// example ships (with the test's ports, a quicker health check, and policy
+// if not ""). It returns the balancer, the apps by name and its events.
+func chatBehindBalancer(t *testing.T, policy string) (*balancer.Balancer, map[string]*app, *events.Subscription) {
+	t.Helper()
+	r, _ := chatRedis(t)
+	apps := startChats(t, r, []string{"app-1", "app-2"}, "SHUTDOWN_GRACE_MS=1500")
+	url := map[string]*app{"app-1": apps[0], "app-2": apps[1]}
+
+	raw, err := os.ReadFile("socketio-chat/balancer.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := balancer.ParseConfig(raw)
+	if err != nil {
+		t.Fatalf("socketio-chat/balancer.yaml: %v", err)
+	}
+	cfg.Listener.Addr = "127.0.0.1:0"
+	cfg.ServerGroup.HealthCheck.Interval = balancer.Duration(200 * time.Millisecond)
+	if policy != "" {
+		cfg.ServerGroup.Policy = policy
+	}
+	for i, s := range cfg.ServerGroup.Servers {
+		cfg.ServerGroup.Servers[i].URL = url[s.Name].URL
+	}
+	bus := events.New()
+	sub := bus.Subscribe(10000)
+	t.Cleanup(sub.Close)
+	lb, err := balancer.Start(ctxT(t), cfg, balancer.Options{Events: bus, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { lb.Close() })
+	return lb, url, sub
+}
+
+// TestTwoBrowserTabsChatAcrossTheExampleAndOneRidesAStop opens the lab's
+// chat page, served by the example behind the balancer, in two headless
+// Chromium tabs (least_conn puts the second on the other app), chats
+// across the apps, and stops the first tab's app: the tab shows the 1001,
+// reconnects to the other app, and the other tab sees it leave.
+func TestTwoBrowserTabsChatAcrossTheExampleAndOneRidesAStop(t *testing.T) {
+	nodeBin(t, chatExample)
+	b := browsertest.New(t)
+	lb, url, _ := chatBehindBalancer(t, balancer.LeastConn)
+
+	alice := b.Open("alice", lb.URL()+"/")
+	alice.WaitText("status", "Connected to app-")
+	bob := b.Open("bob", lb.URL()+"/")
+	bob.WaitText("status", "Connected to app-")
+	aliceNode := strings.TrimPrefix(browsertest.Eval[string](alice, `document.getElementById("status").textContent`), "Connected to ")
+	bobNode := strings.TrimPrefix(browsertest.Eval[string](bob, `document.getElementById("status").textContent`), "Connected to ")
+	if aliceNode == bobNode {
+		t.Fatalf("both tabs on %s, want one on each app", aliceNode)
+	}
+	for _, u := range []struct {
+		p    *browsertest.Page
+		name string
+	}{{alice, "alice"}, {bob, "bob"}} {
+		u.p.Type("username", u.name)
+		u.p.Click("setUsername")
+		u.p.WaitText("messages", "Your username is set to "+u.name)
+	}
+	alice.Type("myMessage", "hello from "+aliceNode)
+	alice.Click("send")
+	bob.WaitText("messages", "alice: hello from "+aliceNode)
+
+	url[aliceNode].signal(t, syscall.SIGTERM)
+	alice.WaitText("status", "(code 1001, node stopping)")
+	bob.WaitText("messages", "alice left the chatroom.")
+	alice.WaitText("status", "Connected to "+bobNode)
+	alice.WaitText("messages", "Reconnected: this is a new session")
+	alice.Screenshot("testdata/screenshots", "example-tab-after-stop")
 }
 
 // waitEvent reads events until one matches.
