@@ -26,6 +26,11 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 const waitFor = chattest.WaitFor
 
+// startFor bounds a process's start and exit: loading node and the
+// example's packages takes seconds on a busy 2-core machine (one of four
+// started at once under a load of 18 had not exited after 15 s).
+const startFor = 60 * time.Second
+
 var ctxT = chattest.Ctx
 
 // nodeBin is the node binary named by LAB_TEST_NODE; the test is skipped
@@ -77,8 +82,8 @@ func (a *app) ready(t *testing.T) {
 	case a.URL = <-a.url:
 	case <-a.exited:
 		t.Fatalf("%s exited before listening (%v); output:\n%s", a.cmd.Dir, a.exitErr, a.output())
-	case <-time.After(waitFor):
-		t.Fatalf("%s did not say it listens within %s; output:\n%s", a.cmd.Dir, waitFor, a.output())
+	case <-time.After(startFor):
+		t.Fatalf("%s did not say it listens within %s; output:\n%s", a.cmd.Dir, startFor, a.output())
 	}
 	if code, body := a.health(t); code != http.StatusOK {
 		t.Fatalf("%s /healthz: got %d %v, want 200", a.cmd.Dir, code, body)
@@ -174,8 +179,8 @@ func (a *app) wait(t *testing.T) int {
 	t.Helper()
 	select {
 	case <-a.exited:
-	case <-time.After(waitFor):
-		t.Fatalf("the process did not exit within %s; output:\n%s", waitFor, a.output())
+	case <-time.After(startFor):
+		t.Fatalf("the process did not exit within %s; output:\n%s", startFor, a.output())
 	}
 	return a.cmd.ProcessState.ExitCode()
 }

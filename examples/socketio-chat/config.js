@@ -3,6 +3,9 @@
 // with exit code 2 before anything listens.
 import { existsSync } from "node:fs";
 
+// cfg holds the settings once server.js has read them.
+export const cfg = {};
+
 export function readConfig(env, { page, fallbackPage }) {
   const problems = [];
   const int = (name, def, min, max) => {
