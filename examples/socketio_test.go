@@ -345,3 +345,42 @@ func TestTheSocketIOExampleNamesWhatStopsItFromStarting(t *testing.T) {
 		})
 	}
 }
+
+// TestTheSocketIOExampleSaysWhenRedisIsAwayAndChatsOnWhenItIsBack: while
+// Redis is away a message gets the nodes' "unreachable" answer and
+// /healthz says so; when an empty Redis comes back on the same address the
+// apps reconnect and resubscribe, and the named users chat on across them
+// (each app keeps the name Redis last confirmed).
+func TestTheSocketIOExampleSaysWhenRedisIsAwayAndChatsOnWhenItIsBack(t *testing.T) {
+	r, err := store.StartEmbedded("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := r.Addr()
+	t.Cleanup(func() { r.Close() })
+	apps := startChats(t, r, []string{"node-1", "node-2"})
+	a, b := dialChat(t, apps[0].URL), dialChat(t, apps[1].URL)
+	greeted(t, a, "node-1")
+	greeted(t, b, "node-2")
+	emit(t, a, "set_username", "A")
+	expectEvent(t, a, "message", "Your username is set to A")
+
+	r.Close()
+	apps[0].waitOutput(t, "REDIS UNREACHABLE")
+	emit(t, a, "message", "anyone?")
+	expectEvent(t, a, "message", "Failed to send the message: the chat store (Redis) is unreachable.")
+	if code, body := apps[0].health(t); code != http.StatusOK || body["redis"] != "unreachable" {
+		t.Fatalf("/healthz while Redis is away: got %d %v, want 200 with redis unreachable", code, body)
+	}
+
+	r, err = store.StartEmbedded(addr) // empty: the session hashes are gone
+	if err != nil {
+		t.Fatalf("restart the embedded Redis on %s: %v", addr, err)
+	}
+	for _, a := range apps {
+		a.waitOutput(t, "redis reachable again")
+	}
+	emit(t, a, "message", "back")
+	expectEvent(t, a, "message", "A: back")
+	expectEvent(t, b, "message", "A: back")
+}
