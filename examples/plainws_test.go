@@ -268,6 +268,23 @@ func TestSIGTERMKeepsThePlainWSExampleServingForTheGraceThenCloses1001(t *testin
 	}
 }
 
+// TestASecondSIGTERMEndsTheGraceAtOnce: an operator who does not want to
+// wait out a long grace signals again and the clients get their 1001 now.
+func TestASecondSIGTERMEndsTheGraceAtOnce(t *testing.T) {
+	srv := startApp(t, wsExample, "SHUTDOWN_GRACE_MS=3600000")
+	c := dialWS(t, srv.URL, "/echo", true)
+	srv.signal(t, syscall.SIGTERM)
+	srv.waitOutput(t, "SIGTERM: /healthz answers 503")
+	srv.signal(t, syscall.SIGTERM)
+	srv.waitOutput(t, "SIGTERM again: closing now")
+	if code := c.closed(t, waitFor); code != websocket.StatusGoingAway {
+		t.Fatalf("close: got %v (%v), want 1001", code, c.err)
+	}
+	if code := srv.wait(t); code != 0 {
+		t.Fatalf("exit code: got %d, want 0", code)
+	}
+}
+
 func TestThePlainWSExampleNamesABadSetting(t *testing.T) {
 	for _, tc := range []struct{ env, says string }{
 		{"PORT=http", `PORT="http": want a whole number 0-65535`},
