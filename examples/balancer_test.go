@@ -163,3 +163,30 @@ func waitEvent(t *testing.T, sub *events.Subscription, match func(events.Event) 
 		}
 	}
 }
+
+// TestTheExamplesOwnPageChatsOnTheRealSocketIOClient: the page the example
+// serves when the lab's is not beside it (PAGE_DIR=public, as in a copy of
+// the example elsewhere) runs the socket.io client the server hands out;
+// two tabs on two apps chat.
+func TestTheExamplesOwnPageChatsOnTheRealSocketIOClient(t *testing.T) {
+	nodeBin(t, chatExample)
+	b := browsertest.New(t)
+	r, _ := chatRedis(t)
+	apps := startChats(t, r, []string{"app-1", "app-2"}, "PAGE_DIR=public")
+	alice := b.Open("alice", apps[0].URL+"/")
+	bob := b.Open("bob", apps[1].URL+"/")
+	alice.WaitText("status", "Connected to app-1")
+	bob.WaitText("status", "Connected to app-2")
+	for _, u := range []struct {
+		p    *browsertest.Page
+		name string
+	}{{alice, "alice"}, {bob, "bob"}} {
+		u.p.WaitText("messages", "Welcome to the chatroom!")
+		u.p.Type("username", u.name)
+		u.p.Click("setUsername")
+		u.p.WaitText("messages", "Your username is set to "+u.name)
+	}
+	bob.Type("myMessage", "hi alice")
+	bob.Click("send")
+	alice.WaitText("messages", "bob: hi alice")
+}
