@@ -23,11 +23,11 @@ import (
 // clients go to the other server, its own clients get 1001 through the
 // balancer after the grace, reconnect to the survivor and chat on.
 func TestTheSocketIOExampleRidesAStopBehindTheLabsBalancer(t *testing.T) {
-	lb, url, sub := chatBehindBalancer(t, "")
+	lb, url, sub := chatBehindBalancer(t)
 
 	a, b := dialChat(t, lb.URL()), dialChat(t, lb.URL())
 	if a.Node() == b.Node() {
-		t.Fatalf("round robin put both clients on %s, want one on each", a.Node())
+		t.Fatalf("least_conn put both clients on %s, want one on each", a.Node())
 	}
 	victim, survivor := a.Node(), b.Node()
 	greeted(t, a, victim)
@@ -71,9 +71,9 @@ func TestTheSocketIOExampleRidesAStopBehindTheLabsBalancer(t *testing.T) {
 
 // chatBehindBalancer starts app-1 and app-2 (grace 1.5 s) on one Redis and
 // the lab's balancer in front of them, configured by the balancer.yaml the
-// example ships (with the test's ports, a quicker health check, and policy
-// if not ""). It returns the balancer, the apps by name and its events.
-func chatBehindBalancer(t *testing.T, policy string) (*balancer.Balancer, map[string]*app, *events.Subscription) {
+// example ships (with the test's ports and a quicker health check). It
+// returns the balancer, the apps by name and the balancer's events.
+func chatBehindBalancer(t *testing.T) (*balancer.Balancer, map[string]*app, *events.Subscription) {
 	t.Helper()
 	r, _ := chatRedis(t)
 	apps := startChats(t, r, []string{"app-1", "app-2"}, "SHUTDOWN_GRACE_MS=1500")
@@ -89,9 +89,6 @@ func chatBehindBalancer(t *testing.T, policy string) (*balancer.Balancer, map[st
 	}
 	cfg.Listener.Addr = "127.0.0.1:0"
 	cfg.ServerGroup.HealthCheck.Interval = balancer.Duration(200 * time.Millisecond)
-	if policy != "" {
-		cfg.ServerGroup.Policy = policy
-	}
 	for i, s := range cfg.ServerGroup.Servers {
 		cfg.ServerGroup.Servers[i].URL = url[s.Name].URL
 	}
@@ -108,13 +105,14 @@ func chatBehindBalancer(t *testing.T, policy string) (*balancer.Balancer, map[st
 
 // TestTwoBrowserTabsChatAcrossTheExampleAndOneRidesAStop opens the lab's
 // chat page, served by the example behind the balancer, in two headless
-// Chromium tabs (least_conn puts the second on the other app), chats
+// Chromium tabs (the config's least_conn puts the second on the other
+// app: its page's own requests would make round robin a toss-up), chats
 // across the apps, and stops the first tab's app: the tab shows the 1001,
 // reconnects to the other app, and the other tab sees it leave.
 func TestTwoBrowserTabsChatAcrossTheExampleAndOneRidesAStop(t *testing.T) {
 	nodeBin(t, chatExample)
 	b := browsertest.New(t)
-	lb, url, _ := chatBehindBalancer(t, balancer.LeastConn)
+	lb, url, _ := chatBehindBalancer(t)
 
 	alice := b.Open("alice", lb.URL()+"/")
 	alice.WaitText("status", "Connected to app-")
