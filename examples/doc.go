@@ -1,0 +1,18 @@
+// Package examples holds apps written for the lab, not by it: servers a user
+// would bring, run as the lab's command nodes and checked in CI.
+//
+//   - socketio-chat: the tutorial's chat on the npm socket.io server with
+//     @socket.io/redis-adapter, speaking the same events and texts as the
+//     lab's chat nodes, so the lab's clients and scenarios work against it.
+//   - plain-ws: a plain WebSocket app (npm ws): echo, a JSON broadcast room,
+//     subprotocols, a server heartbeat, for protocol: ws scenarios.
+//
+// Both read PORT and LAB_NODE_NAME (and REDIS_URL for the chat) from the
+// environment, answer GET /healthz, and on SIGTERM fail their health check,
+// keep serving for SHUTDOWN_GRACE_MS, then close every client with 1001.
+//
+// The tests here start the apps as processes (each in its own process
+// group) and drive them with the lab's Go client and the real
+// socket.io-client. They run when LAB_TEST_NODE names a node binary, after
+// npm ci in each example (.ci/run does both).
+package examples
