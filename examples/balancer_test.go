@@ -13,6 +13,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/wslab/wslab/balancer"
+	"github.com/wslab/wslab/balancer/config"
 	"github.com/wslab/wslab/events"
 	"github.com/wslab/wslab/internal/browsertest"
 )
@@ -83,12 +84,12 @@ func chatBehindBalancer(t *testing.T) (*balancer.Balancer, map[string]*app, *eve
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := balancer.ParseConfig(raw)
+	cfg, err := config.Parse(raw)
 	if err != nil {
 		t.Fatalf("socketio-chat/balancer.yaml: %v", err)
 	}
 	cfg.Listener.Addr = "127.0.0.1:0"
-	cfg.ServerGroup.HealthCheck.Interval = balancer.Duration(200 * time.Millisecond)
+	cfg.ServerGroup.HealthCheck.Interval = config.Duration(200 * time.Millisecond)
 	for i, s := range cfg.ServerGroup.Servers {
 		cfg.ServerGroup.Servers[i].URL = url[s.Name].URL
 	}
