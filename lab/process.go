@@ -199,7 +199,8 @@ func (p *process) waitReady(ctx context.Context, inc *incarnation) error {
 		select {
 		case <-inc.exited:
 		case <-deadline.C:
-			return fmt.Errorf("%s: %q was not ready within %s (%v); %s", p.name, inc.line, p.spec.ReadyTimeout, probeErr, inc.out.String())
+			return fmt.Errorf("%s: %q was not ready within %s (%v): it must listen on %s (PORT, {port}); one that starts slowly needs a longer ready_timeout; %s",
+				p.name, inc.line, p.spec.ReadyTimeout, probeErr, p.addr, inc.out.String())
 		case <-ctx.Done():
 			return fmt.Errorf("%s: waiting for %q to be ready: %w", p.name, inc.line, ctx.Err())
 		case <-tick.C:

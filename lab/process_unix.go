@@ -32,6 +32,8 @@ const (
 
 var sysSigs = [...]syscall.Signal{sigKill: syscall.SIGKILL, sigTerm: syscall.SIGTERM, sigStop: syscall.SIGSTOP, sigCont: syscall.SIGCONT}
 
+func (s groupSig) String() string { return [...]string{"SIGKILL", "SIGTERM", "SIGSTOP", "SIGCONT"}[s] }
+
 // signalGroup sends sig to every process of the group; a group that is
 // gone already is no error.
 func signalGroup(pgid int, sig groupSig) error {
@@ -47,7 +49,7 @@ func signalGroup(pgid int, sig groupSig) error {
 
 // groupText says what a signal to the group did, for the event line.
 func groupText(sig groupSig, pgid, n int) string {
-	return fmt.Sprintf("%s to process group %d (%s)", sysSigs[sig].String(), pgid, processesText(n))
+	return fmt.Sprintf("%s to process group %d (%s)", sig, pgid, processesText(n))
 }
 
 func processesText(n int) string {

@@ -1,0 +1,206 @@
+//go:build unix
+
+package lab_test
+
+import (
+	"bytes"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/wslab/wslab/internal/chattest"
+	"github.com/wslab/wslab/lab"
+	"github.com/wslab/wslab/node/client"
+)
+
+// lines is a NodeOutput that tests can read while the lab writes.
+type lines struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *lines) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *lines) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+// helperCmd is a command template that runs this test binary as a chat
+// node (see runHelperNode) behind sh -c, with a sleep beside it: three
+// processes in the group, two of which a kill of the shell alone would
+// leave behind.
+func helperCmd(t *testing.T) string {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("%q & sleep 600; wait", exe)
+}
+
+// helperSpec is a command node running helperCmd, ready when /healthz
+// answers.
+func helperSpec(t *testing.T, env ...string) lab.NodeSpec {
+	t.Helper()
+	return lab.NodeSpec{Command: helperCmd(t), Health: "/healthz", Env: append([]string{beNode + "=1"}, env...)}
+}
+
+// startCommandLab starts a lab whose nodes run spec, its output in out.
+func startCommandLab(t *testing.T, cfg lab.Config) (*lab.Lab, *lines) {
+	t.Helper()
+	out := &lines{}
+	cfg.NodeOutput = out
+	cfg.Balancer.Listener.Addr = "127.0.0.1:0"
+	cfg.Logger = slog.New(slog.DiscardHandler)
+	l, err := lab.Start(chattest.Ctx(t), cfg)
+	if err != nil {
+		t.Fatalf("lab.Start: %v\noutput:\n%s", err, out)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l, out
+}
+
+// groupOf is the pid the helper node printed: with sh -c in front, a
+// member of the node's process group, not its leader.
+func pidsPrinted(out string) []int {
+	var pids []int
+	for _, m := range regexp.MustCompile(`pid=(\d+)`).FindAllStringSubmatch(out, -1) {
+		p, _ := strconv.Atoi(m[1])
+		pids = append(pids, p)
+	}
+	return pids
+}
+
+// waitGroupGone fails the test unless no process of the group is alive
+// within a few seconds.
+func waitGroupGone(t *testing.T, pgid int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		left, ok := lab.GroupMembers(pgid)
+		if !ok {
+			t.Fatal("cannot list process groups here")
+		}
+		if len(left) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("process group %d: %v still alive, want none (orphans)", pgid, left)
+		}
+		time.Sleep(20 * time.Millisecond) // polling the OS: no event says a process ended
+	}
+}
+
+func answers(url string) bool {
+	resp, err := http.Get(url + "/healthz")
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == 200
+}
+
+func TestACommandBehindShIsKilledWithItsWholeGroupAndRestartsOnTheSamePort(t *testing.T) {
+	l, out := startCommandLab(t, lab.Config{Nodes: 1, Node: helperSpec(t)})
+	n := l.Node("node-1")
+	st := n.State()
+	if n.Kind() != lab.KindCommand || !st.Listening || st.Processes != 3 {
+		t.Fatalf("got %s node listening=%v with %d processes, want a listening command node with 3 (sh, node, sleep)", n.Kind(), st.Listening, st.Processes)
+	}
+	url, pgid := n.URL(), st.PID
+	c := chattest.Dial(t, l.Balancer.URL(), client.SocketIO)
+	chattest.Expect(t, c, "Welcome to the chatroom!")
+
+	did, err := l.Fault(chattest.Ctx(t), "node-1", "kill", 0)
+	want := fmt.Sprintf("SIGKILL to process group %d (3 processes)", pgid)
+	if err != nil || did != want {
+		t.Fatalf("kill: got %q, %v; want %q", did, err, want)
+	}
+	waitGroupGone(t, pgid)
+	select {
+	case <-c.Done():
+	case <-chattest.Ctx(t).Done():
+		t.Fatal("the client's connection survived the kill")
+	}
+	if st := n.State(); st.Listening || !strings.Contains(st.Note, "down") {
+		t.Fatalf("after kill: listening=%v note %q, want down", st.Listening, st.Note)
+	}
+
+	did, err = l.Fault(chattest.Ctx(t), "node-1", "start", 0)
+	if err != nil || !strings.Contains(did, "launched") {
+		t.Fatalf("start: %q, %v", did, err)
+	}
+	if n.URL() != url || !answers(url) {
+		t.Fatalf("after start: %s answers %v, want the same %s answering", n.URL(), answers(n.URL()), url)
+	}
+	if pgid2 := n.State().PID; pgid2 == pgid || pgid2 == 0 {
+		t.Fatalf("after start: process group %d, want a new one", pgid2)
+	}
+	if got := len(pidsPrinted(out.String())); got != 2 {
+		t.Fatalf("the node printed its pid %d times, want 2 (two launches); output:\n%s", got, out)
+	}
+	if !strings.Contains(out.String(), "node-1    | pid=") {
+		t.Fatalf("output lines are not prefixed with the node's name:\n%s", out)
+	}
+}
+
+func TestStopIsSIGTERMToTheGroupThenSIGKILLAfterTheGracePeriod(t *testing.T) {
+	polite := helperSpec(t)
+	polite.StopGrace = 5 * time.Second
+	deaf := helperSpec(t, ignoreTerm+"=1")
+	deaf.StopGrace = 300 * time.Millisecond
+	l, _ := startCommandLab(t, lab.Config{Nodes: 1, Node: polite, NodeList: []lab.NodeSpec{deaf}})
+
+	pgid := l.Node("node-1").State().PID
+	did, err := l.Fault(chattest.Ctx(t), "node-1", "stop", 0)
+	if err != nil || !strings.HasPrefix(did, fmt.Sprintf("SIGTERM to process group %d (3 processes); gone in", pgid)) {
+		t.Fatalf("stop: got %q, %v; want SIGTERM to the group, gone within the grace period", did, err)
+	}
+	waitGroupGone(t, pgid)
+
+	pgid = l.Node("node-2").State().PID
+	did, err = l.Fault(chattest.Ctx(t), "node-2", "stop", 0)
+	want := fmt.Sprintf("SIGTERM to process group %d (3 processes); 1 still running after the 300ms grace period: SIGKILL", pgid)
+	if err != nil || did != want {
+		t.Fatalf("stop of a node that ignores SIGTERM: got %q, %v; want %q", did, err, want)
+	}
+	waitGroupGone(t, pgid)
+}
+
+func TestHangSuspendsTheGroupAndStartResumesIt(t *testing.T) {
+	l, _ := startCommandLab(t, lab.Config{Nodes: 1, Node: helperSpec(t)})
+	n := l.Node("node-1")
+	pgid := n.State().PID
+	did, err := l.Fault(chattest.Ctx(t), "node-1", "hang", 0)
+	if err != nil || !strings.HasPrefix(did, fmt.Sprintf("SIGSTOP to process group %d (3 processes)", pgid)) {
+		t.Fatalf("hang: got %q, %v", did, err)
+	}
+	hc := &http.Client{Timeout: 300 * time.Millisecond}
+	if resp, err := hc.Get(n.URL() + "/healthz"); err == nil {
+		resp.Body.Close()
+		t.Fatal("a hung node answered its health check")
+	}
+	if !n.State().Hung {
+		t.Fatal("state does not say hung")
+	}
+	did, err = l.Fault(chattest.Ctx(t), "node-1", "start", 0)
+	if err != nil || !strings.Contains(did, "SIGCONT") {
+		t.Fatalf("start after hang: got %q, %v; want SIGCONT", did, err)
+	}
+	if !answers(n.URL()) || n.State().PID != pgid {
+		t.Fatal("after resume the same process does not answer")
+	}
+}
