@@ -68,7 +68,8 @@ func (l *Lab) Fault(ctx context.Context, name, fault string, delay time.Duration
 		did, err = n.d.start(ctx)
 	case "restart":
 		var stopped, started string
-		if stopped, err = n.d.stop(ctx); err == nil {
+		var down *notRunning
+		if stopped, err = n.d.stop(ctx); err == nil || errors.As(err, &down) {
 			started, err = n.d.start(ctx)
 			did = joinDid(stopped, started)
 		}

@@ -286,10 +286,16 @@ func (p *process) running(fault string) (*incarnation, error) {
 		return nil, fmt.Errorf("%s: the lab is closing", p.name)
 	}
 	if p.run == nil || !p.run.alive() {
-		return nil, fmt.Errorf("%s is not running (%s): nothing to %s; lab ctl node %s start brings it back", p.name, p.downText(), fault, p.name)
+		return nil, fmt.Errorf("%w (%s): nothing to %s; lab ctl node %s start brings it back", &notRunning{p.name}, p.downText(), fault, p.name)
 	}
 	return p.run, nil
 }
+
+// notRunning is a fault that needs a running process on a node that is
+// down. A restart starts such a node all the same.
+type notRunning struct{ node string }
+
+func (e *notRunning) Error() string { return e.node + " is not running" }
 
 func (p *process) downText() string {
 	switch {

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -202,5 +203,55 @@ func TestHangSuspendsTheGroupAndStartResumesIt(t *testing.T) {
 	}
 	if !answers(n.URL()) || n.State().PID != pgid {
 		t.Fatal("after resume the same process does not answer")
+	}
+}
+
+func TestACommandBehindNpmStartIsKilledWithItsWholeGroupAndRestartsOnTheSamePort(t *testing.T) {
+	nodeBin := os.Getenv("LAB_TEST_NODE")
+	if nodeBin == "" {
+		t.Skip("LAB_TEST_NODE is not set (the path of node; npm beside it)")
+	}
+	dir, err := filepath.Abs("testdata/npmapp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, out := startCommandLab(t, lab.Config{Nodes: 1, Node: lab.NodeSpec{
+		Command: "npm start", Dir: dir, Health: "/healthz", ReadyTimeout: time.Minute,
+		Env: []string{"PATH=" + filepath.Dir(nodeBin) + string(filepath.ListSeparator) + os.Getenv("PATH"),
+			"npm_config_update_notifier=false", "npm_config_cache=" + t.TempDir()},
+	}})
+	n := l.Node("node-1")
+	st := n.State()
+	if st.Processes < 3 {
+		t.Fatalf("npm start runs %d processes, want at least 3 (sh, npm, node)", st.Processes)
+	}
+	url, pgid := n.URL(), st.PID
+	did, err := l.Fault(chattest.Ctx(t), "node-1", "kill", 0)
+	if err != nil || !strings.HasPrefix(did, fmt.Sprintf("SIGKILL to process group %d (%d processes)", pgid, st.Processes)) {
+		t.Fatalf("kill: got %q, %v", did, err)
+	}
+	waitGroupGone(t, pgid)
+	if answers(url) {
+		t.Fatal("the server still answers after kill")
+	}
+	if _, err := l.Fault(chattest.Ctx(t), "node-1", "stop", 0); err == nil || !strings.Contains(err.Error(), "node-1 is not running") {
+		t.Fatalf("stop of a killed node: got %v, want it not running", err)
+	}
+	if did, err := l.Fault(chattest.Ctx(t), "node-1", "restart", 0); err != nil || !strings.HasPrefix(did, "launched") {
+		t.Fatalf("restart of a killed node: got %q, %v; want it launched", did, err)
+	}
+	if n.URL() != url || !answers(url) {
+		t.Fatalf("after start %s does not answer on the same address %s", n.URL(), url)
+	}
+	if !strings.Contains(out.String(), "node-1    | pid=") {
+		t.Fatalf("no prefixed line from the server in the output:\n%s", out)
+	}
+	pgid = n.State().PID
+	if did, err := l.Fault(chattest.Ctx(t), "node-1", "restart", 0); err != nil || !strings.Contains(did, "SIGTERM to process group") || !strings.Contains(did, "then launched") {
+		t.Fatalf("restart: got %q, %v", did, err)
+	}
+	waitGroupGone(t, pgid)
+	if !answers(url) {
+		t.Fatal("after restart the server does not answer on the same address")
 	}
 }
