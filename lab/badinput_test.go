@@ -71,7 +71,7 @@ func TestAFailedStartLeavesNothingRunning(t *testing.T) {
 		t.Fatalf("got pids %v, want node-1's, node-2's and node-3's; output:\n%s", pids, out)
 	}
 	for _, pid := range pids {
-		if left, _ := lab.GroupMembers(pid); len(left) > 0 {
+		if left, _ := lab.ProcessGroup(pid); len(left) > 0 {
 			t.Errorf("process %d's group still has %v after the failed start", pid, left)
 		}
 	}

@@ -132,12 +132,23 @@ func (p *process) launch(ctx context.Context, tmpl string) (string, error) {
 	if err := p.waitReady(ctx, inc); err != nil {
 		inc.ended.Store(true)
 		p.endGroup(inc, sigKill)
-		return "", err
+		return "", &StartError{Node: p.name, Err: err}
 	}
 	did := fmt.Sprintf("launched %q as pid %d on %s; ready in %s", line, inc.pid, p.addr, time.Since(began).Round(time.Millisecond))
 	p.publish(events.Event{Kind: events.NodeStarted, Source: p.name, Detail: fmt.Sprintf("listening on %s (pid %d: %s)", p.addr, inc.pid, line)})
 	return did, nil
 }
+
+// StartError is a command node that did not become ready: it exited, did
+// not answer in time, or the start was cancelled. Its message quotes the
+// process's last output, one line each, for a person to read as is.
+type StartError struct {
+	Node string
+	Err  error
+}
+
+func (e *StartError) Error() string { return e.Err.Error() }
+func (e *StartError) Unwrap() error { return e.Err }
 
 // supervise starts the reader and the waiter of inc. When the launcher
 // exits without the lab asking, the node is down: the rest of its group is
@@ -190,6 +201,7 @@ func (p *process) waitReady(ctx context.Context, inc *incarnation) error {
 		probeErr := probe(ctx, p.addr, p.spec.Health)
 		select {
 		case <-inc.exited:
+			<-inc.done // all it printed is read
 			return fmt.Errorf("%s: %q exited before it was ready (%s); %s", p.name, inc.line, exitText(inc.err), inc.out.String())
 		default:
 		}
@@ -269,6 +281,12 @@ func waitGone(inc *incarnation, d time.Duration) bool {
 	}
 	return true
 }
+
+// ProcessGroup lists the live processes (zombies aside) of a process
+// group: what a kill of a command node ends. Tests use it to check that
+// nothing was left behind; ok is false where the system cannot tell
+// (Windows).
+func ProcessGroup(pgid int) (pids []int, ok bool) { return groupMembers(pgid) }
 
 func groupMembersOrNil(pgid int) []int {
 	pids, _ := groupMembers(pgid)
@@ -388,6 +406,9 @@ func (p *process) hang(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("%s: hang: %w", p.name, err)
 	}
 	p.hung = true
+	if !waitStopped(inc.pid, killWait) {
+		return "", fmt.Errorf("%s: hang: SIGSTOP sent to process group %d, but not all of it stopped within %s", p.name, inc.pid, killWait)
+	}
 	return groupText(sigStop, inc.pid, n) + " (it accepts connections and answers nothing; start resumes it)", nil
 }
 

@@ -8,14 +8,14 @@ import (
 	"strconv"
 )
 
-// groupMembers lists the live processes (not zombies) of a process group,
-// from /proc.
-func groupMembers(pgid int) ([]int, bool) {
+// groupProcs lists the processes of a process group with their state
+// letter (R, S, T for stopped, Z for zombie...), from /proc.
+func groupProcs(pgid int) ([]groupProc, bool) {
 	dir, err := os.ReadDir("/proc")
 	if err != nil {
 		return nil, false
 	}
-	var out []int
+	var out []groupProc
 	for _, e := range dir {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil {
@@ -31,11 +31,11 @@ func groupMembers(pgid int) ([]int, bool) {
 			continue
 		}
 		f := bytes.Fields(b[i+1:])
-		if len(f) < 4 || f[0][0] == 'Z' || f[0][0] == 'X' {
+		if len(f) < 4 {
 			continue
 		}
 		if g, err := strconv.Atoi(string(f[2])); err == nil && g == pgid {
-			out = append(out, pid)
+			out = append(out, groupProc{pid, f[0][0]})
 		}
 	}
 	return out, true

@@ -91,7 +91,7 @@ func waitGroupGone(t *testing.T, pgid int) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		left, ok := lab.GroupMembers(pgid)
+		left, ok := lab.ProcessGroup(pgid)
 		if !ok {
 			t.Fatal("cannot list process groups here")
 		}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os/exec"
 	"syscall"
+	"time"
 )
 
 // canSignalGroups: kill, stop and hang are signals to the node's process
@@ -57,4 +58,40 @@ func processesText(n int) string {
 		return "1 process"
 	}
 	return fmt.Sprintf("%d processes", n)
+}
+
+// groupProc is a process of a group and its state letter.
+type groupProc struct {
+	pid   int
+	state byte
+}
+
+// groupMembers lists the live processes of a group: zombies (whose
+// parent has not reaped them) are gone for every purpose here.
+func groupMembers(pgid int) ([]int, bool) {
+	procs, ok := groupProcs(pgid)
+	var pids []int
+	for _, p := range procs {
+		if p.state != 'Z' && p.state != 'X' {
+			pids = append(pids, p.pid)
+		}
+	}
+	return pids, ok
+}
+
+// waitStopped waits until every live process of the group is stopped
+// (SIGSTOP is delivered after kill returns), or d passed.
+func waitStopped(pgid int, d time.Duration) bool {
+	deadline := time.Now().Add(d) // wall time: the kernel's delivery
+	for {
+		procs, _ := groupProcs(pgid)
+		all := true
+		for _, p := range procs {
+			all = all && (p.state == 'T' || p.state == 't' || p.state == 'Z' || p.state == 'X')
+		}
+		if all || time.Now().After(deadline) {
+			return all
+		}
+		time.Sleep(5 * time.Millisecond) // polling the OS: no event says a process stopped
+	}
 }

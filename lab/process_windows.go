@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"strconv"
 	"syscall"
+	"time"
 )
 
 // canSignalGroups is false: Windows has no SIGTERM or SIGSTOP for a
@@ -44,6 +45,8 @@ func signalGroup(pid int, sig groupSig) error {
 
 // groupMembers cannot be listed here.
 func groupMembers(int) ([]int, bool) { return nil, false }
+
+func waitStopped(int, time.Duration) bool { return false }
 
 func groupText(sig groupSig, pid, _ int) string {
 	return fmt.Sprintf("taskkill /T /F on the process tree of %d", pid)

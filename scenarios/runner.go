@@ -173,6 +173,7 @@ func (r *run) startLab(ctx context.Context, seed uint64) error {
 	}
 	l, err := lab.Start(ctx, lab.Config{
 		Balancer: bc, BalancerOverrides: flags, Nodes: r.sc.Lab.Nodes, NodePort: 0,
+		Node: r.sc.Lab.Node, NodeList: r.sc.Lab.NodeList,
 		PingInterval: time.Duration(r.sc.Lab.PingInterval), PingTimeout: time.Duration(r.sc.Lab.PingTimeout),
 		Seed: seed, Clock: r.clk, Events: bus, Logger: slog.New(slog.DiscardHandler),
 	})
