@@ -74,7 +74,7 @@ steps:
 		`bad.yaml:5: unknown key "comand" in lab.nodes[1] (keys: name, mode, command,`,
 		`bad.yaml:6: lab.nodes[2].url: "ftp://a" is not an http:// or https:// URL`,
 		`bad.yaml:7: lab.nodes[3] takes a mapping like {command:`,
-		`bad.yaml:8: lab.node: `,
+		`bad.yaml:8: lab.node.ready_timeout: "soon" is not a duration`,
 	} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("the error lacks %q; got:\n%s", want, err)

@@ -96,8 +96,25 @@ func parseNodeSpec(file, prefix string, n *yaml.Node) (lab.NodeSpec, error) {
 	}
 	keys := tags(reflect.TypeFor[lab.NodeSpec]())
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		if k := n.Content[i]; !slices.Contains(keys, k.Value) {
-			return spec, &ParseError{File: file, Line: k.Line, Msg: fmt.Sprintf("unknown key %q in %s (keys: %s)", k.Value, strings.TrimSuffix(prefix, "."), strings.Join(keys, ", "))}
+		k, v := n.Content[i], n.Content[i+1]
+		var err error
+		switch {
+		case !slices.Contains(keys, k.Value):
+			err = fmt.Errorf("unknown key %q in %s (keys: %s)", k.Value, strings.TrimSuffix(prefix, "."), strings.Join(keys, ", "))
+		case k.Value == "ready_timeout" || k.Value == "stop_grace":
+			var d balancer.Duration
+			if e := v.Decode(&d); e != nil {
+				err = fmt.Errorf("%s%s: %s", prefix, k.Value, lineRE.ReplaceAllString(firstYAMLError(e), ""))
+			}
+		case k.Value == "env":
+			if v.Kind != yaml.SequenceNode {
+				err = fmt.Errorf("%senv: want a list like [DEBUG=1, NODE_ENV=production]", prefix)
+			}
+		case v.Kind != yaml.ScalarNode:
+			err = fmt.Errorf("%s%s: want a string", prefix, k.Value)
+		}
+		if err != nil {
+			return spec, &ParseError{File: file, Line: k.Line, Msg: err.Error()}
 		}
 	}
 	if err := n.Decode(&spec); err != nil {
