@@ -162,7 +162,7 @@ func TestStopIsSIGTERMToTheGroupThenSIGKILLAfterTheGracePeriod(t *testing.T) {
 	polite := helperSpec(t)
 	polite.StopGrace = 5 * time.Second
 	deaf := helperSpec(t, ignoreTerm+"=1")
-	deaf.StopGrace = 300 * time.Millisecond
+	deaf.StopGrace = 2 * time.Second // ample for sh and sleep to go, on a busy machine
 	l, _ := startCommandLab(t, lab.Config{Nodes: 1, Node: polite, NodeList: []lab.NodeSpec{deaf}})
 
 	pgid := l.Node("node-1").State().PID
@@ -174,7 +174,7 @@ func TestStopIsSIGTERMToTheGroupThenSIGKILLAfterTheGracePeriod(t *testing.T) {
 
 	pgid = l.Node("node-2").State().PID
 	did, err = l.Fault(chattest.Ctx(t), "node-2", "stop", 0)
-	want := fmt.Sprintf("SIGTERM to process group %d (3 processes); 1 still running after the 300ms grace period: SIGKILL", pgid)
+	want := fmt.Sprintf("SIGTERM to process group %d (3 processes); 1 still running after the 2s grace period: SIGKILL", pgid)
 	if err != nil || did != want {
 		t.Fatalf("stop of a node that ignores SIGTERM: got %q, %v; want %q", did, err, want)
 	}
