@@ -41,12 +41,13 @@ type process struct {
 	sink    *outputSink
 	publish func(events.Event)
 
-	// mu serializes the control path (launch, faults, close) and guards
-	// the fields below.
+	// mu serializes the control path (launch, faults, close), which may
+	// hold it for a whole start, and guards closed. The control path
+	// alone writes run and hung; state reads them without waiting for it.
 	mu     sync.Mutex
-	run    *incarnation // the last launch; nil before the first
-	hung   bool
 	closed bool
+	run    atomic.Pointer[incarnation] // the last launch; nil before the first
+	hung   atomic.Bool
 }
 
 // incarnation is one launch of the command. Its two goroutines (output
@@ -91,8 +92,8 @@ func newProcess(name, host string, port int, spec NodeSpec, redisURL string, sin
 // expand fills a template's placeholders.
 func (p *process) expand(tmpl string) string {
 	pid := ""
-	if p.run != nil {
-		pid = strconv.Itoa(p.run.pid)
+	if inc := p.run.Load(); inc != nil {
+		pid = strconv.Itoa(inc.pid)
 	}
 	r := []string{"{pid}", pid}
 	for k, v := range p.vars {
@@ -126,7 +127,8 @@ func (p *process) launch(ctx context.Context, tmpl string) (string, error) {
 	}
 	pw.Close() // the group holds the only write ends now
 	inc := &incarnation{cmd: cmd, pid: cmd.Process.Pid, line: line, exited: make(chan struct{}), done: make(chan struct{})}
-	p.run, p.hung = inc, false
+	p.run.Store(inc)
+	p.hung.Store(false)
 	p.supervise(inc, pr)
 	began := time.Now()
 	if err := p.waitReady(ctx, inc); err != nil {
@@ -253,7 +255,7 @@ func probe(ctx context.Context, addr, path string) error {
 func (p *process) endGroup(inc *incarnation, sig groupSig) int {
 	n := len(groupMembersOrNil(inc.pid))
 	signalGroup(inc.pid, sig)
-	if sig == sigKill || p.hung {
+	if sig == sigKill || p.hung.Load() {
 		signalGroup(inc.pid, sigCont) // a stopped process acts on SIGTERM only once resumed
 	}
 	waitGone(inc, killWait)
@@ -303,10 +305,11 @@ func (p *process) running(fault string) (*incarnation, error) {
 	if p.closed {
 		return nil, fmt.Errorf("%s: the lab is closing", p.name)
 	}
-	if p.run == nil || !p.run.alive() {
+	inc := p.run.Load()
+	if inc == nil || !inc.alive() {
 		return nil, fmt.Errorf("%w (%s): nothing to %s; lab ctl node %s start brings it back", &notRunning{p.name}, p.downText(), fault, p.name)
 	}
-	return p.run, nil
+	return inc, nil
 }
 
 // notRunning is a fault that needs a running process on a node that is
@@ -316,13 +319,14 @@ type notRunning struct{ node string }
 func (e *notRunning) Error() string { return e.node + " is not running" }
 
 func (p *process) downText() string {
+	inc := p.run.Load()
 	switch {
-	case p.run == nil:
+	case inc == nil:
 		return "never started"
-	case p.run.ended.Load():
+	case inc.ended.Load():
 		return "the lab ended it"
 	}
-	return exitText(p.run.err)
+	return exitText(inc.err)
 }
 
 func (p *process) kill(ctx context.Context) (string, error) {
@@ -343,7 +347,7 @@ func (p *process) kill(ctx context.Context) (string, error) {
 		return groupText(sigKill, inc.pid, 0), nil
 	}
 	n := p.endGroup(inc, sigKill)
-	p.hung = false
+	p.hung.Store(false)
 	p.published("killed")
 	return groupText(sigKill, inc.pid, n), nil
 }
@@ -366,10 +370,10 @@ func (p *process) stop(ctx context.Context) (string, error) {
 	n := len(groupMembersOrNil(inc.pid))
 	began := time.Now()
 	signalGroup(inc.pid, sigTerm)
-	if p.hung {
+	if p.hung.Load() {
 		signalGroup(inc.pid, sigCont)
 	}
-	p.hung = false
+	p.hung.Store(false)
 	did := groupText(sigTerm, inc.pid, n)
 	if waitGone(inc, p.spec.StopGrace) {
 		did += fmt.Sprintf("; gone in %s", time.Since(began).Round(time.Millisecond))
@@ -390,12 +394,12 @@ func (p *process) hang(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if p.hung {
+	if p.hung.Load() {
 		return "already hung (lab ctl node " + p.name + " start resumes it)", nil
 	}
 	if p.spec.HangCmd != "" {
 		did, err := p.hook(ctx, "hang_cmd", p.spec.HangCmd)
-		p.hung = err == nil
+		p.hung.Store(err == nil)
 		return did, err
 	}
 	if !canSignalGroups {
@@ -405,7 +409,7 @@ func (p *process) hang(ctx context.Context) (string, error) {
 	if err := signalGroup(inc.pid, sigStop); err != nil {
 		return "", fmt.Errorf("%s: hang: %w", p.name, err)
 	}
-	p.hung = true
+	p.hung.Store(true)
 	if !waitStopped(inc.pid, killWait) {
 		return "", fmt.Errorf("%s: hang: SIGSTOP sent to process group %d, but not all of it stopped within %s", p.name, inc.pid, killWait)
 	}
@@ -422,27 +426,28 @@ func (p *process) start(ctx context.Context) (string, error) {
 	if p.closed {
 		return "", fmt.Errorf("%s: the lab is closing", p.name)
 	}
-	if inc := p.run; inc != nil && inc.alive() {
-		if !p.hung {
+	last := p.run.Load()
+	if inc := last; inc != nil && inc.alive() {
+		if !p.hung.Load() {
 			return fmt.Sprintf("already running (pid %d)", inc.pid), nil
 		}
 		if p.spec.ResumeCmd != "" {
 			did, err := p.hook(ctx, "resume_cmd", p.spec.ResumeCmd)
-			p.hung = err != nil
+			p.hung.Store(err != nil)
 			return did, err
 		}
 		n := len(groupMembersOrNil(inc.pid))
 		if err := signalGroup(inc.pid, sigCont); err != nil {
 			return "", fmt.Errorf("%s: resume: %w", p.name, err)
 		}
-		p.hung = false
+		p.hung.Store(false)
 		return groupText(sigCont, inc.pid, n) + ": resumed", nil
 	}
-	if p.run != nil {
-		<-p.run.done // the last incarnation's goroutines are over
+	if last != nil {
+		<-last.done // the last incarnation's goroutines are over
 	}
 	tmpl := p.spec.Command
-	if p.run != nil && p.spec.StartCmd != "" {
+	if last != nil && p.spec.StartCmd != "" {
 		tmpl = p.spec.StartCmd
 	}
 	return p.launch(ctx, tmpl)
@@ -460,7 +465,7 @@ func (p *process) byHook(ctx context.Context, inc *incarnation, which, tmpl stri
 		n := p.endGroup(inc, sigKill)
 		did += fmt.Sprintf("; the launcher was still running after %s: %s", p.spec.StopGrace, groupText(sigKill, inc.pid, n))
 	}
-	p.hung = false
+	p.hung.Store(false)
 	p.published(map[string]string{"kill_cmd": "killed", "stop_cmd": "stopped"}[which])
 	return did, nil
 }
@@ -476,10 +481,8 @@ func (p *process) published(reason string) {
 }
 
 func (p *process) state() node.State {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	st := node.State{URL: p.url(), Hung: p.hung, Faults: processFaults(p.spec)}
-	if inc := p.run; inc != nil {
+	st := node.State{URL: p.url(), Hung: p.hung.Load(), Faults: processFaults(p.spec)}
+	if inc := p.run.Load(); inc != nil {
 		st.Command = inc.line
 		if inc.alive() {
 			st.Listening, st.PID = true, inc.pid
@@ -512,7 +515,7 @@ func (p *process) close() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.closed = true
-	inc := p.run
+	inc := p.run.Load()
 	if inc == nil {
 		return nil
 	}

@@ -255,3 +255,58 @@ func TestACommandBehindNpmStartIsKilledWithItsWholeGroupAndRestartsOnTheSamePort
 		t.Fatal("after restart the server does not answer on the same address")
 	}
 }
+
+func TestHooksReplaceTheSignalsAndSayWhatTheyRan(t *testing.T) {
+	spec := helperSpec(t)
+	spec.KillCmd = "echo killing {name}; kill -KILL -{pid}"
+	spec.HangCmd = "echo no pause here; exit 2"
+	l, out := startCommandLab(t, lab.Config{Nodes: 1, Node: spec})
+	pgid := l.Node("node-1").State().PID
+
+	did, err := l.Fault(chattest.Ctx(t), "node-1", "kill", 0)
+	want := fmt.Sprintf(`ran kill_cmd "echo killing node-1; kill -KILL -%d" (exit 0)`, pgid)
+	if err != nil || did != want {
+		t.Fatalf("kill with a kill_cmd: got %q, %v; want %q", did, err, want)
+	}
+	waitGroupGone(t, pgid)
+	if !strings.Contains(out.String(), "node-1    | killing node-1") {
+		t.Fatalf("the hook's output is not among the node's lines:\n%s", out)
+	}
+	if _, err := l.Fault(chattest.Ctx(t), "node-1", "start", 0); err != nil {
+		t.Fatal(err)
+	}
+	_, err = l.Fault(chattest.Ctx(t), "node-1", "hang", 0)
+	if err == nil || !strings.Contains(err.Error(), `hang_cmd "echo no pause here; exit 2" failed (exit status 2); its output:`) || !strings.Contains(err.Error(), "| no pause here") {
+		t.Fatalf("a failing hang_cmd: got %v, want its exit and output", err)
+	}
+	if l.Node("node-1").State().Hung {
+		t.Fatal("a failed hang_cmd left the node marked hung")
+	}
+}
+
+func TestAURLNodeTakesTheFaultsItsHooksMakePossible(t *testing.T) {
+	dir := t.TempDir()
+	l, _ := startCommandLab(t, lab.Config{NodeList: []lab.NodeSpec{{
+		URL: "http://127.0.0.1:1", Dir: dir, StopCmd: "echo stopped > {name}.state", ResumeCmd: "true", HangCmd: "true",
+	}}})
+	n := l.Node("node-1")
+	if got := n.State().Faults; strings.Join(got, ",") != "stop,hang,start" {
+		t.Fatalf("got faults %v, want stop, hang, start (from its hooks)", got)
+	}
+	if did, err := l.Fault(chattest.Ctx(t), "node-1", "stop", 0); err != nil || did != `ran stop_cmd "echo stopped > node-1.state" (exit 0)` {
+		t.Fatalf("stop: got %q, %v", did, err)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "node-1.state")); err != nil || string(b) != "stopped\n" {
+		t.Fatalf("the stop_cmd did not run in the node's dir: %q, %v", b, err)
+	}
+	_, err := l.Fault(chattest.Ctx(t), "node-1", "slow", time.Second)
+	if err == nil || !strings.HasPrefix(err.Error(), "node-1 is a url node: slow is not possible; ") {
+		t.Fatalf("slow: got %v, want it refused by name", err)
+	}
+	if _, err := l.Fault(chattest.Ctx(t), "node-1", "hang", 0); err != nil || !n.State().Hung {
+		t.Fatalf("hang by hook: %v, hung %v", err, n.State().Hung)
+	}
+	if _, err := l.Fault(chattest.Ctx(t), "node-1", "start", 0); err != nil || n.State().Hung {
+		t.Fatalf("start after a hang by hook: %v, hung %v; want resumed", err, n.State().Hung)
+	}
+}
