@@ -39,8 +39,8 @@ func TestACommandThatCannotServeFailsTheStartWithItsLastOutput(t *testing.T) {
 	}{
 		{"exits at once", lab.NodeSpec{Command: "echo 'pid='$$; echo 'Error: Cannot find module server.js' >&2; exit 3"},
 			[]string{`node-1: "echo`, "exited before it was ready (exit status 3)", "its output:", "| Error: Cannot find module server.js"}},
-		{"never gets ready", lab.NodeSpec{Command: "echo 'pid='$$; echo compiling...; sleep 600", Health: "/healthz", ReadyTimeout: 300 * time.Millisecond},
-			[]string{"was not ready within 300ms", "/healthz", "| compiling..."}},
+		{"never gets ready", lab.NodeSpec{Command: "echo 'pid='$$; echo compiling...; sleep 600", Health: "/healthz", ReadyTimeout: time.Second},
+			[]string{"was not ready within 1s", "/healthz", "| compiling..."}},
 		{"prints nothing", lab.NodeSpec{Command: "sleep 600", ReadyTimeout: 300 * time.Millisecond},
 			[]string{"was not ready within 300ms", "connection refused", "it printed nothing"}},
 		{"no such program", lab.NodeSpec{Command: "no-such-program-wslab --port {port}", ReadyTimeout: 5 * time.Second},

@@ -213,6 +213,8 @@ func (p *process) waitReady(ctx context.Context, inc *incarnation) error {
 		select {
 		case <-inc.exited:
 		case <-deadline.C:
+			inc.ended.Store(true)
+			p.endGroup(inc, sigKill) // then all it printed is read
 			return fmt.Errorf("%s: %q was not ready within %s (%v): it must listen on %s (PORT, {port}); one that starts slowly needs a longer ready_timeout; %s",
 				p.name, inc.line, p.spec.ReadyTimeout, probeErr, p.addr, inc.out.String())
 		case <-ctx.Done():
@@ -254,6 +256,11 @@ func probe(ctx context.Context, addr, path string) error {
 // process of the group is left; it reports how many there were.
 func (p *process) endGroup(inc *incarnation, sig groupSig) int {
 	n := len(groupMembersOrNil(inc.pid))
+	if n == 0 && canSignalGroups && !inc.alive() {
+		// Gone already; its number may be another's by now.
+		waitGone(inc, killWait)
+		return 0
+	}
 	signalGroup(inc.pid, sig)
 	if sig == sigKill || p.hung.Load() {
 		signalGroup(inc.pid, sigCont) // a stopped process acts on SIGTERM only once resumed
