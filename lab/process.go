@@ -2,10 +2,8 @@ package lab
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"strconv"
@@ -222,34 +220,6 @@ func (p *process) waitReady(ctx context.Context, inc *incarnation) error {
 		case <-tick.C:
 		}
 	}
-}
-
-// probeClient keeps no idle connections: nothing outlives a probe.
-var probeClient = &http.Client{Timeout: probeTimeout, Transport: &http.Transport{DisableKeepAlives: true, Proxy: nil}}
-
-// probe asks whether a server answers at addr: a 2xx or 3xx for GET path,
-// or, with no path, a port that accepts connections.
-func probe(ctx context.Context, addr, path string) error {
-	if path == "" {
-		c, err := (&net.Dialer{Timeout: probeTimeout}).DialContext(ctx, "tcp", addr)
-		if err != nil {
-			return err
-		}
-		return c.Close()
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+path, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := probeClient.Do(req)
-	if err != nil {
-		return err
-	}
-	resp.Body.Close()
-	if resp.StatusCode < 200 || resp.StatusCode > 399 {
-		return fmt.Errorf("GET %s answered %s", path, resp.Status)
-	}
-	return nil
 }
 
 // endGroup signals the group and waits until the launcher exited and no
@@ -538,66 +508,4 @@ func (p *process) close() error {
 		return fmt.Errorf("%s: process group %d still has processes %v after SIGKILL", p.name, inc.pid, groupMembersOrNil(inc.pid))
 	}
 	return nil
-}
-
-// runHook runs a hook command to completion (bounded by hookTimeout).
-func runHook(ctx context.Context, name, which, line, dir string, env []string, sink *outputSink) (string, error) {
-	ctx, cancel := context.WithTimeout(ctx, hookTimeout)
-	defer cancel()
-	cmd := shellCommand(line)
-	cmd.Dir, cmd.Env = dir, env
-	var out tail
-	pr, pw, err := os.Pipe()
-	if err != nil {
-		return "", err
-	}
-	cmd.Stdout, cmd.Stderr = pw, pw
-	if err := cmd.Start(); err != nil {
-		pr.Close()
-		pw.Close()
-		return "", fmt.Errorf("%s: %s %q: %w", name, which, line, err)
-	}
-	pw.Close()
-	read := make(chan struct{})
-	go func() {
-		defer close(read)
-		copyLines(pr, name, &out, sink)
-	}()
-	werr := make(chan error, 1)
-	go func() { werr <- cmd.Wait() }()
-	select {
-	case err = <-werr:
-	case <-ctx.Done():
-		signalGroup(cmd.Process.Pid, sigKill)
-		err = <-werr
-	}
-	t := time.NewTimer(pipeLinger)
-	select {
-	case <-read:
-	case <-t.C:
-	}
-	t.Stop()
-	pr.Close()
-	<-read
-	if err != nil {
-		return "", fmt.Errorf("%s: %s %q failed (%s); %s", name, which, line, exitText(err), out.String())
-	}
-	return fmt.Sprintf("ran %s %q (exit 0)", which, line), nil
-}
-
-// exitText says how a process ended.
-func exitText(err error) string {
-	var ee *exec.ExitError
-	switch {
-	case err == nil:
-		return "exit status 0"
-	case errors.As(err, &ee):
-		return ee.ProcessState.String() // "exit status 1", "signal: killed"
-	}
-	return err.Error()
-}
-
-// oneLineTail is the tail for an event line.
-func oneLineTail(t *tail) string {
-	return strings.ReplaceAll(t.String(), "\n  | ", " | ")
 }
