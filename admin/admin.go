@@ -35,16 +35,17 @@ import (
 type Config struct {
 	Addr     string // listen address; default 127.0.0.1:8081
 	Balancer *balancer.Balancer
-	Nodes    func() []*node.Node // the nodes now; nil for none
+	Nodes    Nodes // the lab's nodes, of any kind; nil for none
 	Events   *events.Bus
 	Seed     uint64
 	Redis    string // where the store is, for people
+	Clocking string // which clock the lab runs on, and why
 	Logger   *slog.Logger
 	// Extra routes (the dashboard) mounted under "/".
 	Extra http.Handler
 	// AddNode starts one more node and puts it in the server group; nil
 	// when the lab cannot grow.
-	AddNode func(context.Context) (*node.Node, error)
+	AddNode func(context.Context) (node.State, error)
 	// Links lists the fault links on the lab's hops (links.go); nil for
 	// none.
 	Links func() []*faultlink.Link
@@ -57,6 +58,15 @@ type Config struct {
 	// "*.lab.example") accepted in the Host header, besides the listen
 	// address and loopback names and addresses.
 	Hosts []string
+}
+
+// Nodes are the nodes the admin API shows and faults: a lab's (lab.Lab),
+// of any kind.
+type Nodes interface {
+	NodeStates() []node.State
+	// Fault injects or clears a fault (kill, stop, hang, slow, start,
+	// restart) and says what it did; delay is slow's.
+	Fault(ctx context.Context, name, fault string, delay time.Duration) (string, error)
 }
 
 // Server is a running admin API.
@@ -126,6 +136,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("PUT /api/config", s.putConfig)
 	mux.HandleFunc("PATCH /api/config", s.putConfig)
 	mux.HandleFunc("POST /api/config/validate", s.validateConfig)
+	mux.HandleFunc("GET /api/nodes", s.listNodes)
 	mux.HandleFunc("POST /api/nodes/{name}/{action}", s.nodeAction)
 	mux.HandleFunc("POST /api/nodes", s.addNode)
 	mux.HandleFunc("POST /api/testers", s.openTesters)
@@ -147,6 +158,7 @@ func (s *Server) index(w http.ResponseWriter, r *http.Request) {
   GET  /api/config                     the balancer config in force
   PUT  /api/config                     hot reload (YAML or JSON body); 400 lists every problem
   POST /api/config/validate            the problems a config would be rejected for, not applied
+  GET  /api/nodes                      every node: kind, url, state, the faults it takes
   POST /api/nodes/{name}/{action}      kill | stop | hang | slow?delay=2s | start | restart
   POST /api/nodes                      add a node to the lab and the server group
   POST /api/testers?count=N            open N chatting test clients through the balancer
@@ -160,6 +172,7 @@ func (s *Server) index(w http.ResponseWriter, r *http.Request) {
 type Status struct {
 	Seed             uint64           `json:"seed"`
 	Redis            string           `json:"redis,omitempty"`
+	Clocking         string           `json:"clock,omitempty"`
 	Balancer         *balancer.Status `json:"balancer,omitempty"`
 	ConnectionsTotal int              `json:"connections_total"`
 	Nodes            []node.State     `json:"nodes"`
@@ -168,24 +181,25 @@ type Status struct {
 }
 
 func (s *Server) snapshot() Status {
-	st := Status{Seed: s.cfg.Seed, Redis: s.cfg.Redis, Nodes: []node.State{}, EventsDropped: s.cfg.Events.Dropped()}
+	st := Status{Seed: s.cfg.Seed, Redis: s.cfg.Redis, Clocking: s.cfg.Clocking, Nodes: s.nodes(), EventsDropped: s.cfg.Events.Dropped()}
 	if s.cfg.Balancer != nil {
 		b := s.cfg.Balancer.Status()
 		st.Balancer = &b
 		st.ConnectionsTotal = len(b.Connections)
 	}
 	st.Testers = s.testers.count()
-	for _, n := range s.nodes() {
-		st.Nodes = append(st.Nodes, n.State())
-	}
 	return st
 }
 
-func (s *Server) nodes() []*node.Node {
+func (s *Server) nodes() []node.State {
 	if s.cfg.Nodes == nil {
-		return nil
+		return []node.State{}
 	}
-	return s.cfg.Nodes()
+	return s.cfg.Nodes.NodeStates()
+}
+
+func (s *Server) listNodes(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, s.nodes())
 }
 
 func (s *Server) status(w http.ResponseWriter, r *http.Request) {
@@ -211,7 +225,7 @@ func (s *Server) addNode(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusConflict, err.Error())
 		return
 	}
-	writeJSON(w, http.StatusOK, n.State())
+	writeJSON(w, http.StatusOK, n)
 }
 
 // openTesters opens ?count=N (1-100) chatting test clients through the
@@ -301,52 +315,55 @@ func (s *Server) validateConfig(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, v)
 }
 
+// FaultResult is the body of a fault's answer: what the fault did, and
+// the node's state after it.
+type FaultResult struct {
+	node.State
+	Did string `json:"did,omitempty"` // e.g. "SIGKILL to process group 1234 (3 processes)"
+}
+
 func (s *Server) nodeAction(w http.ResponseWriter, r *http.Request) {
 	name, action := r.PathValue("name"), r.PathValue("action")
-	var n *node.Node
 	nodes := s.nodes()
 	names := make([]string, 0, len(nodes))
+	found := false
 	for _, x := range nodes {
-		names = append(names, x.Name())
-		if x.Name() == name {
-			n = x
-		}
+		names = append(names, x.Name)
+		found = found || x.Name == name
 	}
-	if n == nil {
+	if !found {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no node %q; nodes are: %s", name, strings.Join(names, ", ")))
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
-	defer cancel()
-	var err error
+	var delay time.Duration
 	switch action {
-	case "kill":
-		err = n.Kill()
-	case "stop":
-		err = n.Stop(ctx)
-	case "hang":
-		err = n.Hang()
-	case "start":
-		err = n.Start()
-	case "restart":
-		err = n.Restart(ctx)
+	case "kill", "stop", "hang", "start", "restart":
 	case "slow":
-		var d time.Duration
-		d, err = time.ParseDuration(r.URL.Query().Get("delay"))
-		if err != nil {
+		var err error
+		if delay, err = time.ParseDuration(r.URL.Query().Get("delay")); err != nil {
 			writeError(w, http.StatusBadRequest, fmt.Sprintf("slow needs ?delay=DURATION like 2s, got %q", r.URL.Query().Get("delay")))
 			return
 		}
-		err = n.Slow(d)
 	default:
 		writeError(w, http.StatusBadRequest, fmt.Sprintf("unknown action %q: want kill, stop, hang, slow, start or restart", action))
 		return
 	}
+	// A command node's start waits for it to be ready (30 s by default)
+	// and its stop for a grace period: the bound is theirs plus a margin.
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Minute)
+	defer cancel()
+	did, err := s.cfg.Nodes.Fault(ctx, name, action, delay)
 	if err != nil {
 		writeError(w, http.StatusConflict, err.Error())
 		return
 	}
-	writeJSON(w, http.StatusOK, n.State())
+	res := FaultResult{Did: did}
+	for _, x := range s.nodes() {
+		if x.Name == name {
+			res.State = x
+		}
+	}
+	writeJSON(w, http.StatusOK, res)
 }
 
 // eventStream sends every event as a server-sent event until the client

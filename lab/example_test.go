@@ -37,7 +37,7 @@ func Example() {
 	text, _ := bob.NextMessage(ctx)
 	fmt.Println("bob hears:", text)
 
-	l.Node(alice.Node()).Kill()
+	l.Fault(ctx, alice.Node(), "kill", 0)
 	<-alice.Done()
 	fmt.Println("alice disconnected:", alice.Err() != nil)
 	// Output:

@@ -1,21 +1,30 @@
-// Package lab assembles a whole lab — store, N chat nodes, balancer — from
-// one config, for `lab up`, for the scenario runner and for users' own go
+// Package lab assembles a whole lab — store, N nodes, balancer — from one
+// config, for `lab up`, for the scenario runner and for users' own go
 // tests.
+//
+// A node is of one of four kinds (Kind): our chat or echo node run
+// in-process, a command the lab starts as a process group of its own, or a
+// server at a URL that runs elsewhere. Node and Lab.Fault treat them the
+// same; what a kind cannot do is refused by name (RefusedError).
 //
 // # Concurrency
 //
 // A Lab owns its parts; Close stops them in order (balancer, nodes, store)
-// and waits for every goroutine they started.
+// and waits for every goroutine they started. A command node owns two
+// goroutines per launch (its output reader and the waiter that reaps it);
+// they end once its process group is gone, which Close makes sure of.
 package lab
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"os"
 	"slices"
 	"strconv"
 	"sync"
@@ -47,12 +56,22 @@ type Config struct {
 	AdminToken        string       // required by the admin API; see admin.Config.Token
 	AdminHosts        []string     // extra Host names the admin API answers; see admin.Config.Hosts
 
-	Nodes     int       // number of chat nodes; default 2
-	NodeHost  string    // host the nodes listen on; default 127.0.0.1
-	NodePort  int       // port of node-1, node-i gets NodePort+i-1; 0: free ports
-	NodeMode  node.Mode // chat (default) or echo
-	RedisURL  string    // external Redis; "" starts an embedded one
-	RedisAddr string    // listen address of the embedded Redis; default 127.0.0.1:0
+	Nodes    int       // number of nodes that run Node; default 2 (0 with a NodeList)
+	NodeHost string    // host the nodes listen on; default 127.0.0.1
+	NodePort int       // port of node-1, node-i gets NodePort+i-1; 0: free ports
+	NodeMode node.Mode // chat (default) or echo
+	// Node is what each of the Nodes is: the zero value is our chat node
+	// (NodeMode); with a Command they are processes the lab starts.
+	Node NodeSpec
+	// NodeList adds nodes of their own after those: url nodes, commands
+	// that differ. Each is read over Node (NodeSpec.Over).
+	NodeList []NodeSpec
+	// NodeOutput receives what command nodes print, each line prefixed
+	// with the node's name; nil discards it (errors still quote the last
+	// lines).
+	NodeOutput io.Writer
+	RedisURL   string // external Redis; "" starts an embedded one
+	RedisAddr  string // listen address of the embedded Redis; default 127.0.0.1:0
 	// AllowedOrigins are extra Origin host patterns the nodes accept on
 	// upgrades; see node.Config.AllowedOrigins.
 	AllowedOrigins []string
@@ -63,7 +82,7 @@ type Config struct {
 	PingTimeout  time.Duration // default 20s
 
 	Seed   uint64       // seeds every random choice; 0 picks one (see Lab.Seed)
-	Clock  quartz.Clock // nil: real time
+	Clock  quartz.Clock // nil: real time; ignored when a node is a command or url (see Lab.Clocking)
 	Events *events.Bus  // nil: a new bus (Lab.Events)
 	Logger *slog.Logger // nil: slog.Default()
 }
@@ -79,39 +98,83 @@ type Lab struct {
 	Admin    *admin.Server      // nil without AdminAddr
 	rng      *rand.Rand
 	redisURL string
-	links    linkSet // links.go
+	links    linkSet      // links.go
+	clock    quartz.Clock // what the parts run on; nil: real time
+	clocking Clocking
+	out      *outputSink
 
 	// growMu serializes adding nodes (the admin API, the lab's driver).
 	growMu sync.Mutex
 	// nodesMu guards nodes: the admin API adds to them while the goroutine
 	// that drives the lab reads them.
 	nodesMu sync.Mutex
-	nodes   []*node.Node
+	nodes   []*Node
 }
 
-// StartNode starts one more node without adding it to the balancer.
-func (l *Lab) StartNode(ctx context.Context) (*node.Node, error) {
+// StartNode starts one more node (what Config.Node says) without adding
+// it to the balancer.
+func (l *Lab) StartNode(ctx context.Context) (*Node, error) {
 	l.growMu.Lock()
 	defer l.growMu.Unlock()
-	return l.startNode(ctx)
+	return l.startNode(ctx, l.cfg.Node)
 }
 
-// startNode starts node-<N+1> on the next port. Callers hold growMu (or
-// are Start), so that two new nodes never get the same number.
-func (l *Lab) startNode(ctx context.Context) (*node.Node, error) {
+// startNode starts node number N+1 as spec says, on the next port.
+// Callers hold growMu (or are Start), so that two new nodes never get the
+// same number.
+func (l *Lab) startNode(ctx context.Context, spec NodeSpec) (*Node, error) {
 	i := len(l.Nodes()) + 1
-	addr := net.JoinHostPort(l.cfg.NodeHost, "0")
-	if l.cfg.NodePort != 0 {
-		addr = net.JoinHostPort(l.cfg.NodeHost, strconv.Itoa(l.cfg.NodePort+i-1))
+	name := spec.Name
+	if name == "" {
+		name = fmt.Sprintf("node-%d", i)
 	}
-	n, err := node.Start(ctx, node.Config{
-		Name: fmt.Sprintf("node-%d", i), Addr: addr, RedisURL: l.redisURL, Mode: l.cfg.NodeMode,
-		PingInterval: l.cfg.PingInterval, PingTimeout: l.cfg.PingTimeout, AllowedOrigins: l.cfg.AllowedOrigins,
-		Clock: l.cfg.Clock, Events: l.Events, Logger: l.cfg.Logger,
-		Rand: rand.New(rand.NewPCG(l.rng.Uint64(), l.rng.Uint64())),
-	})
-	if err != nil {
-		return nil, err
+	if l.Node(name) != nil {
+		return nil, fmt.Errorf("node %q: two nodes have that name", name)
+	}
+	port := 0
+	if l.cfg.NodePort != 0 {
+		port = l.cfg.NodePort + i - 1
+	}
+	n := &Node{name: name, kind: spec.Kind()}
+	switch n.kind {
+	case KindCommand:
+		if port == 0 {
+			p, err := freePort(l.cfg.NodeHost)
+			if err != nil {
+				return nil, fmt.Errorf("node %q: %w", name, err)
+			}
+			port = p
+		}
+		p := newProcess(name, l.cfg.NodeHost, port, spec, l.redisURL, l.out, l.publish)
+		p.mu.Lock()
+		_, err := p.launch(ctx, spec.Command)
+		p.mu.Unlock()
+		if err != nil {
+			return nil, err
+		}
+		n.d = p
+	case KindURL:
+		r := newRemote(name, spec, os.Environ(), l.out, l.publish)
+		if err := r.check(ctx); err != nil {
+			l.publish(events.Event{Kind: events.NodeStopped, Source: name, Reason: "unreachable",
+				Detail: fmt.Sprintf("%s does not answer (%v); the lab runs on, and the balancer's health checks keep it out until it does", r.base, err)})
+		}
+		n.d = r
+	default:
+		mode := spec.Mode
+		if mode == "" {
+			mode = l.cfg.NodeMode
+		}
+		nn, err := node.Start(ctx, node.Config{
+			Name: name, Addr: net.JoinHostPort(l.cfg.NodeHost, strconv.Itoa(port)), RedisURL: l.redisURL, Mode: mode,
+			PingInterval: l.cfg.PingInterval, PingTimeout: l.cfg.PingTimeout, AllowedOrigins: l.cfg.AllowedOrigins,
+			Clock: l.clock, Events: l.Events, Logger: l.cfg.Logger,
+			Rand: rand.New(rand.NewPCG(l.rng.Uint64(), l.rng.Uint64())),
+		})
+		if err != nil {
+			return nil, err
+		}
+		n.d, n.kind = inProcess{nn}, Kind(nn.Mode())
 	}
 	l.nodesMu.Lock()
 	l.nodes = append(l.nodes, n)
@@ -119,8 +182,20 @@ func (l *Lab) startNode(ctx context.Context) (*node.Node, error) {
 	return n, nil
 }
 
+// freePort asks the system for a free port on host. Another program may
+// take it before the command listens; the command then fails to start,
+// with its output in the error.
+func freePort(host string) (int, error) {
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
 // Nodes lists the lab's nodes, in the order they started.
-func (l *Lab) Nodes() []*node.Node {
+func (l *Lab) Nodes() []*Node {
 	l.nodesMu.Lock()
 	defer l.nodesMu.Unlock()
 	return slices.Clone(l.nodes)
@@ -129,10 +204,13 @@ func (l *Lab) Nodes() []*node.Node {
 // AddNode starts one more node and, when the balancer's servers are the
 // lab's nodes, reloads the balancer with it (the next generation). The
 // admin API calls it from its own goroutines.
-func (l *Lab) AddNode(ctx context.Context) (*node.Node, error) {
+func (l *Lab) AddNode(ctx context.Context) (*Node, error) {
 	l.growMu.Lock()
 	defer l.growMu.Unlock()
-	n, err := l.startNode(ctx)
+	if l.cfg.Node.Kind() == KindURL {
+		return nil, errors.New("lab: this lab's nodes are url nodes; the lab cannot start another")
+	}
+	n, err := l.startNode(ctx, l.cfg.Node)
 	if err != nil {
 		return nil, err
 	}
@@ -197,18 +275,17 @@ func (l *Lab) RedisUpEmpty() error {
 }
 
 // Start starts the store and the nodes. On error, whatever started is
-// stopped again.
+// stopped again: no process is left running.
 func Start(ctx context.Context, cfg Config) (_ *Lab, err error) {
-	if cfg.Nodes == 0 {
-		cfg.Nodes = 2
-	}
-	if cfg.Nodes < 0 || cfg.Nodes > 64 {
-		return nil, fmt.Errorf("nodes: %d is out of range 1-64", cfg.Nodes)
+	specs, err := cfg.nodeSpecs()
+	if err != nil {
+		return nil, err
 	}
 	if cfg.NodeHost == "" {
 		cfg.NodeHost = "127.0.0.1"
 	}
-	l := &Lab{cfg: cfg, Events: cfg.Events, Seed: cfg.Seed}
+	l := &Lab{cfg: cfg, Events: cfg.Events, Seed: cfg.Seed, out: &outputSink{w: cfg.NodeOutput}}
+	l.clock, l.clocking = clocking(cfg.Clock, specs)
 	if l.Events == nil {
 		l.Events = events.New()
 	}
@@ -232,8 +309,8 @@ func Start(ctx context.Context, cfg Config) (_ *Lab, err error) {
 		redisURL = l.link.URL()
 	}
 	l.redisURL = redisURL
-	for range cfg.Nodes {
-		if _, err := l.startNode(ctx); err != nil {
+	for _, spec := range specs {
+		if _, err := l.startNode(ctx, spec); err != nil {
 			return nil, err
 		}
 	}
@@ -247,9 +324,9 @@ func Start(ctx context.Context, cfg Config) (_ *Lab, err error) {
 	}
 	if cfg.AdminAddr != "" {
 		l.Admin, err = admin.Start(admin.Config{
-			Addr: cfg.AdminAddr, Balancer: l.Balancer, Nodes: l.Nodes, Events: l.Events,
-			Seed: l.Seed, Redis: l.RedisAddr(), Logger: cfg.Logger,
-			AddNode: l.AddNode, Links: l.Links, Extra: cfg.Dashboard, Token: cfg.AdminToken, Hosts: cfg.AdminHosts,
+			Addr: cfg.AdminAddr, Balancer: l.Balancer, Nodes: l, Events: l.Events,
+			Seed: l.Seed, Redis: l.RedisAddr(), Logger: cfg.Logger, Clocking: l.clocking.String(),
+			AddNode: l.addNodeState, Links: l.Links, Extra: cfg.Dashboard, Token: cfg.AdminToken, Hosts: cfg.AdminHosts,
 		})
 		if err != nil {
 			return nil, err
@@ -258,18 +335,79 @@ func Start(ctx context.Context, cfg Config) (_ *Lab, err error) {
 	return l, nil
 }
 
+// addNodeState is AddNode for the admin API.
+func (l *Lab) addNodeState(ctx context.Context) (node.State, error) {
+	n, err := l.AddNode(ctx)
+	if n == nil {
+		return node.State{}, err
+	}
+	return n.State(), err
+}
+
+// nodeSpecs is every node the config asks for, in order, each checked.
+func (cfg Config) nodeSpecs() ([]NodeSpec, error) {
+	count := cfg.Nodes
+	if count == 0 && len(cfg.NodeList) == 0 {
+		count = 2
+	}
+	if count < 0 || count+len(cfg.NodeList) > 64 || count+len(cfg.NodeList) == 0 {
+		return nil, fmt.Errorf("nodes: %d is out of range 1-64", count+len(cfg.NodeList))
+	}
+	errs := []error{cfg.Node.Validate("node.")}
+	if cfg.Node.Kind() == KindURL && count > 0 {
+		errs = append(errs, fmt.Errorf("node.url: %q is one server; list url nodes one by one (NodeList, --node-url)", cfg.Node.URL))
+	}
+	var specs []NodeSpec
+	for range count {
+		specs = append(specs, cfg.Node)
+	}
+	for i, s := range cfg.NodeList {
+		s = s.Over(cfg.Node)
+		errs = append(errs, s.Validate(fmt.Sprintf("nodes[%d].", i)))
+		specs = append(specs, s)
+	}
+	return specs, errors.Join(errs...)
+}
+
+// healthPath is where the balancer checks the lab's nodes: /healthz when
+// they are all ours; else the one path every other node declares, or /
+// (what a cloud ALB checks by default).
+func (l *Lab) healthPath() string {
+	path := "/healthz"
+	for i, n := range l.Nodes() {
+		if n.InProcess() != nil {
+			continue
+		}
+		h := l.specOf(i).Health
+		if h == "" || (path != "/healthz" && path != h) {
+			return "/"
+		}
+		path = h
+	}
+	return path
+}
+
+// specOf is the spec the i-th node started from.
+func (l *Lab) specOf(i int) NodeSpec {
+	specs, _ := l.cfg.nodeSpecs()
+	if i < len(specs) {
+		return specs[i]
+	}
+	return l.cfg.Node
+}
+
 func (l *Lab) startBalancer(ctx context.Context) error {
 	if err := l.linkNodes(); err != nil {
 		return err
 	}
 	var defaults config.Config
 	if l.cfg.Balancer.ServerGroup.Servers == nil {
-		// The group is the lab's nodes, which answer on /healthz.
+		// The group is the lab's nodes: ours answer on /healthz.
 		defaults.ServerGroup.Servers = l.servers()
-		defaults.ServerGroup.HealthCheck.Path = "/healthz"
+		defaults.ServerGroup.HealthCheck.Path = l.healthPath()
 	}
 	b, err := balancer.Start(ctx, l.cfg.Balancer, balancer.Options{
-		Clock: l.cfg.Clock, Events: l.Events, Logger: l.cfg.Logger,
+		Clock: l.clock, Events: l.Events, Logger: l.cfg.Logger,
 		Rand:      rand.New(rand.NewPCG(l.rng.Uint64(), l.rng.Uint64())),
 		Overrides: l.cfg.BalancerOverrides, Defaults: defaults,
 	})
@@ -291,7 +429,7 @@ func (l *Lab) servers() []config.Server {
 }
 
 // Node returns the node with the given name, or nil.
-func (l *Lab) Node(name string) *node.Node {
+func (l *Lab) Node(name string) *Node {
 	for _, n := range l.Nodes() {
 		if n.Name() == name {
 			return n
@@ -328,7 +466,7 @@ func (l *Lab) Shutdown(ctx context.Context, progress func(open int)) error {
 	}
 	errs = append(errs, l.closeLinks())
 	for _, n := range l.Nodes() {
-		errs = append(errs, n.Close())
+		errs = append(errs, n.d.close())
 	}
 	if l.link != nil {
 		l.link.Close()

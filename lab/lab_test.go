@@ -1,6 +1,7 @@
 package lab_test
 
 import (
+	"os"
 	"testing"
 
 	"github.com/coder/quartz"
@@ -13,6 +14,9 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	if os.Getenv(beNode) != "" { // this binary is a command node of a test
+		os.Exit(runHelperNode())
+	}
 	goleak.VerifyTestMain(m)
 }
 

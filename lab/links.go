@@ -4,11 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net"
+	"net/url"
 	"strings"
 	"sync"
 
 	"github.com/wslab/wslab/faultlink"
-	"github.com/wslab/wslab/node"
 )
 
 // ClientLink is the name of the link between clients and the balancer;
@@ -86,7 +87,7 @@ func (l *Lab) FindLink(name string) (*faultlink.Link, error) {
 }
 
 func (l *Lab) startLink(cfg faultlink.Config) error {
-	cfg.Clock, cfg.Events, cfg.Logger = l.cfg.Clock, l.Events, l.cfg.Logger
+	cfg.Clock, cfg.Events, cfg.Logger = l.clock, l.Events, l.cfg.Logger
 	cfg.Rand = rand.New(rand.NewPCG(l.rng.Uint64(), l.rng.Uint64()))
 	k, err := faultlink.Start(cfg)
 	if err != nil {
@@ -113,7 +114,7 @@ func (l *Lab) linkNodes() error {
 		if l.Link(n.Name()) != nil {
 			continue
 		}
-		if err := l.startLink(faultlink.Config{Name: n.Name(), Upstream: n.Addr()}); err != nil {
+		if err := l.startLink(faultlink.Config{Name: n.Name(), Upstream: hostPort(n.URL())}); err != nil {
 			return err
 		}
 	}
@@ -129,11 +130,34 @@ func (l *Lab) startClientLink() error {
 }
 
 // serverURL is where the balancer reaches n: its link, if it has one.
-func (l *Lab) serverURL(n *node.Node) string {
-	if k := l.Link(n.Name()); k != nil {
+func (l *Lab) serverURL(n *Node) string {
+	k := l.Link(n.Name())
+	if k == nil {
+		return n.URL()
+	}
+	u, err := url.Parse(n.URL())
+	if err != nil {
 		return "http://" + k.Addr()
 	}
-	return n.URL()
+	u.Host = k.Addr() // the same scheme and path, through the link
+	return u.String()
+}
+
+// hostPort is the TCP address a node's URL names, with the scheme's port
+// when it gives none.
+func hostPort(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return raw
+	}
+	if u.Port() != "" {
+		return u.Host
+	}
+	port := "80"
+	if u.Scheme == "https" || u.Scheme == "wss" {
+		port = "443"
+	}
+	return net.JoinHostPort(u.Hostname(), port)
 }
 
 // closeLinks closes every link and forgets them.

@@ -126,7 +126,7 @@ func TestChatUsersOfAKilledNodeComeBackThroughTheBalancer(t *testing.T) {
 			lowest = min(lowest, p.Open)
 		default:
 			if p.Open == 4 { // everyone in the room: two users on each node
-				l.Nodes()[0].Kill()
+				l.Nodes()[0].InProcess().Kill()
 				close(killed)
 			}
 		}

@@ -17,7 +17,7 @@ func (n *Node) Kill() error {
 	if n.closed {
 		return ErrClosed
 	}
-	n.publish(events.Event{Kind: events.NodeFault, Detail: "kill"})
+	n.publish(events.Event{Kind: events.NodeFault, Detail: "kill: " + n.haltText("dropped without a close frame")})
 	n.halt(context.Background(), endKilled)
 	n.publish(events.Event{Kind: events.NodeStopped, Reason: "killed"})
 	return nil
@@ -32,7 +32,7 @@ func (n *Node) Stop(ctx context.Context) error {
 	if n.closed {
 		return ErrClosed
 	}
-	n.publish(events.Event{Kind: events.NodeFault, Detail: "stop"})
+	n.publish(events.Event{Kind: events.NodeFault, Detail: "stop: " + n.haltText("closed with 1001 Going Away")})
 	n.halt(ctx, endStopping)
 	n.publish(events.Event{Kind: events.NodeStopped, Reason: "stopped"})
 	return nil
@@ -51,7 +51,7 @@ func (n *Node) Hang() error {
 		g := make(chan struct{})
 		n.gate.Store(&g)
 	}
-	n.publish(events.Event{Kind: events.NodeFault, Detail: "hang"})
+	n.publish(events.Event{Kind: events.NodeFault, Detail: "hang: accepts connections and answers nothing (health checks time out) until start"})
 	return nil
 }
 
@@ -94,6 +94,22 @@ func (n *Node) Restart(ctx context.Context) error {
 		return err
 	}
 	return n.Start()
+}
+
+// haltText says what a kill or stop does, for its event: every fault
+// says what it did. Callers hold n.mu.
+func (n *Node) haltText(how string) string {
+	if n.srv == nil {
+		return "not listening already"
+	}
+	n.membersMu.Lock()
+	c := len(n.conns)
+	n.membersMu.Unlock()
+	conns := fmt.Sprintf("%d connections", c)
+	if c == 1 {
+		conns = "1 connection"
+	}
+	return conns + " " + how + "; stops listening on " + n.addr
 }
 
 // releaseGate ends a hang; it reports whether one was in force.

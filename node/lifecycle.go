@@ -256,19 +256,32 @@ func (n *Node) publish(e events.Event) {
 type State struct {
 	Name      string        `json:"name"`
 	URL       string        `json:"url"`
-	Mode      Mode          `json:"mode"`
-	Listening bool          `json:"listening"` // false after kill or stop
+	Mode      Mode          `json:"mode,omitempty"` // chat or echo: nodes that run in-process
+	Listening bool          `json:"listening"`      // false after kill or stop
 	Hung      bool          `json:"hung"`
 	Slow      time.Duration `json:"slow_ns"`
 	Sessions  int           `json:"sessions"` // clients in the chat room
 	Redis     string        `json:"redis,omitempty"`
+
+	// A lab also runs nodes that are not this package's (package lab):
+	// they report what they are in the same shape.
+	Kind      string   `json:"kind"`                // chat, echo, command or url
+	PID       int      `json:"pid,omitempty"`       // command: the process, leader of its group
+	Processes int      `json:"processes,omitempty"` // command: live processes in its group
+	Command   string   `json:"command,omitempty"`   // command: what the lab runs
+	Faults    []string `json:"faults"`              // the faults this node can take
+	Note      string   `json:"note,omitempty"`      // why it is down, or what it cannot do
 }
+
+// Faults are the faults a node of this package takes.
+var Faults = []string{"kill", "stop", "hang", "slow", "start", "restart"}
 
 // State reports the node's state.
 func (n *Node) State() State {
 	st := State{
 		Name: n.cfg.Name, URL: n.URL(), Mode: n.cfg.Mode, Listening: n.Listening(),
 		Hung: n.gate.Load() != nil, Slow: time.Duration(n.slow.Load()), Sessions: n.Sessions(),
+		Kind: string(n.cfg.Mode), Faults: Faults,
 	}
 	if n.cfg.Mode == ModeChat {
 		st.Redis = "ok"

@@ -26,6 +26,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/wslab/wslab/balancer/config"
+	"github.com/wslab/wslab/lab"
 )
 
 // Scenario is a parsed scenario file.
@@ -43,7 +44,9 @@ type Shape struct {
 	// Profile names the load balancer to behave like (lab profile list);
 	// the same as balancer.profile, which wins when both are given.
 	Profile      string          `yaml:"profile"`
-	Nodes        int             `yaml:"nodes"`         // default 2
+	Nodes        int             `yaml:"nodes"`         // default 2; or a list of node specs (NodeList)
+	Node         lab.NodeSpec    `yaml:"node"`          // what each of the Nodes is; default our chat node
+	NodeList     []lab.NodeSpec  `yaml:"-"`             // nodes: given as a list, each over Node
 	PingInterval config.Duration `yaml:"ping_interval"` // Socket.IO heartbeat of the nodes; default 25s
 	PingTimeout  config.Duration `yaml:"ping_timeout"`  // default 20s
 	Balancer     config.Config   `yaml:"balancer"`      // servers default to the nodes
@@ -270,7 +273,9 @@ func knownKeys(file, step string, n *yaml.Node, typ reflect.Type) error {
 func tags(typ reflect.Type) []string {
 	var out []string
 	for i := range typ.NumField() {
-		out = append(out, strings.Split(typ.Field(i).Tag.Get("yaml"), ",")[0])
+		if tag := strings.Split(typ.Field(i).Tag.Get("yaml"), ",")[0]; tag != "-" {
+			out = append(out, tag)
+		}
 	}
 	return out
 }

@@ -173,6 +173,7 @@ func (r *run) startLab(ctx context.Context, seed uint64) error {
 	}
 	l, err := lab.Start(ctx, lab.Config{
 		Balancer: bc, BalancerOverrides: flags, Nodes: r.sc.Lab.Nodes, NodePort: 0,
+		Node: r.sc.Lab.Node, NodeList: r.sc.Lab.NodeList,
 		PingInterval: time.Duration(r.sc.Lab.PingInterval), PingTimeout: time.Duration(r.sc.Lab.PingTimeout),
 		Seed: seed, Clock: r.clk, Events: bus, Logger: slog.New(slog.DiscardHandler),
 	})
@@ -259,8 +260,9 @@ func (r *run) quiesce(ctx context.Context) error {
 		}
 	}
 	return r.waitUntil(ctx, func() (bool, string) {
-		for _, n := range r.lab.Nodes() {
-			if !r.hung[n.Name()] && n.Listening() && n.AwaitingPongs() > 0 {
+		for _, ln := range r.lab.Nodes() {
+			n := ln.InProcess() // only the lab's own nodes run on the mock clock
+			if n != nil && !r.hung[n.Name()] && n.Listening() && n.AwaitingPongs() > 0 {
 				return false, fmt.Sprintf("%s waits for %d pongs", n.Name(), n.AwaitingPongs())
 			}
 		}

@@ -4,12 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
 
 	"github.com/wslab/wslab/balancer/config"
+	"github.com/wslab/wslab/lab"
 )
 
 // parseShape reads a scenario's lab: mapping. Every problem is reported at
@@ -33,6 +35,14 @@ func parseShape(file string, n *yaml.Node) (Shape, error) {
 		key, val := n.Content[i], n.Content[i+1]
 		switch key.Value {
 		case "nodes":
+			if val.Kind == yaml.SequenceNode { // one spec per node
+				for i, item := range val.Content {
+					spec, err := parseNodeSpec(file, fmt.Sprintf("lab.nodes[%d].", i), item)
+					errs = append(errs, err)
+					sh.NodeList = append(sh.NodeList, spec)
+				}
+				continue
+			}
 			v, err := strconv.Atoi(val.Value)
 			switch {
 			case err != nil || val.Kind != yaml.ScalarNode:
@@ -42,6 +52,10 @@ func parseShape(file string, n *yaml.Node) (Shape, error) {
 			default:
 				sh.Nodes = v
 			}
+		case "node":
+			spec, err := parseNodeSpec(file, "lab.node.", val)
+			errs = append(errs, err)
+			sh.Node = spec
 		case "ping_interval", "ping_timeout":
 			var d config.Duration
 			if err := val.Decode(&d); err != nil {
@@ -70,6 +84,46 @@ func parseShape(file string, n *yaml.Node) (Shape, error) {
 		}
 	}
 	return sh, errors.Join(errs...)
+}
+
+// parseNodeSpec reads one node spec (lab.node, or an item of lab.nodes):
+// a command the lab starts, a url, or our chat or echo node; unknown keys
+// and bad values are errors at their line.
+func parseNodeSpec(file, prefix string, n *yaml.Node) (lab.NodeSpec, error) {
+	var spec lab.NodeSpec
+	if n.Kind != yaml.MappingNode {
+		return spec, &ParseError{File: file, Line: n.Line, Msg: strings.TrimSuffix(prefix, ".") + " takes a mapping like {command: node server.js, health: /healthz} or {url: http://10.0.0.5:3000}"}
+	}
+	keys := tags(reflect.TypeFor[lab.NodeSpec]())
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		var err error
+		switch {
+		case !slices.Contains(keys, k.Value):
+			err = fmt.Errorf("unknown key %q in %s (keys: %s)", k.Value, strings.TrimSuffix(prefix, "."), strings.Join(keys, ", "))
+		case k.Value == "ready_timeout" || k.Value == "stop_grace":
+			var d config.Duration
+			if e := v.Decode(&d); e != nil {
+				err = fmt.Errorf("%s%s: %s", prefix, k.Value, lineRE.ReplaceAllString(firstYAMLError(e), ""))
+			}
+		case k.Value == "env":
+			if v.Kind != yaml.SequenceNode {
+				err = fmt.Errorf("%senv: want a list like [DEBUG=1, NODE_ENV=production]", prefix)
+			}
+		case v.Kind != yaml.ScalarNode:
+			err = fmt.Errorf("%s%s: want a string", prefix, k.Value)
+		}
+		if err != nil {
+			return spec, &ParseError{File: file, Line: k.Line, Msg: err.Error()}
+		}
+	}
+	if err := n.Decode(&spec); err != nil {
+		return spec, &ParseError{File: file, Line: n.Line, Msg: prefix[:len(prefix)-1] + ": " + lineRE.ReplaceAllString(firstYAMLError(err), "")}
+	}
+	if err := spec.Validate(prefix); err != nil {
+		return spec, &ParseError{File: file, Line: n.Line, Msg: config.OneLine(err)}
+	}
+	return spec, nil
 }
 
 // parseLabBalancer parses and validates lab.balancer, every problem with

@@ -390,28 +390,16 @@ func (r *run) expectRejected(a ExpectRejectedArgs) error {
 }
 
 func (r *run) fault(ctx context.Context, kind, name string, d time.Duration) error {
-	n := r.lab.Node(name)
-	if n == nil {
+	if r.lab.Node(name) == nil {
 		return fmt.Errorf("%s: no node %q", kind, name)
 	}
-	var err error
 	switch kind {
-	case "kill":
-		err = n.Kill()
-	case "stop":
-		err = n.Stop(ctx)
 	case "hang":
 		r.hung[name] = true
-		err = n.Hang()
-	case "slow":
-		err = n.Slow(d)
-	case "start":
+	case "start", "restart":
 		delete(r.hung, name)
-		err = n.Start()
-	case "restart":
-		delete(r.hung, name)
-		err = n.Restart(ctx)
 	}
+	_, err := r.lab.Fault(ctx, name, kind, d)
 	if kind == "slow" {
 		r.say("slow %s by %s", name, d)
 	} else {

@@ -32,9 +32,15 @@ func newCtlCmd() *cobra.Command {
   lab ctl node NAME stop              graceful: close frames 1001, users leave
   lab ctl node NAME hang              accepts connections, answers nothing
   lab ctl node NAME slow 2s           every outgoing message 2 s late (0 clears)
-  lab ctl node NAME start|restart     back in service
+  lab ctl node NAME start|restart     back in service (a killed process relaunches on its port)
   lab ctl link NAME latency 200ms     faults on a link (lab up --links): see lab ctl link --help
   lab ctl events                      follow the event stream
+
+Every kind of node takes the same faults: for a --node-cmd process, kill
+is SIGKILL to its whole process group, stop SIGTERM then SIGKILL after a
+grace period, hang SIGSTOP (start sends SIGCONT); slow needs the lab in
+its traffic and is refused. A --node-url server takes only what its hooks
+make possible; the rest is refused by name.
 
 --admin takes host:port (as lab up --admin does) or a URL. When the lab
 was started with an admin token, set LAB_ADMIN_TOKEN to it: lab ctl sends
@@ -90,7 +96,8 @@ JSON too, with exit code 2).`,
 				Name      string
 				Listening bool
 				Hung      bool
-				SlowNS    int64 `json:"slow_ns"`
+				SlowNS    int64  `json:"slow_ns"`
+				Did       string // what a command node's fault did
 			}
 			return c.call(cmd, "POST", path, nil, &st, func() {
 				state := map[bool]string{true: "listening", false: "down"}[st.Listening]
@@ -100,7 +107,12 @@ JSON too, with exit code 2).`,
 				if st.SlowNS > 0 {
 					state += fmt.Sprintf(", slow %s", time.Duration(st.SlowNS))
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "%s %s: now %s\n", st.Name, args[1], state)
+				if st.Did != "" {
+					state = st.Did + "; now " + state
+				} else {
+					state = "now " + state
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "%s %s: %s\n", st.Name, args[1], state)
 			})
 		},
 	})
@@ -218,7 +230,7 @@ func printStatus(w io.Writer, st admin.Status) {
 	if len(st.Nodes) > 0 {
 		fmt.Fprintln(w)
 		tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "NODE\tURL\tLISTENING\tFAULT\tSESSIONS\tREDIS")
+		fmt.Fprintln(tw, "NODE\tKIND\tURL\tLISTENING\tFAULT\tSESSIONS\tREDIS\tPROCESS")
 		for _, n := range st.Nodes {
 			fault := "-"
 			if n.Hung {
@@ -226,13 +238,24 @@ func printStatus(w io.Writer, st admin.Status) {
 			} else if n.Slow > 0 {
 				fault = "slow " + n.Slow.String()
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%v\t%s\t%d\t%s\n", n.Name, n.URL, n.Listening, fault, n.Sessions, n.Redis)
+			proc := n.Note
+			if n.PID != 0 {
+				proc = fmt.Sprintf("pid %d, %d processes", n.PID, n.Processes)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%v\t%s\t%d\t%s\t%s\n", n.Name, n.Kind, n.URL, n.Listening, fault, n.Sessions, or(n.Redis, "-"), or(proc, "-"))
 		}
 		tw.Flush()
 	}
 	if st.Redis != "" {
 		fmt.Fprintf(w, "\nredis %s\n", st.Redis)
 	}
+}
+
+func or(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
 }
 
 func round[T ~int64](d T) string { return time.Duration(d).Round(time.Second).String() }

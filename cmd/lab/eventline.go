@@ -62,6 +62,9 @@ func eventLine(e events.Event, verbose bool) (string, bool) {
 		msg = "started, " + e.Detail
 	case events.NodeStopped:
 		msg = "stopped (" + e.Reason + ")"
+		if e.Detail != "" { // a command node that exited, a url node that does not answer
+			msg += ": " + e.Detail
+		}
 	case events.StoreError:
 		msg = "REDIS UNREACHABLE: " + e.Detail
 	case events.StoreRecovered:

@@ -3,18 +3,22 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/url"
 	"os"
 	"os/signal"
+	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/wslab/wslab/balancer"
 	"github.com/wslab/wslab/balancer/config"
@@ -44,13 +48,15 @@ type upFlags struct {
 	adminHosts   []string
 	allowOrigins []string
 	links        string
+	node         lab.NodeSpec // --node-cmd and the hooks
+	nodeURLs     []string
 }
 
 func newUpCmd() *cobra.Command {
 	var f upFlags
 	cmd := &cobra.Command{
 		Use:   "up",
-		Short: "Start a whole lab: balancer, chat nodes and Redis",
+		Short: "Start a whole lab: balancer, nodes (ours or your app) and Redis",
 		Long: `Start the tutorial's deployment on this machine: an ALB-like balancer in front
 of N chat nodes (Socket.IO and plain WebSocket chat, the chat page at /) and
 an embedded Redis that carries sessions and messages between them.
@@ -61,7 +67,18 @@ health changes, config reloads and faults. With --config, saving the file
 hot-reloads the balancer (SIGHUP does too); a bad edit is reported and the
 running config keeps serving. Ctrl-C stops everything in order.
 
-Break it from another terminal with lab ctl (see lab ctl --help).`,
+Break it from another terminal with lab ctl (see lab ctl --help).
+
+Your own app can be the nodes: --node-cmd starts --nodes processes from a
+command template, each on its own port ({port}, {name} and {redis_url} in
+the template; PORT, LAB_NODE_NAME and REDIS_URL in its environment, Redis
+being the lab's), waits until each answers (--node-health, or until its
+port accepts), prefixes what it prints with the node's name and stops it
+with the lab. --node-url adds servers that run elsewhere. Faults mean the
+same for every kind: kill is SIGKILL to the whole process group, stop
+SIGTERM then SIGKILL after --node-stop-grace, hang SIGSTOP (start resumes
+it); what a url node cannot do is refused by name. A lab with such nodes
+runs on the real clock.`,
 		Example: `  lab up                                   # balancer :8080, nodes :9001 :9002, admin :8081
   lab up --allow-origin 'localhost:3000'   # your page on another origin may open chat connections
   LAB_ADMIN_TOKEN=$(openssl rand -hex 16) lab up --admin 0.0.0.0:8081   # admin API for other machines
@@ -71,6 +88,10 @@ Break it from another terminal with lab ctl (see lab ctl --help).`,
   lab up --redis redis://127.0.0.1:6379/0  # use a real Redis
   lab up --profile aws-alb                 # behave like an AWS ALB (lab profile show aws-alb)
   lab up --tls                             # also WSS on 127.0.0.1:8443 (self-signed)
+  lab up --node-cmd 'node server.js' --node-health /healthz --nodes 3   # your app, three processes
+  lab up --node-cmd 'npm start' --node-kill-cmd 'docker kill {name}'    # with a fault hook
+  lab up --node-url http://10.0.0.5:3000 --node-url http://10.0.0.6:3000  # servers that run elsewhere
+
   lab up --links                           # fault links: clients at 127.0.0.1:8090, then lab ctl link`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -79,7 +100,7 @@ Break it from another terminal with lab ctl (see lab ctl --help).`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.IntVar(&f.nodes, "nodes", 2, "number of chat nodes (1-64)")
+	fl.IntVar(&f.nodes, "nodes", 2, "number of nodes (1-64): chat nodes, or processes of --node-cmd")
 	fl.IntVar(&f.nodePort, "node-port", 9001, "port of node-1; node-N listens on node-port+N-1 (0: any free port)")
 	fl.StringVar(&f.listen, "listen", config.DefaultAddr, "address of the balancer's HTTP listener")
 	fl.StringVar(&f.admin, "admin", "127.0.0.1:8081", "address of the admin API and dashboard (off loopback it needs --admin-token)")
@@ -98,7 +119,73 @@ Break it from another terminal with lab ctl (see lab ctl --help).`,
 	fl.StringVar(&f.links, "links", "", "put a fault link on every hop; clients connect to this address to pass the client link (lab ctl link --help)")
 	fl.Lookup("links").NoOptDefVal = "127.0.0.1:8090"
 	fl.DurationVar(&f.shutdown, "shutdown-timeout", 5*time.Second, "on Ctrl-C, how long open connections get to answer the balancer's 1001 goodbye before they are closed")
+	addNodeFlags(fl, &f)
 	return cmd
+}
+
+// addNodeFlags adds the flags that make the nodes your own app.
+func addNodeFlags(fl *pflag.FlagSet, f *upFlags) {
+	fl.StringVar(&f.node.Command, "node-cmd", "", "run each node as this command (sh -c), with {port}, {name}, {redis_url} replaced and PORT, LAB_NODE_NAME, REDIS_URL set")
+	fl.StringSliceVar(&f.nodeURLs, "node-url", nil, "a node that runs elsewhere, at this http(s) URL (repeatable); without --node-cmd or --nodes, the only nodes")
+	fl.StringVar(&f.node.Health, "node-health", "", "path that answers 2xx-3xx once a --node-cmd process is ready (e.g. /healthz); the balancer checks it too (default: the port accepts; the balancer checks /)")
+	fl.StringVar(&f.node.Dir, "node-dir", "", "working directory of --node-cmd (default: this one)")
+	fl.DurationVar(&f.node.ReadyTimeout, "node-ready-timeout", lab.DefaultReadyTimeout, "how long a --node-cmd process gets to be ready")
+	fl.DurationVar(&f.node.StopGrace, "node-stop-grace", lab.DefaultStopGrace, "stop: SIGTERM to the process group, then SIGKILL after this")
+	fl.StringVar(&f.node.KillCmd, "node-kill-cmd", "", "hook run for kill instead of SIGKILL (e.g. 'docker kill {name}'); {pid} is the process group")
+	fl.StringVar(&f.node.StopCmd, "node-stop-cmd", "", "hook run for stop instead of SIGTERM (e.g. 'docker stop {name}')")
+	fl.StringVar(&f.node.StartCmd, "node-start-cmd", "", "command launched instead of --node-cmd to bring a node back (e.g. 'docker start -a {name}')")
+	fl.StringVar(&f.node.HangCmd, "node-hang-cmd", "", "hook run for hang instead of SIGSTOP (e.g. 'docker pause {name}')")
+	fl.StringVar(&f.node.ResumeCmd, "node-resume-cmd", "", "hook run by start on a hung node instead of SIGCONT (e.g. 'docker unpause {name}')")
+}
+
+// nodeShape turns the node flags into the lab's node template and list.
+// --nodes counts chat nodes, or --node-cmd processes; --node-url servers
+// come after them, and alone when neither is given.
+func nodeShape(cmd *cobra.Command, f upFlags) (count int, tmpl lab.NodeSpec, list []lab.NodeSpec, err error) {
+	set := cmd.Flags().Changed
+	count, tmpl = f.nodes, f.node
+	if !set("node-ready-timeout") {
+		tmpl.ReadyTimeout = 0
+	}
+	if !set("node-stop-grace") {
+		tmpl.StopGrace = 0
+	}
+	if len(f.nodeURLs) > 0 && tmpl.Command == "" && !set("nodes") {
+		count = 0
+	}
+	for _, u := range f.nodeURLs {
+		list = append(list, lab.NodeSpec{URL: u})
+	}
+	if tmpl.Command == "" && len(f.nodeURLs) == 0 {
+		for _, name := range []string{"node-health", "node-dir", "node-ready-timeout", "node-stop-grace", "node-kill-cmd", "node-stop-cmd", "node-start-cmd", "node-hang-cmd", "node-resume-cmd"} {
+			if set(name) {
+				return 0, tmpl, nil, usageError(fmt.Errorf("--%s is for the nodes of --node-cmd or --node-url; the lab's own chat nodes need none", name))
+			}
+		}
+	}
+	if len(f.nodeURLs) > 0 && tmpl.Command == "" {
+		// Hooks given with url nodes are theirs.
+		for i := range list {
+			list[i] = list[i].Over(lab.NodeSpec{Health: tmpl.Health, ReadyTimeout: tmpl.ReadyTimeout, KillCmd: tmpl.KillCmd, StopCmd: tmpl.StopCmd,
+				StartCmd: tmpl.StartCmd, HangCmd: tmpl.HangCmd, ResumeCmd: tmpl.ResumeCmd, Dir: tmpl.Dir})
+		}
+		tmpl = lab.NodeSpec{}
+	}
+	return count, tmpl, list, nil
+}
+
+// lockedWriter keeps lines whole when the nodes' output and the event
+// stream write at once.
+type lockedWriter struct {
+	// mu serializes writes to w.
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 // balancerConfig reads the document (the config file, if any) and the
@@ -134,8 +221,12 @@ func balancerConfig(cmd *cobra.Command, f upFlags) (doc, flags config.Config, er
 
 func runUp(cmd *cobra.Command, f upFlags) error {
 	ctx := cmd.Context()
-	out := cmd.OutOrStdout()
-	if err := refuseZeros(cmd, "nodes", "idle-timeout", "ping-interval"); err != nil {
+	out := &lockedWriter{w: cmd.OutOrStdout()}
+	if err := refuseZeros(cmd, "nodes", "idle-timeout", "ping-interval", "node-ready-timeout", "node-stop-grace"); err != nil {
+		return err
+	}
+	nodes, nodeTmpl, nodeList, err := nodeShape(cmd, f)
+	if err != nil {
 		return err
 	}
 	token := adminToken(f.adminToken)
@@ -158,13 +249,18 @@ func runUp(cmd *cobra.Command, f upFlags) error {
 	sub := bus.Subscribe(65536)
 	defer sub.Close()
 	l, err := lab.Start(ctx, lab.Config{
-		Balancer: doc, BalancerOverrides: flags, AdminAddr: f.admin, Nodes: f.nodes, NodePort: f.nodePort, RedisURL: f.redis,
+		Balancer: doc, BalancerOverrides: flags, AdminAddr: f.admin, Nodes: nodes, NodePort: f.nodePort, RedisURL: f.redis,
+		Node: nodeTmpl, NodeList: nodeList, NodeOutput: out,
 		PingInterval: f.pingInterval, Seed: f.seed, Events: bus, Logger: logger,
 		Dashboard: dashboard.Handler(), AdminToken: token, AdminHosts: f.adminHosts, AllowedOrigins: f.allowOrigins,
 		Links: lab.LinksConfig{On: f.links != "", ClientAddr: f.links},
 	})
 	if err != nil {
-		return explain(err, map[string]string{"listener.addr": "--listen", "listener.tls": "--tls", "admin": "--admin", "node": "--node-port", "redis": "--redis"})
+		var se *lab.StartError
+		if errors.As(err, &se) { // keep the process's output lines as they are
+			return usageError(err)
+		}
+		return explain(nodeFlagNames(err), map[string]string{"listener.addr": "--listen", "listener.tls": "--tls", "admin": "--admin", "node": "--node-port", "redis": "--redis"})
 	}
 	var wg sync.WaitGroup
 	defer wg.Wait()
@@ -296,7 +392,10 @@ func printSummary(w io.Writer, l *lab.Lab, token string) {
 		if l.Balancer != nil && !inGroup[n.Name()] {
 			note = "   not in the balancer's server group (--config lists its own servers)"
 		}
-		fmt.Fprintf(w, "  %-9s %-24s health %s/healthz%s\n", n.Name(), n.URL(), n.URL(), note)
+		fmt.Fprintf(w, "  %-9s %-24s %s%s\n", n.Name(), n.URL(), nodeText(n), note)
+	}
+	if c := l.Clocking(); !ownNodesOnly(l) {
+		fmt.Fprintf(w, "  time      %s\n", c)
 	}
 	redis := l.RedisAddr()
 	if l.Redis != nil {
@@ -316,12 +415,57 @@ func printSummary(w io.Writer, l *lab.Lab, token string) {
 	if token != "" {
 		ctl = "LAB_ADMIN_TOKEN=<the token> " + ctl
 	}
-	if len(l.Nodes()) > 0 && inGroup[l.Nodes()[0].Name()] {
+	if len(l.Nodes()) > 0 && inGroup[l.Nodes()[0].Name()] && slices.Contains(l.Nodes()[0].State().Faults, "kill") {
 		fmt.Fprintf(w, "Open %s/ in two tabs, then in another terminal: %s node %s kill\n", l.Balancer.URL(), ctl, l.Nodes()[0].Name())
 	} else {
 		fmt.Fprintf(w, "In another terminal: %s status\n", ctl)
 	}
 	fmt.Fprintln(w, "Ctrl-C stops the lab. Events:")
+}
+
+// nodeText says what a node is, for the summary.
+func nodeText(n *lab.Node) string {
+	st := n.State()
+	switch n.Kind() {
+	case lab.KindCommand:
+		return fmt.Sprintf("pid %d (%d processes): %s", st.PID, st.Processes, st.Command)
+	case lab.KindURL:
+		if !st.Listening {
+			return "runs elsewhere; NOT ANSWERING (" + strings.TrimPrefix(st.Note, "not answering: ") + "): the balancer's health checks keep it out until it answers"
+		}
+		faults := "no faults: the lab does not own its process"
+		if len(st.Faults) > 0 {
+			faults = "faults by hook: " + strings.Join(st.Faults, ", ")
+		}
+		return "runs elsewhere (" + faults + ")"
+	}
+	return "health " + n.URL() + "/healthz"
+}
+
+// ownNodesOnly reports whether every node is the lab's own, in-process.
+func ownNodesOnly(l *lab.Lab) bool {
+	for _, n := range l.Nodes() {
+		if n.InProcess() == nil {
+			return false
+		}
+	}
+	return true
+}
+
+// nodeFlagNames names the flags behind the node fields of a start-up
+// error: node.health is --node-health, nodes[0].url is --node-url.
+func nodeFlagNames(err error) error {
+	msg := err.Error()
+	if !strings.HasPrefix(msg, "node.") && !strings.HasPrefix(msg, "nodes[") {
+		return err
+	}
+	msg = regexp.MustCompile(`nodes\[\d+\]\.url`).ReplaceAllString(msg, "--node-url")
+	msg = regexp.MustCompile(`\bnode\.(command|url)`).ReplaceAllString(msg, "--node-cmd")
+	msg = regexp.MustCompile(`\bnodes?(\[\d+\])?\.([a-z_]+)`).ReplaceAllStringFunc(msg, func(m string) string {
+		field := m[strings.LastIndexByte(m, '.')+1:]
+		return "--node-" + strings.NewReplacer("_cmd", "-cmd", "ready_timeout", "ready-timeout", "stop_grace", "stop-grace").Replace(field)
+	})
+	return errors.New(msg)
 }
 
 // groupMembers reports which of the lab's nodes are in the balancer's

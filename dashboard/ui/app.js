@@ -133,6 +133,8 @@
       card.querySelector(".active").textContent = be.active;
       var n = nodes[be.name], meta = be.total + " total · " + be.failures + " failures";
       if (n) {
+        if (n.kind === "command") meta += " · pid " + n.pid + " (" + n.processes + " processes)";
+        if (n.kind === "url") meta += " · runs elsewhere";
         meta += " · " + (n.listening ? "listening" : "down");
         if (n.hung) meta += " · hung";
         if (n.slow_ns) meta += " · slow " + dur(n.slow_ns);
@@ -140,6 +142,12 @@
       }
       if (be.last_check) meta += " · check: " + be.last_check;
       card.querySelector(".meta").textContent = meta;
+      card.querySelectorAll("button[data-action]").forEach(function (btn) {
+        // What a node's kind cannot do is refused by the API; say so here.
+        var can = !n || !n.faults || n.faults.indexOf(btn.dataset.action) >= 0;
+        btn.disabled = !can;
+        btn.title = can ? "" : n.name + " is a " + n.kind + " node: " + btn.dataset.action + " is not possible";
+      });
       var h = history[be.name] || [];
       card.querySelector("polyline").setAttribute("points", h.map(function (v, i) {
         var max = Math.max.apply(null, h.concat([1]));

@@ -1,0 +1,49 @@
+package lab
+
+import (
+	"fmt"
+
+	"github.com/coder/quartz"
+)
+
+// Clocking says which clock a lab runs on, and why.
+type Clocking struct {
+	Real bool   `json:"real"`
+	Why  string `json:"why"`
+}
+
+func (c Clocking) String() string {
+	if c.Real {
+		return "real clock: " + c.Why
+	}
+	return "mock clock: " + c.Why
+}
+
+// Clocking says which clock the lab runs on: the injected one (a mock in
+// tests and scenarios) when every node runs in-process, the real clock as
+// soon as one is a command or url node, whose time the lab cannot
+// control. The scenario runner and reports read it to say so.
+func (l *Lab) Clocking() Clocking { return l.clocking }
+
+// Clock is the clock the lab's parts run on; nil is real time.
+func (l *Lab) Clock() quartz.Clock { return l.clock }
+
+// clocking decides the lab's clock from its nodes.
+func clocking(injected quartz.Clock, specs []NodeSpec) (quartz.Clock, Clocking) {
+	for i, s := range specs {
+		if k := s.Kind(); k == KindCommand || k == KindURL {
+			name := s.Name
+			if name == "" {
+				name = fmt.Sprintf("node-%d", i+1)
+			}
+			return nil, Clocking{Real: true, Why: fmt.Sprintf("%s is a %s node, whose time the lab cannot control", name, k)}
+		}
+	}
+	if injected == nil {
+		return nil, Clocking{Real: true, Why: "no clock was injected"}
+	}
+	if _, mock := injected.(*quartz.Mock); mock {
+		return injected, Clocking{Why: "every node runs in-process"}
+	}
+	return injected, Clocking{Real: true, Why: "the injected clock"}
+}
