@@ -19,7 +19,6 @@ import (
 	"io"
 	"reflect"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -112,43 +111,6 @@ type (
 	ReloadYAMLArgs string
 )
 
-// stepArgs maps each step to the Go type of its argument. A nil type is a
-// step that takes a scalar (a node name, a duration, up/down) or nothing.
-var stepArgs = map[string]reflect.Type{
-	"connect":                reflect.TypeFor[ConnectArgs](),
-	"set_username":           reflect.TypeFor[UsernameArgs](),
-	"send":                   reflect.TypeFor[SendArgs](),
-	"disconnect":             reflect.TypeFor[DisconnectArgs](),
-	"advance":                reflect.TypeFor[balancer.Duration](),
-	"reload":                 reflect.TypeFor[balancer.Config](),
-	"kill":                   reflect.TypeFor[string](),
-	"stop":                   reflect.TypeFor[string](),
-	"hang":                   reflect.TypeFor[string](),
-	"start":                  reflect.TypeFor[string](),
-	"restart":                reflect.TypeFor[string](),
-	"slow":                   reflect.TypeFor[SlowArgs](),
-	"redis":                  reflect.TypeFor[string](), // down | up | up_empty
-	"add_node":               reflect.TypeFor[AddNodeArgs](),
-	"reload_yaml":            reflect.TypeFor[ReloadYAMLArgs](),
-	"remove_node":            reflect.TypeFor[string](),
-	"expect_message":         reflect.TypeFor[ExpectMessageArgs](),
-	"expect_open":            reflect.TypeFor[ExpectOpenArgs](),
-	"expect_closed":          reflect.TypeFor[ExpectClosedArgs](),
-	"expect_spread":          reflect.TypeFor[map[string]int](),
-	"expect_event":           reflect.TypeFor[ExpectEventArgs](),
-	"expect_reload_rejected": reflect.TypeFor[ExpectRejectedArgs](),
-}
-
-// StepNames lists the steps a scenario may use.
-func StepNames() []string {
-	var out []string
-	for k := range stepArgs {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
-}
-
 // ParseError is a malformed scenario: file:line and what is wrong.
 type ParseError struct {
 	File string
@@ -220,14 +182,15 @@ func parseStep(file string, n *yaml.Node) (Step, error) {
 		return Step{}, &ParseError{File: file, Line: n.Line, Msg: "a step is one key, like `advance: 60s` or `connect: {client: alice}`"}
 	}
 	key, val := n.Content[0], n.Content[1]
-	typ, known := stepArgs[key.Value]
+	d, known := stepByName(key.Value)
 	if !known {
 		return Step{}, &ParseError{File: file, Line: key.Line, Msg: fmt.Sprintf("unknown step %q (steps: %s)", key.Value, strings.Join(StepNames(), ", "))}
 	}
+	typ := d.arg
 	st := Step{Line: key.Line, Kind: key.Value}
 	if val.Tag == "!!null" { // add_node: with nothing after it
 		st.Args = reflect.Zero(typ).Interface()
-		return st, checkArgs(file, st)
+		return st, checkStep(file, d, st)
 	}
 	if typ.Kind() == reflect.Struct && typ != reflect.TypeFor[balancer.Config]() {
 		if err := knownKeys(file, key.Value, val, typ); err != nil {
@@ -245,7 +208,18 @@ func parseStep(file string, n *yaml.Node) (Step, error) {
 		return Step{}, yamlErrors(file, 0, err)
 	}
 	st.Args = ptr.Elem().Interface()
-	return st, checkArgs(file, st)
+	return st, checkStep(file, d, st)
+}
+
+// checkStep runs the step's own validation from the table.
+func checkStep(file string, d *stepDef, st Step) error {
+	if d.check == nil {
+		return nil
+	}
+	if msg := d.check(st.Args); msg != "" {
+		return &ParseError{File: file, Line: st.Line, Msg: st.Kind + ": " + msg}
+	}
+	return nil
 }
 
 // knownKeys refuses keys the step's struct does not have.
@@ -273,44 +247,6 @@ func tags(typ reflect.Type) []string {
 		out = append(out, strings.Split(typ.Field(i).Tag.Get("yaml"), ",")[0])
 	}
 	return out
-}
-
-// checkArgs catches missing required arguments at parse time.
-func checkArgs(file string, st Step) error {
-	bad := func(msg string) error { return &ParseError{File: file, Line: st.Line, Msg: st.Kind + ": " + msg} }
-	switch a := st.Args.(type) {
-	case ConnectArgs:
-		if a.Client == "" {
-			return bad("client is required")
-		}
-		if a.Transport != "" && a.Transport != "socketio" && a.Transport != "ws" {
-			return bad(fmt.Sprintf("transport %q is not socketio or ws", a.Transport))
-		}
-	case UsernameArgs, SendArgs, DisconnectArgs, ExpectMessageArgs, ExpectOpenArgs, ExpectClosedArgs:
-		if reflect.ValueOf(a).Field(0).String() == "" {
-			return bad("client is required")
-		}
-	case balancer.Duration:
-		if a <= 0 {
-			return bad("the duration must be positive, like 60s")
-		}
-	case string:
-		if a == "" {
-			return bad("needs a value")
-		}
-		if st.Kind == "redis" && a != "down" && a != "up" && a != "up_empty" {
-			return bad(fmt.Sprintf("%q is not down, up or up_empty (back without its data)", a))
-		}
-	case SlowArgs:
-		if a.Node == "" {
-			return bad("node is required")
-		}
-	case ExpectEventArgs:
-		if a.Kind == "" {
-			return bad("kind is required (conn.closed, backend.health, config.applied, ...)")
-		}
-	}
-	return nil
 }
 
 // yamlErrors reports decoder errors with the file name.

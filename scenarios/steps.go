@@ -15,50 +15,11 @@ import (
 
 // step runs one step, adding its transcript lines.
 func (r *run) step(ctx context.Context, st Step) error {
-	switch a := st.Args.(type) {
-	case ConnectArgs:
-		return r.connect(ctx, a)
-	case UsernameArgs:
-		return r.setUsername(ctx, a)
-	case SendArgs:
-		return r.send(ctx, a)
-	case DisconnectArgs:
-		return r.disconnect(ctx, a)
-	case balancer.Duration:
-		r.say("advance %s", time.Duration(a))
-		return r.advance(ctx, time.Duration(a))
-	case balancer.Config:
-		return r.reloadStep(a)
-	case SlowArgs:
-		return r.fault(ctx, "slow", a.Node, time.Duration(a.Delay))
-	case map[string]int:
-		return r.expectSpread(ctx, a)
-	case ExpectMessageArgs:
-		return r.expectMessage(ctx, a)
-	case ExpectOpenArgs:
-		return r.expectOpen(ctx, a)
-	case ExpectClosedArgs:
-		return r.expectClosed(ctx, a)
-	case ExpectEventArgs:
-		return r.expectEvent(ctx, a)
-	case ExpectRejectedArgs:
-		return r.expectRejected(a)
-	case string:
-		switch st.Kind {
-		case "redis":
-			return r.redis(ctx, a)
-		case "remove_node":
-			r.say("remove %s from the server group", a)
-			return r.lab.RemoveNode(a)
-		}
-		return r.fault(ctx, st.Kind, a, 0)
-	case AddNodeArgs:
-		return r.addNode(ctx, a)
-	case ReloadYAMLArgs:
-		gen, err := r.lab.Balancer.ReloadYAML([]byte(a))
-		return r.reloaded(gen, err)
+	d, ok := stepByName(st.Kind)
+	if !ok {
+		return fmt.Errorf("unknown step %q (steps: %s)", st.Kind, strings.Join(StepNames(), ", "))
 	}
-	return fmt.Errorf("step %q is not implemented", st.Kind)
+	return d.run(r, ctx, st.Args)
 }
 
 func (r *run) connect(ctx context.Context, a ConnectArgs) error {
