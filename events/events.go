@@ -41,6 +41,17 @@ const (
 	ConfigRejected Kind = "config.rejected" // a config was rejected; Detail holds every problem
 )
 
+// kinds is every Kind above, in order: what scenario files are checked
+// against (a test keeps it equal to the constants).
+var kinds = [...]Kind{
+	ConnOpened, ConnClosed, NodeStarted, NodeStopped, NodeFault, StoreError, StoreRecovered,
+	StoreRestored, BackendHealth, BackendCheck, BackendDrain, GroupHealth, BackendFailure,
+	ConfigApplied, ConfigRejected,
+}
+
+// Kinds lists every event kind the lab publishes.
+func Kinds() []Kind { return append([]Kind(nil), kinds[:]...) }
+
 // Event is one thing that happened in the lab. Only the fields that matter
 // for its Kind are set.
 type Event struct {

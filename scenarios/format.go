@@ -171,10 +171,37 @@ func Parse(file string, data []byte) (*Scenario, error) {
 		}
 		sc.Steps = append(sc.Steps, st)
 	}
+	errs = append(errs, checkClients(file, sc.Steps)...)
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
 	return sc, nil
+}
+
+// checkClients refuses a step on a client that no earlier step connects:
+// a typo in a name is found when the file is read, not after a wait.
+func checkClients(file string, steps []Step) []error {
+	var errs []error
+	known := map[string]bool{}
+	for _, st := range steps {
+		v := reflect.ValueOf(st.Args)
+		if v.Kind() != reflect.Struct {
+			continue
+		}
+		f := v.FieldByName("Client")
+		if !f.IsValid() || f.String() == "" {
+			continue
+		}
+		name := f.String()
+		if st.Kind == "connect" {
+			known[name] = true
+			continue
+		}
+		if !known[name] {
+			errs = append(errs, &ParseError{File: file, Line: st.Line, Msg: fmt.Sprintf("%s: no earlier step connects client %q", st.Kind, name)})
+		}
+	}
+	return errs
 }
 
 func parseStep(file string, n *yaml.Node) (Step, error) {

@@ -97,7 +97,9 @@ type player struct {
 	gen       uint64
 	stopBeat  context.CancelFunc
 	beat      quartz.Waiter
-	seenFrom  int // log index from which its events are looked for
+	seenFrom  int      // log index from which its events are looked for
+	taken     int      // events taken from its client's queue
+	inbox     []string // messages taken, not yet expected
 	closedBy  string
 	gotClosed bool
 }
@@ -258,7 +260,7 @@ func (r *run) quiesce(ctx context.Context) error {
 			return err
 		}
 	}
-	return r.waitUntil(ctx, func() (bool, string) {
+	return r.waitUntil(ctx, false, func() (bool, string) {
 		for _, n := range r.lab.Nodes() {
 			if !r.hung[n.Name()] && n.Listening() && n.AwaitingPongs() > 0 {
 				return false, fmt.Sprintf("%s waits for %d pongs", n.Name(), n.AwaitingPongs())
@@ -268,16 +270,33 @@ func (r *run) quiesce(ctx context.Context) error {
 	})
 }
 
+// quietFor is how long, in wall time, the lab must show no activity at
+// all (no event, no frame received by a client, no connection ending)
+// before an expectation that has not held is a failure. Virtual time does
+// not move during the wait, so in a lab that is all in-process nothing
+// more is coming once everything in flight has landed: a failing
+// expectation costs this much, not settle.
+const quietFor = 250 * time.Millisecond
+
 // waitUntil re-checks cond whenever an event arrives (and every few
-// milliseconds, for client-side changes) until it holds or ctx ends.
-func (r *run) waitUntil(ctx context.Context, cond func() (bool, string)) error {
+// milliseconds, for client-side changes) until it holds or ctx ends; with
+// quiet, also until the lab has been quiet for quietFor.
+func (r *run) waitUntil(ctx context.Context, quiet bool, cond func() (bool, string)) error {
 	tick := time.NewTicker(2 * time.Millisecond)
 	defer tick.Stop()
+	last, since := r.activity(), time.Now()
 	for {
 		r.drain()
 		ok, observed := cond()
 		if ok {
 			return nil
+		}
+		if quiet {
+			if a := r.activity(); a != last {
+				last, since = a, time.Now()
+			} else if time.Since(since) >= quietFor {
+				return &expectError{want: "timed out", observed: observed}
+			}
 		}
 		select {
 		case e, open := <-r.sub.C():
@@ -291,12 +310,39 @@ func (r *run) waitUntil(ctx context.Context, cond func() (bool, string)) error {
 	}
 }
 
+// activity sums what can change while the lab is busy: events, frames
+// received by clients, connections that ended.
+func (r *run) activity() int {
+	n := len(r.log)
+	for _, p := range r.players {
+		n += p.c.Pending() + p.taken
+		select {
+		case <-p.c.Done():
+			n++
+		default:
+		}
+	}
+	return n
+}
+
 // expect waits (wall-bounded) for cond and turns a timeout into a failed
-// expectation that says what was wanted and what was seen.
+// expectation that says what was wanted and what was seen. It is for
+// what an action waits for (a connection registered, an answer): it
+// allows settle.
 func (r *run) expect(ctx context.Context, want string, cond func() (bool, string)) error {
+	return r.await(ctx, want, false, cond)
+}
+
+// check is expect for an expectation step: it fails once the lab has been
+// quiet for quietFor without cond holding, in well under a second.
+func (r *run) check(ctx context.Context, want string, cond func() (bool, string)) error {
+	return r.await(ctx, want, true, cond)
+}
+
+func (r *run) await(ctx context.Context, want string, quiet bool, cond func() (bool, string)) error {
 	wctx, cancel := context.WithTimeout(ctx, settle)
 	defer cancel()
-	if err := r.waitUntil(wctx, cond); err != nil {
+	if err := r.waitUntil(wctx, quiet, cond); err != nil {
 		var ee *expectError
 		if errors.As(err, &ee) {
 			return &expectError{want: want, observed: ee.observed}

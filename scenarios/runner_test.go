@@ -57,6 +57,10 @@ func TestMalformedScenariosNameFileAndLine(t *testing.T) {
 		{"bad reload config", "name: x\nsteps:\n  - reload:\n      listener: {idel: 1s}\n", "test.yaml:4: reload: listener.idel: unknown field"},
 		{"redis state", "name: x\nsteps:\n  - redis: sideways\n", `test.yaml:3: redis: "sideways" is not down, up or up_empty (back without its data)`},
 		{"no steps", "name: x\n", "steps: a scenario needs at least one step"},
+		{"unknown close reason", "name: x\nsteps:\n  - connect: {client: a}\n  - expect_closed: {client: a, reason: idle_timout}\n", `test.yaml:4: expect_closed: reason "idle_timout" is not a close reason (the balancer's: client_close_frame,`},
+		{"unknown event kind", "name: x\nsteps:\n  - expect_event: {kind: backend.healthy}\n", `test.yaml:3: expect_event: kind "backend.healthy" is not an event kind: conn.opened, conn.closed,`},
+		{"unknown reason of a conn.closed event", "name: x\nsteps:\n  - expect_event: {kind: conn.closed, reason: timeout}\n", `test.yaml:3: expect_event: reason "timeout" is not a close reason`},
+		{"client never connected", "name: x\nsteps:\n  - connect: {client: alice}\n  - send: {client: alcie, text: hi}\n", `test.yaml:4: send: no earlier step connects client "alcie"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -73,21 +77,48 @@ func TestDriverStepByStep(t *testing.T) {
 	d := scenariotest.Start(t, scenarios.Shape{Nodes: 2}, 7)
 	d.Connect(scenarios.ConnectArgs{Client: "alice", Transport: "ws"})
 	d.Connect(scenarios.ConnectArgs{Client: "bob", Transport: "ws"})
-	d.SetUsername("alice", "alice")
-	d.Send("alice", "hi")
-	d.ExpectMessage("bob", "alice: hi")
+	d.SetUsername(scenarios.UsernameArgs{Client: "alice", Name: "alice"})
+	d.Send(scenarios.SendArgs{Client: "alice", Text: "hi"})
+	d.ExpectMessage(scenarios.ExpectMessageArgs{Client: "bob", Text: "alice: hi"})
 	// alice leaves now, and bob hears it now: had she stayed, her tunnel
 	// would idle out at the same instant as bob's, and her "left" line
 	// could reach bob's tunnel before its idle check, a race of two timers
 	// at one virtual instant.
-	d.Do("disconnect", scenarios.DisconnectArgs{Client: "alice"})
-	d.ExpectMessage("bob", "alice left the chatroom.")
+	d.Disconnect(scenarios.DisconnectArgs{Client: "alice"})
+	d.ExpectMessage(scenarios.ExpectMessageArgs{Client: "bob", Text: "alice left the chatroom."})
 	d.Advance(59 * time.Second)
-	d.ExpectOpen("bob")
+	d.ExpectOpen(scenarios.ExpectOpenArgs{Client: "bob", Node: "node-2", Generation: 1})
 	d.Advance(time.Second)
-	d.ExpectClosed("bob", "idle_timeout")
+	d.ExpectClosed(scenarios.ExpectClosedArgs{Client: "bob", Reason: "idle_timeout"})
 	if n := len(d.Transcript()); n != 12 {
 		t.Fatalf("transcript has %d lines:\n%s", n, strings.Join(d.Transcript(), "\n"))
+	}
+}
+
+// TestTheDriverChecksArgumentsAsAFileIsChecked: a Go step with a missing
+// client or an unknown reason is refused before it runs, with the same
+// words as a file's.
+func TestTheDriverChecksArgumentsAsAFileIsChecked(t *testing.T) {
+	s, err := scenarios.NewSession(context.Background(), "checks", scenarios.Shape{Nodes: 1}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for _, tt := range []struct {
+		kind string
+		args any
+		want string
+	}{
+		{"send", scenarios.SendArgs{Text: "hi"}, "send: client is required"},
+		{"expect_closed", scenarios.ExpectClosedArgs{Client: "a", Reason: "idle"}, `expect_closed: reason "idle" is not a close reason`},
+		{"expect_event", scenarios.ExpectEventArgs{Kind: "conn.lost"}, `expect_event: kind "conn.lost" is not an event kind`},
+		{"kill", scenarios.SlowArgs{Node: "node-1"}, "kill takes a string, got scenarios.SlowArgs"},
+		{"teleport", "node-1", `unknown step "teleport"`},
+	} {
+		err := s.Step(context.Background(), tt.kind, tt.args)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("Step(%s, %#v): got %v, want an error containing %q", tt.kind, tt.args, err, tt.want)
+		}
 	}
 }
 

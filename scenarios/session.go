@@ -3,6 +3,8 @@ package scenarios
 import (
 	"context"
 	"fmt"
+	"reflect"
+	"strings"
 	"time"
 
 	"github.com/wslab/wslab/lab"
@@ -29,10 +31,22 @@ func NewSession(ctx context.Context, name string, shape Shape, seed uint64) (*Se
 }
 
 // Step runs one step, as a line of a scenario file would: kind is the
-// step's name (see StepNames) and args its arguments' type from the step
-// table, e.g. Step(ctx, "connect", ConnectArgs{Client: "alice"}). A
-// misuse of the mock clock fails the step too.
+// step's name (see Steps) and args a value of its argument type (StepInfo.Arg),
+// e.g. Step(ctx, "connect", ConnectArgs{Client: "alice"}), checked as a
+// file's step is. A misuse of the mock clock fails the step too.
 func (s *Session) Step(ctx context.Context, kind string, args any) error {
+	d, ok := stepByName(kind)
+	if !ok {
+		return fmt.Errorf("unknown step %q (steps: %s)", kind, strings.Join(StepNames(), ", "))
+	}
+	if reflect.TypeOf(args) != d.arg {
+		return fmt.Errorf("%s takes a %s, got %T", kind, d.arg, args)
+	}
+	if d.check != nil { // the same checks as a file's
+		if msg := d.check(args); msg != "" {
+			return fmt.Errorf("%s: %s", kind, msg)
+		}
+	}
 	return s.r.runStep(ctx, Step{Kind: kind, Args: args})
 }
 

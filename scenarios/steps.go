@@ -148,24 +148,53 @@ func (r *run) disconnect(ctx context.Context, a DisconnectArgs) error {
 	})
 }
 
-// takeMessage consumes messages of p up to text; with a within, virtual
-// time is allowed to run that long first.
-func (r *run) takeMessage(ctx context.Context, p *player, text string, quiet bool) error {
-	wctx, cancel := context.WithTimeout(ctx, settle)
-	defer cancel()
+// takeMessage consumes messages of p up to text. An expectation (check)
+// fails as soon as the lab is quiet; an action allows settle.
+func (r *run) takeMessage(ctx context.Context, p *player, text string, expectation bool) error {
 	var seen []string
-	for {
-		got, err := p.c.NextMessage(wctx)
-		if err != nil {
-			return &expectError{want: fmt.Sprintf("%s receives %q", p.name, text), observed: fmt.Sprintf("received %q, then %v", seen, err)}
-		}
-		if got == text {
-			if !quiet {
-				r.say("%s receives %q", p.name, text)
+	cond := func() (bool, string) {
+		p.pull()
+		for i, got := range p.inbox {
+			if got == text {
+				seen = append(seen, p.inbox[:i]...)
+				p.inbox = p.inbox[i+1:]
+				return true, ""
 			}
-			return nil
 		}
-		seen = append(seen, got)
+		obs := fmt.Sprintf("received %q", append(seen, p.inbox...))
+		select {
+		case <-p.c.Done():
+			obs += fmt.Sprintf(", then the connection closed: %v", p.c.Err())
+		default:
+		}
+		return false, obs
+	}
+	want := fmt.Sprintf("%s receives %q", p.name, text)
+	wait := r.expect
+	if expectation {
+		wait = r.check
+	}
+	if err := wait(ctx, want, cond); err != nil {
+		return err
+	}
+	r.say("%s receives %q", p.name, text)
+	return nil
+}
+
+// pull moves the events queued on p's client into its inbox, without
+// waiting.
+func (p *player) pull() {
+	done, cancel := context.WithCancel(context.Background())
+	cancel()
+	for {
+		ev, err := p.c.Next(done)
+		if err != nil {
+			return
+		}
+		p.taken++
+		if ev.Name == "message" {
+			p.inbox = append(p.inbox, ev.Text)
+		}
 	}
 }
 
@@ -179,7 +208,7 @@ func (r *run) expectMessage(ctx context.Context, a ExpectMessageArgs) error {
 			return err
 		}
 	}
-	return r.takeMessage(ctx, p, a.Text, false)
+	return r.takeMessage(ctx, p, a.Text, true)
 }
 
 func (r *run) expectOpen(ctx context.Context, a ExpectOpenArgs) error {
@@ -211,7 +240,7 @@ func (r *run) expectClosed(ctx context.Context, a ExpectClosedArgs) error {
 		return err
 	}
 	var reason string
-	err = r.expect(ctx, fmt.Sprintf("%s closed (%s)", a.Client, a.Reason), func() (bool, string) {
+	err = r.check(ctx, fmt.Sprintf("%s closed (%s)", a.Client, a.Reason), func() (bool, string) {
 		var ok bool
 		reason, ok = r.closeReason(p)
 		if !ok {
@@ -222,7 +251,7 @@ func (r *run) expectClosed(ctx context.Context, a ExpectClosedArgs) error {
 	if err != nil {
 		return err
 	}
-	if err := r.expect(ctx, a.Client+" sees its connection end", func() (bool, string) {
+	if err := r.check(ctx, a.Client+" sees its connection end", func() (bool, string) {
 		select {
 		case <-p.c.Done():
 			return true, ""
@@ -247,7 +276,7 @@ func (r *run) expectSpread(ctx context.Context, want map[string]int) error {
 	for _, n := range names {
 		parts = append(parts, fmt.Sprintf("%s=%d", n, want[n]))
 	}
-	err := r.expect(ctx, "spread "+strings.Join(parts, " "), func() (bool, string) {
+	err := r.check(ctx, "spread "+strings.Join(parts, " "), func() (bool, string) {
 		got := map[string]int64{}
 		for _, b := range r.lab.Balancer.Status().Backends {
 			got[b.Name] = b.Active
@@ -272,7 +301,7 @@ func (r *run) expectEvent(ctx context.Context, a ExpectEventArgs) error {
 			(a.Backend == "" || e.Backend == a.Backend) && (a.Reason == "" || e.Reason == a.Reason) &&
 			(a.Detail == "" || strings.Contains(e.Detail, a.Detail))
 	}
-	err := r.expect(ctx, "event "+describe(a), func() (bool, string) {
+	err := r.check(ctx, "event "+describe(a), func() (bool, string) {
 		_, ok := r.findEvent(0, match)
 		return ok, r.lastOfKind(a.Kind)
 	})

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/wslab/wslab/balancer"
+	"github.com/wslab/wslab/events"
+	"github.com/wslab/wslab/node"
 )
 
 // stepDef is one step of the scenario language: the only place a step is
@@ -95,13 +97,11 @@ var stepTable = []stepDef{
 	def("expect_open", "", "the client's connection is open (on `node`, under config `generation`)",
 		needClient[ExpectOpenArgs], (*run).expectOpen),
 	def("expect_closed", "", "the client's connection ended, for `reason` (or `client_closed`, `backend_closed`: any of that side)",
-		needClient[ExpectClosedArgs], (*run).expectClosed),
+		checkClosed, (*run).expectClosed),
 	def("expect_spread", "{NODE: N}", "the balancer has exactly this many open connections per node",
 		nil, (*run).expectSpread),
 	def("expect_event", "", "an event of the lab matches (`detail` is a substring)",
-		func(a ExpectEventArgs) string {
-			return cond(a.Kind == "", "kind is required (conn.closed, backend.health, config.applied, ...)")
-		}, (*run).expectEvent),
+		checkEvent, (*run).expectEvent),
 	def("expect_reload_rejected", "", "the last reload was rejected, mentioning each of `contains`",
 		nil, func(r *run, _ context.Context, a ExpectRejectedArgs) error { return r.expectRejected(a) }),
 }
@@ -139,6 +139,46 @@ func checkRedis(a string) string {
 		return fmt.Sprintf("%q is not down, up or up_empty (back without its data)", a)
 	}
 	return ""
+}
+
+func checkClosed(a ExpectClosedArgs) string {
+	if a.Client == "" {
+		return "client is required"
+	}
+	return checkReason(a.Reason)
+}
+
+func checkEvent(a ExpectEventArgs) string {
+	if a.Kind == "" {
+		return "kind is required: " + kindList()
+	}
+	if !slices.Contains(events.Kinds(), events.Kind(a.Kind)) {
+		return fmt.Sprintf("kind %q is not an event kind: %s", a.Kind, kindList())
+	}
+	if a.Kind == string(events.ConnClosed) {
+		return checkReason(a.Reason)
+	}
+	return ""
+}
+
+func kindList() string {
+	var ks []string
+	for _, k := range events.Kinds() {
+		ks = append(ks, string(k))
+	}
+	return strings.Join(ks, ", ")
+}
+
+// checkReason checks a close reason: the balancer's, a group of them, or a
+// node's (for a client connected straight to a node).
+func checkReason(reason string) string {
+	groups := []string{balancer.ReasonClientClosed, balancer.ReasonBackendClosed}
+	if reason == "" || slices.Contains(balancer.CloseReasons(), reason) || slices.Contains(groups, reason) ||
+		slices.Contains(node.CloseReasons(), reason) {
+		return ""
+	}
+	return fmt.Sprintf("reason %q is not a close reason (the balancer's: %s; any of a side: %s; a node's, via a node: %s)",
+		reason, strings.Join(balancer.CloseReasons(), ", "), strings.Join(groups, ", "), strings.Join(node.CloseReasons(), ", "))
 }
 
 // stepByName finds a step's row.
