@@ -2,9 +2,11 @@ package scenarios_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
+	"github.com/wslab/wslab/balancer"
 	"github.com/wslab/wslab/scenarios"
 )
 
@@ -12,24 +14,30 @@ import (
 // that never comes, awaited for 30 s of virtual time, fails as soon as the
 // lab has nothing left in flight, not after seconds of wall time.
 func TestAFailingExpectationOnTheMockClockFailsInWellUnderASecond(t *testing.T) {
-	sc := parse(t, `
-name: never
-lab: {nodes: 1}
-steps:
-  - connect: {client: alice, transport: ws, heartbeat: 10s}
-  - expect_message: {client: alice, text: "nobody says this", within: 30s}
-`)
-	res := scenarios.Run(context.Background(), sc, scenarios.Options{})
-	if res.Passed {
+	ctx := context.Background()
+	s, err := scenarios.NewSession(ctx, "never", scenarios.Shape{Nodes: 1}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Step(ctx, "connect", scenarios.ConnectArgs{Client: "alice", Transport: "ws", Heartbeat: balancer.Duration(10 * time.Second)}); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	err = s.Step(ctx, "expect_message", scenarios.ExpectMessageArgs{Client: "alice", Text: "nobody says this", Within: balancer.Duration(30 * time.Second)})
+	wall := time.Since(start)
+	if err == nil {
 		t.Fatal("an expectation of a message nobody sends passed")
 	}
-	if f := res.Failure; f.Step != 2 || f.Virtual != 30*time.Second {
-		t.Fatalf("failure %+v, want step 2 at +30s", f)
+	if s.Now() != 30*time.Second {
+		t.Fatalf("failed at +%s of virtual time, want the window's end, 30s", s.Now())
 	}
-	// The whole run: a lab started and stopped, 30 s of virtual time and
-	// the failed wait.
-	if res.Wall >= time.Second {
-		t.Fatalf("the run took %s of wall time, want well under a second", res.Wall)
+	if wall >= 750*time.Millisecond {
+		t.Fatalf("the failing expectation took %s of wall time, want well under a second", wall)
 	}
-	t.Logf("failed after %s of virtual time in %s of wall time", res.Virtual, res.Wall.Round(time.Millisecond))
+	var want interface{ Error() string }
+	if !errors.As(err, &want) || err.Error() != `alice receives "nobody says this" within 30s; observed: received ["Welcome to the chatroom!"]` {
+		t.Fatalf("got %v", err)
+	}
+	t.Logf("failed after %s of virtual time in %s of wall time", s.Now(), wall.Round(time.Millisecond))
 }

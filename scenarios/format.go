@@ -62,6 +62,7 @@ type (
 		Via       string            `yaml:"via"`       // balancer (default) or a node name
 		Transport string            `yaml:"transport"` // socketio (default) or ws
 		Heartbeat balancer.Duration `yaml:"heartbeat"` // client pings this often (virtual time)
+		Reconnect bool              `yaml:"reconnect"` // reconnect by itself, as socket.io-client does
 	}
 	UsernameArgs struct {
 		Client string `yaml:"client"`
@@ -90,8 +91,15 @@ type (
 		Generation uint64 `yaml:"generation"` // optional: its config generation
 	}
 	ExpectClosedArgs struct {
-		Client string `yaml:"client"`
-		Reason string `yaml:"reason"` // idle_timeout, drained, backend_closed, client_closed, ...
+		Client string            `yaml:"client"`
+		Code   int               `yaml:"code"`   // the close code the client saw: 1000, 1001, 1006 (no close frame)...
+		Within balancer.Duration `yaml:"within"` // virtual time allowed; 0: already closed
+		Reason string            `yaml:"reason"` // the balancer's: idle_timeout, drained, backend_closed, client_closed, ...
+	}
+	ExpectReconnectedArgs struct {
+		Client string            `yaml:"client"`
+		Within balancer.Duration `yaml:"within"` // virtual time allowed; 0: already back
+		Node   string            `yaml:"node"`   // optional: the node it is back on
 	}
 	ExpectEventArgs struct {
 		Kind    string `yaml:"kind"`
@@ -182,7 +190,7 @@ func Parse(file string, data []byte) (*Scenario, error) {
 // a typo in a name is found when the file is read, not after a wait.
 func checkClients(file string, steps []Step) []error {
 	var errs []error
-	known := map[string]bool{}
+	known, reconnects := map[string]bool{}, map[string]bool{}
 	for _, st := range steps {
 		v := reflect.ValueOf(st.Args)
 		if v.Kind() != reflect.Struct {
@@ -193,12 +201,15 @@ func checkClients(file string, steps []Step) []error {
 			continue
 		}
 		name := f.String()
-		if st.Kind == "connect" {
-			known[name] = true
+		if a, ok := st.Args.(ConnectArgs); ok {
+			known[name], reconnects[name] = true, a.Reconnect
 			continue
 		}
-		if !known[name] {
+		switch {
+		case !known[name]:
 			errs = append(errs, &ParseError{File: file, Line: st.Line, Msg: fmt.Sprintf("%s: no earlier step connects client %q", st.Kind, name)})
+		case st.Kind == "expect_reconnected" && !reconnects[name]:
+			errs = append(errs, &ParseError{File: file, Line: st.Line, Msg: fmt.Sprintf("expect_reconnected: client %q does not reconnect by itself (connect it with reconnect: true)", name)})
 		}
 	}
 	return errs

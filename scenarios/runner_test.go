@@ -38,11 +38,11 @@ steps:
 		t.Fatal("a wrong expectation passed")
 	}
 	f := res.Failure
-	if f.Step != 3 || f.Line != 7 || f.Kind != "expect_open" || f.Virtual != 61*time.Second || f.Observed != "closed: idle_timeout" {
+	if f.Step != 3 || f.Line != 7 || f.Kind != "expect_open" || f.Virtual != 61*time.Second || f.Observed != "closed at +60.000s with 1006 (idle_timeout)" {
 		t.Fatalf("failure: %+v", f)
 	}
-	want := "FAIL step 3 (expect_open, line 7) at +61.000s: alice is open; observed: closed: idle_timeout"
-	if last := res.Transcript[len(res.Transcript)-1]; !strings.HasSuffix(last, want) {
+	want := "FAIL step 3 (expect_open, line 7) at +61.000s: alice is open; observed: closed at +60.000s with 1006 (idle_timeout)"
+	if last := res.Transcript[len(res.Transcript)-2]; !strings.HasSuffix(last, want) {
 		t.Fatalf("transcript ends %q, want %q", last, want)
 	}
 }
@@ -50,7 +50,7 @@ steps:
 func TestMalformedScenariosNameFileAndLine(t *testing.T) {
 	tests := []struct{ name, src, want string }{
 		{"unknown step", "name: x\nsteps:\n  - connect: {client: a}\n  - teleport: {client: a}\n", `test.yaml:4: unknown step "teleport"`},
-		{"unknown key", "name: x\nsteps:\n  - connect: {client: a, transprt: ws}\n", `test.yaml:3: unknown key "transprt" in connect (keys: client, via, transport, heartbeat)`},
+		{"unknown key", "name: x\nsteps:\n  - connect: {client: a, transprt: ws}\n", `test.yaml:3: unknown key "transprt" in connect (keys: client, via, transport, heartbeat, reconnect)`},
 		{"unknown top-level key", "name: x\nstepz: []\n", "test.yaml:2: unknown key stepz"},
 		{"bad duration", "name: x\nsteps:\n  - advance: soon\n", `test.yaml:3: "soon" is not a duration`},
 		{"missing client", "name: x\nsteps:\n  - send: {text: hi}\n", "test.yaml:3: send: client is required"},
@@ -89,9 +89,12 @@ func TestDriverStepByStep(t *testing.T) {
 	d.Advance(59 * time.Second)
 	d.ExpectOpen(scenarios.ExpectOpenArgs{Client: "bob", Node: "node-2", Generation: 1})
 	d.Advance(time.Second)
-	d.ExpectClosed(scenarios.ExpectClosedArgs{Client: "bob", Reason: "idle_timeout"})
+	d.ExpectClosed(scenarios.ExpectClosedArgs{Client: "bob", Code: 1006, Reason: "idle_timeout"})
 	if n := len(d.Transcript()); n != 12 {
 		t.Fatalf("transcript has %d lines:\n%s", n, strings.Join(d.Transcript(), "\n"))
+	}
+	if c := d.Clients(); len(c) != 2 || c[1].Client != "bob" || len(c[1].Closes) != 1 || c[1].Closes[0].Code != 1006 || c[0].Left != 1 {
+		t.Fatalf("clients: %+v, want alice who left and bob closed with 1006", c)
 	}
 }
 

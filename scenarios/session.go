@@ -56,6 +56,11 @@ func (s *Session) Now() time.Duration { return s.r.now() }
 // Transcript is what happened so far, in virtual time.
 func (s *Session) Transcript() []string { return s.r.out }
 
+// Clients is what each client went through so far, as a run's summary
+// says it: closes with codes, time disconnected, reconnect attempts,
+// chat messages lost or duplicated.
+func (s *Session) Clients(ctx context.Context) []ClientSummary { return s.r.summarize(ctx) }
+
 // Lab is the lab under test, for anything the steps do not cover.
 func (s *Session) Lab() *lab.Lab { return s.r.lab }
 
@@ -75,5 +80,9 @@ func (r *run) runStep(ctx context.Context, st Step) (err error) {
 			err = fmt.Errorf("clock: %s", e)
 		}
 	}()
-	return r.step(ctx, st)
+	if err := r.step(ctx, st); err != nil {
+		return err
+	}
+	r.observe(ctx)
+	return nil
 }

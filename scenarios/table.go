@@ -52,7 +52,8 @@ func nodeFault(kind, doc string) stepDef {
 
 var stepTable = []stepDef{
 	def("connect", "", "a client joins, through the balancer or straight to a node (`via: node-1`), "+
-		"over Socket.IO (default) or the /ws JSON protocol; `heartbeat` pings that often",
+		"over Socket.IO (default) or the /ws JSON protocol; `heartbeat` pings that often; "+
+		"`reconnect: true` reconnects by itself as socket.io-client does (after 1 s doubling to 5 s, ±50 % jitter drawn from the seed)",
 		checkConnect, (*run).connect),
 	def("set_username", "", "sets a chat username and waits for the confirmation",
 		needClient[UsernameArgs], (*run).setUsername),
@@ -92,12 +93,15 @@ var stepTable = []stepDef{
 			r.say("remove %s from the server group", node)
 			return r.lab.RemoveNode(node)
 		}),
-	def("expect_message", "", "the client receives this chat message, at once or within `within` of virtual time",
+	def("expect_message", "", "the client receives this chat message (at once, or `within` that much virtual time)",
 		needClient[ExpectMessageArgs], (*run).expectMessage),
 	def("expect_open", "", "the client's connection is open (on `node`, under config `generation`)",
 		needClient[ExpectOpenArgs], (*run).expectOpen),
-	def("expect_closed", "", "the client's connection ended, for `reason` (or `client_closed`, `backend_closed`: any of that side)",
+	def("expect_closed", "", "the client's connection ended (at once, or `within` that much virtual time) with the close `code` "+
+		"the client saw (1000, 1001, 1006 for no close frame...); `reason` also checks the balancer's (or `client_closed`, `backend_closed`: any of that side)",
 		checkClosed, (*run).expectClosed),
+	def("expect_reconnected", "", "a client connected with `reconnect: true` is connected again after its last close (at once, or `within`), on `node`",
+		needClient[ExpectReconnectedArgs], (*run).expectReconnected),
 	def("expect_spread", "{NODE: N}", "the balancer has exactly this many open connections per node",
 		nil, (*run).expectSpread),
 	def("expect_event", "", "an event of the lab matches (`detail` is a substring)",
@@ -142,8 +146,13 @@ func checkRedis(a string) string {
 }
 
 func checkClosed(a ExpectClosedArgs) string {
-	if a.Client == "" {
+	switch {
+	case a.Client == "":
 		return "client is required"
+	case a.Code != 0 && (a.Code < 1000 || a.Code > 4999):
+		return fmt.Sprintf("code %d is not a WebSocket close code (1000-4999: 1000 normal, 1001 going away, 1006 no close frame)", a.Code)
+	case a.Within < 0:
+		return "within must not be negative"
 	}
 	return checkReason(a.Reason)
 }

@@ -67,6 +67,10 @@ func (d *Driver) Lab() *lab.Lab { return d.s.Lab() }
 // Transcript is what happened so far, in virtual time.
 func (d *Driver) Transcript() []string { return d.s.Transcript() }
 
+// Clients is what each client went through so far (the summary a
+// scenario run ends with).
+func (d *Driver) Clients() []scenarios.ClientSummary { return d.s.Clients(context.Background()) }
+
 // The methods below are the steps of a scenario file, one for one (a test
 // walks the step table): each takes what the step takes in YAML, as the
 // step's argument type, and runs it as the file would.
@@ -137,6 +141,13 @@ func (d *Driver) ExpectOpen(a scenarios.ExpectOpenArgs) { d.t.Helper(); d.Do("ex
 
 // ExpectClosed checks a client's connection ended as given (expect_closed).
 func (d *Driver) ExpectClosed(a scenarios.ExpectClosedArgs) { d.t.Helper(); d.Do("expect_closed", a) }
+
+// ExpectReconnected checks a client that reconnects by itself is back
+// (expect_reconnected).
+func (d *Driver) ExpectReconnected(a scenarios.ExpectReconnectedArgs) {
+	d.t.Helper()
+	d.Do("expect_reconnected", a)
+}
 
 // ExpectSpread checks the open connections per node (expect_spread).
 func (d *Driver) ExpectSpread(want map[string]int) { d.t.Helper(); d.Do("expect_spread", want) }
