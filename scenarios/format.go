@@ -175,6 +175,11 @@ func Parse(file string, data []byte) (*Scenario, error) {
 		st, err := parseStep(file, &raw.Steps[i])
 		if err != nil {
 			errs = append(errs, err)
+			// A malformed connect still names its client: no knock-on
+			// "not connected" for the steps after it.
+			if c, ok := connectedIn(&raw.Steps[i]); ok {
+				sc.Steps = append(sc.Steps, Step{Line: raw.Steps[i].Line, Kind: "connect", Args: ConnectArgs{Client: c, Reconnect: true}})
+			}
 			continue
 		}
 		sc.Steps = append(sc.Steps, st)
@@ -184,6 +189,21 @@ func Parse(file string, data []byte) (*Scenario, error) {
 		return nil, errors.Join(errs...)
 	}
 	return sc, nil
+}
+
+// connectedIn is the client a connect step names, however malformed the
+// rest of it.
+func connectedIn(n *yaml.Node) (string, bool) {
+	if n.Kind != yaml.MappingNode || len(n.Content) != 2 || n.Content[0].Value != "connect" || n.Content[1].Kind != yaml.MappingNode {
+		return "", false
+	}
+	m := n.Content[1].Content
+	for i := 0; i+1 < len(m); i += 2 {
+		if m[i].Value == "client" && m[i+1].Value != "" {
+			return m[i+1].Value, true
+		}
+	}
+	return "", false
 }
 
 // checkClients refuses a step on a client that no earlier step connects:

@@ -60,6 +60,9 @@ func TestMalformedScenariosNameFileAndLine(t *testing.T) {
 		{"unknown close reason", "name: x\nsteps:\n  - connect: {client: a}\n  - expect_closed: {client: a, reason: idle_timout}\n", `test.yaml:4: expect_closed: reason "idle_timout" is not a close reason (the balancer's: client_close_frame,`},
 		{"unknown event kind", "name: x\nsteps:\n  - expect_event: {kind: backend.healthy}\n", `test.yaml:3: expect_event: kind "backend.healthy" is not an event kind: conn.opened, conn.closed,`},
 		{"unknown reason of a conn.closed event", "name: x\nsteps:\n  - expect_event: {kind: conn.closed, reason: timeout}\n", `test.yaml:3: expect_event: reason "timeout" is not a close reason`},
+		{"negative window", "name: x\nsteps:\n  - connect: {client: a}\n  - expect_message: {client: a, text: hi, within: -5s}\n", `test.yaml:4: expect_message: within -5s is negative`},
+		{"close code out of range", "name: x\nsteps:\n  - connect: {client: a}\n  - expect_closed: {client: a, code: 6}\n", `test.yaml:4: expect_closed: code 6 is not a WebSocket close code`},
+		{"expect_reconnected without reconnect", "name: x\nsteps:\n  - connect: {client: a}\n  - expect_reconnected: {client: a, within: 5s}\n", `test.yaml:4: expect_reconnected: client "a" does not reconnect by itself (connect it with reconnect: true)`},
 		{"client never connected", "name: x\nsteps:\n  - connect: {client: alice}\n  - send: {client: alcie, text: hi}\n", `test.yaml:4: send: no earlier step connects client "alcie"`},
 	}
 	for _, tt := range tests {
@@ -149,4 +152,35 @@ func FuzzParseScenario(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestEveryProblemOfTheStepsIsNamedAtOnce: one read of a file names every
+// unknown step, key, close reason, event kind and client, each with its
+// line, before anything runs.
+func TestEveryProblemOfTheStepsIsNamedAtOnce(t *testing.T) {
+	_, err := scenarios.Parse("test.yaml", []byte(`name: many
+steps:
+  - connect: {client: alice, reconect: true}
+  - conect: {client: alice}
+  - expect_closed: {client: alice, reason: timeout}
+  - expect_event: {kind: conn.dropped}
+  - expect_message: {client: bob, text: hi}
+`))
+	if err == nil {
+		t.Fatal("a file with five mistakes parsed")
+	}
+	for _, want := range []string{
+		`test.yaml:3: unknown key "reconect" in connect`,
+		`test.yaml:4: unknown step "conect"`,
+		`test.yaml:5: expect_closed: reason "timeout" is not a close reason`,
+		`test.yaml:6: expect_event: kind "conn.dropped" is not an event kind`,
+		`test.yaml:7: expect_message: no earlier step connects client "bob"`,
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("got:\n%v\nwant a line containing %q", err, want)
+		}
+	}
+	if n := strings.Count(err.Error(), "\n") + 1; n != 5 {
+		t.Errorf("got %d problems, want 5 (no knock-on ones):\n%v", n, err)
+	}
 }

@@ -94,14 +94,14 @@ var stepTable = []stepDef{
 			return r.lab.RemoveNode(node)
 		}),
 	def("expect_message", "", "the client receives this chat message (at once, or `within` that much virtual time)",
-		needClient[ExpectMessageArgs], (*run).expectMessage),
+		func(a ExpectMessageArgs) string { return clientWithin(a.Client, a.Within) }, (*run).expectMessage),
 	def("expect_open", "", "the client's connection is open (on `node`, under config `generation`)",
 		needClient[ExpectOpenArgs], (*run).expectOpen),
 	def("expect_closed", "", "the client's connection ended (at once, or `within` that much virtual time) with the close `code` "+
 		"the client saw (1000, 1001, 1006 for no close frame...); `reason` also checks the balancer's (or `client_closed`, `backend_closed`: any of that side)",
 		checkClosed, (*run).expectClosed),
 	def("expect_reconnected", "", "a client connected with `reconnect: true` is connected again after its last close (at once, or `within`), on `node`",
-		needClient[ExpectReconnectedArgs], (*run).expectReconnected),
+		func(a ExpectReconnectedArgs) string { return clientWithin(a.Client, a.Within) }, (*run).expectReconnected),
 	def("expect_spread", "{NODE: N}", "the balancer has exactly this many open connections per node",
 		nil, (*run).expectSpread),
 	def("expect_event", "", "an event of the lab matches (`detail` is a substring)",
@@ -151,10 +151,22 @@ func checkClosed(a ExpectClosedArgs) string {
 		return "client is required"
 	case a.Code != 0 && (a.Code < 1000 || a.Code > 4999):
 		return fmt.Sprintf("code %d is not a WebSocket close code (1000-4999: 1000 normal, 1001 going away, 1006 no close frame)", a.Code)
-	case a.Within < 0:
-		return "within must not be negative"
+	}
+	if msg := clientWithin(a.Client, a.Within); msg != "" {
+		return msg
 	}
 	return checkReason(a.Reason)
+}
+
+// clientWithin checks the client and the window of an expectation.
+func clientWithin(client string, within balancer.Duration) string {
+	switch {
+	case client == "":
+		return "client is required"
+	case within < 0:
+		return fmt.Sprintf("within %s is negative: a window of virtual time, like 5s", time.Duration(within))
+	}
+	return ""
 }
 
 func checkEvent(a ExpectEventArgs) string {
