@@ -1,15 +1,21 @@
 // Package scenarios replays failures against a lab on a deterministic clock:
 // a YAML file gives the lab's shape and a list of steps — actions (connect,
 // send, advance virtual time, reload, kill a node, cut Redis...) and
-// expectations (a message arrives, a connection is closed with a reason, the
-// spread of connections, an event). The same file runs from `lab scenario
-// run` and inside go test, and with the same seed gives a byte-identical
-// transcript.
+// expectations: first what a client saw (the close code a browser would
+// report, a reconnect, a message), then the balancer's own view (a close
+// reason, the spread of connections, an event). The steps are defined in
+// one table (table.go) that the parser, the runner, the README and
+// scenariotest.Driver follow. The same file runs from `lab scenario run`
+// and inside go test, and with the same seed gives a byte-identical
+// transcript, which ends with what each client went through.
 //
 // # Concurrency
 //
 // A run owns its lab, its clients and their heartbeat tickers, all ended
-// before Run returns. Events are read on the run's own goroutine.
+// before Run returns. Events are read, clients' queues taken and
+// reconnects made on the run's own goroutine; only a heartbeat ticker's
+// callback touches a client from elsewhere (its Ping), and it is stopped
+// before its connection is replaced.
 package scenarios
 
 import (

@@ -275,6 +275,12 @@ func (r *run) say(format string, args ...any) {
 // hung node: only their timeout ends them), Socket.IO pongs, clients
 // noticing their connections closed, reconnect attempts that are due.
 func (r *run) advance(ctx context.Context, d time.Duration) error {
+	// What earlier steps set moving (a "left the chatroom" line, say)
+	// lands before time runs: bytes that crossed a tunnel later would
+	// count as its traffic at a later instant.
+	wctx, cancel := context.WithTimeout(ctx, settle)
+	r.waitUntil(wctx, stepQuiet, func() (bool, string) { return false, "" })
+	cancel()
 	for end := r.now() + d; r.now() < end; {
 		if _, err := r.advanceOnce(ctx, end-r.now()); err != nil {
 			return err

@@ -82,24 +82,52 @@ func (r *run) setUsername(ctx context.Context, a UsernameArgs) error {
 }
 
 // send emits a message and waits until the sender got its answer (the
-// broadcast, or a warning), so the bytes have crossed before time moves.
+// broadcast, or a warning) and a broadcast has reached every connected
+// client, so the bytes have crossed before time moves: a copy still in
+// flight when virtual time runs would count as traffic at a later instant.
+// A client that never gets it does not fail the step (the summary counts
+// it lost).
 func (r *run) send(ctx context.Context, a SendArgs) error {
 	p, err := r.player(a.Client)
 	if err != nil {
 		return err
 	}
+	text := p.username + ": " + a.Text
+	had := map[*player]int{}
+	for _, q := range r.players {
+		if q.open {
+			q.pull()
+			had[q] = q.received[text]
+		}
+	}
 	before := p.c.Pending()
 	r.say("%s sends %q", a.Client, a.Text)
 	if p.username != "" { // what everyone in the room should receive
 		r.seq++
-		r.sent = append(r.sent, sent{text: p.username + ": " + a.Text, seq: r.seq})
+		r.sent = append(r.sent, sent{text: text, seq: r.seq})
 	}
 	if err := p.c.Emit(ctx, "message", a.Text); err != nil {
 		return fmt.Errorf("%s: %w", a.Client, err)
 	}
-	return r.expect(ctx, a.Client+" gets an answer to its message", func() (bool, string) {
+	if err := r.expect(ctx, a.Client+" gets an answer to its message", func() (bool, string) {
 		return p.c.Pending() > before, "nothing came back"
+	}); err != nil {
+		return err
+	}
+	if p.pull(); p.username == "" || p.received[text] == had[p] {
+		return nil // refused: nobody gets it
+	}
+	wctx, cancel := context.WithTimeout(ctx, settle)
+	defer cancel()
+	r.waitUntil(wctx, quietFor, func() (bool, string) {
+		for q, n := range had {
+			if q.pull(); q.open && q.received[text] == n {
+				return false, ""
+			}
+		}
+		return true, ""
 	})
+	return nil
 }
 
 func (r *run) disconnect(ctx context.Context, a DisconnectArgs) error {
