@@ -42,6 +42,17 @@ const (
 	LinkFault      Kind = "link.fault"      // a link's faults changed or it acted on its connections; Reason set, cleared, reset, nat_drop or move
 )
 
+// kinds is every Kind above, in order: what scenario files are checked
+// against (a test keeps it equal to the constants).
+var kinds = [...]Kind{
+	ConnOpened, ConnClosed, NodeStarted, NodeStopped, NodeFault, StoreError, StoreRecovered,
+	StoreRestored, BackendHealth, BackendCheck, BackendDrain, GroupHealth, BackendFailure,
+	ConfigApplied, ConfigRejected, LinkFault,
+}
+
+// Kinds lists every event kind the lab publishes.
+func Kinds() []Kind { return append([]Kind(nil), kinds[:]...) }
+
 // Event is one thing that happened in the lab. Only the fields that matter
 // for its Kind are set.
 type Event struct {

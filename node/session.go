@@ -16,15 +16,22 @@ import (
 
 // Close reasons reported in ConnClosed events.
 const (
-	ReasonClientClosed  = "client_closed"  // close frame or Socket.IO disconnect from the client
-	ReasonDropped       = "dropped"        // the connection ended with no close frame
-	ReasonPingTimeout   = "ping_timeout"   // no pong within the ping timeout
-	ReasonProtocolError = "protocol_error" // the client broke the protocol
-	ReasonTooBig        = "message_too_big"
-	ReasonSlowConsumer  = "slow_consumer" // the outgoing queue overflowed
-	ReasonKilled        = "killed"
-	ReasonStopped       = "node_stopped"
+	ReasonClientClosed  = "client_closed"   // close frame or Socket.IO disconnect from the client
+	ReasonDropped       = "dropped"         // the connection ended with no close frame
+	ReasonPingTimeout   = "ping_timeout"    // no pong within the ping timeout
+	ReasonProtocolError = "protocol_error"  // the client broke the protocol
+	ReasonTooBig        = "message_too_big" // the client sent a message over the size limit
+	ReasonSlowConsumer  = "slow_consumer"   // the outgoing queue overflowed
+	ReasonKilled        = "killed"          // the node was killed: no close frame
+	ReasonStopped       = "node_stopped"    // the node stopped gracefully: a 1001 close
 )
+
+// CloseReasons lists the reasons above, as scenario files are checked
+// against them.
+func CloseReasons() []string {
+	return []string{ReasonClientClosed, ReasonDropped, ReasonPingTimeout, ReasonProtocolError,
+		ReasonTooBig, ReasonSlowConsumer, ReasonKilled, ReasonStopped}
+}
 
 // outgoing is one queued WebSocket text message.
 type outgoing struct {

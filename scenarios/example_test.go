@@ -18,7 +18,7 @@ lab: {nodes: 2}
 steps:
   - connect: {client: alice, transport: ws}
   - advance: 60s
-  - expect_closed: {client: alice, reason: idle_timeout}
+  - expect_closed: {client: alice, code: 1006, reason: idle_timeout}
 `))
 	if err != nil {
 		panic(err)
@@ -31,6 +31,7 @@ steps:
 	// Output:
 	// +0.000s connect alice via balancer (ws) → node-1, generation 1
 	// +0.000s advance 1m0s
-	// +60.000s balancer closed alice (idle_timeout)
+	// +60.000s alice closed: 1006 (balancer: idle_timeout)
+	// +60.000s client alice: closes 1006 at +60.000s; disconnected 0.000s; reconnect attempts 0; messages lost 0, duplicated 0
 	// 1 passed, 0 failed
 }

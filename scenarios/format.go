@@ -1,15 +1,21 @@
 // Package scenarios replays failures against a lab on a deterministic clock:
 // a YAML file gives the lab's shape and a list of steps — actions (connect,
 // send, advance virtual time, reload, kill a node, cut Redis...) and
-// expectations (a message arrives, a connection is closed with a reason, the
-// spread of connections, an event). The same file runs from `lab scenario
-// run` and inside go test, and with the same seed gives a byte-identical
-// transcript.
+// expectations: first what a client saw (the close code a browser would
+// report, a reconnect, a message), then the balancer's own view (a close
+// reason, the spread of connections, an event). The steps are defined in
+// one table (table.go) that the parser, the runner, the README and
+// scenariotest.Driver follow. The same file runs from `lab scenario run`
+// and inside go test, and with the same seed gives a byte-identical
+// transcript, which ends with what each client went through.
 //
 // # Concurrency
 //
 // A run owns its lab, its clients and their heartbeat tickers, all ended
-// before Run returns. Events are read on the run's own goroutine.
+// before Run returns. Events are read, clients' queues taken and
+// reconnects made on the run's own goroutine; only a heartbeat ticker's
+// callback touches a client from elsewhere (its Ping), and it is stopped
+// before its connection is replaced.
 package scenarios
 
 import (
@@ -19,7 +25,6 @@ import (
 	"io"
 	"reflect"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -66,6 +71,7 @@ type (
 		Via       string          `yaml:"via"`       // balancer (default) or a node name
 		Transport string          `yaml:"transport"` // socketio (default) or ws
 		Heartbeat config.Duration `yaml:"heartbeat"` // client pings this often (virtual time)
+		Reconnect bool            `yaml:"reconnect"` // reconnect by itself, as socket.io-client does
 	}
 	UsernameArgs struct {
 		Client string `yaml:"client"`
@@ -94,8 +100,15 @@ type (
 		Generation uint64 `yaml:"generation"` // optional: its config generation
 	}
 	ExpectClosedArgs struct {
-		Client string `yaml:"client"`
-		Reason string `yaml:"reason"` // idle_timeout, drained, backend_closed, client_closed, ...
+		Client string          `yaml:"client"`
+		Code   int             `yaml:"code"`   // the close code the client saw: 1000, 1001, 1006 (no close frame)...
+		Within config.Duration `yaml:"within"` // virtual time allowed; 0: already closed
+		Reason string          `yaml:"reason"` // the balancer's: idle_timeout, drained, backend_closed, client_closed, ...
+	}
+	ExpectReconnectedArgs struct {
+		Client string          `yaml:"client"`
+		Within config.Duration `yaml:"within"` // virtual time allowed; 0: already back
+		Node   string          `yaml:"node"`   // optional: the node it is back on
 	}
 	ExpectEventArgs struct {
 		Kind    string `yaml:"kind"`
@@ -114,43 +127,6 @@ type (
 	// unknown fields are rejections at run time, not parse errors.
 	ReloadYAMLArgs string
 )
-
-// stepArgs maps each step to the Go type of its argument. A nil type is a
-// step that takes a scalar (a node name, a duration, up/down) or nothing.
-var stepArgs = map[string]reflect.Type{
-	"connect":                reflect.TypeFor[ConnectArgs](),
-	"set_username":           reflect.TypeFor[UsernameArgs](),
-	"send":                   reflect.TypeFor[SendArgs](),
-	"disconnect":             reflect.TypeFor[DisconnectArgs](),
-	"advance":                reflect.TypeFor[config.Duration](),
-	"reload":                 reflect.TypeFor[config.Config](),
-	"kill":                   reflect.TypeFor[string](),
-	"stop":                   reflect.TypeFor[string](),
-	"hang":                   reflect.TypeFor[string](),
-	"start":                  reflect.TypeFor[string](),
-	"restart":                reflect.TypeFor[string](),
-	"slow":                   reflect.TypeFor[SlowArgs](),
-	"redis":                  reflect.TypeFor[string](), // down | up | up_empty
-	"add_node":               reflect.TypeFor[AddNodeArgs](),
-	"reload_yaml":            reflect.TypeFor[ReloadYAMLArgs](),
-	"remove_node":            reflect.TypeFor[string](),
-	"expect_message":         reflect.TypeFor[ExpectMessageArgs](),
-	"expect_open":            reflect.TypeFor[ExpectOpenArgs](),
-	"expect_closed":          reflect.TypeFor[ExpectClosedArgs](),
-	"expect_spread":          reflect.TypeFor[map[string]int](),
-	"expect_event":           reflect.TypeFor[ExpectEventArgs](),
-	"expect_reload_rejected": reflect.TypeFor[ExpectRejectedArgs](),
-}
-
-// StepNames lists the steps a scenario may use.
-func StepNames() []string {
-	var out []string
-	for k := range stepArgs {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
-}
 
 // ParseError is a malformed scenario: file:line and what is wrong.
 type ParseError struct {
@@ -208,14 +184,64 @@ func Parse(file string, data []byte) (*Scenario, error) {
 		st, err := parseStep(file, &raw.Steps[i])
 		if err != nil {
 			errs = append(errs, err)
+			// A malformed connect still names its client: no knock-on
+			// "not connected" for the steps after it.
+			if c, ok := connectedIn(&raw.Steps[i]); ok {
+				sc.Steps = append(sc.Steps, Step{Line: raw.Steps[i].Line, Kind: "connect", Args: ConnectArgs{Client: c, Reconnect: true}})
+			}
 			continue
 		}
 		sc.Steps = append(sc.Steps, st)
 	}
+	errs = append(errs, checkClients(file, sc.Steps)...)
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
 	return sc, nil
+}
+
+// connectedIn is the client a connect step names, however malformed the
+// rest of it.
+func connectedIn(n *yaml.Node) (string, bool) {
+	if n.Kind != yaml.MappingNode || len(n.Content) != 2 || n.Content[0].Value != "connect" || n.Content[1].Kind != yaml.MappingNode {
+		return "", false
+	}
+	m := n.Content[1].Content
+	for i := 0; i+1 < len(m); i += 2 {
+		if m[i].Value == "client" && m[i+1].Value != "" {
+			return m[i+1].Value, true
+		}
+	}
+	return "", false
+}
+
+// checkClients refuses a step on a client that no earlier step connects:
+// a typo in a name is found when the file is read, not after a wait.
+func checkClients(file string, steps []Step) []error {
+	var errs []error
+	known, reconnects := map[string]bool{}, map[string]bool{}
+	for _, st := range steps {
+		v := reflect.ValueOf(st.Args)
+		if v.Kind() != reflect.Struct {
+			continue
+		}
+		f := v.FieldByName("Client")
+		if !f.IsValid() || f.String() == "" {
+			continue
+		}
+		name := f.String()
+		if a, ok := st.Args.(ConnectArgs); ok {
+			known[name], reconnects[name] = true, a.Reconnect
+			continue
+		}
+		switch {
+		case !known[name]:
+			errs = append(errs, &ParseError{File: file, Line: st.Line, Msg: fmt.Sprintf("%s: no earlier step connects client %q", st.Kind, name)})
+		case st.Kind == "expect_reconnected" && !reconnects[name]:
+			errs = append(errs, &ParseError{File: file, Line: st.Line, Msg: fmt.Sprintf("expect_reconnected: client %q does not reconnect by itself (connect it with reconnect: true)", name)})
+		}
+	}
+	return errs
 }
 
 func parseStep(file string, n *yaml.Node) (Step, error) {
@@ -223,14 +249,15 @@ func parseStep(file string, n *yaml.Node) (Step, error) {
 		return Step{}, &ParseError{File: file, Line: n.Line, Msg: "a step is one key, like `advance: 60s` or `connect: {client: alice}`"}
 	}
 	key, val := n.Content[0], n.Content[1]
-	typ, known := stepArgs[key.Value]
+	d, known := stepByName(key.Value)
 	if !known {
 		return Step{}, &ParseError{File: file, Line: key.Line, Msg: fmt.Sprintf("unknown step %q (steps: %s)", key.Value, strings.Join(StepNames(), ", "))}
 	}
+	typ := d.arg
 	st := Step{Line: key.Line, Kind: key.Value}
 	if val.Tag == "!!null" { // add_node: with nothing after it
 		st.Args = reflect.Zero(typ).Interface()
-		return st, checkArgs(file, st)
+		return st, checkStep(file, d, st)
 	}
 	if typ.Kind() == reflect.Struct && typ != reflect.TypeFor[config.Config]() {
 		if err := knownKeys(file, key.Value, val, typ); err != nil {
@@ -248,7 +275,18 @@ func parseStep(file string, n *yaml.Node) (Step, error) {
 		return Step{}, yamlErrors(file, 0, err)
 	}
 	st.Args = ptr.Elem().Interface()
-	return st, checkArgs(file, st)
+	return st, checkStep(file, d, st)
+}
+
+// checkStep runs the step's own validation from the table.
+func checkStep(file string, d *stepDef, st Step) error {
+	if d.check == nil {
+		return nil
+	}
+	if msg := d.check(st.Args); msg != "" {
+		return &ParseError{File: file, Line: st.Line, Msg: st.Kind + ": " + msg}
+	}
+	return nil
 }
 
 // knownKeys refuses keys the step's struct does not have.
@@ -278,44 +316,6 @@ func tags(typ reflect.Type) []string {
 		}
 	}
 	return out
-}
-
-// checkArgs catches missing required arguments at parse time.
-func checkArgs(file string, st Step) error {
-	bad := func(msg string) error { return &ParseError{File: file, Line: st.Line, Msg: st.Kind + ": " + msg} }
-	switch a := st.Args.(type) {
-	case ConnectArgs:
-		if a.Client == "" {
-			return bad("client is required")
-		}
-		if a.Transport != "" && a.Transport != "socketio" && a.Transport != "ws" {
-			return bad(fmt.Sprintf("transport %q is not socketio or ws", a.Transport))
-		}
-	case UsernameArgs, SendArgs, DisconnectArgs, ExpectMessageArgs, ExpectOpenArgs, ExpectClosedArgs:
-		if reflect.ValueOf(a).Field(0).String() == "" {
-			return bad("client is required")
-		}
-	case config.Duration:
-		if a <= 0 {
-			return bad("the duration must be positive, like 60s")
-		}
-	case string:
-		if a == "" {
-			return bad("needs a value")
-		}
-		if st.Kind == "redis" && a != "down" && a != "up" && a != "up_empty" {
-			return bad(fmt.Sprintf("%q is not down, up or up_empty (back without its data)", a))
-		}
-	case SlowArgs:
-		if a.Node == "" {
-			return bad("node is required")
-		}
-	case ExpectEventArgs:
-		if a.Kind == "" {
-			return bad("kind is required (conn.closed, backend.health, config.applied, ...)")
-		}
-	}
-	return nil
 }
 
 // yamlErrors reports decoder errors with the file name.

@@ -31,7 +31,7 @@ func TestAScenarioRunsAgainstTheProfileItNames(t *testing.T) {
 
 func TestTheProfileOptionRunsAScenarioAgainstAnotherVendor(t *testing.T) {
 	res := scenarios.Run(context.Background(), parse(t, quietFor6Min), scenarios.Options{Profile: "aws-alb"})
-	if res.Passed || res.Profile != "aws-alb" || res.Failure.Observed != "closed: idle_timeout" || res.Failure.Step != 3 {
+	if res.Passed || res.Profile != "aws-alb" || res.Failure.Observed != "closed at +60.000s with 1006 (idle_timeout)" || res.Failure.Step != 3 {
 		t.Fatalf("got passed=%v profile %q failure %+v; want it to fail at step 3, the ALB having cut at 60 s", res.Passed, res.Profile, res.Failure)
 	}
 }

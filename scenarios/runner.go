@@ -9,6 +9,8 @@ import (
 
 	"time"
 
+	"math/rand/v2"
+
 	"github.com/coder/quartz"
 
 	"github.com/wslab/wslab/balancer/config"
@@ -35,6 +37,9 @@ type Result struct {
 	Steps      int           `json:"steps"`
 	Transcript []string      `json:"transcript"`
 	Failure    *Failure      `json:"failure,omitempty"`
+	// Clients is what each scenario client went through; its lines also
+	// end the transcript.
+	Clients []ClientSummary `json:"clients,omitempty"`
 }
 
 // Failure says which step failed, when, and what happened instead.
@@ -83,23 +88,47 @@ type run struct {
 	// published before a check (during an Advance, say) is in its buffer, so
 	// the check sees it. A collector goroutine would let a client see its
 	// socket close before the event that closed it was logged.
-	sub *events.Subscription
-	log []events.Event
+	sub    *events.Subscription
+	log    []events.Event
+	checks int // backend.check events in log
+
+	seq  int    // orders connections' opens and closes and chat messages sent
+	sent []sent // chat messages sent with a username
+	seed uint64
 }
 
-// player is one scenario client.
+// player is one scenario client, across its connections.
 type player struct {
 	name      string
-	c         *client.Client
 	via       string // balancer or a node name
-	node      string // where it landed
-	conn      string // its balancer tunnel id, or its session id on a node
-	gen       uint64
-	stopBeat  context.CancelFunc
-	beat      quartz.Waiter
-	seenFrom  int // log index from which its events are looked for
-	closedBy  string
-	gotClosed bool
+	transport string
+	heartbeat time.Duration
+	reconnect bool // reconnects by itself, as socket.io-client does
+
+	c        *client.Client // its current (or last) connection
+	open     bool           // c is open, as far as the runner has noticed
+	node     string         // where it landed
+	conn     string         // its balancer tunnel id, or its session id on a node
+	gen      uint64
+	username string
+	stopBeat context.CancelFunc
+	beat     quartz.Waiter
+	seenFrom int      // log index from which its events are looked for
+	taken    int      // events taken from its clients' queues
+	inbox    []string // messages taken, not yet expected
+
+	// What the client went through, for the summary.
+	received     map[string]int // chat messages by text, over all its connections
+	joined       [][2]int       // the run's seq numbers of its connections' opens and closes
+	closes       []closeRecord
+	down         time.Duration // virtual time of an unasked close not yet followed by a connection; -1: none
+	disconnected time.Duration
+	retryAt      time.Duration // virtual time of the next reconnect attempt; -1: none
+	attempt      int           // the backoff's attempt number, 0 after a connection
+	attempts     int           // reconnect attempts made
+	reconnects   int           // attempts that connected
+	backSeen     int           // reconnects an expect_reconnected has already seen
+	rng          *rand.Rand
 }
 
 // Run runs sc against a fresh lab on a mock clock and reports the outcome.
@@ -136,6 +165,10 @@ func Run(ctx context.Context, sc *Scenario, opts Options) Result {
 	}
 	res.Passed = res.Failure == nil
 	res.Virtual = r.now()
+	res.Clients = r.summarize(ctx)
+	for _, c := range res.Clients {
+		r.say("client %s", c)
+	}
 	r.close()
 	res.Transcript = r.out
 	res.Wall = time.Since(wallStart)
@@ -160,6 +193,7 @@ type expectError struct{ want, observed string }
 func (e *expectError) Error() string { return e.want + "; observed: " + e.observed }
 
 func (r *run) startLab(ctx context.Context, seed uint64) error {
+	r.seed = seed
 	bus := events.New()
 	r.sub = bus.Subscribe(1 << 16)
 	bc := r.sc.Lab.Balancer
@@ -193,10 +227,17 @@ func (r *run) drain() {
 			if !ok {
 				return
 			}
-			r.log = append(r.log, e)
+			r.logEvent(e)
 		default:
 			return
 		}
+	}
+}
+
+func (r *run) logEvent(e events.Event) {
+	r.log = append(r.log, e)
+	if e.Kind == events.BackendCheck {
+		r.checks++
 	}
 }
 
@@ -204,7 +245,9 @@ func (r *run) close() {
 	for _, name := range r.order {
 		p := r.players[name]
 		p.stopHeartbeat()
-		p.c.CloseNow()
+		if p.c != nil {
+			p.c.CloseNow()
+		}
 	}
 	r.lab.Close()
 	r.sub.Close()
@@ -230,25 +273,65 @@ func (r *run) say(format string, args ...any) {
 
 // advance moves virtual time by d, one timer at a time, letting each
 // step's consequences finish: timer callbacks, health probes (except on a
-// hung node: only their timeout ends them), Socket.IO pongs.
+// hung node: only their timeout ends them), Socket.IO pongs, clients
+// noticing their connections closed, reconnect attempts that are due.
 func (r *run) advance(ctx context.Context, d time.Duration) error {
-	for d > 0 {
-		step := d
-		if next, ok := r.clk.Peek(); ok && next < step {
-			step = next
+	// What earlier steps set moving (a "left the chatroom" line, say)
+	// lands before time runs: bytes that crossed a tunnel later would
+	// count as its traffic at a later instant.
+	wctx, cancel := context.WithTimeout(ctx, settle)
+	r.waitUntil(wctx, stepQuiet, func() (bool, string) { return false, "" })
+	cancel()
+	for end := r.now() + d; r.now() < end; {
+		if _, err := r.advanceOnce(ctx, end-r.now()); err != nil {
+			return err
 		}
-		wctx, cancel := context.WithTimeout(ctx, settle)
-		err := r.clk.Advance(step).Wait(wctx)
-		if err == nil {
-			err = r.quiesce(wctx)
-		}
-		cancel()
-		if err != nil {
-			return fmt.Errorf("advance: consequences of %s did not finish: %w", stamp(r.now()), err)
-		}
-		d -= step
 	}
 	return nil
+}
+
+// advanceOnce moves virtual time to the next timer, or reconnect attempt,
+// or by at most d, and lets the consequences finish.
+// It reports whether anything happened (besides health checks).
+func (r *run) advanceOnce(ctx context.Context, d time.Duration) (busy bool, err error) {
+	step := d
+	if next, ok := r.clk.Peek(); ok && next < step {
+		step = next
+	}
+	if at, ok := r.nextRetry(); ok && at-r.now() < step {
+		step = max(0, at-r.now())
+	}
+	wctx, cancel := context.WithTimeout(ctx, settle)
+	defer cancel()
+	before := r.activity()
+	err = r.clk.Advance(step).Wait(wctx)
+	if err == nil {
+		err = r.quiesce(wctx)
+	}
+	if err != nil {
+		return false, fmt.Errorf("advance: consequences of %s did not finish: %w", stamp(r.now()), err)
+	}
+	busy = r.activity() != before
+	if busy && r.reconnecting() {
+		// A close the timer caused may still be on its way to a client
+		// that reconnects: let it land, so that the client notices it at
+		// this instant.
+		r.waitUntil(ctx, stepQuiet, func() (bool, string) { return false, "" })
+	}
+	r.observe(ctx)
+	r.retryDue(ctx)
+	return busy, nil
+}
+
+// reconnecting reports whether some client reconnects by itself and is
+// connected: whether when it notices a close matters.
+func (r *run) reconnecting() bool {
+	for _, p := range r.players {
+		if p.reconnect && p.open {
+			return true
+		}
+	}
+	return false
 }
 
 // quiesce waits until no health probe or Socket.IO ping is out, leaving
@@ -259,7 +342,7 @@ func (r *run) quiesce(ctx context.Context) error {
 			return err
 		}
 	}
-	return r.waitUntil(ctx, func() (bool, string) {
+	return r.waitUntil(ctx, 0, func() (bool, string) {
 		for _, ln := range r.lab.Nodes() {
 			n := ln.InProcess() // only the lab's own nodes run on the mock clock
 			if n != nil && !r.hung[n.Name()] && n.Listening() && n.AwaitingPongs() > 0 {
@@ -270,21 +353,42 @@ func (r *run) quiesce(ctx context.Context) error {
 	})
 }
 
+// quietFor is how long, in wall time, the lab must show no activity at
+// all (no event, no frame received by a client, no connection ending)
+// before an expectation that has not held is a failure. Virtual time does
+// not move during the wait, so in a lab that is all in-process nothing
+// more is coming once everything in flight has landed: a failing
+// expectation costs this much, not settle.
+const quietFor = 250 * time.Millisecond
+
+// stepQuiet is the shorter quiet allowed, between two timers of a window
+// of virtual time, for what the first timer caused to land.
+const stepQuiet = 50 * time.Millisecond
+
 // waitUntil re-checks cond whenever an event arrives (and every few
-// milliseconds, for client-side changes) until it holds or ctx ends.
-func (r *run) waitUntil(ctx context.Context, cond func() (bool, string)) error {
+// milliseconds, for client-side changes) until it holds or ctx ends; with
+// a quiet period, also until the lab has been quiet that long.
+func (r *run) waitUntil(ctx context.Context, quiet time.Duration, cond func() (bool, string)) error {
 	tick := time.NewTicker(2 * time.Millisecond)
 	defer tick.Stop()
+	last, since := r.activity(), time.Now()
 	for {
 		r.drain()
 		ok, observed := cond()
 		if ok {
 			return nil
 		}
+		if quiet > 0 {
+			if a := r.activity(); a != last {
+				last, since = a, time.Now()
+			} else if time.Since(since) >= quiet {
+				return &expectError{want: "timed out", observed: observed}
+			}
+		}
 		select {
 		case e, open := <-r.sub.C():
 			if open {
-				r.log = append(r.log, e)
+				r.logEvent(e)
 			}
 		case <-tick.C:
 		case <-ctx.Done():
@@ -293,12 +397,43 @@ func (r *run) waitUntil(ctx context.Context, cond func() (bool, string)) error {
 	}
 }
 
+// activity sums what can change while the lab is busy: events, frames
+// received by clients, connections that ended.
+func (r *run) activity() int {
+	r.drain()
+	n := len(r.log) - r.checks // a health check alone changes nothing
+	for _, p := range r.players {
+		if p.c == nil {
+			continue
+		}
+		n += p.c.Pending() + p.taken
+		select {
+		case <-p.c.Done():
+			n++
+		default:
+		}
+	}
+	return n
+}
+
 // expect waits (wall-bounded) for cond and turns a timeout into a failed
-// expectation that says what was wanted and what was seen.
+// expectation that says what was wanted and what was seen. It is for
+// what an action waits for (a connection registered, an answer): it
+// allows settle.
 func (r *run) expect(ctx context.Context, want string, cond func() (bool, string)) error {
+	return r.await(ctx, want, 0, cond)
+}
+
+// check is expect for an expectation step: it fails once the lab has been
+// quiet for quietFor without cond holding, in well under a second.
+func (r *run) check(ctx context.Context, want string, cond func() (bool, string)) error {
+	return r.await(ctx, want, quietFor, cond)
+}
+
+func (r *run) await(ctx context.Context, want string, quiet time.Duration, cond func() (bool, string)) error {
 	wctx, cancel := context.WithTimeout(ctx, settle)
 	defer cancel()
-	if err := r.waitUntil(wctx, cond); err != nil {
+	if err := r.waitUntil(wctx, quiet, cond); err != nil {
 		var ee *expectError
 		if errors.As(err, &ee) {
 			return &expectError{want: want, observed: ee.observed}

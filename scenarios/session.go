@@ -3,6 +3,8 @@ package scenarios
 import (
 	"context"
 	"fmt"
+	"reflect"
+	"strings"
 	"time"
 
 	"github.com/wslab/wslab/lab"
@@ -29,10 +31,22 @@ func NewSession(ctx context.Context, name string, shape Shape, seed uint64) (*Se
 }
 
 // Step runs one step, as a line of a scenario file would: kind is the
-// step's name (see StepNames) and args its arguments' type from the step
-// table, e.g. Step(ctx, "connect", ConnectArgs{Client: "alice"}). A
-// misuse of the mock clock fails the step too.
+// step's name (see Steps) and args a value of its argument type (StepInfo.Arg),
+// e.g. Step(ctx, "connect", ConnectArgs{Client: "alice"}), checked as a
+// file's step is. A misuse of the mock clock fails the step too.
 func (s *Session) Step(ctx context.Context, kind string, args any) error {
+	d, ok := stepByName(kind)
+	if !ok {
+		return fmt.Errorf("unknown step %q (steps: %s)", kind, strings.Join(StepNames(), ", "))
+	}
+	if reflect.TypeOf(args) != d.arg {
+		return fmt.Errorf("%s takes a %s, got %T", kind, d.arg, args)
+	}
+	if d.check != nil { // the same checks as a file's
+		if msg := d.check(args); msg != "" {
+			return fmt.Errorf("%s: %s", kind, msg)
+		}
+	}
 	return s.r.runStep(ctx, Step{Kind: kind, Args: args})
 }
 
@@ -41,6 +55,11 @@ func (s *Session) Now() time.Duration { return s.r.now() }
 
 // Transcript is what happened so far, in virtual time.
 func (s *Session) Transcript() []string { return s.r.out }
+
+// Clients is what each client went through so far, as a run's summary
+// says it: closes with codes, time disconnected, reconnect attempts,
+// chat messages lost or duplicated.
+func (s *Session) Clients(ctx context.Context) []ClientSummary { return s.r.summarize(ctx) }
 
 // Lab is the lab under test, for anything the steps do not cover.
 func (s *Session) Lab() *lab.Lab { return s.r.lab }
@@ -61,5 +80,9 @@ func (r *run) runStep(ctx context.Context, st Step) (err error) {
 			err = fmt.Errorf("clock: %s", e)
 		}
 	}()
-	return r.step(ctx, st)
+	if err := r.step(ctx, st); err != nil {
+		return err
+	}
+	r.observe(ctx)
+	return nil
 }

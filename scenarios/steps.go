@@ -16,126 +16,53 @@ import (
 
 // step runs one step, adding its transcript lines.
 func (r *run) step(ctx context.Context, st Step) error {
-	switch a := st.Args.(type) {
-	case ConnectArgs:
-		return r.connect(ctx, a)
-	case UsernameArgs:
-		return r.setUsername(ctx, a)
-	case SendArgs:
-		return r.send(ctx, a)
-	case DisconnectArgs:
-		return r.disconnect(ctx, a)
-	case config.Duration:
-		r.say("advance %s", time.Duration(a))
-		return r.advance(ctx, time.Duration(a))
-	case config.Config:
-		return r.reloadStep(a)
-	case SlowArgs:
-		return r.fault(ctx, "slow", a.Node, time.Duration(a.Delay))
-	case map[string]int:
-		return r.expectSpread(ctx, a)
-	case ExpectMessageArgs:
-		return r.expectMessage(ctx, a)
-	case ExpectOpenArgs:
-		return r.expectOpen(ctx, a)
-	case ExpectClosedArgs:
-		return r.expectClosed(ctx, a)
-	case ExpectEventArgs:
-		return r.expectEvent(ctx, a)
-	case ExpectRejectedArgs:
-		return r.expectRejected(a)
-	case string:
-		switch st.Kind {
-		case "redis":
-			return r.redis(ctx, a)
-		case "remove_node":
-			r.say("remove %s from the server group", a)
-			return r.lab.RemoveNode(a)
-		}
-		return r.fault(ctx, st.Kind, a, 0)
-	case AddNodeArgs:
-		return r.addNode(ctx, a)
-	case ReloadYAMLArgs:
-		gen, err := r.lab.Balancer.ReloadYAML([]byte(a))
-		return r.reloaded(gen, err)
+	d, ok := stepByName(st.Kind)
+	if !ok {
+		return fmt.Errorf("unknown step %q (steps: %s)", st.Kind, strings.Join(StepNames(), ", "))
 	}
-	return fmt.Errorf("step %q is not implemented", st.Kind)
+	return d.run(r, ctx, st.Args)
 }
 
 func (r *run) connect(ctx context.Context, a ConnectArgs) error {
-	if p, ok := r.players[a.Client]; ok && p.c != nil {
+	p, seen := r.players[a.Client]
+	if seen && p.open {
 		select {
 		case <-p.c.Done():
-			p.stopHeartbeat()
+			r.ended(p, false)
 		default:
 			return fmt.Errorf("client %q is still connected; disconnect it first", a.Client)
 		}
 	}
-	via := a.Via
-	if via == "" {
-		via = "balancer"
+	if !seen {
+		p = &player{name: a.Client, received: map[string]int{}, down: -1, rng: clientRand(r.seed, a.Client)}
 	}
-	url := ""
-	if via == "balancer" {
-		url = r.lab.Balancer.URL()
-	} else if n := r.lab.Node(via); n != nil {
-		url = n.URL()
-	} else {
-		return fmt.Errorf("via %q: no such node (use balancer or a node name)", via)
+	p.via, p.transport, p.heartbeat, p.reconnect = a.Via, a.Transport, time.Duration(a.Heartbeat), a.Reconnect
+	p.retryAt = -1 // a connect step is the client's own (re)connection
+	if p.via == "" {
+		p.via = "balancer"
 	}
-	tr := client.SocketIO
-	if a.Transport == "ws" {
-		tr = client.JSON
+	if p.transport == "" {
+		p.transport = string(client.SocketIO)
 	}
-	from := r.logLen()
-	dctx, cancel := context.WithTimeout(ctx, settle)
-	defer cancel()
-	c, err := client.Dial(dctx, client.Options{URL: url, Transport: tr})
-	if err != nil {
-		return fmt.Errorf("connect %s via %s: %w", a.Client, via, err)
-	}
-	p := &player{name: a.Client, c: c, via: via, node: c.Node(), seenFrom: from}
-	source := "balancer"
-	if via != "balancer" {
-		source = via
-	}
-	// Which tunnel (or session) is this client's? The one opened from its
-	// address.
-	err = r.expect(ctx, "the connection is registered", func() (bool, string) {
-		e, ok := r.findEvent(from, func(e events.Event) bool {
-			return e.Kind == events.ConnOpened && e.Source == source && e.Client == c.LocalAddr
-		})
-		p.conn, p.gen = e.Conn, e.Generation
-		return ok, "no conn.opened event from " + c.LocalAddr
-	})
-	if err == nil { // all of the greeting has crossed every hop
-		err = r.expect(ctx, "the welcome message", func() (bool, string) { return c.Pending() >= 2, fmt.Sprintf("%d events", c.Pending()) })
-	}
-	if err != nil {
-		c.CloseNow()
+	if err := r.dial(ctx, p); err != nil {
 		return err
 	}
-	if _, seen := r.players[a.Client]; !seen {
+	if !seen {
 		r.order = append(r.order, a.Client)
+		r.players[a.Client] = p
 	}
-	r.players[a.Client] = p
-	detail := string(tr)
-	if a.Heartbeat > 0 {
-		detail += ", heartbeat " + time.Duration(a.Heartbeat).String()
-		bctx, stop := context.WithCancel(context.Background())
-		p.stopBeat = stop
-		p.beat = r.clk.TickerFunc(bctx, time.Duration(a.Heartbeat), func() error {
-			pctx, cancel := context.WithTimeout(bctx, settle)
-			defer cancel()
-			c.Ping(pctx) // returns once the pong is back: both ways stamped now
-			return nil
-		}, "scenario", "heartbeat")
+	detail := p.transport
+	if p.heartbeat > 0 {
+		detail += ", heartbeat " + p.heartbeat.String()
+	}
+	if p.reconnect {
+		detail += ", reconnects"
 	}
 	gen := ""
-	if via == "balancer" {
+	if p.via == "balancer" {
 		gen = fmt.Sprintf(", generation %d", p.gen)
 	}
-	r.say("connect %s via %s (%s) → %s%s", a.Client, via, detail, p.node, gen)
+	r.say("connect %s via %s (%s) → %s%s", a.Client, p.via, detail, p.node, gen)
 	return nil
 }
 
@@ -148,30 +75,69 @@ func (r *run) setUsername(ctx context.Context, a UsernameArgs) error {
 	if err := p.c.Emit(ctx, "set_username", a.Name); err != nil {
 		return fmt.Errorf("%s: %w", a.Client, err)
 	}
-	return r.takeMessage(ctx, p, "Your username is set to "+a.Name, false)
+	if err := r.takeMessage(ctx, p, "Your username is set to "+a.Name, false); err != nil {
+		return err
+	}
+	p.username = a.Name
+	return nil
 }
 
 // send emits a message and waits until the sender got its answer (the
-// broadcast, or a warning), so the bytes have crossed before time moves.
+// broadcast, or a warning) and a broadcast has reached every connected
+// client, so the bytes have crossed before time moves: a copy still in
+// flight when virtual time runs would count as traffic at a later instant.
+// A client that never gets it does not fail the step (the summary counts
+// it lost).
 func (r *run) send(ctx context.Context, a SendArgs) error {
 	p, err := r.player(a.Client)
 	if err != nil {
 		return err
 	}
+	text := p.username + ": " + a.Text
+	had := map[*player]int{}
+	for _, q := range r.players {
+		if q.open {
+			q.pull()
+			had[q] = q.received[text]
+		}
+	}
 	before := p.c.Pending()
 	r.say("%s sends %q", a.Client, a.Text)
+	if p.username != "" { // what everyone in the room should receive
+		r.seq++
+		r.sent = append(r.sent, sent{text: text, seq: r.seq})
+	}
 	if err := p.c.Emit(ctx, "message", a.Text); err != nil {
 		return fmt.Errorf("%s: %w", a.Client, err)
 	}
-	return r.expect(ctx, a.Client+" gets an answer to its message", func() (bool, string) {
+	if err := r.expect(ctx, a.Client+" gets an answer to its message", func() (bool, string) {
 		return p.c.Pending() > before, "nothing came back"
+	}); err != nil {
+		return err
+	}
+	if p.pull(); p.username == "" || p.received[text] == had[p] {
+		return nil // refused: nobody gets it
+	}
+	wctx, cancel := context.WithTimeout(ctx, settle)
+	defer cancel()
+	r.waitUntil(wctx, quietFor, func() (bool, string) {
+		for q, n := range had {
+			if q.pull(); q.open && q.received[text] == n {
+				return false, ""
+			}
+		}
+		return true, ""
 	})
+	return nil
 }
 
 func (r *run) disconnect(ctx context.Context, a DisconnectArgs) error {
 	p, err := r.player(a.Client)
 	if err != nil {
 		return err
+	}
+	if !p.open {
+		return fmt.Errorf("client %q is not connected", a.Client)
 	}
 	p.stopHeartbeat()
 	how := "leaves"
@@ -181,6 +147,7 @@ func (r *run) disconnect(ctx context.Context, a DisconnectArgs) error {
 	} else {
 		p.c.Close()
 	}
+	r.ended(p, true)
 	r.say("%s %s", a.Client, how)
 	return r.expect(ctx, a.Client+"'s connection closed", func() (bool, string) {
 		_, ok := r.closeReason(p)
@@ -188,24 +155,54 @@ func (r *run) disconnect(ctx context.Context, a DisconnectArgs) error {
 	})
 }
 
-// takeMessage consumes messages of p up to text; with a within, virtual
-// time is allowed to run that long first.
-func (r *run) takeMessage(ctx context.Context, p *player, text string, quiet bool) error {
-	wctx, cancel := context.WithTimeout(ctx, settle)
-	defer cancel()
+// takeMessage consumes messages of p up to text. An expectation (check)
+// fails as soon as the lab is quiet; an action allows settle.
+func (r *run) takeMessage(ctx context.Context, p *player, text string, expectation bool) error {
 	var seen []string
-	for {
-		got, err := p.c.NextMessage(wctx)
-		if err != nil {
-			return &expectError{want: fmt.Sprintf("%s receives %q", p.name, text), observed: fmt.Sprintf("received %q, then %v", seen, err)}
-		}
-		if got == text {
-			if !quiet {
-				r.say("%s receives %q", p.name, text)
+	cond := func() (bool, string) {
+		p.pull()
+		for i, got := range p.inbox {
+			if got == text {
+				seen = append(seen, p.inbox[:i]...)
+				p.inbox = p.inbox[i+1:]
+				return true, ""
 			}
-			return nil
 		}
-		seen = append(seen, got)
+		obs := fmt.Sprintf("received %q", append(seen, p.inbox...))
+		select {
+		case <-p.c.Done():
+			obs += fmt.Sprintf(", then the connection closed: %v", p.c.Err())
+		default:
+		}
+		return false, obs
+	}
+	want := fmt.Sprintf("%s receives %q", p.name, text)
+	wait := r.expect
+	if expectation {
+		wait = r.check
+	}
+	if err := wait(ctx, want, cond); err != nil {
+		return err
+	}
+	r.say("%s receives %q", p.name, text)
+	return nil
+}
+
+// pull moves the events queued on p's client into its inbox, without
+// waiting.
+func (p *player) pull() {
+	done, cancel := context.WithCancel(context.Background())
+	cancel()
+	for {
+		ev, err := p.c.Next(done)
+		if err != nil {
+			return
+		}
+		p.taken++
+		if ev.Name == "message" {
+			p.inbox = append(p.inbox, ev.Text)
+			p.received[ev.Text]++
+		}
 	}
 }
 
@@ -214,18 +211,57 @@ func (r *run) expectMessage(ctx context.Context, a ExpectMessageArgs) error {
 	if err != nil {
 		return err
 	}
-	if a.Within > 0 {
-		if err := r.advance(ctx, time.Duration(a.Within)); err != nil {
+	found := func() (bool, string) {
+		p.pull()
+		if slices.Contains(p.inbox, a.Text) {
+			return true, ""
+		}
+		return false, fmt.Sprintf("received %q", p.inbox)
+	}
+	if err := r.within(ctx, time.Duration(a.Within), fmt.Sprintf("%s receives %q", p.name, a.Text), found); err != nil {
+		return err
+	}
+	return r.takeMessage(ctx, p, a.Text, true)
+}
+
+// within waits for cond: at once when window is 0, else letting virtual
+// time run, one timer at a time, up to window. It ends at the instant
+// cond holds: the transcript says when it happened.
+func (r *run) within(ctx context.Context, window time.Duration, want string, cond func() (bool, string)) error {
+	if window <= 0 {
+		return r.check(ctx, want, cond)
+	}
+	end := r.now() + window
+	// What earlier steps left in flight lands first; after that, what a
+	// timer causes has landed when advanceOnce returns.
+	if r.waitUntil(ctx, quietFor, cond) == nil {
+		return nil
+	}
+	for r.now() < end {
+		busy, err := r.advanceOnce(ctx, end-r.now())
+		if err != nil {
 			return err
 		}
+		if busy { // what the timer caused may still be crossing sockets
+			if r.waitUntil(ctx, stepQuiet, cond) == nil {
+				return nil
+			}
+		} else if ok, _ := cond(); ok {
+			return nil
+		}
 	}
-	return r.takeMessage(ctx, p, a.Text, false)
+	// At the window's end, what its last timer caused lands (a drain's
+	// close frame crosses the event loop after the timer returns).
+	return r.check(ctx, fmt.Sprintf("%s within %s", want, window), cond)
 }
 
 func (r *run) expectOpen(ctx context.Context, a ExpectOpenArgs) error {
 	p, err := r.player(a.Client)
 	if err != nil {
 		return err
+	}
+	if !p.open {
+		return &expectError{want: a.Client + " is open", observed: r.lastClose(p)}
 	}
 	if reason, closed := r.closeReason(p); closed {
 		return &expectError{want: a.Client + " is open", observed: "closed: " + reason}
@@ -245,39 +281,111 @@ func (r *run) expectOpen(ctx context.Context, a ExpectOpenArgs) error {
 	return nil
 }
 
+// lastClose describes p's last close, for a failed expectation.
+func (r *run) lastClose(p *player) string {
+	if len(p.closes) == 0 {
+		return "not connected"
+	}
+	c := p.closes[len(p.closes)-1]
+	s := fmt.Sprintf("closed at %s with %d", stamp(c.at), c.code)
+	if reason, ok := r.reasonOf(c); ok {
+		s += " (" + reason + ")"
+	}
+	return s
+}
+
+// expectClosed waits until the client's connection has ended — the one
+// open when the step starts, or else the last one — and checks the close
+// code it saw and the reason the lab gave.
 func (r *run) expectClosed(ctx context.Context, a ExpectClosedArgs) error {
 	p, err := r.player(a.Client)
 	if err != nil {
 		return err
 	}
-	var reason string
-	err = r.expect(ctx, fmt.Sprintf("%s closed (%s)", a.Client, a.Reason), func() (bool, string) {
-		var ok bool
-		reason, ok = r.closeReason(p)
-		if !ok {
-			return false, "still open"
+	want := a.Client + " closed"
+	if a.Code != 0 {
+		want += fmt.Sprintf(" with %d", a.Code)
+	}
+	if a.Reason != "" {
+		want += " (" + a.Reason + ")"
+	}
+	c := p.c
+	err = r.within(ctx, time.Duration(a.Within), want, func() (bool, string) {
+		if p.open && p.c == c {
+			select {
+			case <-c.Done():
+				r.ended(p, false)
+			default:
+				return false, "still open"
+			}
 		}
-		return a.Reason == "" || balancer.ReasonMatches(reason, a.Reason), "closed for another reason: " + reason
+		return true, ""
 	})
 	if err != nil {
 		return err
 	}
-	if err := r.expect(ctx, a.Client+" sees its connection end", func() (bool, string) {
-		select {
-		case <-p.c.Done():
-			return true, ""
-		default:
-			return false, "the client's socket is still open"
-		}
+	rec := p.closes[len(p.closes)-1]
+	var reason string
+	if err := r.expect(ctx, want, func() (bool, string) {
+		var ok bool
+		reason, ok = r.reasonOf(rec)
+		return ok, "the lab reported no close of " + rec.conn
 	}); err != nil {
 		return err
 	}
-	p.stopHeartbeat()
-	by := "balancer"
-	if p.via != "balancer" {
-		by = p.via
+	if a.Code != 0 && rec.code != a.Code {
+		return &expectError{want: want, observed: fmt.Sprintf("closed with %d (%s)", rec.code, reason)}
 	}
-	r.say("%s closed %s (%s)", by, a.Client, reason)
+	if a.Reason != "" && !balancer.ReasonMatches(reason, a.Reason) {
+		return &expectError{want: want, observed: fmt.Sprintf("closed for another reason: %s (%d)", reason, rec.code)}
+	}
+	if a.Reason == "" { // what the client saw; who closed first may race (a goodbye both ways)
+		r.say("%s closed: %d", a.Client, rec.code)
+		return nil
+	}
+	by := "balancer"
+	if rec.via != "balancer" {
+		by = rec.via
+	}
+	r.say("%s closed: %d (%s: %s)", a.Client, rec.code, by, reason)
+	return nil
+}
+
+// expectReconnected waits until a client that reconnects by itself is
+// connected again after its last close.
+func (r *run) expectReconnected(ctx context.Context, a ExpectReconnectedArgs) error {
+	p, err := r.player(a.Client)
+	if err != nil {
+		return err
+	}
+	if !p.reconnect {
+		return fmt.Errorf("%s does not reconnect by itself: connect it with reconnect: true", a.Client)
+	}
+	want := a.Client + " reconnected"
+	if a.Node != "" {
+		want += " to " + a.Node
+	}
+	err = r.within(ctx, time.Duration(a.Within), want, func() (bool, string) {
+		if p.open && p.reconnects > p.backSeen {
+			return true, ""
+		}
+		if p.open {
+			return false, "still on its first connection (no close seen)"
+		}
+		if p.retryAt >= 0 {
+			return false, fmt.Sprintf("disconnected; %d attempts so far, the next at %s", p.attempts, stamp(p.retryAt))
+		}
+		return false, "disconnected"
+	})
+	if err != nil {
+		return err
+	}
+	p.backSeen = p.reconnects
+	if a.Node != "" && p.node != a.Node {
+		return &expectError{want: want, observed: "on " + p.node}
+	}
+	last := p.closes[len(p.closes)-1]
+	r.say("%s is back on %s (%s, %.3fs after its close)", a.Client, p.node, plural(p.attempts, "attempt"), (r.now() - last.at).Seconds())
 	return nil
 }
 
@@ -287,7 +395,7 @@ func (r *run) expectSpread(ctx context.Context, want map[string]int) error {
 	for _, n := range names {
 		parts = append(parts, fmt.Sprintf("%s=%d", n, want[n]))
 	}
-	err := r.expect(ctx, "spread "+strings.Join(parts, " "), func() (bool, string) {
+	err := r.check(ctx, "spread "+strings.Join(parts, " "), func() (bool, string) {
 		got := map[string]int64{}
 		for _, b := range r.lab.Balancer.Status().Backends {
 			got[b.Name] = b.Active
@@ -312,7 +420,7 @@ func (r *run) expectEvent(ctx context.Context, a ExpectEventArgs) error {
 			(a.Backend == "" || e.Backend == a.Backend) && (a.Reason == "" || e.Reason == a.Reason) &&
 			(a.Detail == "" || strings.Contains(e.Detail, a.Detail))
 	}
-	err := r.expect(ctx, "event "+describe(a), func() (bool, string) {
+	err := r.check(ctx, "event "+describe(a), func() (bool, string) {
 		_, ok := r.findEvent(0, match)
 		return ok, r.lastOfKind(a.Kind)
 	})
@@ -405,6 +513,9 @@ func (r *run) fault(ctx context.Context, kind, name string, d time.Duration) err
 	} else {
 		r.say("%s %s", kind, name)
 	}
+	if err == nil && (kind == "kill" || kind == "stop" || kind == "restart") {
+		err = r.awaitNode(ctx, name) // its clients know when the step ends
+	}
 	return err
 }
 
@@ -432,4 +543,12 @@ func (r *run) redis(ctx context.Context, state string) error {
 		return r.lab.RedisUpEmpty()
 	}
 	return r.lab.RedisUp()
+}
+
+// plural is "1 attempt", "2 attempts".
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
 }

@@ -24,9 +24,13 @@ func newScenarioCmd() *cobra.Command {
 (connect, send, advance virtual time, reload, kill/stop/hang/slow/start a
 node, cut Redis, add/remove a node) and expectations (a message arrives, a
 connection is open or closed with a reason, the spread of connections, an
-event, a rejected reload). It runs against a real lab over real sockets,
-but on a mock clock: minutes of idle timeouts and drains take milliseconds,
-and the same seed gives the same transcript every time.`,
+event, a rejected reload) — first of all what the clients saw: the close
+code a browser would report, a reconnect, a message. It runs against a
+real lab over real sockets, but on a mock clock: minutes of idle timeouts
+and drains take milliseconds, and the same seed gives the same transcript
+every time. Every run ends with what each client went through: its closes
+with their codes, the time it was disconnected, its reconnect attempts,
+and the chat messages it lost or got twice.`,
 	}
 	needSubcommand(cmd)
 	cmd.AddCommand(newScenarioListCmd(), newScenarioShowCmd(), newScenarioRunCmd())
@@ -110,6 +114,11 @@ func newScenarioRunCmd() *cobra.Command {
 					fmt.Fprintln(out, res.Summary())
 					if !res.Passed {
 						fmt.Fprintf(out, "  %s\n", res.Failure)
+					}
+					if !verbose { // --verbose printed them with the transcript
+						for _, c := range res.Clients {
+							fmt.Fprintf(out, "  client %s\n", c)
+						}
 					}
 				}
 			}

@@ -41,12 +41,39 @@ func TestScenarioRunAllBuiltins(t *testing.T) {
 	}
 }
 
+// TestScenarioRunEndsWithWhatEachClientSaw: after its verdict, a run
+// prints per client the closes with their codes, the time disconnected and
+// the reconnect attempts; --json carries the same.
+func TestScenarioRunEndsWithWhatEachClientSaw(t *testing.T) {
+	out, code := runOnce(t, "scenario", "run", "node-failure")
+	want := "  client alice: closes 1006 at +0.000s; disconnected 1.197s; reconnect attempts 1 (1 connected); messages lost 0, duplicated 0\n" +
+		"  client bob: closes none; disconnected 0.000s; reconnect attempts 0; messages lost 0, duplicated 0\n"
+	if code != 0 || !strings.Contains(out, want) {
+		t.Fatalf("exit %d:\n%s\nwant it to contain:\n%s", code, out, want)
+	}
+	out, code = runOnce(t, "scenario", "run", "--json", "node-failure")
+	var results []struct {
+		Clients []struct {
+			Client       string
+			Closes       []struct{ Code int }
+			Disconnected int64 `json:"disconnected_ns"`
+			Attempts     int   `json:"reconnect_attempts"`
+		}
+	}
+	if code != 0 || json.Unmarshal([]byte(out), &results) != nil || len(results[0].Clients) != 2 {
+		t.Fatalf("--json: exit %d:\n%s", code, out)
+	}
+	if a := results[0].Clients[0]; a.Client != "alice" || len(a.Closes) != 1 || a.Closes[0].Code != 1006 || a.Disconnected != 1197e6 || a.Attempts != 1 {
+		t.Fatalf("--json: alice is %+v, want one 1006 close, 1.197 s disconnected, 1 attempt", a)
+	}
+}
+
 func TestScenarioFailureExits1AndMalformedExits2(t *testing.T) {
 	dir := t.TempDir()
 	wrong := filepath.Join(dir, "wrong.yaml")
 	writeFile(t, wrong, "name: wrong\nlab: {nodes: 1}\nsteps:\n  - connect: {client: alice, transport: ws}\n  - advance: 61s\n  - expect_open: {client: alice}\n")
 	out, code := runOnce(t, "scenario", "run", wrong)
-	if code != 1 || !strings.Contains(out, "FAIL wrong") || !strings.Contains(out, "step 3 (expect_open, line 6) at +61.000s: alice is open; observed: closed: idle_timeout") {
+	if code != 1 || !strings.Contains(out, "FAIL wrong") || !strings.Contains(out, "step 3 (expect_open, line 6) at +61.000s: alice is open; observed: closed at +60.000s with 1006 (idle_timeout)") {
 		t.Fatalf("exit %d:\n%s", code, out)
 	}
 	out, code = runOnce(t, "scenario", "run", "--json", wrong)
@@ -54,7 +81,7 @@ func TestScenarioFailureExits1AndMalformedExits2(t *testing.T) {
 		Passed  bool
 		Failure struct{ Observed string }
 	}
-	if code != 1 || json.Unmarshal([]byte(out), &results) != nil || results[0].Passed || results[0].Failure.Observed != "closed: idle_timeout" {
+	if code != 1 || json.Unmarshal([]byte(out), &results) != nil || results[0].Passed || results[0].Failure.Observed != "closed at +60.000s with 1006 (idle_timeout)" {
 		t.Fatalf("--json: exit %d:\n%s", code, out)
 	}
 	bad := filepath.Join(dir, "bad.yaml")

@@ -67,41 +67,97 @@ func (d *Driver) Lab() *lab.Lab { return d.s.Lab() }
 // Transcript is what happened so far, in virtual time.
 func (d *Driver) Transcript() []string { return d.s.Transcript() }
 
-// Connect connects a client (see scenarios.ConnectArgs).
+// Clients is what each client went through so far (the summary a
+// scenario run ends with).
+func (d *Driver) Clients() []scenarios.ClientSummary { return d.s.Clients(context.Background()) }
+
+// The methods below are the steps of a scenario file, one for one (a test
+// walks the step table): each takes what the step takes in YAML, as the
+// step's argument type, and runs it as the file would.
+
+// Connect connects a client (connect).
 func (d *Driver) Connect(a scenarios.ConnectArgs) { d.t.Helper(); d.Do("connect", a) }
 
-// SetUsername sets a client's username and waits for the confirmation.
-func (d *Driver) SetUsername(client, name string) {
-	d.t.Helper()
-	d.Do("set_username", scenarios.UsernameArgs{Client: client, Name: name})
-}
+// SetUsername sets a client's username and waits for the confirmation
+// (set_username).
+func (d *Driver) SetUsername(a scenarios.UsernameArgs) { d.t.Helper(); d.Do("set_username", a) }
 
-// Send sends a chat message.
-func (d *Driver) Send(client, text string) {
-	d.t.Helper()
-	d.Do("send", scenarios.SendArgs{Client: client, Text: text})
-}
+// Send sends a chat message and waits for the sender's answer (send).
+func (d *Driver) Send(a scenarios.SendArgs) { d.t.Helper(); d.Do("send", a) }
 
-// Advance moves virtual time forward.
+// Disconnect makes a client leave, or drop its connection (disconnect).
+func (d *Driver) Disconnect(a scenarios.DisconnectArgs) { d.t.Helper(); d.Do("disconnect", a) }
+
+// Advance moves virtual time forward (advance).
 func (d *Driver) Advance(dur time.Duration) { d.t.Helper(); d.Do("advance", config.Duration(dur)) }
 
-// Fault injects kill, stop, hang, start or restart into a node.
-func (d *Driver) Fault(kind, node string) { d.t.Helper(); d.Do(kind, node) }
+// Reload applies a whole balancer config (reload).
+func (d *Driver) Reload(cfg config.Config) { d.t.Helper(); d.Do("reload", cfg) }
 
-// ExpectMessage waits for a client to receive text.
-func (d *Driver) ExpectMessage(client, text string) {
+// ReloadYAML applies config text, checked as a file would be (reload_yaml).
+func (d *Driver) ReloadYAML(text string) {
 	d.t.Helper()
-	d.Do("expect_message", scenarios.ExpectMessageArgs{Client: client, Text: text})
+	d.Do("reload_yaml", scenarios.ReloadYAMLArgs(text))
 }
 
-// ExpectOpen checks a client's connection is open.
-func (d *Driver) ExpectOpen(client string) {
+// Kill crashes a node (kill).
+func (d *Driver) Kill(node string) { d.t.Helper(); d.Do("kill", node) }
+
+// Stop stops a node gracefully (stop).
+func (d *Driver) Stop(node string) { d.t.Helper(); d.Do("stop", node) }
+
+// Hang freezes a node (hang).
+func (d *Driver) Hang(node string) { d.t.Helper(); d.Do("hang", node) }
+
+// Start starts a stopped, killed or hung node again (start).
+func (d *Driver) Start(node string) { d.t.Helper(); d.Do("start", node) }
+
+// Restart stops a node and starts it again (restart).
+func (d *Driver) Restart(node string) { d.t.Helper(); d.Do("restart", node) }
+
+// Slow delays what a node sends (slow).
+func (d *Driver) Slow(a scenarios.SlowArgs) { d.t.Helper(); d.Do("slow", a) }
+
+// Redis cuts Redis (down), brings it back (up) or back empty (up_empty).
+func (d *Driver) Redis(state string) { d.t.Helper(); d.Do("redis", state) }
+
+// AddNode starts one more node, in the server group unless Join is false
+// (add_node).
+func (d *Driver) AddNode(a scenarios.AddNodeArgs) { d.t.Helper(); d.Do("add_node", a) }
+
+// RemoveNode takes a node out of the server group: it drains (remove_node).
+func (d *Driver) RemoveNode(node string) { d.t.Helper(); d.Do("remove_node", node) }
+
+// ExpectMessage checks a client receives a message, within a window of
+// virtual time if given (expect_message).
+func (d *Driver) ExpectMessage(a scenarios.ExpectMessageArgs) {
 	d.t.Helper()
-	d.Do("expect_open", scenarios.ExpectOpenArgs{Client: client})
+	d.Do("expect_message", a)
 }
 
-// ExpectClosed waits for a client's connection to close for reason.
-func (d *Driver) ExpectClosed(client, reason string) {
+// ExpectOpen checks a client's connection is open, on a node and under a
+// config generation if given (expect_open).
+func (d *Driver) ExpectOpen(a scenarios.ExpectOpenArgs) { d.t.Helper(); d.Do("expect_open", a) }
+
+// ExpectClosed checks a client's connection ended as given (expect_closed).
+func (d *Driver) ExpectClosed(a scenarios.ExpectClosedArgs) { d.t.Helper(); d.Do("expect_closed", a) }
+
+// ExpectReconnected checks a client that reconnects by itself is back
+// (expect_reconnected).
+func (d *Driver) ExpectReconnected(a scenarios.ExpectReconnectedArgs) {
 	d.t.Helper()
-	d.Do("expect_closed", scenarios.ExpectClosedArgs{Client: client, Reason: reason})
+	d.Do("expect_reconnected", a)
+}
+
+// ExpectSpread checks the open connections per node (expect_spread).
+func (d *Driver) ExpectSpread(want map[string]int) { d.t.Helper(); d.Do("expect_spread", want) }
+
+// ExpectEvent checks an event of the lab matches (expect_event).
+func (d *Driver) ExpectEvent(a scenarios.ExpectEventArgs) { d.t.Helper(); d.Do("expect_event", a) }
+
+// ExpectReloadRejected checks the last reload was rejected
+// (expect_reload_rejected).
+func (d *Driver) ExpectReloadRejected(a scenarios.ExpectRejectedArgs) {
+	d.t.Helper()
+	d.Do("expect_reload_rejected", a)
 }

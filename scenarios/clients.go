@@ -1,0 +1,417 @@
+package scenarios
+
+import (
+	"context"
+	"fmt"
+	"hash/fnv"
+	"math"
+	"math/rand/v2"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/wslab/wslab/events"
+	"github.com/wslab/wslab/node/client"
+)
+
+// Reconnection as socket.io-client's Manager does it by default:
+// reconnectionDelay 1 s, doubling per attempt up to reconnectionDelayMax
+// 5 s, randomizationFactor 0.5 — here drawn from the scenario's seed and
+// the client's name, on the virtual clock, so a run repeats exactly.
+const (
+	reconnectDelay    = time.Second
+	reconnectDelayMax = 5 * time.Second
+	reconnectJitter   = 0.5
+)
+
+// backoff is the delay before reconnect attempt n (0-based), as
+// socket.io-client's Backoff.duration computes it.
+func (p *player) backoff() time.Duration {
+	ms := float64(reconnectDelay.Milliseconds()) * math.Pow(2, float64(p.attempt))
+	p.attempt++
+	r := p.rng.Float64()
+	dev := math.Floor(r * reconnectJitter * ms)
+	if int(math.Floor(r*10))&1 == 0 {
+		ms -= dev
+	} else {
+		ms += dev
+	}
+	return time.Duration(min(ms, float64(reconnectDelayMax.Milliseconds()))) * time.Millisecond
+}
+
+func clientRand(seed uint64, name string) *rand.Rand {
+	h := fnv.New64a()
+	h.Write([]byte(name))
+	return rand.New(rand.NewPCG(seed, h.Sum64()))
+}
+
+// closeRecord is one end of a client's connection, as the client saw it.
+type closeRecord struct {
+	at      time.Duration // virtual time it was noticed
+	code    int           // the close code a browser would report: 1006 without a close frame
+	via     string        // balancer or a node name
+	conn    string        // the tunnel or session that closed, for its reason
+	planned bool          // the scenario's own disconnect step
+}
+
+// clientCode is the close code a browser reports for a connection's end:
+// the close frame's code, 1005 for a frame without one, 1006 when the
+// connection dropped without a close frame.
+func clientCode(err error) int {
+	code := websocket.CloseStatus(err)
+	if code == -1 {
+		return 1006
+	}
+	return int(code)
+}
+
+// dial opens p's connection (again): the registration of its tunnel or
+// session, the welcome, the heartbeat. It is the connect step and every
+// reconnect attempt.
+func (r *run) dial(ctx context.Context, p *player) error {
+	url := ""
+	if p.via == "balancer" {
+		url = r.lab.Balancer.URL()
+	} else if n := r.lab.Node(p.via); n != nil {
+		url = n.URL()
+	} else {
+		return fmt.Errorf("via %q: no such node (use balancer or a node name)", p.via)
+	}
+	tr := client.SocketIO
+	if p.transport == "ws" {
+		tr = client.JSON
+	}
+	from := r.logLen()
+	dctx, cancel := context.WithTimeout(ctx, settle)
+	defer cancel()
+	c, err := client.Dial(dctx, client.Options{URL: url, Transport: tr})
+	if err != nil {
+		return fmt.Errorf("connect %s via %s: %w", p.name, p.via, err)
+	}
+	source := "balancer"
+	if p.via != "balancer" {
+		source = p.via
+	}
+	// Which tunnel (or session) is this client's? The one opened from its
+	// address.
+	var conn string
+	var gen uint64
+	err = r.expect(ctx, "the connection is registered", func() (bool, string) {
+		e, ok := r.findEvent(from, func(e events.Event) bool {
+			return e.Kind == events.ConnOpened && e.Source == source && e.Client == c.LocalAddr
+		})
+		conn, gen = e.Conn, e.Generation
+		return ok, "no conn.opened event from " + c.LocalAddr
+	})
+	if err == nil { // all of the greeting has crossed every hop
+		err = r.expect(ctx, "the welcome message", func() (bool, string) { return c.Pending() >= 2, fmt.Sprintf("%d events", c.Pending()) })
+	}
+	if err != nil {
+		c.CloseNow()
+		return err
+	}
+	if p.c != nil {
+		p.pull() // what the last connection had queued
+	}
+	p.c, p.conn, p.gen, p.node, p.seenFrom = c, conn, gen, c.Node(), from
+	p.open, p.username = true, ""
+	r.seq++
+	p.joined = append(p.joined, [2]int{r.seq, math.MaxInt})
+	if p.down >= 0 { // back after an unplanned close
+		p.disconnected += r.now() - p.down
+		p.down = -1
+	}
+	if p.heartbeat > 0 {
+		bctx, stop := context.WithCancel(context.Background())
+		p.stopBeat = stop
+		p.beat = r.clk.TickerFunc(bctx, p.heartbeat, func() error {
+			pctx, cancel := context.WithTimeout(bctx, settle)
+			defer cancel()
+			c.Ping(pctx) // returns once the pong is back: both ways stamped now
+			return nil
+		}, "scenario", "heartbeat")
+	}
+	return nil
+}
+
+// ended notes that p's connection ended, as its client saw it; planned is
+// the scenario's own disconnect. A client that reconnects schedules its
+// first attempt.
+func (r *run) ended(p *player, planned bool) {
+	if !p.open {
+		return
+	}
+	p.open = false
+	p.stopHeartbeat()
+	r.seq++
+	p.joined[len(p.joined)-1][1] = r.seq
+	p.closes = append(p.closes, closeRecord{at: r.now(), code: clientCode(p.c.Err()), via: p.via, conn: p.conn, planned: planned})
+	if planned {
+		p.retryAt = -1
+		return
+	}
+	p.down = r.now()
+	if p.reconnect {
+		p.attempt = 0
+		p.retryAt = r.now() + p.backoff()
+	}
+}
+
+// observe notices the connections that ended since the last look. It runs
+// between steps and after each timer that virtual time fires, once what
+// the lab reported closed has reached its client: a client learns of a
+// close at the virtual instant it happened, every run.
+func (r *run) observe(ctx context.Context) {
+	r.drain()
+	for _, name := range r.order {
+		p := r.players[name]
+		if !p.open {
+			continue
+		}
+		if r.reportedClosed(p) {
+			wctx, cancel := context.WithTimeout(ctx, settle)
+			select {
+			case <-p.c.Done():
+			case <-wctx.Done():
+			}
+			cancel()
+		}
+		select {
+		case <-p.c.Done():
+			r.ended(p, false)
+		default:
+		}
+	}
+}
+
+// reportedClosed reports whether the lab said p's connection closed: its
+// tunnel, its session on a node (matched by the Socket.IO session id), or
+// its node is down.
+func (r *run) reportedClosed(p *player) bool {
+	if _, ok := r.closeReason(p); ok {
+		return true
+	}
+	if n := r.lab.Node(p.node); n != nil && !n.State().Listening && !r.hung[p.node] {
+		return true
+	}
+	sid := p.c.SID
+	_, ok := r.findEvent(p.seenFrom, func(e events.Event) bool {
+		return sid != "" && e.Kind == events.ConnClosed && e.Conn == sid && e.Source == p.node
+	})
+	return ok
+}
+
+// awaitNode waits until every open client on node has seen its connection
+// end: a kill or stop is over for the clients when its step is.
+func (r *run) awaitNode(ctx context.Context, node string) error {
+	return r.expect(ctx, "the clients on "+node+" see their connections end", func() (bool, string) {
+		for _, name := range r.order {
+			p := r.players[name]
+			if !p.open || (p.node != node && p.via != node) {
+				continue
+			}
+			select {
+			case <-p.c.Done():
+			default:
+				return false, name + " is still connected"
+			}
+		}
+		return true, ""
+	})
+}
+
+// nextRetry is the virtual time of the next reconnect attempt, if any.
+func (r *run) nextRetry() (time.Duration, bool) {
+	next, ok := time.Duration(0), false
+	for _, name := range r.order {
+		p := r.players[name]
+		if !p.open && p.retryAt >= 0 && (!ok || p.retryAt < next) {
+			next, ok = p.retryAt, true
+		}
+	}
+	return next, ok
+}
+
+var statusRE = regexp.MustCompile(`status code 101 but got (\d{3})`)
+
+// retryDue makes the reconnect attempts that are due, in client order.
+func (r *run) retryDue(ctx context.Context) {
+	for _, name := range r.order {
+		p := r.players[name]
+		if p.open || p.retryAt < 0 || p.retryAt > r.now() {
+			continue
+		}
+		p.attempts++
+		err := r.dial(ctx, p)
+		if err == nil {
+			p.retryAt = -1
+			p.reconnects++
+			gen := ""
+			if p.via == "balancer" {
+				gen = fmt.Sprintf(", generation %d", p.gen)
+			}
+			r.say("%s reconnects via %s (attempt %d) → %s%s", name, p.via, p.attempt, p.node, gen)
+			continue
+		}
+		why := "connection failed"
+		if m := statusRE.FindStringSubmatch(err.Error()); m != nil {
+			why = "HTTP " + m[1]
+		} else if strings.Contains(err.Error(), "refused") {
+			why = "connection refused"
+		}
+		p.retryAt = r.now() + p.backoff()
+		r.say("%s reconnect attempt %d failed (%s); next in %s", name, p.attempt-1, why, p.retryAt-r.now())
+	}
+}
+
+// ClientSummary is what one scenario client went through: the client
+// experience, whatever balancer or app is under test.
+type ClientSummary struct {
+	Client string `json:"client"`
+	// Closes are the ends of its connections it did not ask for, with the
+	// close code it saw (1006: no close frame).
+	Closes       []ClientClose `json:"closes"`
+	Left         int           `json:"left"`                    // closes it asked for (disconnect steps)
+	Disconnected time.Duration `json:"disconnected_ns"`         // from an unasked close to the next connection, or the end
+	Attempts     int           `json:"reconnect_attempts"`      // reconnect attempts, failed ones included
+	Reconnects   int           `json:"reconnects"`              // attempts that connected
+	Lost         int           `json:"messages_lost"`           // chat messages sent while it was in the room that it never received
+	Duplicated   int           `json:"messages_duplicated"`     // chat messages it received more than once
+	Missed       int           `json:"messages_missed_offline"` // chat messages sent while it was disconnected
+}
+
+// ClientClose is one close a client saw.
+type ClientClose struct {
+	At     time.Duration `json:"at_ns"`
+	Code   int           `json:"code"`
+	Reason string        `json:"reason,omitempty"` // the balancer's (or node's) reason
+}
+
+// sent is one chat message a client sent, when it was sent.
+type sent struct {
+	text string // as everyone receives it: "NAME: TEXT"
+	seq  int
+}
+
+// summarize ends a run with the client experience: it lets what is in
+// flight land, then counts per client.
+func (r *run) summarize(ctx context.Context) []ClientSummary {
+	if len(r.order) == 0 {
+		return nil
+	}
+	r.observe(ctx)
+	broadcast := func(text string) bool {
+		for _, p := range r.players {
+			if p.received[text] > 0 {
+				return true
+			}
+		}
+		return false
+	}
+	// A message was broadcast if anyone got it: its sender has it by the
+	// end of its send step (the send waits for the answer), so nothing
+	// else is waited for.
+	missing := func() (bool, string) {
+		for _, name := range r.order {
+			r.players[name].pull()
+		}
+		for _, name := range r.order {
+			p := r.players[name]
+			for _, s := range r.sent {
+				if p.inRoom(s.seq) && p.received[s.text] == 0 && broadcast(s.text) {
+					return false, fmt.Sprintf("%s has not received %q", name, s.text)
+				}
+			}
+		}
+		return true, ""
+	}
+	if len(r.sent) > 0 {
+		r.check(ctx, "every chat message arrives", missing) // what is still missing is lost
+	}
+	var out []ClientSummary
+	end := r.now()
+	for _, name := range r.order {
+		p := r.players[name]
+		s := ClientSummary{Client: name, Disconnected: p.disconnected, Attempts: p.attempts, Reconnects: p.reconnects}
+		if p.down >= 0 {
+			s.Disconnected += end - p.down
+		}
+		for _, c := range p.closes {
+			if c.planned {
+				s.Left++
+				continue
+			}
+			reason, _ := r.reasonOf(c)
+			s.Closes = append(s.Closes, ClientClose{At: c.at, Code: c.code, Reason: reason})
+		}
+		expected, total := map[string]int{}, map[string]int{}
+		for _, m := range r.sent {
+			if !broadcast(m.text) {
+				continue // refused (no username, no Redis): nobody got it
+			}
+			total[m.text]++
+			if p.inRoom(m.seq) {
+				expected[m.text]++
+			} else {
+				s.Missed++
+			}
+		}
+		for text, n := range expected {
+			s.Lost += max(0, n-p.received[text])
+		}
+		for text, n := range p.received {
+			if t, ok := total[text]; ok {
+				s.Duplicated += max(0, n-t)
+			}
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// inRoom reports whether p was connected when the message numbered seq
+// was sent.
+func (p *player) inRoom(seq int) bool {
+	for _, j := range p.joined {
+		if j[0] < seq && seq < j[1] {
+			return true
+		}
+	}
+	return false
+}
+
+// reasonOf is the reason the lab gave for a close, if it said one.
+func (r *run) reasonOf(c closeRecord) (string, bool) {
+	e, ok := r.findEvent(0, func(e events.Event) bool {
+		return e.Kind == events.ConnClosed && e.Conn == c.conn && (c.via == "balancer") == (e.Source == "balancer")
+	})
+	return e.Reason, ok
+}
+
+// String is the summary's transcript line.
+func (s ClientSummary) String() string {
+	var closes []string
+	for _, c := range s.Closes {
+		// The lab's reason is in Reason (and --json); the line says what
+		// the client saw.
+		closes = append(closes, fmt.Sprintf("%d at %s", c.Code, stamp(c.At)))
+	}
+	cs := "none"
+	if len(closes) > 0 {
+		cs = strings.Join(closes, ", ")
+	}
+	line := fmt.Sprintf("%s: closes %s; disconnected %.3fs; reconnect attempts %d", s.Client, cs, s.Disconnected.Seconds(), s.Attempts)
+	if s.Attempts > 0 {
+		line += fmt.Sprintf(" (%d connected)", s.Reconnects)
+	}
+	line += fmt.Sprintf("; messages lost %d, duplicated %d", s.Lost, s.Duplicated)
+	if s.Missed > 0 {
+		line += fmt.Sprintf(", missed while disconnected %d", s.Missed)
+	}
+	if s.Left > 0 {
+		line += fmt.Sprintf("; left on purpose %d", s.Left)
+	}
+	return line
+}
