@@ -13,16 +13,44 @@ import (
 )
 
 // TestRealSocketIOClient runs the chat with the unmodified socket.io-client
-// 4.x from npm (transports: ["websocket"]) against two nodes. Opt-in:
-// LAB_TEST_NODE names the node binary; .ci/run installs the package.
+// from npm, 4.8 and 4.0.1, on each transport choice (WebSocket only,
+// polling only, and the default: polling, then the upgrade) against two
+// nodes. Opt-in: LAB_TEST_NODE names the node binary; .ci/run installs the
+// packages.
 func TestRealSocketIOClient(t *testing.T) {
+	nodeBin := sioClientNode(t)
+	for _, pkg := range []string{"socket.io-client", "socket.io-client-401"} {
+		for _, tr := range []struct{ choice, ends string }{
+			{"websocket", "websocket"}, {"polling", "polling"}, {"default", "websocket"},
+		} {
+			t.Run(pkg+"/"+tr.choice, func(t *testing.T) {
+				t.Parallel()
+				chatWithRealClient(t, nodeBin, pkg, tr.choice, tr.ends)
+			})
+		}
+	}
+}
+
+// sioClientNode is the node binary for the socket.io-client tests, which
+// are skipped without it.
+func sioClientNode(t *testing.T) string {
+	t.Helper()
 	nodeBin := os.Getenv("LAB_TEST_NODE")
 	if nodeBin == "" {
 		t.Skip("set LAB_TEST_NODE=$(command -v node) after npm ci in node/testdata/sioclient")
 	}
-	if _, err := os.Stat("testdata/sioclient/node_modules/socket.io-client"); err != nil {
-		t.Fatal("socket.io-client is not installed: run npm ci in node/testdata/sioclient (.ci/run does)")
+	for _, pkg := range []string{"socket.io-client", "socket.io-client-401"} {
+		if _, err := os.Stat("testdata/sioclient/node_modules/" + pkg); err != nil {
+			t.Fatalf("%s is not installed: run npm ci in node/testdata/sioclient (.ci/run does)", pkg)
+		}
 	}
+	return nodeBin
+}
+
+// chatWithRealClient plays chat.mjs with one client package and transport
+// choice, and checks what each user saw.
+func chatWithRealClient(t *testing.T, nodeBin, pkg, transports, endsOn string) {
+	t.Helper()
 	w := newWorld(t)
 	// A short real-time heartbeat so the client's pongs are exercised.
 	cfg := node.Config{PingInterval: 50 * time.Millisecond, PingTimeout: 5 * time.Second}
@@ -31,7 +59,7 @@ func TestRealSocketIOClient(t *testing.T) {
 	cfg.Name = "node-2"
 	n2 := w.startNode(t, cfg)
 
-	cmd := exec.CommandContext(ctxT(t), nodeBin, "chat.mjs", n1.URL(), n2.URL())
+	cmd := exec.CommandContext(ctxT(t), nodeBin, "chat.mjs", n1.URL(), n2.URL(), transports, pkg)
 	cmd.Dir = "testdata/sioclient"
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -61,6 +89,7 @@ func TestRealSocketIOClient(t *testing.T) {
 			{"A", "ack", nil},
 			{"A", "message", "A: hi"},
 			{"A", "pinged", 2.0},
+			{"A", "transport", endsOn},
 		},
 		"B": {
 			{"B", "node", "node-2"},
