@@ -73,7 +73,7 @@ func (n *Node) accept(w http.ResponseWriter, r *http.Request, encode func(string
 	if !ok {
 		return nil, nil, false
 	}
-	s, ok := n.addSession(r.Context(), conn, clientAddr(r), encode)
+	s, ok := n.addSession(r.Context(), conn, nil, clientAddr(r), encode)
 	if !ok {
 		conn.Close(websocket.StatusGoingAway, "node stopping")
 		return nil, nil, false

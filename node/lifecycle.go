@@ -189,7 +189,7 @@ func (n *Node) halt(ctx context.Context, mode int32) {
 	case endStopping:
 		n.ln.Close()
 		for _, s := range n.snapshotSessions() {
-			s.goAway()
+			s.goAway(ctx)
 		}
 		n.sessions.Wait()
 		if err := n.srv.Shutdown(ctx); err != nil {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -31,6 +32,14 @@ type poller struct {
 	in      chan postBatch       // a POST's packets, to the session's reader
 	upgrade chan *websocket.Conn // a probed WebSocket, after the client's "5"
 	noop    chan struct{}        // answer the pending GET with a noop (upgrade)
+	bye     chan struct{}        // closed when the node stops: send the close packet
+	taken   chan struct{}        // a poll took the close packet
+	byeCtx  context.Context      // how long to wait for that poll; set before bye is closed
+
+	// switchMu orders the upgrade against the node's goodbye, and guards
+	// leaving.
+	switchMu sync.Mutex
+	leaving  bool
 
 	getting   atomic.Bool // a GET is pending
 	posting   atomic.Bool // a POST is being handled
@@ -55,14 +64,16 @@ func (n *Node) openPolling(w http.ResponseWriter, r *http.Request) {
 		engineError(w, eioBadHandshakeMethod, fmt.Sprintf("%s without a sid; a polling session opens with GET", r.Method))
 		return
 	}
-	s, ok := n.addSession(runContext(r), nil, clientAddr(r), encodeEvent)
+	p := &poller{
+		in: make(chan postBatch), upgrade: make(chan *websocket.Conn), noop: make(chan struct{}, 1),
+		bye: make(chan struct{}), taken: make(chan struct{}, 1),
+	}
+	s, ok := n.addSession(runContext(r), nil, p, clientAddr(r), encodeEvent)
 	if !ok {
 		http.Error(w, "node stopping", http.StatusServiceUnavailable)
 		return
 	}
-	c := &sioConn{s: s, n: n, eioSID: n.newSessionID(), poll: &poller{
-		in: make(chan postBatch), upgrade: make(chan *websocket.Conn), noop: make(chan struct{}, 1),
-	}}
+	c := &sioConn{s: s, n: n, eioSID: n.newSessionID()}
 	n.registerSio(c)
 	n.setSessionCookie(w, c.eioSID)
 	writePoll(w, [][]byte{c.openPacket(true)})
@@ -79,7 +90,7 @@ func (c *sioConn) servePolling() {
 }
 
 func (c *sioConn) pollLoop() (websocket.StatusCode, string) {
-	s, p := c.s, c.poll
+	s, p := c.s, c.s.poll
 	for {
 		select {
 		case b := <-p.in:
@@ -96,14 +107,51 @@ func (c *sioConn) pollLoop() (websocket.StatusCode, string) {
 				return res.code, res.msg
 			}
 		case conn := <-p.upgrade:
-			p.upgraded.Store(true)
-			s.attach(conn)
+			if !p.switchTo(s, conn) { // the node stops
+				return websocket.StatusGoingAway, "node stopping"
+			}
 			return c.readLoop(conn)
+		case <-p.bye: // the node stops: the close packet goes in a poll
+			select {
+			case <-p.taken:
+			case <-p.byeCtx.Done():
+			case <-s.ctx.Done():
+			}
+			return 0, ""
 		case <-s.ctx.Done():
 			s.readReason(s.ctx.Err()) // killed, stopped, or dropped
 			return 0, ""
 		}
 	}
+}
+
+// switchTo makes conn the session's transport, unless the node is saying
+// goodbye already.
+func (p *poller) switchTo(s *session, conn *websocket.Conn) bool {
+	p.switchMu.Lock()
+	defer p.switchMu.Unlock()
+	if p.leaving {
+		s.conn.Store(conn) // end closes it with 1001
+		return false
+	}
+	p.upgraded.Store(true)
+	s.attach(conn)
+	return true
+}
+
+// goodbye asks the session to end with a close packet, delivered in the
+// pending poll or the next one, waiting for it until ctx ends; a session
+// that has just upgraded gets a 1001.
+func (p *poller) goodbye(s *session, ctx context.Context) {
+	p.switchMu.Lock()
+	defer p.switchMu.Unlock()
+	if p.upgraded.Load() {
+		s.conn.Load().Close(websocket.StatusGoingAway, "node stopping")
+		return
+	}
+	p.leaving = true
+	p.byeCtx = ctx
+	close(p.bye)
 }
 
 // servePoll handles a GET or POST of an open polling session.
@@ -112,7 +160,7 @@ func (n *Node) servePoll(w http.ResponseWriter, r *http.Request, sid string) {
 	switch {
 	case c == nil:
 		engineError(w, eioUnknownSID, fmt.Sprintf("sid=%s: node %s has no such session: it ended, or it lives on another node (behind a balancer, long-polling needs sticky sessions)", sid, n.cfg.Name))
-	case c.poll == nil || c.poll.upgraded.Load():
+	case c.s.poll == nil || c.s.poll.upgraded.Load():
 		engineError(w, eioBadRequest, fmt.Sprintf("sid=%s uses the websocket transport; a poll for it is refused", sid))
 	case r.Method == http.MethodGet:
 		c.pollGet(w, r)
@@ -128,7 +176,7 @@ func (n *Node) servePoll(w http.ResponseWriter, r *http.Request, sid string) {
 // and ends the session, as engine.io does; so does a pending GET whose
 // connection goes away.
 func (c *sioConn) pollGet(w http.ResponseWriter, r *http.Request) {
-	s, p := c.s, c.poll
+	s, p := c.s, c.s.poll
 	if !p.getting.CompareAndSwap(false, true) {
 		engineError(w, eioBadRequest, "a second GET while one is pending: a polling client has one GET out at a time; the session is closed")
 		s.fail(ReasonProtocolError, "engine.io: overlapping GET requests")
@@ -154,6 +202,9 @@ func (c *sioConn) pollGet(w http.ResponseWriter, r *http.Request) {
 		writePoll(w, out)
 	case <-p.noop:
 		writePoll(w, [][]byte{{eioNoop}})
+	case <-p.bye:
+		writePoll(w, closing)
+		p.taken <- struct{}{}
 	case <-s.ctx.Done():
 		writePoll(w, closing)
 	case <-r.Context().Done():
@@ -165,7 +216,7 @@ func (c *sioConn) pollGet(w http.ResponseWriter, r *http.Request) {
 // pollPost hands the packets of a POST to the session's reader and answers
 // once they are handled: "ok", or the error that ended the session.
 func (c *sioConn) pollPost(w http.ResponseWriter, r *http.Request) {
-	s, p := c.s, c.poll
+	s, p := c.s, c.s.poll
 	if !p.posting.CompareAndSwap(false, true) {
 		engineError(w, eioBadRequest, "a second POST while one is being handled: a polling client sends one at a time; the session is closed")
 		s.fail(ReasonProtocolError, "engine.io: overlapping POST requests")
@@ -231,11 +282,11 @@ func (n *Node) upgradePolling(w http.ResponseWriter, r *http.Request, sid string
 	case c == nil:
 		engineError(w, eioUnknownSID, fmt.Sprintf("sid=%s: node %s has no such session to upgrade: it ended, or it lives on another node (behind a balancer, long-polling needs sticky sessions)", sid, n.cfg.Name))
 		return
-	case c.poll == nil || c.poll.upgraded.Load() || !c.poll.upgrading.CompareAndSwap(false, true):
+	case c.s.poll == nil || c.s.poll.upgraded.Load() || !c.s.poll.upgrading.CompareAndSwap(false, true):
 		engineError(w, eioBadRequest, fmt.Sprintf("sid=%s is on the websocket transport already, or being upgraded", sid))
 		return
 	}
-	defer c.poll.upgrading.Store(false)
+	defer c.s.poll.upgrading.Store(false)
 	conn, ok := n.acceptWebSocket(w, r)
 	if !ok {
 		return
@@ -259,14 +310,14 @@ func (c *sioConn) probe(conn *websocket.Conn) (websocket.StatusCode, string) {
 		return websocket.StatusGoingAway, ""
 	}
 	select {
-	case c.poll.noop <- struct{}{}:
+	case c.s.poll.noop <- struct{}{}:
 	default:
 	}
 	if err := expectFrame(ctx, conn, "5"); err != nil {
 		return websocket.StatusProtocolError, err.Error()
 	}
 	select {
-	case c.poll.upgrade <- conn: // the session's reader owns it now
+	case c.s.poll.upgrade <- conn: // the session's reader owns it now
 		return 0, ""
 	case <-ctx.Done():
 		return websocket.StatusGoingAway, "engine.io: the session ended during the upgrade"

@@ -41,6 +41,7 @@ type session struct {
 	sid    string
 	client string
 	conn   atomic.Pointer[websocket.Conn]
+	poll   *poller                         // the session opened with long-polling; nil for WebSocket
 	encode func(event, text string) []byte // the protocol's event framing
 
 	ctx    context.Context // cancelled when the session ends
@@ -73,15 +74,15 @@ func (n *Node) newSessionID() string {
 
 // addSession registers a new session and, given a WebSocket, starts its
 // writer; it reports false if the node is going down. A polling session
-// (conn nil) gets its writer when it upgrades.
-func (n *Node) addSession(parent context.Context, conn *websocket.Conn, client string, encode func(string, string) []byte) (*session, bool) {
+// (conn nil, poll set) gets its writer when it upgrades.
+func (n *Node) addSession(parent context.Context, conn *websocket.Conn, poll *poller, client string, encode func(string, string) []byte) (*session, bool) {
 	n.membersMu.Lock()
 	defer n.membersMu.Unlock()
 	if n.ending.Load() != endRunning {
 		return nil, false
 	}
 	ctx, cancel := context.WithCancel(parent)
-	s := &session{n: n, sid: n.newSessionID(), client: client, encode: encode, ctx: ctx, cancel: cancel}
+	s := &session{n: n, sid: n.newSessionID(), client: client, poll: poll, encode: encode, ctx: ctx, cancel: cancel}
 	n.sessions.Add(1)
 	n.conns[s] = struct{}{}
 	if encode != nil { // echo sessions write from their reader
@@ -190,14 +191,18 @@ func (s *session) invalidText(typ websocket.MessageType, data []byte) (websocket
 }
 
 // goAway closes the session with 1001, as a node that stops gracefully
-// does; a polling session's pending poll gets a close packet.
-func (s *session) goAway() {
+// does; a polling session's client gets a close packet in its pending poll
+// or, if none is pending, in its next one (until ctx ends).
+func (s *session) goAway(ctx context.Context) {
 	s.setReason(ReasonStopped)
-	if conn := s.conn.Load(); conn != nil {
+	switch conn := s.conn.Load(); {
+	case conn != nil:
 		conn.Close(websocket.StatusGoingAway, "node stopping")
-		return
+	case s.poll != nil:
+		s.poll.goodbye(s, ctx)
+	default:
+		s.cancel()
 	}
-	s.cancel()
 }
 
 // emit queues an event for the client; it never blocks.

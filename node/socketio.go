@@ -90,8 +90,7 @@ type sioConn struct {
 	s         *session
 	n         *Node
 	eioSID    string
-	poll      *poller // nil for a session that opened on WebSocket
-	connected bool    // the client sent 40 and was answered; reader only
+	connected bool // the client sent 40 and was answered; reader only
 
 	// mu guards the heartbeat timers.
 	mu      sync.Mutex
