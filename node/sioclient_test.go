@@ -4,8 +4,13 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -108,6 +113,61 @@ func chatWithRealClient(t *testing.T, nodeBin, pkg, transports, endsOn string) {
 			if got[who][i] != lines[i] {
 				t.Fatalf("%s event %d: got %v, want %v", who, i, got[who][i], lines[i])
 			}
+		}
+	}
+}
+
+// TestRealSocketIOClientBehindRoundRobinWithoutStickiness puts a round
+// robin with no stickiness in front of two nodes: the real client's
+// polling requests after the handshake land on the node that does not own
+// the session and fail with a Socket.IO server's own answer.
+func TestRealSocketIOClientBehindRoundRobinWithoutStickiness(t *testing.T) {
+	nodeBin := sioClientNode(t)
+	w := newWorld(t)
+	n1 := w.startNode(t, node.Config{Name: "node-1"})
+	n2 := w.startNode(t, node.Config{Name: "node-2"})
+	var next atomic.Int64
+	proxies := []*httputil.ReverseProxy{}
+	for _, n := range []*node.Node{n1, n2} {
+		u, _ := url.Parse(n.URL())
+		proxies = append(proxies, httputil.NewSingleHostReverseProxy(u))
+	}
+	rr := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		proxies[next.Add(1)%2].ServeHTTP(w, r)
+	}))
+	t.Cleanup(rr.Close)
+
+	for _, pkg := range []string{"socket.io-client", "socket.io-client-401"} {
+		for _, tr := range []string{"polling", "default"} {
+			t.Run(pkg+"/"+tr, func(t *testing.T) {
+				cmd := exec.CommandContext(ctxT(t), nodeBin, "unknown.mjs", rr.URL, tr, pkg)
+				cmd.Dir = "testdata/sioclient"
+				var stderr bytes.Buffer
+				cmd.Stderr = &stderr
+				out, err := cmd.Output()
+				if err != nil {
+					t.Fatalf("socket.io-client run: %v\nstdout:\n%s\nstderr:\n%s", err, out, stderr.String())
+				}
+				var got struct {
+					Connected bool
+					Message   string
+					Status    int
+					Body      *string
+				}
+				if err := json.Unmarshal(out, &got); err != nil {
+					t.Fatalf("bad output %q: %v", out, err)
+				}
+				t.Logf("socket.io-client %s, transports %s: %s", pkg, tr, out)
+				if got.Connected || got.Message != "xhr poll error" && got.Message != "xhr post error" || got.Status != 400 {
+					t.Fatalf("got %+v, want a failed connect: xhr poll/post error, status 400", got)
+				}
+				// The client keeps the body only sometimes; when it does, it
+				// is the real thing's (TestPollOfAnotherNodesSessionIsUnknown
+				// checks it byte for byte).
+				if got.Body != nil && *got.Body != "" && *got.Body != `{"code":1,"message":"Session ID unknown"}` {
+					t.Fatalf("response body: got %s, want Socket.IO's Session ID unknown", *got.Body)
+				}
+			})
 		}
 	}
 }
