@@ -43,3 +43,50 @@ func TestChatPageInBrowser(t *testing.T) {
 	}
 	alice.Screenshot("testdata/screenshots", "chat-page-alice")
 }
+
+// TestChatPageOverPolling: the page's transport switch. Alice opens the
+// page with ?transport=polling on node 1, bob starts on WebSocket on node 2
+// and switches to polling from the menu; they chat both ways, and the node
+// saw long-polling sessions, not WebSockets.
+func TestChatPageOverPolling(t *testing.T) {
+	b := browsertest.New(t)
+	w := newWorld(t)
+	n1 := w.startNode(t, node.Config{Name: "node-1"})
+	n2 := w.startNode(t, node.Config{Name: "node-2"})
+
+	alice := b.Open("alice", n1.URL()+"/?transport=polling")
+	bob := b.Open("bob", n2.URL()+"/")
+	alice.WaitFor(`document.getElementById("status").textContent === "Connected to node-1"`)
+	bob.WaitFor(`document.getElementById("status").textContent === "Connected to node-2"`)
+	if got := browsertest.Eval[string](alice, `document.getElementById("transport").value`); got != "polling" {
+		t.Fatalf("alice's transport switch: got %q, want polling", got)
+	}
+	browsertest.Eval[bool](bob, `(function () { var s = document.getElementById("transport"); s.value = "polling"; s.dispatchEvent(new Event("change")); return true; })()`)
+	bob.WaitText("messages", "Switched to HTTP long-polling")
+	bob.WaitFor(`document.getElementById("status").textContent === "Connected to node-2"`)
+
+	alice.Type("username", "alice")
+	alice.Click("setUsername")
+	alice.WaitText("messages", "Your username is set to alice")
+	bob.Type("username", "bob")
+	bob.Click("setUsername")
+	bob.WaitText("messages", "Your username is set to bob")
+	bob.Type("myMessage", "hello over polling")
+	bob.Click("send")
+	alice.WaitText("messages", "bob: hello over polling")
+	alice.Type("myMessage", "and back")
+	alice.Click("send")
+	bob.WaitText("messages", "alice: and back")
+
+	// Both pages chatted over long-polling requests.
+	for _, p := range []*browsertest.Page{alice, bob} {
+		polls := browsertest.Eval[int](p, `performance.getEntriesByType("resource").filter(function (e) { return e.name.indexOf("transport=polling") >= 0; }).length`)
+		if polls < 3 {
+			t.Fatalf("a page made %d polling requests, want the handshake, posts and polls", polls)
+		}
+	}
+	if n2.Sessions() != 1 {
+		t.Fatalf("node-2: got %d sessions in the room, want 1 (bob's WebSocket session left when he switched)", n2.Sessions())
+	}
+	alice.Screenshot("testdata/screenshots", "chat-page-polling")
+}
