@@ -204,7 +204,10 @@ func (c *sioConn) pollGet(w http.ResponseWriter, r *http.Request) {
 		writePoll(w, [][]byte{{eioNoop}})
 	case <-p.bye:
 		writePoll(w, closing)
-		p.taken <- struct{}{}
+		select {
+		case p.taken <- struct{}{}:
+		default: // a poll took it already
+		}
 	case <-s.ctx.Done():
 		writePoll(w, closing)
 	case <-r.Context().Done():
