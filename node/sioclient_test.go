@@ -3,6 +3,7 @@ package node_test
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -153,6 +154,14 @@ func TestRealSocketIOClientBehindRoundRobinWithoutStickiness(t *testing.T) {
 	}))
 	t.Cleanup(rr.Close)
 
+	// The sessions the failed clients left open get no poll to take a close
+	// packet: stop the nodes without waiting for one.
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+		defer cancel()
+		n1.Stop(ctx)
+		n2.Stop(ctx)
+	})
 	for _, pkg := range []string{"socket.io-client", "socket.io-client-401"} {
 		for _, tr := range []string{"polling", "default"} {
 			t.Run(pkg+"/"+tr, func(t *testing.T) {
@@ -180,6 +189,7 @@ func TestRealSocketIOClientBehindRoundRobinWithoutStickiness(t *testing.T) {
 				if got.Connected || got.Message != "xhr poll error" && got.Message != "xhr post error" || got.Status != 400 {
 					t.Fatalf("got %+v, want a failed connect: xhr poll/post error, status 400", got)
 				}
+
 				// The client does not always keep the body: the balancer's
 				// view says what the refusals were.
 				for len(refusals) > 0 {
