@@ -177,9 +177,7 @@ func (n *Node) servePoll(w http.ResponseWriter, r *http.Request, sid string) {
 // connection goes away.
 func (c *sioConn) pollGet(w http.ResponseWriter, r *http.Request) {
 	s, p := c.s, c.s.poll
-	if !p.getting.CompareAndSwap(false, true) {
-		engineError(w, eioBadRequest, "a second GET while one is pending: a polling client has one GET out at a time; the session is closed")
-		s.fail(ReasonProtocolError, "engine.io: overlapping GET requests")
+	if !s.alone(w, r, &p.getting) {
 		return
 	}
 	defer p.getting.Store(false)
@@ -216,13 +214,23 @@ func (c *sioConn) pollGet(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// alone admits a GET or POST only while no other of its kind is under way
+// for the session (busy); a second one breaks the protocol and ends the
+// session, as engine.io does.
+func (s *session) alone(w http.ResponseWriter, r *http.Request, busy *atomic.Bool) bool {
+	if busy.CompareAndSwap(false, true) {
+		return true
+	}
+	engineError(w, eioBadRequest, fmt.Sprintf("a second %s while one is pending: a polling client has one %s out at a time; the session is closed", r.Method, r.Method))
+	s.fail(ReasonProtocolError, "engine.io: overlapping "+r.Method+" requests")
+	return false
+}
+
 // pollPost hands the packets of a POST to the session's reader and answers
 // once they are handled: "ok", or the error that ended the session.
 func (c *sioConn) pollPost(w http.ResponseWriter, r *http.Request) {
 	s, p := c.s, c.s.poll
-	if !p.posting.CompareAndSwap(false, true) {
-		engineError(w, eioBadRequest, "a second POST while one is being handled: a polling client sends one at a time; the session is closed")
-		s.fail(ReasonProtocolError, "engine.io: overlapping POST requests")
+	if !s.alone(w, r, &p.posting) {
 		return
 	}
 	defer p.posting.Store(false)

@@ -54,6 +54,20 @@ func sioClientNode(t *testing.T) string {
 	return nodeBin
 }
 
+// runScript runs a script of testdata/sioclient and returns its output.
+func runScript(t *testing.T, nodeBin string, args ...string) []byte {
+	t.Helper()
+	cmd := exec.CommandContext(ctxT(t), nodeBin, args...)
+	cmd.Dir = "testdata/sioclient"
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("socket.io-client run %v: %v\nstdout:\n%s\nstderr:\n%s", args, err, out, stderr.String())
+	}
+	return out
+}
+
 // chatWithRealClient plays chat.mjs with one client package and transport
 // choice, and checks what each user saw.
 func chatWithRealClient(t *testing.T, nodeBin, pkg, transports, endsOn string) {
@@ -66,14 +80,7 @@ func chatWithRealClient(t *testing.T, nodeBin, pkg, transports, endsOn string) {
 	cfg.Name = "node-2"
 	n2 := w.startNode(t, cfg)
 
-	cmd := exec.CommandContext(ctxT(t), nodeBin, "chat.mjs", n1.URL(), n2.URL(), transports, pkg)
-	cmd.Dir = "testdata/sioclient"
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("socket.io-client run: %v\nstdout:\n%s\nstderr:\n%s", err, out, stderr.String())
-	}
+	out := runScript(t, nodeBin, "chat.mjs", n1.URL(), n2.URL(), transports, pkg)
 	type line struct {
 		Who, Ev string
 		Data    any
@@ -165,14 +172,7 @@ func TestRealSocketIOClientBehindRoundRobinWithoutStickiness(t *testing.T) {
 	for _, pkg := range []string{"socket.io-client", "socket.io-client-401"} {
 		for _, tr := range []string{"polling", "default"} {
 			t.Run(pkg+"/"+tr, func(t *testing.T) {
-				cmd := exec.CommandContext(ctxT(t), nodeBin, "unknown.mjs", rr.URL, tr, pkg)
-				cmd.Dir = "testdata/sioclient"
-				var stderr bytes.Buffer
-				cmd.Stderr = &stderr
-				out, err := cmd.Output()
-				if err != nil {
-					t.Fatalf("socket.io-client run: %v\nstdout:\n%s\nstderr:\n%s", err, out, stderr.String())
-				}
+				out := runScript(t, nodeBin, "unknown.mjs", rr.URL, tr, pkg)
 				var got struct {
 					Connected bool
 					Message   string
