@@ -10,23 +10,10 @@ import (
 // TestChatPageInBrowser opens the chat page of two nodes in headless
 // Chromium: alice on node 1 sees what bob types on node 2, as text.
 func TestChatPageInBrowser(t *testing.T) {
-	b := browsertest.New(t)
-	w := newWorld(t)
-	n1 := w.startNode(t, node.Config{Name: "node-1"})
-	n2 := w.startNode(t, node.Config{Name: "node-2"})
-
-	alice := b.Open("alice", n1.URL()+"/")
-	bob := b.Open("bob", n2.URL()+"/")
-	alice.WaitFor(`document.getElementById("status").textContent === "Connected to node-1"`)
-	bob.WaitFor(`document.getElementById("status").textContent === "Connected to node-2"`)
+	alice, bob, _ := pagesOnTwoNodes(t, "/")
 	alice.WaitText("messages", "Welcome to the chatroom!")
-
-	alice.Type("username", "alice")
-	alice.Click("setUsername")
-	alice.WaitText("messages", "Your username is set to alice")
-	bob.Type("username", "bob")
-	bob.Click("setUsername")
-	bob.WaitText("messages", "Your username is set to bob")
+	setName(alice, "alice")
+	setName(bob, "bob")
 
 	bob.Type("myMessage", "hello from node-2")
 	bob.Click("send")
@@ -49,15 +36,7 @@ func TestChatPageInBrowser(t *testing.T) {
 // and switches to polling from the menu; they chat both ways, and the node
 // saw long-polling sessions, not WebSockets.
 func TestChatPageOverPolling(t *testing.T) {
-	b := browsertest.New(t)
-	w := newWorld(t)
-	n1 := w.startNode(t, node.Config{Name: "node-1"})
-	n2 := w.startNode(t, node.Config{Name: "node-2"})
-
-	alice := b.Open("alice", n1.URL()+"/?transport=polling")
-	bob := b.Open("bob", n2.URL()+"/")
-	alice.WaitFor(`document.getElementById("status").textContent === "Connected to node-1"`)
-	bob.WaitFor(`document.getElementById("status").textContent === "Connected to node-2"`)
+	alice, bob, n2 := pagesOnTwoNodes(t, "/?transport=polling")
 	if got := browsertest.Eval[string](alice, `document.getElementById("transport").value`); got != "polling" {
 		t.Fatalf("alice's transport switch: got %q, want polling", got)
 	}
@@ -65,12 +44,8 @@ func TestChatPageOverPolling(t *testing.T) {
 	bob.WaitText("messages", "Switched to HTTP long-polling")
 	bob.WaitFor(`document.getElementById("status").textContent === "Connected to node-2"`)
 
-	alice.Type("username", "alice")
-	alice.Click("setUsername")
-	alice.WaitText("messages", "Your username is set to alice")
-	bob.Type("username", "bob")
-	bob.Click("setUsername")
-	bob.WaitText("messages", "Your username is set to bob")
+	setName(alice, "alice")
+	setName(bob, "bob")
 	bob.Type("myMessage", "hello over polling")
 	bob.Click("send")
 	alice.WaitText("messages", "bob: hello over polling")
@@ -89,4 +64,26 @@ func TestChatPageOverPolling(t *testing.T) {
 		t.Fatalf("node-2: got %d sessions in the room, want 1 (bob's WebSocket session left when he switched)", n2.Sessions())
 	}
 	alice.Screenshot("testdata/screenshots", "chat-page-polling")
+}
+
+// pagesOnTwoNodes opens alice's page (at alicePath) on node 1 and bob's on
+// node 2, both connected; it returns node 2 too.
+func pagesOnTwoNodes(t *testing.T, alicePath string) (alice, bob *browsertest.Page, n2 *node.Node) {
+	t.Helper()
+	b := browsertest.New(t)
+	w := newWorld(t)
+	n1 := w.startNode(t, node.Config{Name: "node-1"})
+	n2 = w.startNode(t, node.Config{Name: "node-2"})
+	alice = b.Open("alice", n1.URL()+alicePath)
+	bob = b.Open("bob", n2.URL()+"/")
+	alice.WaitFor(`document.getElementById("status").textContent === "Connected to node-1"`)
+	bob.WaitFor(`document.getElementById("status").textContent === "Connected to node-2"`)
+	return alice, bob, n2
+}
+
+// setName sets a page's username and waits for the node to confirm it.
+func setName(p *browsertest.Page, name string) {
+	p.Type("username", name)
+	p.Click("setUsername")
+	p.WaitText("messages", "Your username is set to "+name)
 }
