@@ -113,6 +113,12 @@ func emit(t testing.TB, c *client.Client, event, text string) {
 func joinAs(t testing.TB, url string, tr client.Transport, name string) *client.Client {
 	t.Helper()
 	c := dial(t, url, tr)
+	if tr == client.Polling {
+		// Leave politely when the test ends: a polling client that
+		// vanishes between two polls holds the node's Close until its
+		// deadline, waiting for a poll to hand the close packet to.
+		t.Cleanup(func() { c.Close() })
+	}
 	expect(t, c, node.TextWelcome)
 	emit(t, c, "set_username", name)
 	expect(t, c, "Your username is set to "+name)

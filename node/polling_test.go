@@ -348,6 +348,32 @@ func TestPollingClientsLiveThroughFaultsAsWebSocketOnesDo(t *testing.T) {
 		expect(t, b, "A left the chatroom.")
 	})
 
+	t.Run("hang: a POST is not answered until start", func(t *testing.T) {
+		w := newWorld(t)
+		n1 := w.startNode(t, node.Config{Name: "node-1"})
+		b := joinAs(t, n1.URL(), client.SocketIO, "B")
+		a := joinAs(t, n1.URL(), client.Polling, "A")
+		if err := n1.Hang(); err != nil {
+			t.Fatal(err)
+		}
+		sent := make(chan error, 1)
+		go func() { sent <- a.Emit(ctxT(t), "message", "stuck") }()
+		// Proving a negative needs a bound: this would answer in a millisecond.
+		select {
+		case err := <-sent:
+			t.Fatalf("a POST to a hung node was answered: %v", err)
+		case <-time.After(300 * time.Millisecond):
+		}
+		if err := n1.Start(); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-sent; err != nil {
+			t.Fatalf("the POST made during the hang: %v, want it answered after start", err)
+		}
+		expect(t, b, "A: stuck")
+		expect(t, a, "A: stuck")
+	})
+
 	t.Run("slow: every message waits on the clock", func(t *testing.T) {
 		w := newWorld(t)
 		clk := quartz.NewMock(t)
@@ -469,10 +495,6 @@ func TestPollingHandshakeAnswersWhileAnotherPollWaits(t *testing.T) {
 			t.Fatalf("a waiting poll: got %q, want the broadcast", got.body)
 		}
 	}
-	// Leave politely: a polling client that vanishes between two polls
-	// holds the node's Close until its deadline, waiting for a poll to hand
-	// the close packet to.
-	a.Close()
 }
 
 func dialRaw(t *testing.T, url string) *websocket.Conn {
