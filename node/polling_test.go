@@ -522,3 +522,27 @@ func readText(t *testing.T, c *websocket.Conn) string {
 	}
 	return string(p)
 }
+
+// TestGoClientUpgradesFromPollingAsIoDoes: client.Upgrade opens on polling
+// and moves to a WebSocket; the session, its name and its room carry on,
+// and the node closes it with a close frame when it stops.
+func TestGoClientUpgradesFromPollingAsIoDoes(t *testing.T) {
+	w := newWorld(t)
+	n1 := w.startNode(t, node.Config{Name: "node-1"})
+	n2 := w.startNode(t, node.Config{Name: "node-2"})
+	b := joinAs(t, n2.URL(), client.Polling, "B")
+	a := joinAs(t, n1.URL(), client.Upgrade, "A")
+	if a.Conn() == nil {
+		t.Fatal("client.Upgrade has no WebSocket after Dial")
+	}
+	emit(t, a, "message", "after the upgrade")
+	expect(t, a, "A: after the upgrade")
+	expect(t, b, "A: after the upgrade")
+	if err := n1.Stop(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	if got := websocket.CloseStatus(waitClosed(t, a)); got != websocket.StatusGoingAway {
+		t.Fatalf("close status of the upgraded session: got %d, want 1001", got)
+	}
+	expect(t, b, "A left the chatroom.")
+}

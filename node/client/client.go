@@ -1,5 +1,6 @@
 // Package client is a chat client for lab nodes and the balancer: Socket.IO
-// v4 over the WebSocket transport or HTTP long-polling, or the plain JSON
+// v4 over the WebSocket transport or HTTP long-polling (and the upgrade from
+// one to the other), or the plain JSON
 // /ws protocol. Tests, scenarios and the load tool use it to play users.
 //
 // # Concurrency
@@ -29,6 +30,7 @@ type Transport string
 const (
 	SocketIO Transport = "socketio" // /socket.io/?EIO=4&transport=websocket
 	Polling  Transport = "polling"  // /socket.io/?EIO=4&transport=polling, never upgraded
+	Upgrade  Transport = "default"  // polling, then the upgrade to WebSocket, as io(url) does
 	JSON     Transport = "ws"       // /ws, one JSON object per message
 )
 
@@ -85,10 +87,10 @@ func Dial(ctx context.Context, opts Options) (*Client, error) {
 		u += "/socket.io/?EIO=4&transport=websocket"
 	case JSON:
 		u += "/ws"
-	case Polling:
+	case Polling, Upgrade:
 		return dialPolling(ctx, opts)
 	default:
-		return nil, fmt.Errorf("client: unknown transport %q (want socketio, polling or ws)", opts.Transport)
+		return nil, fmt.Errorf("client: unknown transport %q (want socketio, polling, default or ws)", opts.Transport)
 	}
 	var local net.Addr
 	var d net.Dialer
@@ -122,6 +124,12 @@ func newClient(opts Options, w wire, resp *http.Response) *Client {
 func (c *Client) start(ctx context.Context) (*Client, error) {
 	if c.transport != JSON {
 		if err := c.openSocketIO(ctx); err != nil {
+			c.wire.closeNow()
+			return nil, err
+		}
+	}
+	if c.transport == Upgrade {
+		if err := c.upgrade(ctx); err != nil {
 			c.wire.closeNow()
 			return nil, err
 		}
@@ -189,7 +197,7 @@ func connectError(payload string) string {
 func (c *Client) Node() string { return c.Response.Header.Get("X-Lab-Node") }
 
 // Conn exposes the WebSocket, for tests that send raw frames; nil on
-// polling.
+// polling (until an Upgrade client upgraded, which Dial waits for).
 func (c *Client) Conn() *websocket.Conn { return c.conn }
 
 // wire carries a client's text messages: a WebSocket, or long-polling.

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+
+	"github.com/coder/websocket"
 )
 
 // ErrServerClosed is the reader's error after the server sent an Engine.IO
@@ -148,4 +150,51 @@ func (w *pollWire) closeNow() error {
 	w.cancel()
 	w.hc.CloseIdleConnections()
 	return nil
+}
+
+// upgrade moves a polling session to a WebSocket, as socket.io-client does
+// by default: 2probe, 3probe, then 5. No poll is pending (the reader has not
+// started), so none needs to be paused; what the last poll brought is read
+// before anything the WebSocket carries.
+func (c *Client) upgrade(ctx context.Context) error {
+	pw := c.wire.(*pollWire)
+	u := strings.Replace(strings.Replace(pw.url, "http", "ws", 1), "transport=polling", "transport=websocket", 1)
+	conn, _, err := websocket.Dial(ctx, u, &websocket.DialOptions{HTTPHeader: pw.hdr})
+	if err != nil {
+		return fmt.Errorf("client: upgrade to %s: %w", u, err)
+	}
+	conn.SetReadLimit(1 << 20)
+	ws := wsWire{conn}
+	if err := ws.write(ctx, []byte("2probe")); err != nil {
+		conn.CloseNow()
+		return fmt.Errorf("client: upgrade probe: %w", err)
+	}
+	if p, err := ws.read(ctx); err != nil || string(p) != "3probe" {
+		conn.CloseNow()
+		return fmt.Errorf("client: upgrade probe: got %q, %v, want 3probe", p, err)
+	}
+	if err := ws.write(ctx, []byte("5")); err != nil {
+		conn.CloseNow()
+		return fmt.Errorf("client: upgrade: %w", err)
+	}
+	pw.closeNow() // no request in flight: this releases its connections
+	c.wire = &upgradedWire{pending: pw.pending, wsWire: ws}
+	c.conn = conn
+	return nil
+}
+
+// upgradedWire is the WebSocket of an upgraded session, after the packets
+// its last poll brought.
+type upgradedWire struct {
+	pending [][]byte // reader only
+	wsWire
+}
+
+func (w *upgradedWire) read(ctx context.Context) ([]byte, error) {
+	if len(w.pending) > 0 {
+		p := w.pending[0]
+		w.pending = w.pending[1:]
+		return p, nil
+	}
+	return w.wsWire.read(ctx)
 }
