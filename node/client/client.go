@@ -1,7 +1,7 @@
 // Package client is a chat client for lab nodes and the balancer: Socket.IO
 // v4 over the WebSocket transport or HTTP long-polling (and the upgrade from
-// one to the other), or the plain JSON
-// /ws protocol. Tests, scenarios and the load tool use it to play users.
+// one to the other), or the plain JSON /ws protocol. Tests, scenarios and
+// the load tool use it to play users.
 //
 // # Concurrency
 //
