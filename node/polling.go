@@ -159,9 +159,9 @@ func (n *Node) servePoll(w http.ResponseWriter, r *http.Request, sid string) {
 	c := n.lookupSio(sid)
 	switch {
 	case c == nil:
-		engineError(w, eioUnknownSID, fmt.Sprintf("sid=%s: node %s has no such session: it ended, or it lives on another node (behind a balancer, long-polling needs sticky sessions)", sid, n.cfg.Name))
+		engineError(w, eioUnknownSID, fmt.Sprintf("sid %s: node %s has no such session: it ended, or it lives on another node (behind a balancer, long-polling needs sticky sessions)", quote(sid), n.cfg.Name))
 	case c.s.poll == nil || c.s.poll.upgraded.Load():
-		engineError(w, eioBadRequest, fmt.Sprintf("sid=%s uses the websocket transport; a poll for it is refused", sid))
+		engineError(w, eioBadRequest, fmt.Sprintf("sid %s uses the websocket transport; a poll for it is refused", quote(sid)))
 	case r.Method == http.MethodGet:
 		c.pollGet(w, r)
 	case r.Method == http.MethodPost:
@@ -291,10 +291,10 @@ func (n *Node) upgradePolling(w http.ResponseWriter, r *http.Request, sid string
 	c := n.lookupSio(sid)
 	switch {
 	case c == nil:
-		engineError(w, eioUnknownSID, fmt.Sprintf("sid=%s: node %s has no such session to upgrade: it ended, or it lives on another node (behind a balancer, long-polling needs sticky sessions)", sid, n.cfg.Name))
+		engineError(w, eioUnknownSID, fmt.Sprintf("sid %s: node %s has no such session to upgrade: it ended, or it lives on another node (behind a balancer, long-polling needs sticky sessions)", quote(sid), n.cfg.Name))
 		return
 	case c.s.poll == nil || c.s.poll.upgraded.Load() || !c.s.poll.upgrading.CompareAndSwap(false, true):
-		engineError(w, eioBadRequest, fmt.Sprintf("sid=%s is on the websocket transport already, or being upgraded", sid))
+		engineError(w, eioBadRequest, fmt.Sprintf("sid %s is on the websocket transport already, or being upgraded", quote(sid)))
 		return
 	}
 	defer c.s.poll.upgrading.Store(false)

@@ -255,7 +255,7 @@ func TestPollingBadInputIsRefusedAndOthersKeepChatting(t *testing.T) {
 
 	t.Run("unknown sid", func(t *testing.T) {
 		a := do(t, "GET", n1.URL()+"/socket.io/?EIO=4&transport=polling&sid=nope", "", nil)
-		wantEngineError(t, a, 400, 1, "Session ID unknown", `sid=nope`)
+		wantEngineError(t, a, 400, 1, "Session ID unknown", `sid "nope"`)
 		stillChatting(t)
 	})
 
@@ -267,7 +267,7 @@ func TestPollingBadInputIsRefusedAndOthersKeepChatting(t *testing.T) {
 
 	t.Run("unknown transport", func(t *testing.T) {
 		a := do(t, "GET", n1.URL()+"/socket.io/?EIO=4&transport=flash", "", nil)
-		wantEngineError(t, a, 400, 0, "Transport unknown", "transport=flash")
+		wantEngineError(t, a, 400, 0, "Transport unknown", `transport "flash"`)
 		stillChatting(t)
 	})
 }

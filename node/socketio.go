@@ -22,7 +22,7 @@ func (n *Node) serveSocketIO(w http.ResponseWriter, r *http.Request) {
 	}
 	q := r.URL.Query()
 	if q.Get("EIO") != "4" {
-		engineError(w, eioUnsupportedVersion, fmt.Sprintf("EIO=%s; this node speaks Engine.IO 4 (socket.io-client 3.x and 4.x)", q.Get("EIO")))
+		engineError(w, eioUnsupportedVersion, fmt.Sprintf("EIO %s; this node speaks Engine.IO 4 (socket.io-client 3.x and 4.x)", quote(q.Get("EIO"))))
 		return
 	}
 	sid := q.Get("sid")
@@ -36,7 +36,7 @@ func (n *Node) serveSocketIO(w http.ResponseWriter, r *http.Request) {
 	case tr == "websocket":
 		n.upgradePolling(w, r, sid)
 	default:
-		engineError(w, eioUnknownTransport, fmt.Sprintf("transport=%s; this node serves polling and websocket", tr))
+		engineError(w, eioUnknownTransport, fmt.Sprintf("transport %s; this node serves polling and websocket", quote(tr)))
 	}
 }
 
