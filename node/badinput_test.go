@@ -156,18 +156,6 @@ func TestBadInputIsRefusedAndOthersKeepChatting(t *testing.T) {
 			t.Fatalf("got %d %+v, want 400 code 5", resp.StatusCode, body)
 		}
 	})
-
-	t.Run("polling transport", func(t *testing.T) {
-		resp, err := http.Get(n1.URL() + "/socket.io/?EIO=4&transport=polling")
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != 400 || !strings.Contains(string(b), `transports: [\"websocket\"]`) {
-			t.Fatalf("got %d %s, want 400 telling to use the websocket transport", resp.StatusCode, b)
-		}
-	})
 }
 
 func TestAllowedOrigins(t *testing.T) {

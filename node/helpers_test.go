@@ -40,7 +40,7 @@ type world struct {
 	sub   *events.Subscription
 }
 
-func newWorld(t *testing.T) *world {
+func newWorld(t testing.TB) *world {
 	t.Helper()
 	r, err := store.StartEmbedded("")
 	if err != nil {
@@ -55,7 +55,7 @@ func newWorld(t *testing.T) *world {
 	return w
 }
 
-func (w *world) startNode(t *testing.T, cfg node.Config) *node.Node {
+func (w *world) startNode(t testing.TB, cfg node.Config) *node.Node {
 	t.Helper()
 	cfg.RedisURL = w.redis.URL()
 	cfg.Events = w.bus
@@ -102,7 +102,7 @@ func expectEvent(t *testing.T, c *client.Client, want client.Event) {
 	}
 }
 
-func emit(t *testing.T, c *client.Client, event, text string) {
+func emit(t testing.TB, c *client.Client, event, text string) {
 	t.Helper()
 	if err := c.Emit(ctxT(t), event, text); err != nil {
 		t.Fatal(err)
@@ -110,9 +110,15 @@ func emit(t *testing.T, c *client.Client, event, text string) {
 }
 
 // joinAs connects a user and sets their name, consuming the greeting.
-func joinAs(t *testing.T, url string, tr client.Transport, name string) *client.Client {
+func joinAs(t testing.TB, url string, tr client.Transport, name string) *client.Client {
 	t.Helper()
 	c := dial(t, url, tr)
+	if tr == client.Polling {
+		// Leave politely when the test ends: a polling client that
+		// vanishes between two polls holds the node's Close until its
+		// deadline, waiting for a poll to hand the close packet to.
+		t.Cleanup(func() { c.Close() })
+	}
 	expect(t, c, node.TextWelcome)
 	emit(t, c, "set_username", name)
 	expect(t, c, "Your username is set to "+name)

@@ -35,11 +35,13 @@ type Node struct {
 	runCancel context.CancelFunc // cancels the sessions of this incarnation
 	closed    bool
 
-	// membersMu guards members (the sessions in the chat room) and conns
-	// (every WebSocket session, chat or echo).
+	// membersMu guards members (the sessions in the chat room), conns
+	// (every session, chat or echo) and sio (Socket.IO sessions by their
+	// Engine.IO id, for polling requests and upgrades).
 	membersMu sync.Mutex
 	members   map[string]*session
 	conns     map[*session]struct{}
+	sio       map[string]*sioConn
 
 	// sessions counts live sessions; each owns a reader and a writer.
 	sessions sync.WaitGroup
@@ -83,7 +85,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		return nil, fmt.Errorf("node %q: %w", cfg.Name, err)
 	}
 	cfg = cfg.withDefaults()
-	n := &Node{cfg: cfg, log: cfg.Logger.With("node", cfg.Name), addr: cfg.Addr, members: make(map[string]*session), conns: make(map[*session]struct{})}
+	n := &Node{cfg: cfg, log: cfg.Logger.With("node", cfg.Name), addr: cfg.Addr, members: make(map[string]*session), conns: make(map[*session]struct{}), sio: make(map[string]*sioConn)}
 	if cfg.Mode == ModeChat {
 		c, err := store.Dial(ctx, store.Options{URL: cfg.RedisURL, Channel: cfg.Channel})
 		if err != nil {
@@ -158,7 +160,7 @@ func (n *Node) listen() error {
 		// controls passes through here.
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(n.log.Handler(), slog.LevelDebug),
-		BaseContext:       func(net.Listener) context.Context { return runCtx },
+		BaseContext:       func(net.Listener) context.Context { return context.WithValue(runCtx, runCtxKey{}, runCtx) },
 	}
 	n.ending.Store(endRunning)
 	n.serveDone = make(chan struct{})
@@ -187,7 +189,7 @@ func (n *Node) halt(ctx context.Context, mode int32) {
 	case endStopping:
 		n.ln.Close()
 		for _, s := range n.snapshotSessions() {
-			s.goAway()
+			s.goAway(ctx)
 		}
 		n.sessions.Wait()
 		if err := n.srv.Shutdown(ctx); err != nil {
@@ -198,6 +200,18 @@ func (n *Node) halt(ctx context.Context, mode int32) {
 	n.sessions.Wait()
 	<-n.serveDone
 	n.srv, n.ln = nil, nil
+}
+
+// runCtxKey holds, in every request's context, the context of the node's
+// current incarnation: a polling session outlives the request that opened
+// it, not the incarnation.
+type runCtxKey struct{}
+
+func runContext(r *http.Request) context.Context {
+	if ctx, ok := r.Context().Value(runCtxKey{}).(context.Context); ok {
+		return ctx
+	}
+	return context.Background()
 }
 
 func (n *Node) snapshotSessions() []*session {

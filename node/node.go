@@ -22,6 +22,8 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"net/http"
+	"path"
 	"time"
 
 	"github.com/coder/quartz"
@@ -66,8 +68,16 @@ type Config struct {
 
 	// AllowedOrigins are host patterns (path.Match syntax, e.g.
 	// "*.example.com", "localhost:*") accepted in the Origin header of an
-	// upgrade in addition to the request's own host. Empty: same-origin only.
+	// upgrade or a long-poll in addition to the request's own host; polling
+	// responses to them carry CORS headers with credentials. Empty:
+	// same-origin only.
 	AllowedOrigins []string
+
+	// SessionCookie names a cookie set to the Engine.IO session id on every
+	// Socket.IO handshake (Socket.IO's cookie option, e.g. "io"), for a
+	// balancer's app_cookie stickiness. Empty: no cookie, Socket.IO v4's
+	// default.
+	SessionCookie string
 
 	Clock  quartz.Clock // nil: real time
 	Events *events.Bus  // nil: events are discarded
@@ -141,6 +151,16 @@ func (c Config) Validate() error {
 	}{{"max_payload", c.MaxPayload}, {"max_username", int64(c.MaxUsername)}, {"max_message", int64(c.MaxMessage)}, {"queue", int64(c.Queue)}} {
 		if f.v < 0 {
 			errs = append(errs, fmt.Errorf("%s: %d is negative", f.name, f.v))
+		}
+	}
+	for _, p := range c.AllowedOrigins {
+		if _, err := path.Match(p, ""); err != nil {
+			errs = append(errs, fmt.Errorf("allowed_origins: %q is not a valid pattern (path.Match syntax, e.g. \"*.example.com\"): %w", p, err))
+		}
+	}
+	if c.SessionCookie != "" {
+		if err := (&http.Cookie{Name: c.SessionCookie, Value: "x"}).Valid(); err != nil {
+			errs = append(errs, fmt.Errorf("session_cookie: %q is not a cookie name (letters, digits and !#$%%&'*+-.^_`|~): %w", c.SessionCookie, err))
 		}
 	}
 	return errors.Join(errs...)

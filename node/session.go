@@ -39,12 +39,16 @@ type outgoing struct {
 	due  time.Time // not before this instant on the node's clock (slow fault)
 }
 
-// session is one WebSocket client of a node, whatever its protocol.
+// session is one client of a node, whatever its protocol and transport.
+// A WebSocket session has its socket from the start; a Socket.IO session
+// that starts with HTTP long-polling has none until it upgrades (conn is
+// nil until then), and its messages wait in out for the next poll.
 type session struct {
 	n      *Node
 	sid    string
 	client string
-	conn   *websocket.Conn
+	conn   atomic.Pointer[websocket.Conn]
+	poll   *poller                         // the session opened with long-polling; nil for WebSocket
 	encode func(event, text string) []byte // the protocol's event framing
 
 	ctx    context.Context // cancelled when the session ends
@@ -53,6 +57,7 @@ type session struct {
 	wg     sync.WaitGroup // the writer
 
 	reason atomic.Pointer[string] // first reason to end wins
+	detail atomic.Pointer[string] // what the client did, for the closed event
 	joined atomic.Bool            // in the chat room
 	left   sync.Once
 
@@ -74,25 +79,37 @@ func (n *Node) newSessionID() string {
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
-// addSession registers a new session and starts its writer, or reports
-// false if the node is going down.
-func (n *Node) addSession(parent context.Context, conn *websocket.Conn, client string, encode func(string, string) []byte) (*session, bool) {
+// addSession registers a new session and, given a WebSocket, starts its
+// writer; it reports false if the node is going down. A polling session
+// (conn nil, poll set) gets its writer when it upgrades.
+func (n *Node) addSession(parent context.Context, conn *websocket.Conn, poll *poller, client string, encode func(string, string) []byte) (*session, bool) {
 	n.membersMu.Lock()
 	defer n.membersMu.Unlock()
 	if n.ending.Load() != endRunning {
 		return nil, false
 	}
 	ctx, cancel := context.WithCancel(parent)
-	s := &session{n: n, sid: n.newSessionID(), client: client, conn: conn, encode: encode, ctx: ctx, cancel: cancel}
+	s := &session{n: n, sid: n.newSessionID(), client: client, poll: poll, encode: encode, ctx: ctx, cancel: cancel}
 	n.sessions.Add(1)
 	n.conns[s] = struct{}{}
 	if encode != nil { // echo sessions write from their reader
 		s.out = make(chan outgoing, n.cfg.Queue)
-		s.wg.Add(1)
-		go s.writeLoop()
+	}
+	if conn != nil {
+		s.attach(conn)
 	}
 	n.publish(events.Event{Kind: events.ConnOpened, Conn: s.sid, Client: client})
 	return s, true
+}
+
+// attach makes conn the session's transport and starts its writer, if the
+// protocol has one. Only the session's reader calls it.
+func (s *session) attach(conn *websocket.Conn) {
+	s.conn.Store(conn)
+	if s.out != nil {
+		s.wg.Add(1)
+		go s.writeLoop()
+	}
 }
 
 // end finishes a session after its reader returned: stop the writer, close
@@ -102,12 +119,15 @@ func (s *session) end(code websocket.StatusCode, msg string) {
 	// The close frame goes out before s.ctx is cancelled: the last Read used
 	// that context, and coder/websocket may still cut the connection when it
 	// sees it cancelled, before any close frame.
-	if code != 0 && s.n.ending.Load() != endKilled {
-		s.conn.Close(code, truncate(msg, 123)) // a close reason's limit
+	conn := s.conn.Load()
+	if conn != nil && code != 0 && s.n.ending.Load() != endKilled {
+		conn.Close(code, truncate(msg, 123)) // a close reason's limit
 	}
-	s.cancel()
+	s.cancel() // a pending poll answers with a close packet
 	s.wg.Wait()
-	s.conn.CloseNow()
+	if conn != nil {
+		conn.CloseNow()
+	}
 	s.n.leave(s)
 	s.n.membersMu.Lock()
 	delete(s.n.conns, s)
@@ -116,12 +136,36 @@ func (s *session) end(code websocket.StatusCode, msg string) {
 	if r := s.reason.Load(); r != nil {
 		reason = *r
 	}
+	if d := s.detail.Load(); d != nil && msg == "" {
+		msg = *d
+	}
 	s.n.publish(events.Event{Kind: events.ConnClosed, Conn: s.sid, Client: s.client, Reason: reason, Detail: msg})
 }
 
 // setReason records why the session ends; the first call wins.
 func (s *session) setReason(r string) {
 	s.reason.CompareAndSwap(nil, &r)
+}
+
+// fail ends the session at once for reason, with no close frame (a
+// WebSocket is cut, a pending poll answered with a close packet); detail
+// says why, in the closed event. The first reason wins.
+func (s *session) fail(reason, detail string) {
+	if s.reason.CompareAndSwap(nil, &reason) && detail != "" {
+		s.detail.Store(&detail)
+	}
+	s.abort()
+}
+
+// abort wakes the session's reader so that it ends the session: the
+// WebSocket is closed under it, or, while polling, the session's context is
+// cancelled.
+func (s *session) abort() {
+	if conn := s.conn.Load(); conn != nil {
+		conn.CloseNow()
+		return
+	}
+	s.cancel()
 }
 
 // readReason maps a read error to a close reason, unless one is set already.
@@ -153,10 +197,19 @@ func (s *session) invalidText(typ websocket.MessageType, data []byte) (websocket
 	return websocket.StatusInvalidFramePayloadData, "invalid UTF-8 in a text frame (RFC 6455 section 8.1)"
 }
 
-// goAway closes the session with 1001, as a node that stops gracefully does.
-func (s *session) goAway() {
+// goAway closes the session with 1001, as a node that stops gracefully
+// does; a polling session's client gets a close packet in its pending poll
+// or, if none is pending, in its next one (until ctx ends).
+func (s *session) goAway(ctx context.Context) {
 	s.setReason(ReasonStopped)
-	s.conn.Close(websocket.StatusGoingAway, "node stopping")
+	switch conn := s.conn.Load(); {
+	case conn != nil:
+		conn.Close(websocket.StatusGoingAway, "node stopping")
+	case s.poll != nil:
+		s.poll.goodbye(s, ctx)
+	default:
+		s.cancel()
+	}
 }
 
 // emit queues an event for the client; it never blocks.
@@ -173,8 +226,7 @@ func (s *session) send(data []byte) {
 	case s.out <- m:
 	case <-s.ctx.Done():
 	default:
-		s.setReason(ReasonSlowConsumer)
-		s.conn.CloseNow()
+		s.fail(ReasonSlowConsumer, "")
 	}
 }
 
@@ -192,8 +244,22 @@ func (s *session) writeLoop() {
 	}
 }
 
-// deliver writes m once the node is not hung and m is due.
+// deliver writes m once it may go.
 func (s *session) deliver(m outgoing) error {
+	if err := s.hold(m); err != nil {
+		return err
+	}
+	conn := s.conn.Load()
+	err := conn.Write(s.ctx, websocket.MessageText, m.data)
+	if err != nil && !errors.Is(err, context.Canceled) {
+		conn.CloseNow() // the reader notices and ends the session
+	}
+	return err
+}
+
+// hold waits until m may go out, on either transport: the node is not hung
+// and m is due (slow fault).
+func (s *session) hold(m outgoing) error {
 	if err := s.n.waitGate(s.ctx); err != nil {
 		return err
 	}
@@ -208,9 +274,5 @@ func (s *session) deliver(m outgoing) error {
 			}
 		}
 	}
-	err := s.conn.Write(s.ctx, websocket.MessageText, m.data)
-	if err != nil && !errors.Is(err, context.Canceled) {
-		s.conn.CloseNow() // the reader notices and ends the session
-	}
-	return err
+	return nil
 }

@@ -11,48 +11,86 @@ import (
 	"github.com/coder/websocket"
 )
 
-// serveSocketIO speaks Socket.IO v4 (Engine.IO protocol 4) over the
-// WebSocket transport: the protocol of the tutorial's Flask-SocketIO app.
+// serveSocketIO speaks Socket.IO v4 (Engine.IO protocol 4), the protocol
+// of the tutorial's Flask-SocketIO app, over both Engine.IO transports:
+// WebSocket, and HTTP long-polling with its upgrade to WebSocket
+// (polling.go). Requests are checked in engine.io's order, and refused with
+// its codes and messages.
 func (n *Node) serveSocketIO(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	switch {
-	case q.Get("EIO") != "4":
-		engineError(w, 5, "Unsupported protocol version", fmt.Sprintf("EIO=%s; this node speaks Engine.IO 4 (socket.io-client 3.x and 4.x)", q.Get("EIO")))
-		return
-	case q.Get("transport") != "websocket":
-		engineError(w, 0, "Transport unknown", fmt.Sprintf("transport=%s; this node serves the websocket transport only: use io(url, {transports: [\"websocket\"]})", q.Get("transport")))
-		return
-	case q.Get("sid") != "":
-		engineError(w, 1, "Session ID unknown", "upgrades from polling are not supported; connect with the websocket transport directly")
+	if !n.allowCrossOrigin(w, r) {
 		return
 	}
+	q := r.URL.Query()
+	if q.Get("EIO") != "4" {
+		engineError(w, eioUnsupportedVersion, fmt.Sprintf("EIO %s; this node speaks Engine.IO 4 (socket.io-client 3.x and 4.x)", quote(q.Get("EIO"))))
+		return
+	}
+	sid := q.Get("sid")
+	switch tr := q.Get("transport"); {
+	case tr == "polling" && sid == "":
+		n.openPolling(w, r)
+	case tr == "polling":
+		n.servePoll(w, r, sid)
+	case tr == "websocket" && sid == "":
+		n.openWebSocket(w, r)
+	case tr == "websocket":
+		n.upgradePolling(w, r, sid)
+	default:
+		engineError(w, eioUnknownTransport, fmt.Sprintf("transport %s; this node serves polling and websocket", quote(tr)))
+	}
+}
+
+// openWebSocket starts a Socket.IO session on the WebSocket transport.
+func (n *Node) openWebSocket(w http.ResponseWriter, r *http.Request) {
+	eioSID := n.newSessionID()
+	n.setSessionCookie(w, eioSID) // in the 101
 	conn, s, ok := n.accept(w, r, encodeEvent)
 	if !ok {
 		return
 	}
-	c := &sioConn{s: s, n: n, eioSID: n.newSessionID()}
-	s.send(fmt.Appendf(nil, `0{"sid":%q,"upgrades":[],"pingInterval":%d,"pingTimeout":%d,"maxPayload":%d}`,
-		c.eioSID, n.cfg.PingInterval.Milliseconds(), n.cfg.PingTimeout.Milliseconds(), n.cfg.MaxPayload))
+	c := &sioConn{s: s, n: n, eioSID: eioSID}
+	n.registerSio(c)
+	s.send(c.openPacket(false))
 	c.schedulePing()
 	code, msg := c.readLoop(conn)
 	c.stopTimers()
+	n.forgetSio(c)
 	s.end(code, msg)
 }
 
-// engineError answers a bad Engine.IO handshake the way engine.io does, with
-// a detail for people.
-func engineError(w http.ResponseWriter, code int, message, detail string) {
+// Engine.IO's error codes, with the messages a Socket.IO server sends.
+const (
+	eioUnknownTransport   = 0
+	eioUnknownSID         = 1
+	eioBadHandshakeMethod = 2
+	eioBadRequest         = 3
+	eioForbidden          = 4
+	eioUnsupportedVersion = 5
+)
+
+var eioMessages = [...]string{"Transport unknown", "Session ID unknown", "Bad handshake method", "Bad request", "Forbidden", "Unsupported protocol version"}
+
+// engineError answers a refused Engine.IO request exactly as a Socket.IO
+// server does (400, or 403 for Forbidden, and {"code","message"}), so a
+// client fails the way it would against the real thing. The detail for
+// people goes in the X-Lab-Detail header.
+func engineError(w http.ResponseWriter, code int, detail string) {
+	status := http.StatusBadRequest
+	if code == eioForbidden {
+		status = http.StatusForbidden
+	}
 	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusBadRequest)
-	json.NewEncoder(w).Encode(map[string]any{"code": code, "message": message, "detail": detail})
+	w.Header().Set("X-Lab-Detail", detail)
+	w.WriteHeader(status)
+	fmt.Fprintf(w, `{"code":%d,"message":%q}`, code, eioMessages[code])
 }
 
-// sioConn is the Socket.IO state of one session.
+// sioConn is the Socket.IO state of one session, on either transport.
 type sioConn struct {
 	s         *session
 	n         *Node
 	eioSID    string
-	connected bool // the client sent 40 and was answered
+	connected bool // the client sent 40 and was answered; reader only
 
 	// mu guards the heartbeat timers.
 	mu      sync.Mutex
@@ -66,8 +104,18 @@ func protocolError(s *session, format string, args ...any) (websocket.StatusCode
 	return websocket.StatusProtocolError, fmt.Sprintf(format, args...)
 }
 
-// readLoop handles packets until the session ends, and returns the close
-// status to send (0 for none).
+// openPacket is the Engine.IO open packet; a polling session may upgrade.
+func (c *sioConn) openPacket(polling bool) []byte {
+	upgrades := "[]"
+	if polling {
+		upgrades = `["websocket"]`
+	}
+	return fmt.Appendf(nil, `0{"sid":%q,"upgrades":%s,"pingInterval":%d,"pingTimeout":%d,"maxPayload":%d}`,
+		c.eioSID, upgrades, c.n.cfg.PingInterval.Milliseconds(), c.n.cfg.PingTimeout.Milliseconds(), c.n.cfg.MaxPayload)
+}
+
+// readLoop handles WebSocket frames until the session ends, and returns the
+// close status to send (0 for none).
 func (c *sioConn) readLoop(conn *websocket.Conn) (websocket.StatusCode, string) {
 	s := c.s
 	for {
@@ -86,26 +134,35 @@ func (c *sioConn) readLoop(conn *websocket.Conn) (websocket.StatusCode, string) 
 		if code, msg := s.invalidText(typ, data); code != 0 {
 			return code, msg
 		}
-		if len(data) == 0 {
-			return protocolError(s, "engine.io: empty packet")
-		}
-		switch data[0] {
-		case eioPong:
-			c.onPong()
-		case eioPing:
-			s.send(append([]byte{eioPong}, data[1:]...))
-		case eioClose:
-			s.setReason(ReasonClientClosed)
-			return websocket.StatusNormalClosure, ""
-		case eioUpgrade, eioNoop:
-		case eioMessage:
-			if code, msg := c.handle(string(data[1:])); code != 0 {
-				return code, msg
-			}
-		default:
-			return protocolError(s, "engine.io: malformed packet %s: want a type 1-6", quote(string(data)))
+		if code, msg := c.onPacket(data); code != 0 {
+			return code, msg
 		}
 	}
+}
+
+// onPacket handles one Engine.IO packet from either transport. A non-zero
+// status ends the session: a WebSocket is closed with it, a polling client
+// gets the message as its POST's error.
+func (c *sioConn) onPacket(data []byte) (websocket.StatusCode, string) {
+	s := c.s
+	if len(data) == 0 {
+		return protocolError(s, "engine.io: empty packet")
+	}
+	switch data[0] {
+	case eioPong:
+		c.onPong()
+	case eioPing:
+		s.send(append([]byte{eioPong}, data[1:]...))
+	case eioClose:
+		s.setReason(ReasonClientClosed)
+		return websocket.StatusNormalClosure, ""
+	case eioUpgrade, eioNoop:
+	case eioMessage:
+		return c.handle(string(data[1:]))
+	default:
+		return protocolError(s, "engine.io: malformed packet %s: want a type 1-6", quote(string(data)))
+	}
+	return 0, ""
 }
 
 // handle processes one Socket.IO packet.
@@ -176,8 +233,7 @@ func (c *sioConn) sendPing() {
 		if c.n.gate.Load() != nil {
 			return
 		}
-		c.s.setReason(ReasonPingTimeout)
-		c.s.conn.CloseNow()
+		c.s.fail(ReasonPingTimeout, "")
 	}, "node", "pong")
 }
 

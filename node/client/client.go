@@ -1,12 +1,13 @@
 // Package client is a chat client for lab nodes and the balancer: Socket.IO
-// v4 over the WebSocket transport, or the plain JSON /ws protocol. Tests,
-// scenarios and the load tool use it to play users.
+// v4 over the WebSocket transport or HTTP long-polling (and the upgrade from
+// one to the other), or the plain JSON /ws protocol. Tests, scenarios and
+// the load tool use it to play users.
 //
 // # Concurrency
 //
 // A Client owns one reader goroutine, which answers server pings and queues
-// events; Close and CloseNow wait for it. Emit and Next may be called from
-// any goroutine.
+// events (on polling, it is the one that holds the pending GET); Close and
+// CloseNow wait for it. Emit and Next may be called from any goroutine.
 package client
 
 import (
@@ -28,6 +29,8 @@ type Transport string
 // Transports.
 const (
 	SocketIO Transport = "socketio" // /socket.io/?EIO=4&transport=websocket
+	Polling  Transport = "polling"  // /socket.io/?EIO=4&transport=polling, never upgraded
+	Upgrade  Transport = "default"  // polling, then the upgrade to WebSocket, as io(url) does
 	JSON     Transport = "ws"       // /ws, one JSON object per message
 )
 
@@ -49,7 +52,8 @@ type Event struct {
 
 // Client is one connected chat user.
 type Client struct {
-	conn      *websocket.Conn
+	conn      *websocket.Conn // nil on polling
+	wire      wire
 	transport Transport
 	opts      Options
 	// Response is the handshake response (its X-Lab-Node header names the node).
@@ -83,8 +87,10 @@ func Dial(ctx context.Context, opts Options) (*Client, error) {
 		u += "/socket.io/?EIO=4&transport=websocket"
 	case JSON:
 		u += "/ws"
+	case Polling, Upgrade:
+		return dialPolling(ctx, opts)
 	default:
-		return nil, fmt.Errorf("client: unknown transport %q (want socketio or ws)", opts.Transport)
+		return nil, fmt.Errorf("client: unknown transport %q (want socketio, polling, default or ws)", opts.Transport)
 	}
 	var local net.Addr
 	var d net.Dialer
@@ -102,13 +108,29 @@ func Dial(ctx context.Context, opts Options) (*Client, error) {
 		return nil, fmt.Errorf("dial %s: %w", u, err)
 	}
 	conn.SetReadLimit(1 << 20)
-	c := &Client{conn: conn, transport: opts.Transport, opts: opts, Response: resp, done: make(chan struct{}), notify: make(chan struct{}), pongs: make(chan struct{}, 1)}
+	c := newClient(opts, wsWire{conn}, resp)
+	c.conn = conn
 	if local != nil {
 		c.LocalAddr = local.String()
 	}
-	if opts.Transport == SocketIO {
+	return c.start(ctx)
+}
+
+func newClient(opts Options, w wire, resp *http.Response) *Client {
+	return &Client{wire: w, transport: opts.Transport, opts: opts, Response: resp, done: make(chan struct{}), notify: make(chan struct{}), pongs: make(chan struct{}, 1)}
+}
+
+// start opens Socket.IO (if spoken) and starts the reader.
+func (c *Client) start(ctx context.Context) (*Client, error) {
+	if c.transport != JSON {
 		if err := c.openSocketIO(ctx); err != nil {
-			conn.CloseNow()
+			c.wire.closeNow()
+			return nil, err
+		}
+	}
+	if c.transport == Upgrade {
+		if err := c.upgrade(ctx); err != nil {
+			c.wire.closeNow()
 			return nil, err
 		}
 	}
@@ -122,18 +144,18 @@ func Dial(ctx context.Context, opts Options) (*Client, error) {
 // python-socketio server emits from its connect handler before it sends the
 // CONNECT reply.
 func (c *Client) openSocketIO(ctx context.Context) error {
-	_, open, err := c.conn.Read(ctx)
+	open, err := c.wire.read(ctx)
 	if err != nil {
 		return fmt.Errorf("read engine.io open: %w", err)
 	}
 	if len(open) == 0 || open[0] != '0' {
 		return fmt.Errorf("client: want engine.io open packet, got %q", open)
 	}
-	if err := c.conn.Write(ctx, websocket.MessageText, []byte("40")); err != nil {
+	if err := c.wire.write(ctx, []byte("40")); err != nil {
 		return fmt.Errorf("send socket.io connect: %w", err)
 	}
 	for {
-		_, p, err := c.conn.Read(ctx)
+		p, err := c.wire.read(ctx)
 		if err != nil {
 			return fmt.Errorf("read socket.io connect: %w", err)
 		}
@@ -174,5 +196,28 @@ func connectError(payload string) string {
 // Node is the name of the node that served the handshake (X-Lab-Node).
 func (c *Client) Node() string { return c.Response.Header.Get("X-Lab-Node") }
 
-// Conn exposes the WebSocket, for tests that send raw frames.
+// Conn exposes the WebSocket, for tests that send raw frames; nil on
+// polling (until an Upgrade client upgraded, which Dial waits for).
 func (c *Client) Conn() *websocket.Conn { return c.conn }
+
+// wire carries a client's text messages: a WebSocket, or long-polling.
+type wire interface {
+	read(ctx context.Context) ([]byte, error)
+	write(ctx context.Context, p []byte) error
+	close() error // a clean goodbye (after the Socket.IO disconnect)
+	closeNow() error
+}
+
+type wsWire struct{ c *websocket.Conn }
+
+func (w wsWire) read(ctx context.Context) ([]byte, error) {
+	_, p, err := w.c.Read(ctx)
+	return p, err
+}
+
+func (w wsWire) write(ctx context.Context, p []byte) error {
+	return w.c.Write(ctx, websocket.MessageText, p)
+}
+
+func (w wsWire) close() error    { return w.c.Close(websocket.StatusNormalClosure, "") }
+func (w wsWire) closeNow() error { return w.c.CloseNow() }

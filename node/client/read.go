@@ -5,14 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
-
-	"github.com/coder/websocket"
 )
 
 func (c *Client) readLoop() {
 	defer close(c.done)
 	for {
-		_, p, err := c.conn.Read(context.Background())
+		p, err := c.wire.read(context.Background())
 		if err != nil {
 			c.stop(err)
 			return
@@ -43,7 +41,7 @@ func (c *Client) decode(s string) (Event, bool) {
 	switch {
 	case s == "2":
 		if !c.opts.NoPong {
-			c.conn.Write(context.Background(), websocket.MessageText, []byte("3"))
+			c.wire.write(context.Background(), []byte("3"))
 		}
 		return Event{}, false
 	case strings.HasPrefix(s, "42"):
@@ -140,7 +138,7 @@ func (c *Client) Emit(ctx context.Context, event, text string) error {
 		a, _ := json.Marshal([2]string{event, text})
 		b = append([]byte("42"), a...)
 	}
-	return c.conn.Write(ctx, websocket.MessageText, b)
+	return c.wire.write(ctx, b)
 }
 
 func (c *Client) pong() {
@@ -158,7 +156,7 @@ func (c *Client) Ping(ctx context.Context) error {
 	if c.transport == JSON {
 		msg = []byte(`{"event":"ping"}`)
 	}
-	if err := c.conn.Write(ctx, websocket.MessageText, msg); err != nil {
+	if err := c.wire.write(ctx, msg); err != nil {
 		return err
 	}
 	select {
@@ -184,17 +182,17 @@ func (c *Client) Err() error {
 
 // Close leaves politely: Socket.IO disconnect (41) and a 1000 close frame.
 func (c *Client) Close() error {
-	if c.transport == SocketIO {
-		c.conn.Write(context.Background(), websocket.MessageText, []byte("41"))
+	if c.transport != JSON {
+		c.wire.write(context.Background(), []byte("41"))
 	}
-	err := c.conn.Close(websocket.StatusNormalClosure, "")
+	err := c.wire.close()
 	<-c.done
 	return err
 }
 
 // CloseNow drops the connection with no goodbye, as a crashed client would.
 func (c *Client) CloseNow() error {
-	err := c.conn.CloseNow()
+	err := c.wire.closeNow()
 	<-c.done
 	return err
 }

@@ -1,12 +1,13 @@
-// The chat page's client: a small Socket.IO v4 client over the WebSocket
-// transport (Engine.IO 4), written for this page so that it needs no CDN.
-// It behaves like the tutorial's page: set a username, then send messages;
-// every "message" event is shown as text (never as HTML).
+// The chat page's client: a small Socket.IO v4 client (Engine.IO 4) over
+// the WebSocket transport or HTTP long-polling, written for this page so
+// that it needs no CDN. The transport switch (or ?transport=polling) picks
+// one. It behaves like the tutorial's page: set a username, then send
+// messages; every "message" event is shown as text (never as HTML).
 (function () {
   "use strict";
   var $ = function (id) { return document.getElementById(id); };
-  var messages = $("messages"), status = $("status");
-  var ws = null, usernameSet = false, node = "", sessions = 0, retry = 0;
+  var messages = $("messages"), status = $("status"), transport = $("transport");
+  var conn = null, usernameSet = false, node = "", sessions = 0, retry = 0, timer = null;
 
   function show(text, note) {
     var div = document.createElement("div");
@@ -22,7 +23,7 @@
   }
 
   function emit(event, data) {
-    if (ws && ws.readyState === WebSocket.OPEN) ws.send("42" + JSON.stringify([event, data]));
+    if (conn) conn.send("42" + JSON.stringify([event, data]));
   }
 
   var handlers = {
@@ -45,21 +46,74 @@
     }
   }
 
-  function connect() {
+  // onPacket handles one Engine.IO packet, whatever carried it.
+  function onPacket(c, p) {
+    if (p[0] === "0") c.send("40");         // Engine.IO open: join the default namespace
+    else if (p[0] === "2") c.send("3");     // ping: answer pong
+    else if (p[0] === "4") onSocketIO(p.slice(1));
+  }
+
+  function onClosed(c, why) {
+    if (conn !== c) return; // a transport the switch replaced
+    conn = null;
+    var wait = Math.min(1000 * Math.pow(2, retry++), 10000);
+    setStatus("Disconnected" + (node ? " from " + node : "") + " (" + why + "). Reconnecting in " +
+      wait / 1000 + " s…", false);
+    timer = setTimeout(connect, wait);
+  }
+
+  function openWebSocket() {
     var proto = location.protocol === "https:" ? "wss:" : "ws:";
-    ws = new WebSocket(proto + "//" + location.host + "/socket.io/?EIO=4&transport=websocket");
-    ws.onmessage = function (ev) {
-      var p = String(ev.data);
-      if (p[0] === "0") ws.send("40");        // Engine.IO open: join the default namespace
-      else if (p[0] === "2") ws.send("3");    // ping: answer pong
-      else if (p[0] === "4") onSocketIO(p.slice(1));
+    var ws = new WebSocket(proto + "//" + location.host + "/socket.io/?EIO=4&transport=websocket");
+    var c = {
+      send: function (p) { if (ws.readyState === WebSocket.OPEN) ws.send(p); },
+      close: function () { ws.close(1000); }
     };
-    ws.onclose = function (ev) {
-      var wait = Math.min(1000 * Math.pow(2, retry++), 10000);
-      setStatus("Disconnected" + (node ? " from " + node : "") + " (code " + ev.code +
-        (ev.reason ? ", " + ev.reason : "") + "). Reconnecting in " + wait / 1000 + " s…", false);
-      setTimeout(connect, wait);
+    ws.onmessage = function (ev) { onPacket(c, String(ev.data)); };
+    ws.onclose = function (ev) { onClosed(c, "code " + ev.code + (ev.reason ? ", " + ev.reason : "")); };
+    return c;
+  }
+
+  // openPolling is Engine.IO's long-polling: one GET waits for the server's
+  // packets (joined by \x1e), POSTs carry ours, one at a time.
+  function openPolling() {
+    var base = "/socket.io/?EIO=4&transport=polling", sid = "", done = false, posts = Promise.resolve();
+    var c = {
+      send: function (p) {
+        if (done || !sid) return;
+        posts = posts.then(function () {
+          return fetch(base + "&sid=" + sid, { method: "POST", body: p, headers: { "Content-Type": "text/plain;charset=UTF-8" } });
+        }).then(function (r) { if (!r.ok) end("POST answered " + r.status); }, function () { end("POST failed"); });
+      },
+      close: function () { c.send("1"); done = true; }
     };
+    function end(why) {
+      if (done) return;
+      done = true;
+      onClosed(c, why);
+    }
+    function poll() {
+      if (done) return;
+      fetch(base + (sid ? "&sid=" + sid : ""), { cache: "no-store" }).then(function (r) {
+        return r.text().then(function (body) {
+          if (!r.ok) { end("poll answered " + r.status + " " + body); return; }
+          var packets = body.split("\x1e");
+          for (var i = 0; i < packets.length && !done; i++) {
+            if (packets[i][0] === "0") sid = JSON.parse(packets[i].slice(1)).sid;
+            if (packets[i] === "1") { end("closed by the server"); return; }
+            onPacket(c, packets[i]);
+          }
+          poll();
+        });
+      }, function () { end("poll failed"); });
+    }
+    poll();
+    return c;
+  }
+
+  function connect() {
+    clearTimeout(timer);
+    conn = transport.value === "polling" ? openPolling() : openWebSocket();
   }
 
   function setUsername() {
@@ -77,6 +131,16 @@
     $("myMessage").value = "";
   }
 
+  if (new URLSearchParams(location.search).get("transport") === "polling") transport.value = "polling";
+  transport.addEventListener("change", function () {
+    var old = conn;
+    conn = null;
+    if (old) old.close();
+    usernameSet = false;
+    sessions = 0;
+    show("Switched to " + transport.options[transport.selectedIndex].text + ": a new session, so set your username again.", true);
+    connect();
+  });
   $("setUsername").addEventListener("click", setUsername);
   $("send").addEventListener("click", sendMessage);
   $("username").addEventListener("keydown", function (e) { if (e.key === "Enter") setUsername(); });

@@ -1,13 +1,20 @@
 // Plays the tutorial's chat with the real socket.io-client: user A on the
 // first URL, user B on the second. Prints one JSON line per event received;
 // node/sioclient_test.go compares them with the chat table of SPEC §1.
-import { io } from "socket.io-client";
-
-const [urlA, urlB] = process.argv.slice(2);
+//
+//   node chat.mjs URL_A URL_B [TRANSPORTS [PACKAGE]]
+//
+// TRANSPORTS: "websocket" (default), "polling", or "default" (the client's
+// own choice: polling first, then the upgrade to WebSocket). PACKAGE: the
+// client to load, "socket.io-client" (4.8) or "socket.io-client-401".
+const [urlA, urlB, transports = "websocket", pkg = "socket.io-client"] = process.argv.slice(2);
+const { io } = await import(pkg);
 const print = (who, ev, data) => console.log(JSON.stringify({ who, ev, data }));
+const options = { reconnection: false, timeout: 5000 };
+if (transports !== "default") options.transports = [transports];
 
 function user(url, who) {
-  const s = io(url, { transports: ["websocket"], reconnection: false, timeout: 5000 });
+  const s = io(url, options);
   const inbox = [];
   let wake = null;
   s.on("message", (m) => {
@@ -31,11 +38,12 @@ function user(url, who) {
 }
 
 // pings resolves after the server has pinged n times (and the client
-// answered each): the heartbeat works with the real client.
+// answered each): the heartbeat works with the real client. Both versions
+// emit "pong" when they answer a ping (4.0 emits no "ping" event).
 const pings = (u, n) =>
   new Promise((resolve) => {
     let seen = 0;
-    u.s.io.engine.on("ping", () => ++seen === n && resolve());
+    u.s.io.engine.on("pong", () => ++seen === n && resolve());
   });
 
 const a = user(urlA, "A");
@@ -47,7 +55,8 @@ await b.next();
 
 a.s.emit("message", "too early");
 await a.next();
-const ack = await a.s.timeout(5000).emitWithAck("set_username", "A");
+// An acknowledged emit, written so that 4.0 (no emitWithAck) runs it too.
+const ack = await new Promise((resolve) => a.s.emit("set_username", "A", (...args) => resolve(args[0] ?? null)));
 print("A", "ack", ack);
 await a.next();
 b.s.emit("set_username", "B");
@@ -59,6 +68,8 @@ await b.next();
 
 await pings(a, 2);
 print("A", "pinged", 2);
+// The transport A ended up on: "websocket" after an upgrade.
+print("A", "transport", a.s.io.engine.transport.name);
 
 a.s.disconnect();
 await b.next();

@@ -1,0 +1,92 @@
+package node_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/wslab/wslab/internal/browsertest"
+	"github.com/wslab/wslab/node"
+)
+
+// crossOriginApp is the page of another origin: it loads socket.io-client's
+// browser bundle and chats with the node named in its query.
+const crossOriginApp = `
+const q = new URLSearchParams(location.search);
+const options = { withCredentials: true, reconnection: false };
+if (q.get("transports") !== "default") options.transports = [q.get("transports")];
+const s = io(q.get("node"), options);
+const log = (t) => {
+  const d = document.createElement("div");
+  d.textContent = t;
+  document.getElementById("log").appendChild(d);
+};
+s.on("connect", () => { log("connected"); s.emit("set_username", q.get("name")); });
+s.on("message", log);
+s.on("connect_error", (e) => log("connect_error: " + e.message));
+window.say = (t) => s.send(t);
+window.transport = () => s.io.engine && s.io.engine.transport ? s.io.engine.transport.name : "";
+`
+
+// TestRealSocketIOClientInBrowserFromAnotherOrigin serves a page from an
+// origin of its own that runs the real socket.io-client in headless
+// Chromium with withCredentials: the nodes' CORS answers let it poll (and
+// upgrade) when its origin is allowed, and the browser refuses to let it
+// read anything when it is not.
+func TestRealSocketIOClientInBrowserFromAnotherOrigin(t *testing.T) {
+	for _, pkg := range []string{"socket.io-client", "socket.io-client-401"} {
+		if _, err := os.Stat(filepath.Join("testdata/sioclient/node_modules", pkg)); err != nil && os.Getenv("LAB_TEST_CHROMIUM") != "" {
+			t.Fatalf("%s is not installed: run npm ci in node/testdata/sioclient (.ci/run does)", pkg)
+		}
+	}
+	b := browsertest.New(t)
+	pages := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch pkg, ok := strings.CutPrefix(r.URL.Path, "/bundle/"); {
+		case ok && (pkg == "socket.io-client" || pkg == "socket.io-client-401"):
+			http.ServeFile(w, r, filepath.Join("testdata/sioclient/node_modules", pkg, "dist/socket.io.min.js"))
+		case r.URL.Path == "/app.js":
+			w.Header().Set("Content-Type", "text/javascript")
+			w.Write([]byte(crossOriginApp))
+		default:
+			w.Header().Set("Content-Type", "text/html")
+			w.Write([]byte(`<!doctype html><div id="log"></div><script src="/bundle/` + r.URL.Query().Get("pkg") + `"></script><script src="/app.js"></script>`))
+		}
+	}))
+	t.Cleanup(pages.Close)
+	pageHost := strings.TrimPrefix(pages.URL, "http://")
+
+	w := newWorld(t)
+	allowed := node.Config{AllowedOrigins: []string{pageHost}}
+	allowed.Name = "node-1"
+	n1 := w.startNode(t, allowed)
+	allowed.Name = "node-2"
+	n2 := w.startNode(t, allowed)
+	strict := w.startNode(t, node.Config{Name: "node-3"})
+
+	open := func(name string, n *node.Node, transports, pkg string) *browsertest.Page {
+		q := url.Values{"node": {n.URL()}, "transports": {transports}, "name": {name}, "pkg": {pkg}}
+		return b.Open(name, pages.URL+"/?"+q.Encode())
+	}
+	alice := open("alice", n1, "polling", "socket.io-client")
+	bob := open("bob", n2, "default", "socket.io-client-401")
+	alice.WaitText("log", "Your username is set to alice")
+	bob.WaitText("log", "Your username is set to bob")
+	browsertest.Eval[bool](alice, `(say("hello from another origin"), true)`)
+	bob.WaitText("log", "alice: hello from another origin")
+	alice.WaitText("log", "alice: hello from another origin")
+	bob.WaitFor(`transport() === "websocket"`) // upgraded
+	if got := browsertest.Eval[string](alice, `transport()`); got != "polling" {
+		t.Fatalf("alice's transport: got %q, want polling", got)
+	}
+
+	mallory := open("mallory", strict, "polling", "socket.io-client")
+	mallory.IgnoreConsoleErrors() // the browser reports the refusal
+	mallory.WaitText("log", "connect_error")
+	if strict.Sessions() != 0 {
+		t.Fatalf("node-3 let a page of a foreign origin into the room: %d sessions", strict.Sessions())
+	}
+}
