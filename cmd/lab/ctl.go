@@ -1,21 +1,18 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/url"
 	"os"
-	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/wslab/wslab/admin"
-	"github.com/wslab/wslab/events"
 )
 
 func newCtlCmd() *cobra.Command {
@@ -34,6 +31,7 @@ func newCtlCmd() *cobra.Command {
   lab ctl node NAME slow 2s           every outgoing message 2 s late (0 clears)
   lab ctl node NAME start|restart     back in service
   lab ctl events                      follow the event stream
+  lab ctl events --since 5m | --last 100 [-f]   the events kept, then (-f) follow
 
 --admin takes host:port (as lab up --admin does) or a URL. When the lab
 was started with an admin token, set LAB_ADMIN_TOKEN to it: lab ctl sends
@@ -103,13 +101,7 @@ JSON too, with exit code 2).`,
 			})
 		},
 	})
-	cmd.AddCommand(&cobra.Command{
-		Use: "events", Short: "Follow the lab's events", Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			cmd.SilenceUsage = true
-			return c.follow(cmd)
-		},
-	})
+	cmd.AddCommand(newCtlEventsCmd(c))
 	return cmd
 }
 
@@ -155,38 +147,6 @@ func (c *ctl) call(cmd *cobra.Command, method, path string, body []byte, out any
 		return fmt.Errorf("%s %s: the answer is not what lab ctl expects (%v): is %s a lab's admin API?", method, path, err, cl.URL())
 	}
 	show()
-	return nil
-}
-
-// follow prints the server-sent event stream until Ctrl-C.
-func (c *ctl) follow(cmd *cobra.Command) error {
-	cl, err := c.client()
-	if err != nil {
-		return err
-	}
-	stream, err := cl.Events(cmd.Context())
-	if err != nil {
-		if cmd.Context().Err() != nil {
-			return nil
-		}
-		return usageError(err)
-	}
-	defer stream.Close()
-	sc := bufio.NewScanner(stream)
-	for sc.Scan() {
-		data, ok := strings.CutPrefix(sc.Text(), "data: ")
-		if !ok {
-			continue
-		}
-		if *c.asJSON {
-			fmt.Fprintln(cmd.OutOrStdout(), data)
-			continue
-		}
-		var e events.Event
-		if json.Unmarshal([]byte(data), &e) == nil {
-			printEvent(cmd.OutOrStdout(), e, false)
-		}
-	}
 	return nil
 }
 

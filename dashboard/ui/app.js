@@ -10,7 +10,8 @@
   var ROWS = 50, SAMPLES = 60, TIMELINE = 200;
   var kinds = ["conn.opened", "conn.closed", "node.started", "node.stopped", "node.fault",
     "store.error", "store.recovered", "backend.health", "backend.check", "backend.drain",
-    "backend.failure", "config.applied", "config.rejected"];
+    "backend.failure", "config.applied", "config.rejected", "store.restored", "group.health"];
+  var openedAt = Date.now();
 
   function el(tag, cls, text) {
     var e = document.createElement(tag);
@@ -287,20 +288,9 @@
   }
 
   // ---- events ----
-  function describe(e) {
-    switch (e.kind) {
-      case "conn.opened": return e.backend ? e.conn + " opened → " + e.backend + " (gen " + e.generation + ")" : "session " + e.conn + " joined";
-      case "conn.closed": return e.backend ? e.conn + " closed on " + e.backend + ": " + e.reason : "session " + e.conn + " left: " + e.reason;
-      case "backend.health": return e.backend + " is " + e.reason + ": " + e.detail;
-      case "backend.check": return "check " + e.backend + ": " + e.reason + (e.detail ? " " + e.detail : "");
-      case "backend.drain": return e.backend + " " + e.reason + ": " + e.detail;
-      case "backend.failure": return "could not reach " + e.backend + ": " + e.detail;
-      case "config.applied": return "generation " + e.generation + " applied: " + e.detail;
-      case "config.rejected": return "config rejected: " + e.detail;
-      case "node.fault": return "fault: " + e.detail;
-      default: return e.kind + (e.reason ? " " + e.reason : "") + (e.detail ? " " + e.detail : "");
-    }
-  }
+  // The lab words its events in one place (events.Event.Text); the API
+  // sends that sentence as "text".
+  function describe(e) { return e.text || e.kind; }
   function tone(e) {
     if (e.kind === "node.fault" || e.kind === "config.rejected" || e.kind === "store.error" ||
         (e.kind === "backend.health" && e.reason === "unhealthy") || e.kind === "backend.failure") return "bad";
@@ -320,13 +310,15 @@
     var e = JSON.parse(msg.data);
     if (e.kind === "backend.check" && !$("show-checks").checked) return;
     addLine(new Date(e.time), e.source, describe(e), tone(e));
-    if (e.kind === "config.applied") loadConfig();
+    if (e.kind === "config.applied" && new Date(e.time) >= openedAt) loadConfig(); // not for the history
     refresh();
   }
 
   function stream() {
+    // The last TIMELINE events the lab kept come first, then live ones; a
+    // reconnect sends Last-Event-ID and gets only what it missed.
     // EventSource cannot send headers: the token goes in the query.
-    var es = new EventSource("/api/events" + (token() ? "?access_token=" + encodeURIComponent(token()) : ""));
+    var es = new EventSource("/api/events?last=" + TIMELINE + (token() ? "&access_token=" + encodeURIComponent(token()) : ""));
     kinds.forEach(function (k) { es.addEventListener(k, onEvent); });
     es.onopen = function () { $("stream").textContent = "live"; $("stream").className = "up"; refresh(); };
     es.onerror = function () { $("stream").textContent = "reconnecting…"; $("stream").className = "down"; };
