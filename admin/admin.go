@@ -124,6 +124,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /api/nodes/{name}/{action}", s.nodeAction)
 	mux.HandleFunc("POST /api/nodes", s.addNode)
 	mux.HandleFunc("POST /api/testers", s.openTesters)
+	mux.HandleFunc("DELETE /api/testers", s.stopTesters)
 	mux.HandleFunc("GET /api/events", s.events)
 	mux.Handle("GET /metrics", s.metrics())
 	if s.cfg.Extra != nil {
@@ -144,6 +145,7 @@ func (s *Server) index(w http.ResponseWriter, r *http.Request) {
   POST /api/nodes/{name}/{action}      kill | stop | hang | slow?delay=2s | start | restart
   POST /api/nodes                      add a node to the lab and the server group
   POST /api/testers?count=N            open N chatting test clients through the balancer
+  DELETE /api/testers[?count=N]        stop them (the N newest), each with a close frame
   GET  /api/events                     server-sent events, as they happen
   GET  /api/events?since=5m|last=100   the events kept (the last 10000) as JSON {"events": [...]};
                                        &follow=1 (or Accept: text/event-stream): streamed, then live
@@ -208,22 +210,6 @@ func (s *Server) addNode(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, n.State())
-}
-
-// openTesters opens ?count=N (1-100) chatting test clients through the
-// balancer.
-func (s *Server) openTesters(w http.ResponseWriter, r *http.Request) {
-	if s.cfg.Balancer == nil {
-		writeError(w, http.StatusNotFound, "this lab runs no balancer to connect through")
-		return
-	}
-	n, err := strconv.Atoi(r.URL.Query().Get("count"))
-	if err != nil || n < 1 || n > 100 {
-		writeError(w, http.StatusBadRequest, fmt.Sprintf("count %q: want a number from 1 to 100", r.URL.Query().Get("count")))
-		return
-	}
-	s.testers.open(s.cfg.Balancer.URL(), n)
-	writeJSON(w, http.StatusOK, map[string]int{"testers": s.testers.count()})
 }
 
 func (s *Server) getConfig(w http.ResponseWriter, r *http.Request) {

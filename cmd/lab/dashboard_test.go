@@ -101,3 +101,28 @@ func TestDashboardShowsWhatHappenedBeforeItOpened(t *testing.T) {
 	p.WaitText("timeline", "node-1  started, listening on")
 	p.Screenshot("testdata/screenshots", "dashboard-history")
 }
+
+// TestDashboardStopsItsTestClients: "Stop test clients" is enabled only
+// while some are open, and closes them all.
+func TestDashboardStopsItsTestClients(t *testing.T) {
+	b := browsertest.New(t)
+	u := startUp(t)
+	p := b.Open("dashboard", u.admin+"/")
+	p.WaitFor(`document.getElementById("stream").textContent === "live"`)
+	if !browsertest.Eval[bool](p, `document.getElementById("stop-testers").disabled`) {
+		t.Fatal("stop button enabled with no test clients open, want disabled")
+	}
+	p.Click("open-testers")
+	p.WaitFor(`document.getElementById("testers").textContent === "3 test clients"`)
+	p.WaitFor(`document.getElementById("conn-total").textContent === "3"`)
+	p.WaitFor(`!document.getElementById("stop-testers").disabled`)
+	p.Click("stop-testers")
+	p.WaitText("timeline", "stopped 3 test clients")
+	p.WaitFor(`document.getElementById("testers").textContent === ""`)
+	p.WaitFor(`document.getElementById("conn-total").textContent === "0"`)
+	p.WaitFor(`document.getElementById("stop-testers").disabled`)
+	if st := u.status(t); st.Testers != 0 {
+		t.Fatalf("status after stop: got %d testers, want 0", st.Testers)
+	}
+	p.Screenshot("testdata/screenshots", "dashboard-testers-stopped")
+}

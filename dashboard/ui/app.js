@@ -93,6 +93,8 @@
     $("idle-timeout").textContent = b.idle_timeout;
     $("generation").textContent = b.generation;
     $("testers").textContent = status.testers ? status.testers + " test clients" : "";
+    $("stop-testers").disabled = !status.testers;
+    $("stop-testers").title = status.testers ? "close them as closed tabs do" : "no test clients are open";
     renderCards(b);
     renderConns(b);
   }
@@ -216,6 +218,13 @@
   });
   $("open-testers").addEventListener("click", function () {
     api("POST", "/api/testers?count=3").then(refresh, function (e) { note("test clients: " + e.message, "bad"); });
+  });
+  $("stop-testers").addEventListener("click", function () {
+    $("stop-testers").disabled = true;
+    api("DELETE", "/api/testers").then(function (r) {
+      note("stopped " + r.stopped + " test clients");
+      refresh();
+    }, function (e) { note("stop test clients: " + e.message, "bad"); refresh(); });
   });
 
   // ---- config ----
