@@ -89,7 +89,15 @@
     var b = status.balancer;
     if (!b) return;
     $("listener").textContent = b.listener;
+    $("o-tls").hidden = !b.tls_listener;
+    $("tls").textContent = b.tls_listener || "";
+    $("profile").textContent = b.profile || "none";
     $("policy").textContent = b.policy;
+    // The lab's one way to keep a client on a backend is the policy.
+    $("sticky").textContent = b.policy === "source_hash" ? "by client address" : "none";
+    var healthy = b.backends.filter(function (be) { return be.state === "healthy"; }).length;
+    $("healthy").textContent = healthy + " of " + b.backends.length + " healthy";
+    $("healthy").className = healthy === b.backends.length ? "" : "warn";
     $("idle-timeout").textContent = b.idle_timeout;
     $("generation").textContent = b.generation;
     $("testers").textContent = status.testers ? status.testers + " test clients" : "";
@@ -120,14 +128,18 @@
         card.appendChild(svg);
         card.appendChild(el("div", "meta"));
         var buttons = el("div", "buttons");
-        [["kill", "danger"], ["stop", "danger"], ["hang", "danger"], ["slow", "quiet"], ["start", ""]].forEach(function (a) {
+        [["kill", "danger"], ["stop", "danger"], ["hang", "danger"], ["slow", "quiet"], ["start", ""], ["restart", "quiet"]].forEach(function (a) {
           var btn = el("button", a[1], a[0]);
           btn.type = "button";
           btn.dataset.action = a[0];
-          btn.addEventListener("click", function () { fault(be.name, a[0]); });
+          btn.addEventListener("click", function () {
+            if (a[0] === "slow") slowForm(card, be.name).toggle();
+            else fault(be.name, a[0]);
+          });
           buttons.appendChild(btn);
         });
         card.appendChild(buttons);
+        card.appendChild(slowForm(card, be.name).form);
         cards.appendChild(card);
       }
       card.className = "card " + be.state;
@@ -135,10 +147,15 @@
       card.querySelector(".state").textContent = be.state;
       card.querySelector(".active").textContent = be.active;
       var n = nodes[be.name], meta = be.total + " total · " + be.failures + " failures";
+      card.querySelectorAll(".buttons button").forEach(function (btn) {
+        var why = notApplicable(btn.dataset.action, be.name, n);
+        btn.disabled = why !== "";
+        btn.title = why || ACTIONS[btn.dataset.action];
+      });
       if (n) {
         meta += " · " + (n.listening ? "listening" : "down");
         if (n.hung) meta += " · hung";
-        if (n.slow_ns) meta += " · slow " + dur(n.slow_ns);
+        if (n.slow_ns) meta += " · slow " + goDur(n.slow_ns);
         if (n.redis === "unreachable") meta += " · REDIS UNREACHABLE";
       }
       if (be.last_check) meta += " · check: " + be.last_check;
@@ -149,6 +166,79 @@
         return (SAMPLES - h.length + i) + "," + (29 - 27 * v / max).toFixed(1);
       }).join(" "));
     });
+  }
+
+  // What each node button does, and when it does not apply.
+  var ACTIONS = {
+    kill: "crash: connections dropped, no close frame",
+    stop: "graceful: close frames 1001, users leave",
+    hang: "accepts connections, answers nothing",
+    slow: "delay every outgoing message",
+    start: "back in service, faults cleared",
+    restart: "stop gracefully, then start"
+  };
+  function notApplicable(action, name, n) {
+    if (!n) return name + " is not a node of this lab: the balancer only routes to it";
+    var faulty = n.hung || n.slow_ns > 0;
+    switch (action) {
+      case "start": return !n.listening || faulty ? "" : name + " is running with no fault";
+      case "hang": if (n.hung) return name + " is hung already"; break;
+    }
+    return n.listening ? "" : name + " is down: start it first";
+  }
+
+  // slowForm is the card's small form for "slow": a delay, Apply, Cancel,
+  // and the API's answer to a bad delay beside the field.
+  function slowForm(card, name) {
+    var form = card.querySelector("form.slow");
+    if (!form) {
+      form = el("form", "slow");
+      form.hidden = true;
+      var label = el("label", "", "delay ");
+      var input = el("input", "slow-delay");
+      input.name = "delay";
+      input.value = "2s";
+      input.size = 6;
+      label.appendChild(input);
+      form.appendChild(label);
+      var ok = el("button", "", "Apply");
+      ok.type = "submit";
+      form.appendChild(ok);
+      var cancel = el("button", "quiet", "Cancel");
+      cancel.type = "button";
+      cancel.addEventListener("click", function () { form.hidden = true; });
+      form.appendChild(cancel);
+      form.appendChild(el("span", "field-error slow-error"));
+      form.appendChild(el("div", "muted", "every message " + name + " sends waits this long; 0 clears"));
+      form.addEventListener("submit", function (ev) {
+        ev.preventDefault();
+        var err = form.querySelector(".slow-error");
+        err.textContent = "";
+        // As lab ctl does, a delay that is not a duration is answered here,
+        // without a request the browser would log as failed.
+        if (!/^(0|(\d+(\.\d+)?(h|m|s|ms|us|µs|ns))+)$/.test(input.value.trim())) {
+          err.textContent = JSON.stringify(input.value) + " is not a duration: write it like 2s or 500ms (0 clears)";
+          return;
+        }
+        api("POST", "/api/nodes/" + encodeURIComponent(name) + "/slow?delay=" + encodeURIComponent(input.value))
+          .then(function () { form.hidden = true; refresh(); }, function (e) { err.textContent = e.message; });
+      });
+    }
+    return {
+      form: form,
+      toggle: function () {
+        form.hidden = !form.hidden;
+        if (!form.hidden) { form.querySelector(".slow-error").textContent = ""; form.querySelector("input").focus(); }
+      }
+    };
+  }
+
+  function goDur(ns) {   // as Go writes a duration: 250ms, 2s, 1m30s
+    if (ns < 1e6) return (ns / 1e3) + "µs";
+    if (ns < 1e9) return (ns / 1e6) + "ms";
+    var s = ns / 1e9;
+    if (s < 60) return s + "s";
+    return Math.floor(s / 60) + "m" + (s % 60 ? (s % 60) + "s" : "");
   }
 
   function size(n) {
@@ -203,13 +293,7 @@
 
   // ---- actions ----
   function fault(name, action) {
-    var q = "";
-    if (action === "slow") {
-      var d = window.prompt("Delay every message from " + name + " by (e.g. 2s, 0 clears):", "2s");
-      if (d === null) return;
-      q = "?delay=" + encodeURIComponent(d);
-    }
-    api("POST", "/api/nodes/" + encodeURIComponent(name) + "/" + action + q)
+    api("POST", "/api/nodes/" + encodeURIComponent(name) + "/" + action)
       .then(refresh, function (e) { note(name + " " + action + ": " + e.message, "bad"); });
   }
 
@@ -242,21 +326,37 @@
   function clearErrors() {
     document.querySelectorAll(".field-error").forEach(function (s) { s.textContent = ""; });
     $("yaml-errors").textContent = "";
+    $("form-errors").textContent = "";
     $("config-result").textContent = "";
   }
 
-  // showProblems puts each problem ("line N: field: what") beside its
-  // field when the form has it — without the line, which names a line of
-  // the document the form sent, not of anything on screen — else in the
-  // list under the editor, line and all.
-  function showProblems(problems) {
+  // showProblems shows where each problem is. From the form, beside its
+  // field when the form has it, without the line (the form sent a
+  // document nobody sees); what no field shows goes under the form. From
+  // the YAML editor, in the list under it with the line of the editor's
+  // text, which selects that line when clicked.
+  function showProblems(problems, fromForm) {
     problems.forEach(function (p) {
-      var m = /^(?:line \d+: )?([a-z_.\[\]0-9]+): (.*)$/.exec(p);
-      var span = m && document.querySelector('.field-error[data-field="' + m[1] + '"]');
-      if (span) span.textContent = m[2];
-      else $("yaml-errors").appendChild(el("li", "", p));
+      var m = /^(?:line (\d+): )?([a-z_.\[\]0-9]+): (.*)$/.exec(p);
+      var span = fromForm && m && document.querySelector('#config-form .field-error[data-field="' + m[2] + '"]');
+      if (span) { span.textContent = m[3]; return; }
+      if (fromForm) { $("form-errors").appendChild(el("li", "", p.replace(/^line \d+: /, ""))); return; }
+      var li = el("li", "", p);
+      var line = m && m[1] ? parseInt(m[1], 10) : (/^line (\d+)/.exec(p) || [])[1];
+      if (line) {
+        li.className = "goto";
+        li.title = "select line " + line + " in the editor";
+        li.addEventListener("click", function () { selectLine($("config-yaml"), parseInt(line, 10)); });
+      }
+      $("yaml-errors").appendChild(li);
     });
-    if ($("yaml-errors").children.length) $("raw").open = true;
+    if (!fromForm) $("raw").open = true;
+  }
+  function selectLine(ta, n) {
+    var lines = ta.value.split("\n"), start = 0;
+    for (var i = 0; i < n - 1 && i < lines.length; i++) start += lines[i].length + 1;
+    ta.focus();
+    ta.setSelectionRange(start, start + (lines[n - 1] || "").length);
   }
 
   function applied(r) {
@@ -264,9 +364,11 @@
     loadConfig();
     refresh();
   }
-  function rejected(e) {
-    $("config-result").textContent = "rejected: generation " + ((e.body && e.body.generation) || "?") + " keeps serving";
-    showProblems((e.body && e.body.problems) || [e.message]);
+  function rejected(fromForm) {
+    return function (e) {
+      $("config-result").textContent = "rejected: generation " + ((e.body && e.body.generation) || "?") + " keeps serving";
+      showProblems((e.body && e.body.problems) || [e.message], fromForm);
+    };
   }
 
   $("config-form").addEventListener("submit", function (ev) {
@@ -277,35 +379,57 @@
     c.server_group.policy = $("f-policy").value;
     c.server_group.deregistration_delay = $("f-dereg").value;
     c.server_group.health_check.interval = $("f-interval").value;
-    apply(JSON.stringify(c), "application/json");
+    apply(JSON.stringify(c), "application/json", true);
   });
   $("apply-yaml").addEventListener("click", function () {
     clearErrors();
-    apply($("config-yaml").value, "application/yaml");
+    apply($("config-yaml").value, "application/yaml", false);
   });
 
   // apply validates first, so a bad edit is answered with its problems and
   // nothing is sent to the balancer.
-  function apply(body, type) {
+  function apply(body, type, fromForm) {
+    var no = rejected(fromForm);
     api("POST", "/api/config/validate", body, type).then(function (v) {
       if (!v.valid) {
-        rejected({ body: { generation: status && status.balancer.generation, problems: v.problems } });
+        no({ body: { generation: status && status.balancer.generation, problems: v.problems } });
         return;
       }
-      api("PUT", "/api/config", body, type).then(applied, rejected);
-    }, rejected);
+      api("PUT", "/api/config", body, type).then(applied, no);
+    }, no);
   }
 
   // ---- events ----
   // The lab words its events in one place (events.Event.Text); the API
   // sends that sentence as "text".
   function describe(e) { return e.text || e.kind; }
+  // TONES colour the timeline; the legend under its title is drawn from
+  // the same table, so the two cannot disagree.
+  var TONES = [
+    { cls: "bad", label: "faults, nodes down, unhealthy, failed dials, rejected configs, Redis unreachable",
+      is: function (e) {
+        return (e.kind === "node.fault" && !/^start/.test(e.detail || "")) || e.kind === "node.stopped" ||
+          e.kind === "config.rejected" || e.kind === "store.error" || e.kind === "backend.failure" ||
+          (e.kind === "backend.health" && e.reason === "unhealthy") || (e.kind === "group.health" && e.reason === "all_unhealthy");
+      } },
+    { cls: "good", label: "recoveries: faults cleared, nodes started, healthy again, configs applied, Redis back",
+      is: function (e) {
+        return (e.kind === "node.fault" && /^start/.test(e.detail || "")) || e.kind === "node.started" ||
+          e.kind === "config.applied" || e.kind === "store.recovered" || e.kind === "store.restored" ||
+          (e.kind === "backend.health" && e.reason === "healthy") || (e.kind === "group.health" && e.reason === "recovered");
+      } },
+    { cls: "plain", label: "connections, health checks, draining", is: function () { return true; } }
+  ];
   function tone(e) {
-    if (e.kind === "node.fault" || e.kind === "config.rejected" || e.kind === "store.error" ||
-        (e.kind === "backend.health" && e.reason === "unhealthy") || e.kind === "backend.failure") return "bad";
-    if (e.kind === "config.applied" || e.kind === "store.recovered" || (e.kind === "backend.health" && e.reason === "healthy")) return "good";
-    return "";
+    for (var i = 0; i < TONES.length; i++) if (TONES[i].is(e)) return TONES[i].cls;
+    return "plain";
   }
+  TONES.forEach(function (t) {
+    var item = el("span", "legend-item " + t.cls);
+    item.appendChild(el("i", "swatch"));
+    item.appendChild(document.createTextNode(t.label));
+    $("legend").appendChild(item);
+  });
   function note(text, cls) { addLine(new Date(), "dashboard", text, cls); }
   function addLine(time, source, text, cls) {
     var li = el("li", cls);

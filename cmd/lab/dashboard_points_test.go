@@ -1,0 +1,151 @@
+package main_test
+
+import (
+	"path/filepath"
+	"regexp"
+	"testing"
+
+	"github.com/wslab/wslab/internal/browsertest"
+)
+
+// The dashboard points of issue 20, one test each, on page content; any
+// console error fails them (browsertest).
+
+// openDashboard starts lab up with fast health checks and args, and opens
+// its dashboard once it is live.
+func openDashboard(t *testing.T, args ...string) (*upLab, *browsertest.Page) {
+	t.Helper()
+	b := browsertest.New(t)
+	cfg := filepath.Join(t.TempDir(), "lab.yaml")
+	writeFile(t, cfg, fastChecks)
+	u := startUp(t, append([]string{"--config", cfg}, args...)...)
+	p := b.Open("dashboard", u.admin+"/")
+	p.WaitFor(`document.getElementById("stream").textContent === "live"`)
+	p.WaitFor(`document.querySelectorAll("#cards .card.healthy").length === 2`)
+	return u, p
+}
+
+// button is the JavaScript for a card's button.
+func button(node, action string) string {
+	return `document.querySelector("#card-` + node + ` button[data-action=` + action + `]")`
+}
+
+// enabled lists the card's buttons that are enabled, in order.
+func enabled(p *browsertest.Page, node string) string {
+	return browsertest.Eval[string](p, `Array.from(document.querySelectorAll("#card-`+node+` .buttons button")).filter(function (b) { return !b.disabled; }).map(function (b) { return b.dataset.action; }).join(" ")`)
+}
+
+func TestDashboardNodeButtonsAreEnabledOnlyWhenTheyApply(t *testing.T) {
+	_, p := openDashboard(t)
+	if got := enabled(p, "node-1"); got != "kill stop hang slow restart" {
+		t.Fatalf("a running node: got %q enabled, want every fault but start", got)
+	}
+	if got := browsertest.Eval[string](p, button("node-1", "start")+`.title`); got != "node-1 is running with no fault" {
+		t.Fatalf("start's title on a running node: got %q, want why it is disabled", got)
+	}
+	browsertest.ClickIn(p, "#card-node-1", "kill")
+	p.WaitFor(button("node-1", "kill") + `.disabled`)
+	if got := enabled(p, "node-1"); got != "start" {
+		t.Fatalf("a killed node: got %q enabled, want start only", got)
+	}
+	if got := browsertest.Eval[string](p, button("node-1", "stop")+`.title`); got != "node-1 is down: start it first" {
+		t.Fatalf("stop's title on a killed node: got %q", got)
+	}
+	browsertest.ClickIn(p, "#card-node-1", "start")
+	p.WaitFor(button("node-1", "start") + `.disabled`)
+	browsertest.ClickIn(p, "#card-node-2", "hang")
+	p.WaitFor(button("node-2", "hang") + `.disabled`)
+	if got := enabled(p, "node-2"); got != "kill stop slow start restart" {
+		t.Fatalf("a hung node: got %q enabled, want all but hang", got)
+	}
+	p.Screenshot("testdata/screenshots", "dashboard-buttons")
+}
+
+func TestDashboardSlowsANodeThroughAFormNotAPrompt(t *testing.T) {
+	_, p := openDashboard(t)
+	browsertest.Eval[bool](p, `(window.prompt = function () { window.prompted = true; return "2s"; }, true)`)
+	form := `document.querySelector("#card-node-1 form.slow")`
+	if !browsertest.Eval[bool](p, form+`.hidden`) {
+		t.Fatal("the slow form shows before slow is clicked")
+	}
+	browsertest.ClickIn(p, "#card-node-1 .buttons", "slow")
+	p.WaitFor(`!` + form + `.hidden && ` + form + `.querySelector("input").value === "2s"`)
+	browsertest.Eval[bool](p, `(`+form+`.querySelector("input").value = "fast", true)`)
+	browsertest.ClickIn(p, "#card-node-1 form.slow", "Apply")
+	p.WaitFor(form + `.querySelector(".slow-error").textContent === '"fast" is not a duration: write it like 2s or 500ms (0 clears)'`)
+	browsertest.Eval[bool](p, `(`+form+`.querySelector("input").value = "250ms", true)`)
+	browsertest.ClickIn(p, "#card-node-1 form.slow", "Apply")
+	p.WaitFor(form + `.hidden`)
+	p.WaitFor(`document.querySelector("#card-node-1 .meta").textContent.includes("slow 250ms")`)
+	p.WaitFor(`!` + button("node-1", "start") + `.disabled`) // start clears it
+	if browsertest.Eval[bool](p, `!!window.prompted`) {
+		t.Fatal("window.prompt was called, want the card's form only")
+	}
+	p.Screenshot("testdata/screenshots", "dashboard-slow")
+}
+
+func TestDashboardLegendSaysWhatTheColoursOfTheTimelineMean(t *testing.T) {
+	_, p := openDashboard(t)
+	legend := browsertest.Eval[string](p, `Array.from(document.querySelectorAll("#legend .legend-item")).map(function (i) { return i.className + ": " + i.textContent; }).join("\n")`)
+	want := "legend-item bad: faults, nodes down, unhealthy, failed dials, rejected configs, Redis unreachable\n" +
+		"legend-item good: recoveries: faults cleared, nodes started, healthy again, configs applied, Redis back\n" +
+		"legend-item plain: connections, health checks, draining"
+	if legend != want {
+		t.Fatalf("legend: got\n%s\nwant\n%s", legend, want)
+	}
+	browsertest.ClickIn(p, "#card-node-1", "kill")
+	line := func(text string) string {
+		return `Array.from(document.querySelectorAll("#timeline li")).find(function (li) { return li.textContent.includes(` + "`" + text + "`" + `); })`
+	}
+	p.WaitFor(line("node-1  fault: kill") + `?.className === "bad"`)
+	p.WaitFor(line("node-1  stopped listening: killed") + `?.className === "bad"`)
+	browsertest.ClickIn(p, "#card-node-1", "start")
+	p.WaitFor(line("node-1  started, listening on") + `?.className === "good"`)
+	p.WaitFor(line("config generation 1 applied") + `?.className === "good"`)
+	p.Screenshot("testdata/screenshots", "dashboard-legend")
+}
+
+func TestDashboardOverviewLineNamesListenerProfilePolicyAndStickiness(t *testing.T) {
+	u, p := openDashboard(t, "--profile", "aws-alb", "--policy", "source_hash")
+	text := func(id string) string {
+		return browsertest.Eval[string](p, `document.getElementById("`+id+`").textContent`)
+	}
+	want := map[string]string{"listener": u.balancer[len("http://"):], "profile": "aws-alb", "policy": "source_hash",
+		"sticky": "by client address", "healthy": "2 of 2 healthy", "generation": "1"}
+	for id, w := range want {
+		if got := text(id); got != w {
+			t.Errorf("overview %s: got %q, want %q", id, got, w)
+		}
+	}
+	if !browsertest.Eval[bool](p, `document.getElementById("o-tls").hidden`) {
+		t.Error("overview shows a TLS listener the lab does not have")
+	}
+	browsertest.ClickIn(p, "#card-node-1", "kill")
+	p.WaitFor(`document.getElementById("healthy").textContent === "1 of 2 healthy"`)
+	p.Screenshot("testdata/screenshots", "dashboard-overview")
+}
+
+// From the form a problem shows beside its field without a line number;
+// from the YAML editor it shows with the editor's line, and a click
+// selects that line.
+func TestDashboardConfigErrorsPointAtTheirFieldAndLine(t *testing.T) {
+	_, p := openDashboard(t)
+	browsertest.SetValue(p, "f-dereg", "-1s")
+	p.Click("apply-form")
+	p.WaitFor(`document.querySelector('#config-form .field-error[data-field="server_group.deregistration_delay"]').textContent === "-1s is out of range 0s-3600s"`)
+	if got := browsertest.Eval[string](p, `document.getElementById("config-form").textContent`); !regexpMatch(`rejected: generation 1 keeps serving`, got) || regexpMatch(`line \d`, got) {
+		t.Fatalf("form after a rejected value: got %q, want rejected and no line number", got)
+	}
+	p.Click("raw") // opens the YAML editor
+	browsertest.SetValue(p, "config-yaml", "listener:\n  idle_timeout: 30s\nserver_group:\n  policy: fastest\n")
+	p.Click("apply-yaml")
+	p.WaitFor(`document.querySelector("#yaml-errors li")?.textContent.startsWith("line 4: server_group.policy: ")`)
+	browsertest.Eval[bool](p, `(document.querySelector("#yaml-errors li").click(), true)`)
+	sel := browsertest.Eval[string](p, `(function () { var t = document.getElementById("config-yaml"); return t.value.slice(t.selectionStart, t.selectionEnd); })()`)
+	if sel != "  policy: fastest" {
+		t.Fatalf("clicking the problem selected %q, want line 4, %q", sel, "  policy: fastest")
+	}
+	p.Screenshot("testdata/screenshots", "dashboard-config-errors")
+}
+
+func regexpMatch(re, s string) bool { return regexp.MustCompile(re).MatchString(s) }
