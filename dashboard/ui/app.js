@@ -74,15 +74,32 @@
     return ns;
   }
 
-  // ---- status ----
-  var pending = false;
+  // ---- updates ----
+  // Everything live reaches the page through update(), at most once every
+  // UPDATE_MS: events wait in a queue and the status is fetched once, so
+  // a burst of a thousand connections costs two redraws a second, not a
+  // thousand.
+  var UPDATE_MS = 500, lastUpdate = 0, updateTimer = null, inFlight = false, again = false, queued = [];
+  window.wslabUpdates = 0; // how many times the page was redrawn: tests read it
+  window.wslabStart = performance.now(); // when this script began; wslabShown, when the status first showed
   function refresh() {
-    if (pending) return;
-    pending = true;
-    setTimeout(function () {
-      api("GET", "/api/status?limit=" + ROWS).then(function (st) { pending = false; status = st; render(); })
-        .catch(function () { pending = false; });
-    }, 150);
+    if (updateTimer) return;
+    updateTimer = setTimeout(update, Math.max(0, lastUpdate + UPDATE_MS - Date.now()));
+  }
+  function update() {
+    updateTimer = null;
+    lastUpdate = Date.now();
+    window.wslabUpdates++;
+    flushEvents();
+    if (inFlight) { again = true; return; }
+    inFlight = true;
+    api("GET", "/api/status?limit=" + ROWS).then(function (st) {
+      status = st;
+      var t = performance.now();
+      render();
+      if (!window.wslabShown) { window.wslabShown = performance.now(); window.wslabRenderMs = window.wslabShown - t; }
+    }, function () {})
+      .then(function () { inFlight = false; if (again) { again = false; refresh(); } });
   }
 
   function render() {
@@ -431,20 +448,35 @@
     $("legend").appendChild(item);
   });
   function note(text, cls) { addLine(new Date(), "dashboard", text, cls); }
-  function addLine(time, source, text, cls) {
+  function line(time, source, text, cls) {
     var li = el("li", cls);
     li.appendChild(el("span", "t", time.toTimeString().slice(0, 8)));
     li.appendChild(document.createTextNode(source + "  " + text));
+    return li;
+  }
+  function addLine(time, source, text, cls) {
     var tl = $("timeline");
-    tl.insertBefore(li, tl.firstChild);
+    tl.insertBefore(line(time, source, text, cls), tl.firstChild);
     while (tl.children.length > TIMELINE) tl.removeChild(tl.lastChild);
   }
   function onEvent(msg) {
     var e = JSON.parse(msg.data);
-    if (e.kind === "backend.check" && !$("show-checks").checked) return;
-    addLine(new Date(e.time), e.source, describe(e), tone(e));
     if (e.kind === "config.applied" && new Date(e.time) >= openedAt) loadConfig(); // not for the history
+    queued.push(e);
     refresh();
+  }
+  // flushEvents adds the queued events to the timeline in one go, newest
+  // on top; of a burst only the last TIMELINE can show.
+  function flushEvents() {
+    var checks = $("show-checks").checked;
+    var show = queued.filter(function (e) { return checks || e.kind !== "backend.check"; }).slice(-TIMELINE);
+    queued = [];
+    if (!show.length) return;
+    var frag = document.createDocumentFragment();
+    for (var i = show.length - 1; i >= 0; i--) frag.appendChild(line(new Date(show[i].time), show[i].source, describe(show[i]), tone(show[i])));
+    var tl = $("timeline");
+    tl.insertBefore(frag, tl.firstChild);
+    while (tl.children.length > TIMELINE) tl.removeChild(tl.lastChild);
   }
 
   function stream() {
