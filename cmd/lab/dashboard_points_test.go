@@ -185,3 +185,38 @@ func TestDashboardWith1000ConnectionsRendersFastAndBatchesUpdates(t *testing.T) 
 	t.Logf("%.0f redraws in %.1f s while 300 connections opened", n, secs)
 	p.Screenshot("testdata/screenshots", "dashboard-1300")
 }
+
+// stat is the text of a card's figure.
+func stat(p *browsertest.Page, node, name string) string {
+	return browsertest.Eval[string](p, `document.querySelector('#card-`+node+` dd[data-stat="`+name+`"]').textContent`)
+}
+
+// TestDashboardCardsShowSessionsRateTrafficWeightAndTimeInState: each
+// card says what its numbers are (sessions now, max and total; rate;
+// bytes in and out; weight; time in state; failures, each explained on
+// hover), and the connections section breaks closed tunnels down by
+// reason.
+func TestDashboardCardsShowSessionsRateTrafficWeightAndTimeInState(t *testing.T) {
+	_, p := openDashboard(t)
+	labels := browsertest.Eval[string](p, `Array.from(document.querySelectorAll("#card-node-1 dl.stats dt")).map(function (d) { return d.textContent; }).join(", ")`)
+	if labels != "sessions, rate, traffic, weight, in state, failures" {
+		t.Fatalf("card figures: got %q", labels)
+	}
+	if tip := browsertest.Eval[string](p, `document.querySelector('#card-node-1 dd[data-stat="failures"]').title`); !regexpMatch(`dials to it that failed`, tip) {
+		t.Fatalf("failures' explanation: got %q", tip)
+	}
+	p.Click("open-testers")
+	p.WaitFor(`document.getElementById("conn-total").textContent === "3"`)
+	p.WaitFor(`/^[12] now · max [12] · [12] total$/.test(document.querySelector('#card-node-1 dd[data-stat="sessions"]').textContent)`)
+	p.WaitFor(`/^in [1-9]\d* B · out [1-9]/.test(document.querySelector('#card-node-1 dd[data-stat="traffic"]').textContent)`)
+	if got := stat(p, "node-1", "weight"); got != "1" {
+		t.Fatalf("weight: got %q, want 1", got)
+	}
+	p.WaitFor(`/^healthy for (≥ )?\d+s$/.test(document.querySelector('#card-node-1 dd[data-stat="in state"]').textContent)`)
+	browsertest.ClickIn(p, "#card-node-1", "kill")
+	// The health event gives the time exactly: no "≥".
+	p.WaitFor(`/^unhealthy for \d+s$/.test(document.querySelector('#card-node-1 dd[data-stat="in state"]').textContent)`)
+	p.WaitFor(`/closed since start: .*backend_(fin|reset) [1-9]/.test(document.getElementById("closed").textContent)`)
+	p.WaitFor(`/^[1-9]\d*\/s · max [1-9]\d*\/s$/.test(document.querySelector('#card-node-2 dd[data-stat="rate"]').textContent) || /max [1-9]/.test(document.querySelector('#card-node-2 dd[data-stat="rate"]').textContent)`)
+	p.Screenshot("testdata/screenshots", "dashboard-cards")
+}

@@ -122,6 +122,7 @@
     $("stop-testers").title = status.testers ? "close them as closed tabs do" : "no test clients are open";
     renderCards(b);
     renderConns(b);
+    renderClosed(b);
   }
 
   function renderCards(b) {
@@ -143,6 +144,7 @@
         svg.setAttribute("preserveAspectRatio", "none");
         svg.appendChild(document.createElementNS("http://www.w3.org/2000/svg", "polyline"));
         card.appendChild(svg);
+        card.appendChild(statsList());
         card.appendChild(el("div", "meta"));
         var buttons = el("div", "buttons");
         [["kill", "danger"], ["stop", "danger"], ["hang", "danger"], ["slow", "quiet"], ["start", ""], ["restart", "quiet"]].forEach(function (a) {
@@ -163,19 +165,20 @@
       card.dataset.active = be.active;
       card.querySelector(".state").textContent = be.state;
       card.querySelector(".active").textContent = be.active;
-      var n = nodes[be.name], meta = be.total + " total · " + be.failures + " failures";
+      var n = nodes[be.name], meta = "";
+      renderStats(card, be);
       card.querySelectorAll(".buttons button").forEach(function (btn) {
         var why = notApplicable(btn.dataset.action, be.name, n);
         btn.disabled = why !== "";
         btn.title = why || ACTIONS[btn.dataset.action];
       });
       if (n) {
-        meta += " · " + (n.listening ? "listening" : "down");
+        meta += "node " + (n.listening ? "listening" : "down") + " · " + n.sessions + " chat sessions";
         if (n.hung) meta += " · hung";
         if (n.slow_ns) meta += " · slow " + goDur(n.slow_ns);
         if (n.redis === "unreachable") meta += " · REDIS UNREACHABLE";
       }
-      if (be.last_check) meta += " · check: " + be.last_check;
+      if (be.last_check) meta += (meta ? " · " : "") + "check: " + be.last_check;
       card.querySelector(".meta").textContent = meta;
       var h = history[be.name] || [];
       card.querySelector("polyline").setAttribute("points", h.map(function (v, i) {
@@ -183,6 +186,63 @@
         return (SAMPLES - h.length + i) + "," + (29 - 27 * v / max).toFixed(1);
       }).join(" "));
     });
+  }
+
+  // ---- per-backend figures, as HAProxy's stats page has them ----
+  // Max and rate are what this page saw (sampled every second); time in
+  // state comes from the health events when the page has them (its
+  // history included), else from when the page first saw the state ("≥").
+  var peak = {}, rate = {}, maxRate = {}, prevTotal = {}, since = {}, healthAt = {};
+  var STATS = [
+    ["sessions", "open now · the most this page saw · all since the lab started"],
+    ["rate", "new connections a second, now · the most this page saw"],
+    ["traffic", "in: bytes from clients to the backend · out: bytes from the backend to clients"],
+    ["weight", "its share of new connections under a weighted policy"],
+    ["in state", "how long it has been in its state"],
+    ["failures", "dials to it that failed (refused, timed out): passive failures since the lab started"]
+  ];
+  function statsList() {
+    var dl = el("dl", "stats");
+    STATS.forEach(function (r) {
+      var dt = el("dt", "", r[0]);
+      dt.title = r[1];
+      dl.appendChild(dt);
+      var dd = el("dd");
+      dd.dataset.stat = r[0];
+      dd.title = r[1];
+      dl.appendChild(dd);
+    });
+    return dl;
+  }
+  function renderStats(card, be) {
+    peak[be.name] = Math.max(peak[be.name] || 0, be.active);
+    var s = since[be.name], h = healthAt[be.name];
+    if (h && h.state === be.state && (!s || s.state !== be.state || !s.exact)) {
+      s = since[be.name] = { state: be.state, t: h.t, exact: true };
+    } else if (!s || s.state !== be.state) {
+      s = since[be.name] = { state: be.state, t: s ? new Date() : new Date(openedAt), exact: !!s };
+    }
+    var set = function (k, v) { card.querySelector('dd[data-stat="' + k + '"]').textContent = v; };
+    set("sessions", be.active + " now · max " + peak[be.name] + " · " + be.total + " total");
+    set("rate", (rate[be.name] || 0) + "/s · max " + (maxRate[be.name] || 0) + "/s");
+    set("traffic", "in " + size(be.bytes_up) + " · out " + size(be.bytes_down));
+    set("weight", String(be.weight));
+    set("in state", be.state + " for " + (s.exact ? "" : "≥ ") + dur(Math.max(0, Date.now() - s.t) * 1e6));
+    set("failures", String(be.failures));
+  }
+  function sampleRates(b) {
+    b.backends.forEach(function (be) {
+      if (prevTotal[be.name] !== undefined) {
+        rate[be.name] = Math.max(0, be.total - prevTotal[be.name]);
+        maxRate[be.name] = Math.max(maxRate[be.name] || 0, rate[be.name]);
+      }
+      prevTotal[be.name] = be.total;
+    });
+  }
+  function renderClosed(b) {
+    var reasons = Object.keys(b.closed || {}).filter(function (k) { return b.closed[k] > 0; })
+      .sort(function (x, y) { return b.closed[y] - b.closed[x]; });
+    $("closed").textContent = reasons.length ? "closed since start: " + reasons.map(function (k) { return k + " " + b.closed[k]; }).join(" · ") : "";
   }
 
   // What each node button does, and when it does not apply.
@@ -301,6 +361,7 @@
 
   function sample() {
     if (!status || !status.balancer) return;
+    sampleRates(status.balancer);
     status.balancer.backends.forEach(function (be) {
       var h = history[be.name] = history[be.name] || [];
       h.push(be.active);
@@ -470,6 +531,9 @@
   function flushEvents() {
     var checks = $("show-checks").checked;
     var show = queued.filter(function (e) { return checks || e.kind !== "backend.check"; }).slice(-TIMELINE);
+    queued.forEach(function (e) {
+      if (e.kind === "backend.health") healthAt[e.backend] = { state: e.reason, t: new Date(e.time) };
+    });
     queued = [];
     if (!show.length) return;
     var frag = document.createDocumentFragment();
