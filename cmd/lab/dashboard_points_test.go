@@ -220,3 +220,24 @@ func TestDashboardCardsShowSessionsRateTrafficWeightAndTimeInState(t *testing.T)
 	p.WaitFor(`/^[1-9]\d*\/s · max [1-9]\d*\/s$/.test(document.querySelector('#card-node-2 dd[data-stat="rate"]').textContent) || /max [1-9]/.test(document.querySelector('#card-node-2 dd[data-stat="rate"]').textContent)`)
 	p.Screenshot("testdata/screenshots", "dashboard-cards")
 }
+
+// TestDashboardChartsConnectionsWithAxes: the connections over the last
+// five minutes, a line per backend, with the count on one axis, the time
+// on the other and a legend; each card's sparkline says its scale.
+func TestDashboardChartsConnectionsWithAxes(t *testing.T) {
+	_, p := openDashboard(t)
+	p.Click("open-testers")
+	p.WaitFor(`document.getElementById("conn-total").textContent === "3"`)
+	p.WaitFor(`document.querySelectorAll("#chart polyline.series").length === 2`)
+	p.WaitFor(`document.querySelector('#chart polyline[data-backend="node-1"]').getAttribute("points").split(" ").length >= 2`)
+	got := browsertest.Eval[string](p, `[
+		Array.from(document.querySelectorAll("#chart .tick.y")).map(function (e) { return e.textContent; }).join(" "),
+		Array.from(document.querySelectorAll("#chart .tick.x")).map(function (e) { return e.textContent; }).join(" "),
+		document.getElementById("chart-legend").textContent
+	].join(" | ")`)
+	if got != "0 1 2 3 4 | now −1 min −2 min −3 min −4 min −5 min | node-1node-2" {
+		t.Fatalf("chart axes and legend: got %q", got)
+	}
+	p.WaitFor(`/^open connections, last 60 s · top [12]$/.test(document.querySelector("#card-node-1 .spark-scale").textContent)`)
+	p.Screenshot("testdata/screenshots", "dashboard-chart")
+}

@@ -7,7 +7,7 @@
   var $ = function (id) { return document.getElementById(id); };
   var status = null, config = null;
   var history = {};            // backend -> active counts, one per second
-  var ROWS = 50, SAMPLES = 60, TIMELINE = 200;
+  var ROWS = 50, SAMPLES = 60, CHART_SAMPLES = 300, TIMELINE = 200;
   var kinds = ["conn.opened", "conn.closed", "node.started", "node.stopped", "node.fault",
     "store.error", "store.recovered", "backend.health", "backend.check", "backend.drain",
     "backend.failure", "config.applied", "config.rejected", "store.restored", "group.health"];
@@ -123,6 +123,7 @@
     renderCards(b);
     renderConns(b);
     renderClosed(b);
+    renderChart();
   }
 
   function renderCards(b) {
@@ -144,6 +145,7 @@
         svg.setAttribute("preserveAspectRatio", "none");
         svg.appendChild(document.createElementNS("http://www.w3.org/2000/svg", "polyline"));
         card.appendChild(svg);
+        card.appendChild(el("div", "spark-scale"));
         card.appendChild(statsList());
         card.appendChild(el("div", "meta"));
         var buttons = el("div", "buttons");
@@ -180,11 +182,11 @@
       }
       if (be.last_check) meta += (meta ? " · " : "") + "check: " + be.last_check;
       card.querySelector(".meta").textContent = meta;
-      var h = history[be.name] || [];
+      var h = (history[be.name] || []).slice(-SAMPLES), top = Math.max.apply(null, h.concat([1]));
       card.querySelector("polyline").setAttribute("points", h.map(function (v, i) {
-        var max = Math.max.apply(null, h.concat([1]));
-        return (SAMPLES - h.length + i) + "," + (29 - 27 * v / max).toFixed(1);
+        return (SAMPLES - h.length + i) + "," + (29 - 27 * v / top).toFixed(1);
       }).join(" "));
+      card.querySelector(".spark-scale").textContent = "open connections, last 60 s · top " + top;
     });
   }
 
@@ -239,6 +241,47 @@
       prevTotal[be.name] = be.total;
     });
   }
+  // renderChart draws the open connections of each backend over the last
+  // five minutes (one sample a second), with its axes and a legend.
+  var COLORS = ["#0056b3", "#b54708", "#1a7f37", "#6941c6", "#c11574", "#0e7090", "#b42318", "#5b6675"];
+  function renderChart() {
+    var svg = $("chart"), W = 600, H = 170, L = 40, R = 10, T = 10, B = 20, ns = "http://www.w3.org/2000/svg";
+    var add = function (tag, attrs, text) {
+      var e = document.createElementNS(ns, tag);
+      Object.keys(attrs).forEach(function (k) { e.setAttribute(k, attrs[k]); });
+      if (text !== undefined) e.textContent = text;
+      svg.appendChild(e);
+      return e;
+    };
+    while (svg.firstChild) svg.removeChild(svg.firstChild);
+    var names = Object.keys(history).sort(), top = 1;
+    names.forEach(function (n) { history[n].forEach(function (v) { top = Math.max(top, v); }); });
+    top = top <= 4 ? 4 : Math.ceil(top / 4) * 4; // four even steps
+    var x = function (i) { return L + (W - L - R) * i / (CHART_SAMPLES - 1); };
+    var y = function (v) { return T + (H - T - B) * (1 - v / top); };
+    for (var k = 0; k <= 4; k++) {
+      var v = top * k / 4;
+      add("line", { x1: L, x2: W - R, y1: y(v), y2: y(v), "class": "grid" });
+      add("text", { x: L - 5, y: y(v) + 4, "text-anchor": "end", "class": "tick y" }, String(v));
+    }
+    for (var m = 0; m <= 5; m++) {
+      add("text", { x: x(CHART_SAMPLES - 1 - m * 60), y: H - 5, "text-anchor": m === 5 ? "start" : "middle", "class": "tick x" }, m ? "−" + m + " min" : "now");
+    }
+    var legend = $("chart-legend");
+    legend.textContent = "";
+    names.forEach(function (n, i) {
+      var h = history[n], color = COLORS[i % COLORS.length];
+      var pl = add("polyline", { "data-backend": n, stroke: color, "class": "series" });
+      pl.setAttribute("points", h.map(function (v, j) { return x(CHART_SAMPLES - h.length + j).toFixed(1) + "," + y(v).toFixed(1); }).join(" "));
+      var item = el("span", "legend-item");
+      var sw = el("i", "swatch");
+      sw.style.background = color;
+      item.appendChild(sw);
+      item.appendChild(document.createTextNode(n));
+      legend.appendChild(item);
+    });
+  }
+
   function renderClosed(b) {
     var reasons = Object.keys(b.closed || {}).filter(function (k) { return b.closed[k] > 0; })
       .sort(function (x, y) { return b.closed[y] - b.closed[x]; });
@@ -365,7 +408,7 @@
     status.balancer.backends.forEach(function (be) {
       var h = history[be.name] = history[be.name] || [];
       h.push(be.active);
-      if (h.length > SAMPLES) h.shift();
+      if (h.length > CHART_SAMPLES) h.shift();
     });
   }
 
