@@ -241,3 +241,21 @@ func TestDashboardChartsConnectionsWithAxes(t *testing.T) {
 	p.WaitFor(`/^open connections, last 60 s · top [12]$/.test(document.querySelector("#card-node-1 .spark-scale").textContent)`)
 	p.Screenshot("testdata/screenshots", "dashboard-chart")
 }
+
+// TestDashboardExportsTheBackendsAsCSV: "Export CSV" downloads the cards'
+// figures, a row per backend.
+func TestDashboardExportsTheBackendsAsCSV(t *testing.T) {
+	_, p := openDashboard(t)
+	p.Click("open-testers")
+	p.WaitFor(`document.getElementById("conn-total").textContent === "3"`)
+	p.WaitFor(`/\nnode-1,healthy,1,[12],/.test(decodeURIComponent(document.getElementById("export").href))`)
+	csv := browsertest.Eval[string](p, `decodeURIComponent(document.getElementById("export").href.replace(/^data:text\/csv;charset=utf-8,/, ""))`)
+	lines := regexp.MustCompile(`\n`).Split(csv, -1)
+	if len(lines) != 4 || lines[0] != "backend,state,weight,active,max,total,rate_per_s,max_rate_per_s,bytes_in,bytes_out,failures,state_since" ||
+		!regexpMatch(`^node-1,healthy,1,[12],[12],[12],\d+,\d+,\d+,\d+,0,\d{4}-\d\d-\d\dT`, lines[1]) || !regexpMatch(`^node-2,healthy,1,`, lines[2]) {
+		t.Fatalf("CSV: got\n%s", csv)
+	}
+	if got := browsertest.Eval[string](p, `document.getElementById("export").getAttribute("download")`); got != "wslab-backends.csv" {
+		t.Fatalf("download name: got %q", got)
+	}
+}

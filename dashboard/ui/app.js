@@ -124,6 +124,7 @@
     renderConns(b);
     renderClosed(b);
     renderChart();
+    exportCSV(b);
   }
 
   function renderCards(b) {
@@ -280,6 +281,19 @@
       item.appendChild(document.createTextNode(n));
       legend.appendChild(item);
     });
+  }
+
+  // exportCSV puts the backends' figures, as the cards show them, behind
+  // the "Export CSV" link (HAProxy's stats page exports the same way).
+  function csvCell(v) { v = String(v); return /[",\n]/.test(v) ? '"' + v.replace(/"/g, '""') + '"' : v; }
+  function exportCSV(b) {
+    var rows = [["backend", "state", "weight", "active", "max", "total", "rate_per_s", "max_rate_per_s", "bytes_in", "bytes_out", "failures", "state_since"]];
+    b.backends.forEach(function (be) {
+      var s = since[be.name];
+      rows.push([be.name, be.state, be.weight, be.active, peak[be.name] || 0, be.total, rate[be.name] || 0, maxRate[be.name] || 0,
+        be.bytes_up, be.bytes_down, be.failures, s ? new Date(s.t).toISOString() : ""]);
+    });
+    $("export").href = "data:text/csv;charset=utf-8," + encodeURIComponent(rows.map(function (r) { return r.map(csvCell).join(","); }).join("\n") + "\n");
   }
 
   function renderClosed(b) {
