@@ -39,8 +39,15 @@ rtt and flood need an echo backend (lab node --mode echo, or lab load
 echo-server); hold works against any WebSocket endpoint, since every server
 answers pings (lab up's chat nodes: /ws); chat needs a server of the
 tutorial's chat (lab up, or your own). Progress is printed every --progress;
-the report gives handshakes/s, failures, connections per backend and the
-load tool's own CPU time. The file limit is raised as far as the system
+the report gives handshakes/s, failures, latency percentiles with their
+unit and a histogram (rtt, chat), msgs/s and MB/s where the mode measures
+them, connections per backend and the load tool's own CPU time. --json
+leaves out what the mode does not measure.
+
+Thresholds, as k6 has them, decide pass or fail: --max-p50, --max-p99
+(rtt, chat), --max-errors (default 0), --min-rate (msgs/s), --max-lost
+(chat). A crossed one is marked ✗ and the exit code is 1; one the mode
+cannot measure is refused (exit 2) before anything connects. The file limit is raised as far as the system
 allows (as root, to 1,048,576).
 
 In chat mode each user sets the username load-RUN-N and says "#SEQ @TIME"
@@ -56,6 +63,7 @@ its connection not yet seen to end) when it was sent and never received
 it; see the README.`,
 		Example: `  lab load echo-server --listen 127.0.0.1:9101 &
   lab load --url ws://127.0.0.1:9101/ --mode rtt --conns 50
+  lab load --url ws://127.0.0.1:9101/ --mode rtt --max-p99 5ms --min-rate 20000   # exit 1 if slower
   lab load --url http://127.0.0.1:8080/ws --mode hold --conns 5000 --duration 60s
   lab load --url http://127.0.0.1:8080 --mode chat --conns 20 --duration 10s
   lab load --url http://127.0.0.1:8080 --mode chat --duration 30s --max-lost 0  # while: lab ctl node node-1 kill`,
