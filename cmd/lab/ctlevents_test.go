@@ -1,6 +1,7 @@
 package main_test
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -30,5 +31,18 @@ func TestCtlEventsShowsTheHistoryThenFollows(t *testing.T) {
 	for _, bad := range [][]string{{"--since", "0s"}, {"--last", "-1"}} {
 		out, code := u.ctl(t, append([]string{"events"}, bad...)...)
 		checkUsageError(t, out, code, bad[0]+" "+bad[1])
+	}
+}
+
+// -v adds what the terminal leaves out by default: every health check.
+func TestCtlEventsVerboseShowsHealthChecks(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "lab.yaml")
+	writeFile(t, cfg, fastChecks)
+	u := startUp(t, "--config", cfg)
+	f := run(t, "ctl", "--admin", u.admin, "events", "--last", "1000", "-f", "-v")
+	f.waitLine(`balancer\s+health check of node-\d: ok`)
+	out, code := u.ctl(t, "events", "--last", "1000")
+	if code != 0 || strings.Contains(out, "health check of") {
+		t.Fatalf("events --last 1000 without -v: got exit %d and\n%s\nwant no health checks", code, out)
 	}
 }
