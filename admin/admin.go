@@ -140,7 +140,8 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /api/nodes/{name}/{action}", s.nodeAction)
 	mux.HandleFunc("POST /api/nodes", s.addNode)
 	mux.HandleFunc("POST /api/testers", s.openTesters)
-	mux.HandleFunc("GET /api/events", s.eventStream)
+	mux.HandleFunc("DELETE /api/testers", s.stopTesters)
+	mux.HandleFunc("GET /api/events", s.events)
 	s.linkRoutes(mux)
 	mux.Handle("GET /metrics", s.metrics())
 	if s.cfg.Extra != nil {
@@ -162,7 +163,10 @@ func (s *Server) index(w http.ResponseWriter, r *http.Request) {
   POST /api/nodes/{name}/{action}      kill | stop | hang | slow?delay=2s | start | restart
   POST /api/nodes                      add a node to the lab and the server group
   POST /api/testers?count=N            open N chatting test clients through the balancer
-  GET  /api/events                     server-sent events
+  DELETE /api/testers[?count=N]        stop them (the N newest), each with a close frame
+  GET  /api/events                     server-sent events, as they happen
+  GET  /api/events?since=5m|last=100   the events kept (the last 10000) as JSON {"events": [...]};
+                                       &follow=1 (or Accept: text/event-stream): streamed, then live
   GET  /metrics                        Prometheus text format
 `)
 }
@@ -226,22 +230,6 @@ func (s *Server) addNode(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, n)
-}
-
-// openTesters opens ?count=N (1-100) chatting test clients through the
-// balancer.
-func (s *Server) openTesters(w http.ResponseWriter, r *http.Request) {
-	if s.cfg.Balancer == nil {
-		writeError(w, http.StatusNotFound, "this lab runs no balancer to connect through")
-		return
-	}
-	n, err := strconv.Atoi(r.URL.Query().Get("count"))
-	if err != nil || n < 1 || n > 100 {
-		writeError(w, http.StatusBadRequest, fmt.Sprintf("count %q: want a number from 1 to 100", r.URL.Query().Get("count")))
-		return
-	}
-	s.testers.open(s.cfg.Balancer.URL(), n)
-	writeJSON(w, http.StatusOK, map[string]int{"testers": s.testers.count()})
 }
 
 func (s *Server) getConfig(w http.ResponseWriter, r *http.Request) {
@@ -364,40 +352,6 @@ func (s *Server) nodeAction(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	writeJSON(w, http.StatusOK, res)
-}
-
-// eventStream sends every event as a server-sent event until the client
-// leaves or falls too far behind.
-func (s *Server) eventStream(w http.ResponseWriter, r *http.Request) {
-	fl, ok := w.(http.Flusher)
-	if !ok {
-		writeError(w, http.StatusInternalServerError, "streaming unsupported")
-		return
-	}
-	sub := s.cfg.Events.Subscribe(4096)
-	defer sub.Close()
-	w.Header().Set("Content-Type", "text/event-stream")
-	w.Header().Set("Cache-Control", "no-cache")
-	w.WriteHeader(http.StatusOK)
-	io.WriteString(w, ": wslab events\n\n")
-	fl.Flush()
-	for {
-		select {
-		case <-r.Context().Done():
-			return
-		case e, ok := <-sub.C():
-			if !ok {
-				io.WriteString(w, "event: dropped\ndata: {\"error\":\"this stream fell behind and was dropped; reconnect\"}\n\n")
-				fl.Flush()
-				return
-			}
-			b, _ := json.Marshal(e)
-			fmt.Fprintf(w, "id: %d\nevent: %s\ndata: %s\n\n", e.Seq, e.Kind, b)
-			if len(sub.C()) == 0 {
-				fl.Flush()
-			}
-		}
-	}
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

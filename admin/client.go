@@ -80,16 +80,20 @@ func (c *Client) Do(ctx context.Context, method, path string, body []byte) ([]by
 }
 
 // Events opens the server-sent event stream; the caller reads and closes
-// it. It ends with ctx.
-func (c *Client) Events(ctx context.Context) (io.ReadCloser, error) {
-	resp, err := c.send(ctx, "GET", "/api/events", nil)
+// it. query (since=5m, last=100 or empty) asks for the kept events first.
+func (c *Client) Events(ctx context.Context, query string) (io.ReadCloser, error) {
+	path := "/api/events"
+	if query != "" {
+		path += "?follow=1&" + query
+	}
+	resp, err := c.send(ctx, "GET", path, nil)
 	if err != nil {
 		return nil, err
 	}
 	if resp.StatusCode/100 != 2 {
 		defer resp.Body.Close()
 		raw, _ := io.ReadAll(resp.Body)
-		return nil, apiError("GET", "/api/events", resp, raw)
+		return nil, apiError("GET", path, resp, raw)
 	}
 	return resp.Body, nil
 }

@@ -4,7 +4,8 @@
 //
 // # Concurrency
 //
-// Publish never blocks. Each subscriber owns a bounded buffer; a subscriber
+// Publish never blocks. The bus keeps the last History events for those who
+// arrive late (Recent, SubscribeAfter). Each subscriber owns a bounded buffer; a subscriber
 // whose buffer is full when an event arrives is dropped: its channel is closed,
 // its Err reports the overflow, and the bus counts it. A dropped subscriber
 // must resubscribe. All methods are safe for concurrent use.
@@ -98,9 +99,10 @@ type Bus struct {
 	seq     atomic.Uint64
 	dropped atomic.Uint64
 
-	// mu guards subs.
-	mu   sync.Mutex
-	subs map[*Subscription]struct{}
+	// mu guards subs and history.
+	mu      sync.Mutex
+	subs    map[*Subscription]struct{}
+	history ring
 }
 
 // New returns an empty bus.
@@ -117,6 +119,7 @@ func (b *Bus) Publish(e Event) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	e.Seq = b.seq.Add(1)
+	b.history.add(e)
 	for s := range b.subs {
 		select {
 		case s.c <- e:

@@ -15,7 +15,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -139,7 +138,9 @@ type Progress struct {
 	Reconnects int64 // chat: drops whose user is back in the room
 }
 
-// Report is the outcome of a run.
+// Report is the outcome of a run. Its JSON leaves out the figures the
+// mode does not measure (see MarshalJSON): no latency in flood and hold,
+// no rates in hold, no bytes in chat.
 type Report struct {
 	Mode             Mode           `json:"mode"`
 	URL              string         `json:"url"`
@@ -155,11 +156,14 @@ type Report struct {
 	P90              time.Duration  `json:"p90_ns"`
 	P99              time.Duration  `json:"p99_ns"`
 	Max              time.Duration  `json:"max_ns"`
-	PerBackend       map[string]int `json:"per_backend"`
+	Histogram        []Bucket       `json:"histogram,omitempty"` // latency: rtt and chat
+	PerBackend       map[string]int `json:"per_backend,omitempty"`
 	ClientCPU        time.Duration  `json:"client_cpu_ns"`
 	Wall             time.Duration  `json:"wall_ns"`
 	Seed             uint64         `json:"seed,omitempty"` // chat: of the jitter and the usernames
 	Chat             *Delivery      `json:"chat,omitempty"` // chat: sent, delivered, lost, reconnects
+	// Thresholds are the limits the run was checked against (see Check).
+	Thresholds []Result `json:"thresholds,omitempty"`
 }
 
 // stats are shared by a run's connections.
@@ -243,13 +247,4 @@ func progress(cfg Config, st *stats, start time.Time) func() {
 		}
 	}()
 	return func() { close(done); wg.Wait() }
-}
-
-func percentiles(rep *Report, l []time.Duration) {
-	if len(l) == 0 {
-		return
-	}
-	slices.Sort(l)
-	at := func(p float64) time.Duration { return l[min(len(l)-1, int(p*float64(len(l))))] }
-	rep.P50, rep.P90, rep.P99, rep.Max = at(0.50), at(0.90), at(0.99), l[len(l)-1]
 }

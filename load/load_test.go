@@ -49,6 +49,13 @@ func TestEchoModesThroughTheBalancer(t *testing.T) {
 	if rep.Messages != 500 || rep.P50 <= 0 || rep.P50 > rep.P99 || rep.P99 > rep.Max {
 		t.Fatalf("rtt: %d messages, p50 %s p99 %s max %s", rep.Messages, rep.P50, rep.P99, rep.Max)
 	}
+	inBars := 0
+	for _, b := range rep.Histogram {
+		inBars += b.Count
+	}
+	if n := len(rep.Histogram); inBars != 500 || n != 10 || rep.Histogram[n-1].UpTo != rep.Max {
+		t.Fatalf("rtt histogram %v: got %d samples in it, want 500 in 10 bars up to the max %s", rep.Histogram, inBars, rep.Max)
+	}
 	if rep.PerBackend["echo-1"] != 5 || rep.PerBackend["echo-2"] != 5 {
 		t.Fatalf("spread %v, want 5/5", rep.PerBackend)
 	}

@@ -1,21 +1,18 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/url"
 	"os"
-	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/wslab/wslab/admin"
-	"github.com/wslab/wslab/events"
 )
 
 func newCtlCmd() *cobra.Command {
@@ -35,6 +32,7 @@ func newCtlCmd() *cobra.Command {
   lab ctl node NAME start|restart     back in service (a killed process relaunches on its port)
   lab ctl link NAME latency 200ms     faults on a link (lab up --links): see lab ctl link --help
   lab ctl events                      follow the event stream
+  lab ctl events --since 5m | --last 100 [-f]   the events kept, then (-f) follow
 
 Every kind of node takes the same faults: for a --node-cmd process, kill
 is SIGKILL to its whole process group, stop SIGTERM then SIGKILL after a
@@ -117,13 +115,7 @@ JSON too, with exit code 2).`,
 		},
 	})
 	cmd.AddCommand(newCtlLinkCmd(c))
-	cmd.AddCommand(&cobra.Command{
-		Use: "events", Short: "Follow the lab's events", Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			cmd.SilenceUsage = true
-			return c.follow(cmd)
-		},
-	})
+	cmd.AddCommand(newCtlEventsCmd(c))
 	return cmd
 }
 
@@ -169,38 +161,6 @@ func (c *ctl) call(cmd *cobra.Command, method, path string, body []byte, out any
 		return fmt.Errorf("%s %s: the answer is not what lab ctl expects (%v): is %s a lab's admin API?", method, path, err, cl.URL())
 	}
 	show()
-	return nil
-}
-
-// follow prints the server-sent event stream until Ctrl-C.
-func (c *ctl) follow(cmd *cobra.Command) error {
-	cl, err := c.client()
-	if err != nil {
-		return err
-	}
-	stream, err := cl.Events(cmd.Context())
-	if err != nil {
-		if cmd.Context().Err() != nil {
-			return nil
-		}
-		return usageError(err)
-	}
-	defer stream.Close()
-	sc := bufio.NewScanner(stream)
-	for sc.Scan() {
-		data, ok := strings.CutPrefix(sc.Text(), "data: ")
-		if !ok {
-			continue
-		}
-		if *c.asJSON {
-			fmt.Fprintln(cmd.OutOrStdout(), data)
-			continue
-		}
-		var e events.Event
-		if json.Unmarshal([]byte(data), &e) == nil {
-			printEvent(cmd.OutOrStdout(), e, false)
-		}
-	}
 	return nil
 }
 

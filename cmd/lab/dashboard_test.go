@@ -2,6 +2,7 @@ package main_test
 
 import (
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/wslab/wslab/internal/browsertest"
@@ -36,7 +37,7 @@ func TestDashboard(t *testing.T) {
 	p.WaitFor(`document.getElementById("card-node-2").className === "card unhealthy"`)
 	p.WaitFor(`document.getElementById("card-node-2").dataset.active === "0"`)
 	p.WaitText("timeline", "fault: kill")
-	p.WaitText("timeline", "closed on node-2: backend_")
+	p.WaitText("timeline", "closed: BACKEND_")
 	// The two testers of node-2 reconnect to the survivors: 6 connections again.
 	p.WaitFor(`document.getElementById("conn-total").textContent === "6"`)
 	p.Screenshot("testdata/screenshots", "dashboard-after-kill")
@@ -76,4 +77,52 @@ func TestDashboardWith2000Connections(t *testing.T) {
 	p.Click("open-testers")
 	p.WaitFor(`document.getElementById("conn-total").textContent === "2003"`)
 	p.Screenshot("testdata/screenshots", "dashboard-2000")
+}
+
+// TestDashboardShowsWhatHappenedBeforeItOpened: the timeline starts with
+// the events the lab kept, worded as the terminal words them, not empty
+// and not "node-1 node.stopped killed".
+func TestDashboardShowsWhatHappenedBeforeItOpened(t *testing.T) {
+	b := browsertest.New(t)
+	u := startUp(t)
+	if out, code := u.ctl(t, "node", "node-1", "kill"); code != 0 {
+		t.Fatalf("kill: exit %d, %q", code, out)
+	}
+	p := b.Open("dashboard", u.admin+"/")
+	p.WaitText("timeline", "node-1  stopped listening: killed, its connections dropped without a close frame")
+	p.WaitText("timeline", "node-1  fault: kill")
+	p.WaitText("timeline", "balancer  config generation 1 applied")
+	if text := browsertest.Eval[string](p, `document.getElementById("timeline").textContent`); strings.Contains(text, "node.stopped") || strings.Contains(text, "node.fault") {
+		t.Fatalf("timeline: got %q, want no raw kinds", text)
+	}
+	if out, code := u.ctl(t, "node", "node-1", "start"); code != 0 {
+		t.Fatalf("start: exit %d, %q", code, out)
+	}
+	p.WaitText("timeline", "node-1  started, listening on")
+	p.Screenshot("testdata/screenshots", "dashboard-history")
+}
+
+// TestDashboardStopsItsTestClients: "Stop test clients" is enabled only
+// while some are open, and closes them all.
+func TestDashboardStopsItsTestClients(t *testing.T) {
+	b := browsertest.New(t)
+	u := startUp(t)
+	p := b.Open("dashboard", u.admin+"/")
+	p.WaitFor(`document.getElementById("stream").textContent === "live"`)
+	if !browsertest.Eval[bool](p, `document.getElementById("stop-testers").disabled`) {
+		t.Fatal("stop button enabled with no test clients open, want disabled")
+	}
+	p.Click("open-testers")
+	p.WaitFor(`document.getElementById("testers").textContent === "3 test clients"`)
+	p.WaitFor(`document.getElementById("conn-total").textContent === "3"`)
+	p.WaitFor(`!document.getElementById("stop-testers").disabled`)
+	p.Click("stop-testers")
+	p.WaitText("timeline", "stopped 3 test clients")
+	p.WaitFor(`document.getElementById("testers").textContent === ""`)
+	p.WaitFor(`document.getElementById("conn-total").textContent === "0"`)
+	p.WaitFor(`document.getElementById("stop-testers").disabled`)
+	if st := u.status(t); st.Testers != 0 {
+		t.Fatalf("status after stop: got %d testers, want 0", st.Testers)
+	}
+	p.Screenshot("testdata/screenshots", "dashboard-testers-stopped")
 }

@@ -1,13 +1,14 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -19,7 +20,7 @@ func newLoadCmd() *cobra.Command {
 	var cfg load.Config
 	var mode string
 	var asJSON bool
-	var maxLost int64
+	var th load.Thresholds
 	cmd := &cobra.Command{
 		Use:   "load --url URL --mode rtt|flood|hold|chat",
 		Short: "Generate WebSocket load and measure it: latency, throughput, capacity",
@@ -38,8 +39,15 @@ rtt and flood need an echo backend (lab node --mode echo, or lab load
 echo-server); hold works against any WebSocket endpoint, since every server
 answers pings (lab up's chat nodes: /ws); chat needs a server of the
 tutorial's chat (lab up, or your own). Progress is printed every --progress;
-the report gives handshakes/s, failures, connections per backend and the
-load tool's own CPU time. The file limit is raised as far as the system
+the report gives handshakes/s, failures, latency percentiles with their
+unit and a histogram (rtt, chat), msgs/s and MB/s where the mode measures
+them, connections per backend and the load tool's own CPU time. --json
+leaves out what the mode does not measure.
+
+Thresholds, as k6 has them, decide pass or fail: --max-p50, --max-p99
+(rtt, chat), --max-errors (default 0), --min-rate (msgs/s), --max-lost
+(chat). A crossed one is marked ✗ and the exit code is 1; one the mode
+cannot measure is refused (exit 2) before anything connects. The file limit is raised as far as the system
 allows (as root, to 1,048,576).
 
 In chat mode each user sets the username load-RUN-N and says "#SEQ @TIME"
@@ -55,6 +63,7 @@ its connection not yet seen to end) when it was sent and never received
 it; see the README.`,
 		Example: `  lab load echo-server --listen 127.0.0.1:9101 &
   lab load --url ws://127.0.0.1:9101/ --mode rtt --conns 50
+  lab load --url ws://127.0.0.1:9101/ --mode rtt --max-p99 5ms --min-rate 20000   # exit 1 if slower
   lab load --url http://127.0.0.1:8080/ws --mode hold --conns 5000 --duration 60s
   lab load --url http://127.0.0.1:8080 --mode chat --conns 20 --duration 10s
   lab load --url http://127.0.0.1:8080 --mode chat --duration 30s --max-lost 0  # while: lab ctl node node-1 kill`,
@@ -62,8 +71,8 @@ it; see the README.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cmd.SilenceUsage = true
 			cfg.Mode = load.Mode(mode)
-			if err := cfg.Validate(); err != nil {
-				return usageError(fmt.Errorf("%s", oneLine(err)))
+			if err := checkLoadFlags(cmd, cfg, th); err != nil {
+				return err
 			}
 			errOut := cmd.ErrOrStderr()
 			cfg.Progress = func(p load.Progress) { printProgress(errOut, cfg, p) }
@@ -71,17 +80,22 @@ it; see the README.`,
 			if err != nil {
 				return err
 			}
+			rep.Thresholds = th.Check(rep)
+			crossed := load.Crossed(rep.Thresholds)
 			if asJSON {
 				enc := json.NewEncoder(cmd.OutOrStdout())
 				enc.SetIndent("", "  ")
-				return enc.Encode(rep)
+				if err := enc.Encode(rep); err != nil {
+					return err
+				}
+				for _, c := range crossed { // the JSON says it; a person watching stderr hears it too
+					fmt.Fprintf(errOut, "lab: threshold crossed: %s\n", thresholdLine(c))
+				}
+			} else {
+				printReport(cmd.OutOrStdout(), rep, anyChanged(cmd, thresholdFlags...))
 			}
-			printReport(cmd.OutOrStdout(), rep)
-			if rep.Failures > 0 {
-				return &exitError{code: 1, err: fmt.Errorf("%d failures, first: %s", rep.Failures, rep.FirstFailure)}
-			}
-			if rep.Chat != nil && maxLost >= 0 && rep.Chat.Lost > maxLost {
-				return &exitError{code: 1, err: fmt.Errorf("%d deliveries lost, more than --max-lost %d", rep.Chat.Lost, maxLost)}
+			if len(crossed) > 0 {
+				return &exitError{code: 1, err: fmt.Errorf("threshold crossed: %s", thresholdLine(crossed[0]))}
 			}
 			return nil
 		},
@@ -100,7 +114,11 @@ it; see the README.`,
 	fl.DurationVar(&cfg.ReconnectMax, "reconnect-max", 5*time.Second, "chat: longest reconnect delay")
 	fl.DurationVar(&cfg.Settle, "settle", 5*time.Second, "chat: after --duration, how long to wait for users still away and messages in flight")
 	fl.Uint64Var(&cfg.Seed, "seed", 0, "chat: seed of the jitter and the usernames (0: random, printed in the report)")
-	fl.Int64Var(&maxLost, "max-lost", -1, "chat: exit 1 if more deliveries than this were lost (-1: never)")
+	fl.DurationVar(&th.MaxP50, "max-p50", 0, "threshold: exit 1 if the median latency is above this, e.g. 20ms (rtt, chat)")
+	fl.DurationVar(&th.MaxP99, "max-p99", 0, "threshold: exit 1 if the 99th percentile latency is above this, e.g. 100ms (rtt, chat)")
+	fl.Int64Var(&th.MaxErrors, "max-errors", 0, "threshold: exit 1 if more failures than this (-1: never)")
+	fl.Float64Var(&th.MinRate, "min-rate", 0, "threshold: exit 1 if fewer messages per second than this (rtt, flood, chat)")
+	fl.Int64Var(&th.MaxLost, "max-lost", -1, "threshold: exit 1 if more deliveries than this were lost (chat; -1: never)")
 	fl.DurationVar(&cfg.ProgressEvery, "progress", time.Second, "how often to print a progress line (to stderr)")
 	fl.BoolVar(&asJSON, "json", false, "print the report as JSON")
 	cmd.AddCommand(newEchoServerCmd())
@@ -116,9 +134,6 @@ func newEchoServerCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cmd.SilenceUsage = true
 			load.RaiseFileLimit()
-			ctx, cancel := context.WithTimeout(cmd.Context(), 10*time.Second)
-			_ = ctx
-			cancel()
 			ln, err := net.Listen("tcp", addr)
 			if err != nil {
 				return usageError(fmt.Errorf("listen on %s: %w (--listen)", addr, err))
@@ -138,6 +153,40 @@ func newEchoServerCmd() *cobra.Command {
 	return cmd
 }
 
+// thresholdFlags are lab load's k6-style limits.
+var thresholdFlags = []string{"max-p50", "max-p99", "max-errors", "min-rate", "max-lost"}
+
+// checkLoadFlags refuses, before any connection opens, a config or a
+// threshold the mode cannot honour.
+func checkLoadFlags(cmd *cobra.Command, cfg load.Config, th load.Thresholds) error {
+	err := errors.Join(cfg.Validate(), th.Validate(cfg.Mode))
+	if cmd.Flags().Changed("max-lost") && cfg.Mode != load.Chat && th.MaxLost >= 0 {
+		err = errors.Join(err, fmt.Errorf("max-lost: only chat mode accounts for deliveries; %s mode has none to lose", cfg.Mode))
+	}
+	if err != nil {
+		return usageError(fmt.Errorf("%s", oneLine(err)))
+	}
+	return nil
+}
+
+func anyChanged(cmd *cobra.Command, names ...string) bool {
+	for _, n := range names {
+		if cmd.Flags().Changed(n) {
+			return true
+		}
+	}
+	return false
+}
+
+// thresholdLine words a checked threshold: "p99 112.40ms > 100ms (--max-p99)".
+func thresholdLine(r load.Result) string {
+	op := map[bool]string{true: "≤", false: ">"}
+	if strings.HasPrefix(r.Name, "min-") {
+		op = map[bool]string{true: "≥", false: "<"}
+	}
+	return fmt.Sprintf("%s %s %s %s (--%s)", r.Figure, r.Value, op[r.OK], r.Limit, r.Name)
+}
+
 func printProgress(w io.Writer, cfg load.Config, p load.Progress) {
 	if cfg.Mode != load.Chat {
 		fmt.Fprintf(w, "  %5.1fs  open %d  messages %d  failures %d\n", p.Elapsed.Seconds(), p.Open, p.Messages, p.Failures)
@@ -147,15 +196,20 @@ func printProgress(w io.Writer, cfg load.Config, p load.Progress) {
 		p.Elapsed.Seconds(), p.Open, cfg.Conns, p.Messages, p.Drops, p.Reconnects, p.Failures)
 }
 
-func printReport(w io.Writer, r load.Report) {
+// printReport writes the report as wrk and k6 do: durations with their
+// unit, a latency histogram, only the figures the mode measures, and the
+// thresholds (all of them if the user set one, else only those crossed).
+func printReport(w io.Writer, r load.Report, allThresholds bool) {
 	fmt.Fprintf(w, "%s against %s: %d connections, %d opened (%.0f handshakes/s), %d failures\n",
 		r.Mode, r.URL, r.Conns, r.Handshakes, r.HandshakesPerSec, r.Failures)
-	if r.P50 > 0 {
-		fmt.Fprintf(w, "latency  p50 %s  p90 %s  p99 %s  max %s\n", us(r.P50), us(r.P90), us(r.P99), us(r.Max))
+	if r.Mode.MeasuresLatency() && len(r.Histogram) > 0 {
+		d := load.FormatDuration
+		fmt.Fprintf(w, "latency  p50 %s  p90 %s  p99 %s  max %s\n", d(r.P50), d(r.P90), d(r.P99), d(r.Max))
+		printHistogram(w, r.Histogram)
 	}
-	if r.MsgsPerSec > 0 {
+	if r.Mode.MeasuresRate() {
 		fmt.Fprintf(w, "messages %d  %.0f msgs/s", r.Messages, r.MsgsPerSec)
-		if r.MBPerSec > 0 {
+		if r.Mode.MeasuresBytes() {
 			fmt.Fprintf(w, "  %.1f MB/s", r.MBPerSec)
 		}
 		fmt.Fprintln(w)
@@ -169,7 +223,7 @@ func printReport(w io.Writer, r load.Report) {
 		case d.Back95 < 0:
 			fmt.Fprintf(w, "  peak %d/s  95%% never back", d.PeakReconnectRate)
 		default:
-			fmt.Fprintf(w, "  peak %d/s  95%% back after %s", d.PeakReconnectRate, d.Back95.Round(time.Millisecond))
+			fmt.Fprintf(w, "  peak %d/s  95%% back after %s", d.PeakReconnectRate, load.FormatDuration(d.Back95))
 		}
 		fmt.Fprintln(w)
 	}
@@ -188,10 +242,45 @@ func printReport(w io.Writer, r load.Report) {
 		}
 		fmt.Fprintln(w)
 	}
-	fmt.Fprintf(w, "load tool CPU %s over %s wall\n", r.ClientCPU.Round(time.Millisecond), r.Wall.Round(time.Millisecond))
+	fmt.Fprintf(w, "load tool CPU %s over %s wall\n", load.FormatDuration(r.ClientCPU), load.FormatDuration(r.Wall))
 	if r.FirstFailure != "" {
 		fmt.Fprintf(w, "first failure: %s\n", r.FirstFailure)
 	}
+	printThresholds(w, r.Thresholds, allThresholds)
 }
 
-func us(d time.Duration) string { return fmt.Sprintf("%dµs", d.Microseconds()) }
+// printHistogram draws one bar per bucket, the longest 40 wide.
+func printHistogram(w io.Writer, buckets []load.Bucket) {
+	most := 1
+	for _, b := range buckets {
+		most = max(most, b.Count)
+	}
+	for _, b := range buckets {
+		bar := strings.Repeat("█", b.Count*40/most)
+		if bar == "" && b.Count > 0 {
+			bar = "▏"
+		}
+		fmt.Fprintln(w, strings.TrimRight(fmt.Sprintf("  ≤ %-9s %8d  %s", load.FormatDuration(b.UpTo), b.Count, bar), " "))
+	}
+}
+
+func printThresholds(w io.Writer, results []load.Result, all bool) {
+	crossed := load.Crossed(results)
+	if !all && len(crossed) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "thresholds")
+	for _, r := range results {
+		if !all && r.OK {
+			continue
+		}
+		mark := "✓"
+		if !r.OK {
+			mark = "✗"
+		}
+		fmt.Fprintf(w, "  %s %s\n", mark, thresholdLine(r))
+	}
+	if len(crossed) > 0 {
+		fmt.Fprintf(w, "FAIL: %d of %d thresholds crossed\n", len(crossed), len(results))
+	}
+}

@@ -1,6 +1,9 @@
 package main_test
 
 import (
+	"encoding/json"
+	"regexp"
+	"strings"
 	"testing"
 )
 
@@ -21,4 +24,76 @@ func TestLoadChatShowsUsersAwayAfterAKillAndBack(t *testing.T) {
 	load.waitLine(`^reconnect drops 2  reconnects 2  peak [12]/s  95% back after \S+$`)
 	load.waitLine(`^spread\s+node-2=4$`)
 	<-load.done
+}
+
+// echoServer starts lab load echo-server and returns its ws:// URL.
+func echoServer(t *testing.T) string {
+	t.Helper()
+	addr := freePort(t)
+	p := run(t, "load", "echo-server", "--listen", addr)
+	p.waitLine(`^echo server echo on ws://`)
+	return "ws://" + addr + "/"
+}
+
+// k6's thresholds, tested both ways: limits the run meets exit 0 and are
+// listed as met; a crossed one exits 1 and says which.
+func TestLoadThresholdsSetTheExitCodeAndNameTheOneCrossed(t *testing.T) {
+	url := echoServer(t)
+	rtt := []string{"load", "--url", url, "--mode", "rtt", "--conns", "2", "--messages", "50", "--progress", "1h"}
+	out, code := runOnce(t, append(rtt, "--max-p99", "1m", "--max-p50", "1m", "--min-rate", "1")...)
+	if code != 0 {
+		t.Fatalf("limits met: got exit %d, want 0; output:\n%s", code, out)
+	}
+	for _, want := range []string{
+		`(?m)^latency  p50 \d+\.\d\d(µs|ms)  p90 \S+  p99 \d+\.\d\d(µs|ms)  max \S+$`, // units, not 86721µs
+		`(?m)^  ≤ \d+\.\d\d(µs|ms) +\d+  [█▏]+$`,                                      // a histogram bar
+		`(?m)^messages 100  \d+ msgs/s  \d+\.\d MB/s$`,
+		`(?m)^  ✓ p99 \S+ ≤ 1m0s \(--max-p99\)$`,
+		`(?m)^  ✓ p50 \S+ ≤ 1m0s \(--max-p50\)$`,
+		`(?m)^  ✓ rate \d+ msgs/s ≥ 1 msgs/s \(--min-rate\)$`,
+	} {
+		if !regexp.MustCompile(want).MatchString(out) {
+			t.Errorf("limits met: got\n%s\nwant a line matching %s", out, want)
+		}
+	}
+	if strings.Contains(out, "FAIL") {
+		t.Errorf("limits met: got\n%s\nwant no FAIL", out)
+	}
+
+	out, code = runOnce(t, append(rtt, "--max-p99", "1ns", "--min-rate", "1")...)
+	if code != 1 || !regexp.MustCompile(`(?m)^  ✗ p99 \S+ > 1ns \(--max-p99\)$`).MatchString(out) ||
+		!strings.Contains(out, "FAIL: 1 of 3 thresholds crossed") {
+		t.Fatalf("p99 crossed: got exit %d and\n%s\nwant exit 1, the p99 line marked ✗ and FAIL", code, out)
+	}
+
+	stdout, code := runStdout(t, append(rtt, "--json", "--max-p50", "1ns")...)
+	var rep struct {
+		Thresholds []struct {
+			Name string
+			OK   bool
+		}
+		P50 int64 `json:"p50_ns"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil || code != 1 || len(rep.Thresholds) != 2 ||
+		rep.Thresholds[0].Name != "max-p50" || rep.Thresholds[0].OK || rep.P50 <= 0 {
+		t.Fatalf("--json, p50 crossed: got exit %d and %s (%v), want exit 1 and max-p50 not ok", code, stdout, err)
+	}
+}
+
+func TestLoadRefusesThresholdsItsModeCannotMeasure(t *testing.T) {
+	out, code := runOnce(t, "load", "--url", "ws://127.0.0.1:1/", "--mode", "flood", "--max-p99", "100ms")
+	checkUsageError(t, out, code, "flood mode measures no latency", "--mode rtt or chat")
+	out, code = runOnce(t, "load", "--url", "ws://127.0.0.1:1/", "--mode", "hold", "--max-lost", "0")
+	checkUsageError(t, out, code, "max-lost: only chat mode")
+}
+
+// Chat mode measures no bytes: no "0.0 MB/s" in its report, no mb_per_sec
+// in its JSON.
+func TestLoadChatReportsNoBytes(t *testing.T) {
+	u := startUp(t, "--nodes", "1")
+	out, code := runOnce(t, "load", "--url", u.balancer, "--mode", "chat", "--conns", "2", "--interval", "100ms",
+		"--duration", "500ms", "--settle", "1s", "--progress", "1h")
+	if code != 0 || strings.Contains(out, "MB/s") || !regexp.MustCompile(`(?m)^messages \d+  \d+ msgs/s$`).MatchString(out) {
+		t.Fatalf("chat: got exit %d and\n%s\nwant exit 0 and msgs/s without MB/s", code, out)
+	}
 }

@@ -70,5 +70,6 @@ Start with: lab up`,
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
 	needSubcommand(root)
 	root.AddCommand(newUpCmd(), newBalancerCmd(), newNodeCmd(), newCtlCmd(), newScenarioCmd(), newLoadCmd(), newProfileCmd(), newCheckCmd(), newVersionCmd())
+	addCompletions(root)
 	return root
 }

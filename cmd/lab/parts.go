@@ -175,10 +175,15 @@ share it, and put lab balancer in front of them.`,
 	return cmd
 }
 
-// streamUntilDone prints events until ctx ends, one write per burst.
+// streamUntilDone prints events until ctx ends, one write per burst,
+// bursts of connections summed up unless verbose (see eventTerm).
 func streamUntilDone(ctx context.Context, sub *events.Subscription, out io.Writer, verbose bool) {
 	bw := bufio.NewWriterSize(out, 64<<10)
 	defer bw.Flush()
+	term := newEventTerm(bw, verbose, time.Now)
+	defer term.flush()
+	tick := time.NewTicker(termTick)
+	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
@@ -187,10 +192,13 @@ func streamUntilDone(ctx context.Context, sub *events.Subscription, out io.Write
 			if !ok {
 				return
 			}
-			printEvent(bw, e, verbose)
+			term.event(e)
 			if len(sub.C()) == 0 {
 				bw.Flush()
 			}
+		case <-tick.C:
+			term.tick()
+			bw.Flush()
 		}
 	}
 }

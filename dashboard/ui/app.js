@@ -7,10 +7,11 @@
   var $ = function (id) { return document.getElementById(id); };
   var status = null, config = null;
   var history = {};            // backend -> active counts, one per second
-  var ROWS = 50, SAMPLES = 60, TIMELINE = 200;
+  var ROWS = 50, SAMPLES = 60, CHART_SAMPLES = 300, TIMELINE = 200;
   var kinds = ["conn.opened", "conn.closed", "node.started", "node.stopped", "node.fault",
     "store.error", "store.recovered", "backend.health", "backend.check", "backend.drain",
-    "backend.failure", "config.applied", "config.rejected"];
+    "backend.failure", "config.applied", "config.rejected", "store.restored", "group.health"];
+  var openedAt = Date.now();
 
   function el(tag, cls, text) {
     var e = document.createElement(tag);
@@ -73,27 +74,57 @@
     return ns;
   }
 
-  // ---- status ----
-  var pending = false;
+  // ---- updates ----
+  // Everything live reaches the page through update(), at most once every
+  // UPDATE_MS: events wait in a queue and the status is fetched once, so
+  // a burst of a thousand connections costs two redraws a second, not a
+  // thousand.
+  var UPDATE_MS = 500, lastUpdate = 0, updateTimer = null, inFlight = false, again = false, queued = [];
+  window.wslabUpdates = 0; // how many times the page was redrawn: tests read it
+  window.wslabStart = performance.now(); // when this script began; wslabShown, when the status first showed
   function refresh() {
-    if (pending) return;
-    pending = true;
-    setTimeout(function () {
-      api("GET", "/api/status?limit=" + ROWS).then(function (st) { pending = false; status = st; render(); })
-        .catch(function () { pending = false; });
-    }, 150);
+    if (updateTimer) return;
+    updateTimer = setTimeout(update, Math.max(0, lastUpdate + UPDATE_MS - Date.now()));
+  }
+  function update() {
+    updateTimer = null;
+    lastUpdate = Date.now();
+    window.wslabUpdates++;
+    flushEvents();
+    if (inFlight) { again = true; return; }
+    inFlight = true;
+    api("GET", "/api/status?limit=" + ROWS).then(function (st) {
+      status = st;
+      var t = performance.now();
+      render();
+      if (!window.wslabShown) { window.wslabShown = performance.now(); window.wslabRenderMs = window.wslabShown - t; }
+    }, function () {})
+      .then(function () { inFlight = false; if (again) { again = false; refresh(); } });
   }
 
   function render() {
     var b = status.balancer;
     if (!b) return;
     $("listener").textContent = b.listener;
+    $("o-tls").hidden = !b.tls_listener;
+    $("tls").textContent = b.tls_listener || "";
+    $("profile").textContent = b.profile || "none";
     $("policy").textContent = b.policy;
+    // The lab's one way to keep a client on a backend is the policy.
+    $("sticky").textContent = b.policy === "source_hash" ? "by client address" : "none";
+    var healthy = b.backends.filter(function (be) { return be.state === "healthy"; }).length;
+    $("healthy").textContent = healthy + " of " + b.backends.length + " healthy";
+    $("healthy").className = healthy === b.backends.length ? "" : "warn";
     $("idle-timeout").textContent = b.idle_timeout;
     $("generation").textContent = b.generation;
     $("testers").textContent = status.testers ? status.testers + " test clients" : "";
+    $("stop-testers").disabled = !status.testers;
+    $("stop-testers").title = status.testers ? "close them as closed tabs do" : "no test clients are open";
     renderCards(b);
     renderConns(b);
+    renderClosed(b);
+    renderChart();
+    exportCSV(b);
   }
 
   function renderCards(b) {
@@ -115,45 +146,238 @@
         svg.setAttribute("preserveAspectRatio", "none");
         svg.appendChild(document.createElementNS("http://www.w3.org/2000/svg", "polyline"));
         card.appendChild(svg);
+        card.appendChild(el("div", "spark-scale"));
+        card.appendChild(statsList());
         card.appendChild(el("div", "meta"));
         var buttons = el("div", "buttons");
-        [["kill", "danger"], ["stop", "danger"], ["hang", "danger"], ["slow", "quiet"], ["start", ""]].forEach(function (a) {
+        [["kill", "danger"], ["stop", "danger"], ["hang", "danger"], ["slow", "quiet"], ["start", ""], ["restart", "quiet"]].forEach(function (a) {
           var btn = el("button", a[1], a[0]);
           btn.type = "button";
           btn.dataset.action = a[0];
-          btn.addEventListener("click", function () { fault(be.name, a[0]); });
+          btn.addEventListener("click", function () {
+            if (a[0] === "slow") slowForm(card, be.name).toggle();
+            else fault(be.name, a[0]);
+          });
           buttons.appendChild(btn);
         });
         card.appendChild(buttons);
+        card.appendChild(slowForm(card, be.name).form);
         cards.appendChild(card);
       }
       card.className = "card " + be.state;
       card.dataset.active = be.active;
       card.querySelector(".state").textContent = be.state;
       card.querySelector(".active").textContent = be.active;
-      var n = nodes[be.name], meta = be.total + " total · " + be.failures + " failures";
+      var n = nodes[be.name], meta = "";
+      renderStats(card, be);
+      card.querySelectorAll(".buttons button").forEach(function (btn) {
+        var why = notApplicable(btn.dataset.action, be.name, n);
+        btn.disabled = why !== "";
+        btn.title = why || ACTIONS[btn.dataset.action];
+      });
       if (n) {
+        meta += "node " + (n.listening ? "listening" : "down");
+        if (!n.kind || n.kind === "chat") meta += " · " + n.sessions + " chat sessions";
         if (n.kind === "command") meta += " · pid " + n.pid + " (" + n.processes + " processes)";
         if (n.kind === "url") meta += " · runs elsewhere";
-        meta += " · " + (n.listening ? "listening" : "down");
         if (n.hung) meta += " · hung";
-        if (n.slow_ns) meta += " · slow " + dur(n.slow_ns);
+        if (n.slow_ns) meta += " · slow " + goDur(n.slow_ns);
         if (n.redis === "unreachable") meta += " · REDIS UNREACHABLE";
       }
-      if (be.last_check) meta += " · check: " + be.last_check;
+      if (be.last_check) meta += (meta ? " · " : "") + "check: " + be.last_check;
       card.querySelector(".meta").textContent = meta;
-      card.querySelectorAll("button[data-action]").forEach(function (btn) {
-        // What a node's kind cannot do is refused by the API; say so here.
-        var can = !n || !n.faults || n.faults.indexOf(btn.dataset.action) >= 0;
-        btn.disabled = !can;
-        btn.title = can ? "" : n.name + " is a " + n.kind + " node: " + btn.dataset.action + " is not possible";
-      });
-      var h = history[be.name] || [];
+      var h = (history[be.name] || []).slice(-SAMPLES), top = Math.max.apply(null, h.concat([1]));
       card.querySelector("polyline").setAttribute("points", h.map(function (v, i) {
-        var max = Math.max.apply(null, h.concat([1]));
-        return (SAMPLES - h.length + i) + "," + (29 - 27 * v / max).toFixed(1);
+        return (SAMPLES - h.length + i) + "," + (29 - 27 * v / top).toFixed(1);
       }).join(" "));
+      card.querySelector(".spark-scale").textContent = "open connections, last 60 s · top " + top;
     });
+  }
+
+  // ---- per-backend figures, as HAProxy's stats page has them ----
+  // Max and rate are what this page saw (sampled every second); time in
+  // state comes from the health events when the page has them (its
+  // history included), else from when the page first saw the state ("≥").
+  var peak = {}, rate = {}, maxRate = {}, prevTotal = {}, since = {}, healthAt = {};
+  var STATS = [
+    ["sessions", "open now · the most this page saw · all since the lab started"],
+    ["rate", "new connections a second, now · the most this page saw"],
+    ["traffic", "in: bytes from clients to the backend · out: bytes from the backend to clients"],
+    ["weight", "its share of new connections under a weighted policy"],
+    ["in state", "how long it has been in its state"],
+    ["failures", "dials to it that failed (refused, timed out): passive failures since the lab started"]
+  ];
+  function statsList() {
+    var dl = el("dl", "stats");
+    STATS.forEach(function (r) {
+      var dt = el("dt", "", r[0]);
+      dt.title = r[1];
+      dl.appendChild(dt);
+      var dd = el("dd");
+      dd.dataset.stat = r[0];
+      dd.title = r[1];
+      dl.appendChild(dd);
+    });
+    return dl;
+  }
+  function renderStats(card, be) {
+    peak[be.name] = Math.max(peak[be.name] || 0, be.active);
+    var s = since[be.name], h = healthAt[be.name];
+    if (h && h.state === be.state && (!s || s.state !== be.state || !s.exact)) {
+      s = since[be.name] = { state: be.state, t: h.t, exact: true };
+    } else if (!s || s.state !== be.state) {
+      s = since[be.name] = { state: be.state, t: s ? new Date() : new Date(openedAt), exact: !!s };
+    }
+    var set = function (k, v) { card.querySelector('dd[data-stat="' + k + '"]').textContent = v; };
+    set("sessions", be.active + " now · max " + peak[be.name] + " · " + be.total + " total");
+    set("rate", (rate[be.name] || 0) + "/s · max " + (maxRate[be.name] || 0) + "/s");
+    set("traffic", "in " + size(be.bytes_up) + " · out " + size(be.bytes_down));
+    set("weight", String(be.weight));
+    set("in state", be.state + " for " + (s.exact ? "" : "≥ ") + dur(Math.max(0, Date.now() - s.t) * 1e6));
+    set("failures", String(be.failures));
+  }
+  function sampleRates(b) {
+    b.backends.forEach(function (be) {
+      if (prevTotal[be.name] !== undefined) {
+        rate[be.name] = Math.max(0, be.total - prevTotal[be.name]);
+        maxRate[be.name] = Math.max(maxRate[be.name] || 0, rate[be.name]);
+      }
+      prevTotal[be.name] = be.total;
+    });
+  }
+  // renderChart draws the open connections of each backend over the last
+  // five minutes (one sample a second), with its axes and a legend.
+  var COLORS = ["#0056b3", "#b54708", "#1a7f37", "#6941c6", "#c11574", "#0e7090", "#b42318", "#5b6675"];
+  function renderChart() {
+    var svg = $("chart"), W = 600, H = 170, L = 40, R = 10, T = 10, B = 20, ns = "http://www.w3.org/2000/svg";
+    var add = function (tag, attrs, text) {
+      var e = document.createElementNS(ns, tag);
+      Object.keys(attrs).forEach(function (k) { e.setAttribute(k, attrs[k]); });
+      if (text !== undefined) e.textContent = text;
+      svg.appendChild(e);
+      return e;
+    };
+    while (svg.firstChild) svg.removeChild(svg.firstChild);
+    var names = Object.keys(history).sort(), top = 1;
+    names.forEach(function (n) { history[n].forEach(function (v) { top = Math.max(top, v); }); });
+    top = top <= 4 ? 4 : Math.ceil(top / 4) * 4; // four even steps
+    var x = function (i) { return L + (W - L - R) * i / (CHART_SAMPLES - 1); };
+    var y = function (v) { return T + (H - T - B) * (1 - v / top); };
+    for (var k = 0; k <= 4; k++) {
+      var v = top * k / 4;
+      add("line", { x1: L, x2: W - R, y1: y(v), y2: y(v), "class": "grid" });
+      add("text", { x: L - 5, y: y(v) + 4, "text-anchor": "end", "class": "tick y" }, String(v));
+    }
+    for (var m = 0; m <= 5; m++) {
+      add("text", { x: x(CHART_SAMPLES - 1 - m * 60), y: H - 5, "text-anchor": m === 5 ? "start" : "middle", "class": "tick x" }, m ? "−" + m + " min" : "now");
+    }
+    var legend = $("chart-legend");
+    legend.textContent = "";
+    names.forEach(function (n, i) {
+      var h = history[n], color = COLORS[i % COLORS.length];
+      var pl = add("polyline", { "data-backend": n, stroke: color, "class": "series" });
+      pl.setAttribute("points", h.map(function (v, j) { return x(CHART_SAMPLES - h.length + j).toFixed(1) + "," + y(v).toFixed(1); }).join(" "));
+      var item = el("span", "legend-item");
+      var sw = el("i", "swatch");
+      sw.style.background = color;
+      item.appendChild(sw);
+      item.appendChild(document.createTextNode(n));
+      legend.appendChild(item);
+    });
+  }
+
+  // exportCSV puts the backends' figures, as the cards show them, behind
+  // the "Export CSV" link (HAProxy's stats page exports the same way).
+  function csvCell(v) { v = String(v); return /[",\n]/.test(v) ? '"' + v.replace(/"/g, '""') + '"' : v; }
+  function exportCSV(b) {
+    var rows = [["backend", "state", "weight", "active", "max", "total", "rate_per_s", "max_rate_per_s", "bytes_in", "bytes_out", "failures", "state_since"]];
+    b.backends.forEach(function (be) {
+      var s = since[be.name];
+      rows.push([be.name, be.state, be.weight, be.active, peak[be.name] || 0, be.total, rate[be.name] || 0, maxRate[be.name] || 0,
+        be.bytes_up, be.bytes_down, be.failures, s ? new Date(s.t).toISOString() : ""]);
+    });
+    $("export").href = "data:text/csv;charset=utf-8," + encodeURIComponent(rows.map(function (r) { return r.map(csvCell).join(","); }).join("\n") + "\n");
+  }
+
+  function renderClosed(b) {
+    var reasons = Object.keys(b.closed || {}).filter(function (k) { return b.closed[k] > 0; })
+      .sort(function (x, y) { return b.closed[y] - b.closed[x]; });
+    $("closed").textContent = reasons.length ? "closed since start: " + reasons.map(function (k) { return k + " " + b.closed[k]; }).join(" · ") : "";
+  }
+
+  // What each node button does, and when it does not apply.
+  var ACTIONS = {
+    kill: "crash: connections dropped, no close frame",
+    stop: "graceful: close frames 1001, users leave",
+    hang: "accepts connections, answers nothing",
+    slow: "delay every outgoing message",
+    start: "back in service, faults cleared",
+    restart: "stop gracefully, then start"
+  };
+  function notApplicable(action, name, n) {
+    if (!n) return name + " is not a node of this lab: the balancer only routes to it";
+    // What a node's kind cannot do is refused by the API; say so here.
+    if (n.faults && n.faults.indexOf(action) < 0) return name + " is a " + n.kind + " node: " + action + " is not possible";
+    var faulty = n.hung || n.slow_ns > 0;
+    switch (action) {
+      case "start": return !n.listening || faulty ? "" : name + " is running with no fault";
+      case "hang": if (n.hung) return name + " is hung already"; break;
+    }
+    return n.listening ? "" : name + " is down: start it first";
+  }
+
+  // slowForm is the card's small form for "slow": a delay, Apply, Cancel,
+  // and the API's answer to a bad delay beside the field.
+  function slowForm(card, name) {
+    var form = card.querySelector("form.slow");
+    if (!form) {
+      form = el("form", "slow");
+      form.hidden = true;
+      var label = el("label", "", "delay ");
+      var input = el("input", "slow-delay");
+      input.name = "delay";
+      input.value = "2s";
+      input.size = 6;
+      label.appendChild(input);
+      form.appendChild(label);
+      var ok = el("button", "", "Apply");
+      ok.type = "submit";
+      form.appendChild(ok);
+      var cancel = el("button", "quiet", "Cancel");
+      cancel.type = "button";
+      cancel.addEventListener("click", function () { form.hidden = true; });
+      form.appendChild(cancel);
+      form.appendChild(el("span", "field-error slow-error"));
+      form.appendChild(el("div", "muted", "every message " + name + " sends waits this long; 0 clears"));
+      form.addEventListener("submit", function (ev) {
+        ev.preventDefault();
+        var err = form.querySelector(".slow-error");
+        err.textContent = "";
+        // As lab ctl does, a delay that is not a duration is answered here,
+        // without a request the browser would log as failed.
+        if (!/^(0|(\d+(\.\d+)?(h|m|s|ms|us|µs|ns))+)$/.test(input.value.trim())) {
+          err.textContent = JSON.stringify(input.value) + " is not a duration: write it like 2s or 500ms (0 clears)";
+          return;
+        }
+        api("POST", "/api/nodes/" + encodeURIComponent(name) + "/slow?delay=" + encodeURIComponent(input.value))
+          .then(function () { form.hidden = true; refresh(); }, function (e) { err.textContent = e.message; });
+      });
+    }
+    return {
+      form: form,
+      toggle: function () {
+        form.hidden = !form.hidden;
+        if (!form.hidden) { form.querySelector(".slow-error").textContent = ""; form.querySelector("input").focus(); }
+      }
+    };
+  }
+
+  function goDur(ns) {   // as Go writes a duration: 250ms, 2s, 1m30s
+    if (ns < 1e6) return (ns / 1e3) + "µs";
+    if (ns < 1e9) return (ns / 1e6) + "ms";
+    var s = ns / 1e9;
+    if (s < 60) return s + "s";
+    return Math.floor(s / 60) + "m" + (s % 60 ? (s % 60) + "s" : "");
   }
 
   function size(n) {
@@ -199,22 +423,17 @@
 
   function sample() {
     if (!status || !status.balancer) return;
+    sampleRates(status.balancer);
     status.balancer.backends.forEach(function (be) {
       var h = history[be.name] = history[be.name] || [];
       h.push(be.active);
-      if (h.length > SAMPLES) h.shift();
+      if (h.length > CHART_SAMPLES) h.shift();
     });
   }
 
   // ---- actions ----
   function fault(name, action) {
-    var q = "";
-    if (action === "slow") {
-      var d = window.prompt("Delay every message from " + name + " by (e.g. 2s, 0 clears):", "2s");
-      if (d === null) return;
-      q = "?delay=" + encodeURIComponent(d);
-    }
-    api("POST", "/api/nodes/" + encodeURIComponent(name) + "/" + action + q)
+    api("POST", "/api/nodes/" + encodeURIComponent(name) + "/" + action)
       .then(refresh, function (e) { note(name + " " + action + ": " + e.message, "bad"); });
   }
 
@@ -223,6 +442,13 @@
   });
   $("open-testers").addEventListener("click", function () {
     api("POST", "/api/testers?count=3").then(refresh, function (e) { note("test clients: " + e.message, "bad"); });
+  });
+  $("stop-testers").addEventListener("click", function () {
+    $("stop-testers").disabled = true;
+    api("DELETE", "/api/testers").then(function (r) {
+      note("stopped " + r.stopped + " test clients");
+      refresh();
+    }, function (e) { note("stop test clients: " + e.message, "bad"); refresh(); });
   });
 
   // ---- config ----
@@ -240,21 +466,37 @@
   function clearErrors() {
     document.querySelectorAll(".field-error").forEach(function (s) { s.textContent = ""; });
     $("yaml-errors").textContent = "";
+    $("form-errors").textContent = "";
     $("config-result").textContent = "";
   }
 
-  // showProblems puts each problem ("line N: field: what") beside its
-  // field when the form has it — without the line, which names a line of
-  // the document the form sent, not of anything on screen — else in the
-  // list under the editor, line and all.
-  function showProblems(problems) {
+  // showProblems shows where each problem is. From the form, beside its
+  // field when the form has it, without the line (the form sent a
+  // document nobody sees); what no field shows goes under the form. From
+  // the YAML editor, in the list under it with the line of the editor's
+  // text, which selects that line when clicked.
+  function showProblems(problems, fromForm) {
     problems.forEach(function (p) {
-      var m = /^(?:line \d+: )?([a-z_.\[\]0-9]+): (.*)$/.exec(p);
-      var span = m && document.querySelector('.field-error[data-field="' + m[1] + '"]');
-      if (span) span.textContent = m[2];
-      else $("yaml-errors").appendChild(el("li", "", p));
+      var m = /^(?:line (\d+): )?([a-z_.\[\]0-9]+): (.*)$/.exec(p);
+      var span = fromForm && m && document.querySelector('#config-form .field-error[data-field="' + m[2] + '"]');
+      if (span) { span.textContent = m[3]; return; }
+      if (fromForm) { $("form-errors").appendChild(el("li", "", p.replace(/^line \d+: /, ""))); return; }
+      var li = el("li", "", p);
+      var line = m && m[1] ? parseInt(m[1], 10) : (/^line (\d+)/.exec(p) || [])[1];
+      if (line) {
+        li.className = "goto";
+        li.title = "select line " + line + " in the editor";
+        li.addEventListener("click", function () { selectLine($("config-yaml"), parseInt(line, 10)); });
+      }
+      $("yaml-errors").appendChild(li);
     });
-    if ($("yaml-errors").children.length) $("raw").open = true;
+    if (!fromForm) $("raw").open = true;
+  }
+  function selectLine(ta, n) {
+    var lines = ta.value.split("\n"), start = 0;
+    for (var i = 0; i < n - 1 && i < lines.length; i++) start += lines[i].length + 1;
+    ta.focus();
+    ta.setSelectionRange(start, start + (lines[n - 1] || "").length);
   }
 
   function applied(r) {
@@ -262,9 +504,11 @@
     loadConfig();
     refresh();
   }
-  function rejected(e) {
-    $("config-result").textContent = "rejected: generation " + ((e.body && e.body.generation) || "?") + " keeps serving";
-    showProblems((e.body && e.body.problems) || [e.message]);
+  function rejected(fromForm) {
+    return function (e) {
+      $("config-result").textContent = "rejected: generation " + ((e.body && e.body.generation) || "?") + " keeps serving";
+      showProblems((e.body && e.body.problems) || [e.message], fromForm);
+    };
   }
 
   $("config-form").addEventListener("submit", function (ev) {
@@ -275,66 +519,97 @@
     c.server_group.policy = $("f-policy").value;
     c.server_group.deregistration_delay = $("f-dereg").value;
     c.server_group.health_check.interval = $("f-interval").value;
-    apply(JSON.stringify(c), "application/json");
+    apply(JSON.stringify(c), "application/json", true);
   });
   $("apply-yaml").addEventListener("click", function () {
     clearErrors();
-    apply($("config-yaml").value, "application/yaml");
+    apply($("config-yaml").value, "application/yaml", false);
   });
 
   // apply validates first, so a bad edit is answered with its problems and
   // nothing is sent to the balancer.
-  function apply(body, type) {
+  function apply(body, type, fromForm) {
+    var no = rejected(fromForm);
     api("POST", "/api/config/validate", body, type).then(function (v) {
       if (!v.valid) {
-        rejected({ body: { generation: status && status.balancer.generation, problems: v.problems } });
+        no({ body: { generation: status && status.balancer.generation, problems: v.problems } });
         return;
       }
-      api("PUT", "/api/config", body, type).then(applied, rejected);
-    }, rejected);
+      api("PUT", "/api/config", body, type).then(applied, no);
+    }, no);
   }
 
   // ---- events ----
-  function describe(e) {
-    switch (e.kind) {
-      case "conn.opened": return e.backend ? e.conn + " opened → " + e.backend + " (gen " + e.generation + ")" : "session " + e.conn + " joined";
-      case "conn.closed": return e.backend ? e.conn + " closed on " + e.backend + ": " + e.reason : "session " + e.conn + " left: " + e.reason;
-      case "backend.health": return e.backend + " is " + e.reason + ": " + e.detail;
-      case "backend.check": return "check " + e.backend + ": " + e.reason + (e.detail ? " " + e.detail : "");
-      case "backend.drain": return e.backend + " " + e.reason + ": " + e.detail;
-      case "backend.failure": return "could not reach " + e.backend + ": " + e.detail;
-      case "config.applied": return "generation " + e.generation + " applied: " + e.detail;
-      case "config.rejected": return "config rejected: " + e.detail;
-      case "node.fault": return "fault: " + e.detail;
-      default: return e.kind + (e.reason ? " " + e.reason : "") + (e.detail ? " " + e.detail : "");
-    }
-  }
+  // The lab words its events in one place (events.Event.Text); the API
+  // sends that sentence as "text".
+  function describe(e) { return e.text || e.kind; }
+  // TONES colour the timeline; the legend under its title is drawn from
+  // the same table, so the two cannot disagree.
+  var TONES = [
+    { cls: "bad", label: "faults, nodes down, unhealthy, failed dials, rejected configs, Redis unreachable",
+      is: function (e) {
+        return (e.kind === "node.fault" && !/^start/.test(e.detail || "")) || e.kind === "node.stopped" ||
+          e.kind === "config.rejected" || e.kind === "store.error" || e.kind === "backend.failure" ||
+          (e.kind === "backend.health" && e.reason === "unhealthy") || (e.kind === "group.health" && e.reason === "all_unhealthy");
+      } },
+    { cls: "good", label: "recoveries: faults cleared, nodes started, healthy again, configs applied, Redis back",
+      is: function (e) {
+        return (e.kind === "node.fault" && /^start/.test(e.detail || "")) || e.kind === "node.started" ||
+          e.kind === "config.applied" || e.kind === "store.recovered" || e.kind === "store.restored" ||
+          (e.kind === "backend.health" && e.reason === "healthy") || (e.kind === "group.health" && e.reason === "recovered");
+      } },
+    { cls: "plain", label: "connections, health checks, draining", is: function () { return true; } }
+  ];
   function tone(e) {
-    if (e.kind === "node.fault" || e.kind === "config.rejected" || e.kind === "store.error" ||
-        (e.kind === "backend.health" && e.reason === "unhealthy") || e.kind === "backend.failure") return "bad";
-    if (e.kind === "config.applied" || e.kind === "store.recovered" || (e.kind === "backend.health" && e.reason === "healthy")) return "good";
-    return "";
+    for (var i = 0; i < TONES.length; i++) if (TONES[i].is(e)) return TONES[i].cls;
+    return "plain";
   }
+  TONES.forEach(function (t) {
+    var item = el("span", "legend-item " + t.cls);
+    item.appendChild(el("i", "swatch"));
+    item.appendChild(document.createTextNode(t.label));
+    $("legend").appendChild(item);
+  });
   function note(text, cls) { addLine(new Date(), "dashboard", text, cls); }
-  function addLine(time, source, text, cls) {
+  function line(time, source, text, cls) {
     var li = el("li", cls);
     li.appendChild(el("span", "t", time.toTimeString().slice(0, 8)));
     li.appendChild(document.createTextNode(source + "  " + text));
+    return li;
+  }
+  function addLine(time, source, text, cls) {
     var tl = $("timeline");
-    tl.insertBefore(li, tl.firstChild);
+    tl.insertBefore(line(time, source, text, cls), tl.firstChild);
     while (tl.children.length > TIMELINE) tl.removeChild(tl.lastChild);
   }
   function onEvent(msg) {
     var e = JSON.parse(msg.data);
-    if (e.kind === "backend.check" && !$("show-checks").checked) return;
-    addLine(new Date(e.time), e.source, describe(e), tone(e));
-    if (e.kind === "config.applied") loadConfig();
+    if (e.kind === "config.applied" && new Date(e.time) >= openedAt) loadConfig(); // not for the history
+    queued.push(e);
     refresh();
+  }
+  // flushEvents adds the queued events to the timeline in one go, newest
+  // on top; of a burst only the last TIMELINE can show.
+  function flushEvents() {
+    var checks = $("show-checks").checked;
+    var show = queued.filter(function (e) { return checks || e.kind !== "backend.check"; }).slice(-TIMELINE);
+    queued.forEach(function (e) {
+      if (e.kind === "backend.health") healthAt[e.backend] = { state: e.reason, t: new Date(e.time) };
+    });
+    queued = [];
+    if (!show.length) return;
+    var frag = document.createDocumentFragment();
+    for (var i = show.length - 1; i >= 0; i--) frag.appendChild(line(new Date(show[i].time), show[i].source, describe(show[i]), tone(show[i])));
+    var tl = $("timeline");
+    tl.insertBefore(frag, tl.firstChild);
+    while (tl.children.length > TIMELINE) tl.removeChild(tl.lastChild);
   }
 
   function stream() {
+    // The last TIMELINE events the lab kept come first, then live ones; a
+    // reconnect sends Last-Event-ID and gets only what it missed.
     // EventSource cannot send headers: the token goes in the query.
-    var es = new EventSource("/api/events" + (token() ? "?access_token=" + encodeURIComponent(token()) : ""));
+    var es = new EventSource("/api/events?last=" + TIMELINE + (token() ? "&access_token=" + encodeURIComponent(token()) : ""));
     kinds.forEach(function (k) { es.addEventListener(k, onEvent); });
     es.onopen = function () { $("stream").textContent = "live"; $("stream").className = "up"; refresh(); };
     es.onerror = function () { $("stream").textContent = "reconnecting…"; $("stream").className = "down"; };
