@@ -83,7 +83,11 @@ func (b *Balancer) serveHTTP(w http.ResponseWriter, r *http.Request, snap *snaps
 		r.Body = &idleBody{ReadCloser: r.Body, idle: idle}
 	}
 	w = &idleWriter{ResponseWriter: w, idle: idle}
-	code, reason := b.pickAndTry(hostOf(r.RemoteAddr), snap, snap.httpPolicy, replayable, func(t *target) error {
+	a := attempts{b: b, clientIP: hostOf(r.RemoteAddr), snap: snap, pol: snap.httpPolicy, replayable: replayable, tls: r.TLS != nil}
+	if snap.sticky != nil {
+		a.pin = snap.sticky.pinned(requestCookies(r), b.clock.Now())
+	}
+	code, reason := a.each(func(t *target) error {
 		var proxyErr error
 		rp := &httputil.ReverseProxy{
 			Rewrite: func(pr *httputil.ProxyRequest) {
@@ -93,6 +97,12 @@ func (b *Balancer) serveHTTP(w http.ResponseWriter, r *http.Request, snap *snaps
 				pr.Out.Header.Set("X-Forwarded-Port", port)
 			},
 			Transport: b.proxy.transport,
+			ModifyResponse: func(resp *http.Response) error {
+				for _, c := range a.cookies(t, func(name string) bool { return responseSetsCookie(resp, name) }) {
+					resp.Header.Add("Set-Cookie", c)
+				}
+				return nil
+			},
 			ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 				proxyErr = err // nothing was written yet
 			},
@@ -197,4 +207,25 @@ func (b *idleBody) Read(p []byte) (int, error) {
 		b.idle.touch()
 	}
 	return n, err
+}
+
+// requestCookies are a request's Cookie header values, for stickiness.
+func requestCookies(r *http.Request) [][]byte {
+	vs := r.Header["Cookie"]
+	out := make([][]byte, len(vs))
+	for i, v := range vs {
+		out[i] = []byte(v)
+	}
+	return out
+}
+
+// responseSetsCookie reports whether a backend's answer sets the cookie
+// name.
+func responseSetsCookie(resp *http.Response, name string) bool {
+	for _, c := range resp.Cookies() {
+		if c.Name == name {
+			return true
+		}
+	}
+	return false
 }
