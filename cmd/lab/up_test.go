@@ -2,6 +2,8 @@ package main_test
 
 import (
 	"net"
+	"net/http"
+	"net/http/cookiejar"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -317,4 +319,30 @@ func TestCtrlCSaysGoodbyeToEveryConnection(t *testing.T) {
 			t.Errorf("no line matching %q in:\n%s", want, out)
 		}
 	}
+}
+
+func TestUpWithLBCookieStickinessKeepsABrowserOnOneNode(t *testing.T) {
+	u := startUp(t, "--stickiness", "lb_cookie")
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &http.Client{Jar: jar}
+	t.Cleanup(c.CloseIdleConnections)
+	seen := map[string]int{}
+	for range 4 {
+		resp, err := c.Get(u.balancer + "/healthz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		seen[resp.Header.Get("X-Lab-Node")]++
+	}
+	if len(seen) != 1 {
+		t.Fatalf("with --stickiness lb_cookie: got nodes %v, want one", seen)
+	}
+	if st := u.status(t).Balancer.Stickiness; st.Type != "lb_cookie" || st.Hits != 3 || st.New != 1 {
+		t.Fatalf("status stickiness: got %+v, want lb_cookie, 3 hits, 1 new", st)
+	}
+	u.stop()
 }
