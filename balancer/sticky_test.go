@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -365,4 +366,52 @@ func TestAppCookieFollowsTheApplicationsSession(t *testing.T) {
 	if len(seen) != 2 {
 		t.Fatalf("without io: got nodes %v, want both", seen)
 	}
+}
+
+// sickBackend names itself on every answer; its /healthz fails while sick
+// is set.
+func sickBackend(t *testing.T, name string, sick *atomic.Bool) config.Server {
+	t.Helper()
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Lab-Node", name)
+		if r.URL.Path == "/healthz" && sick.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+	}))
+	t.Cleanup(s.Close)
+	return config.Server{Name: name, URL: s.URL}
+}
+
+func TestLBCookieIsRewrittenWhenItsBackendTurnsUnhealthy(t *testing.T) {
+	balancertest.FrontDoors(t, func(t *testing.T, door balancer.FrontDoor) {
+		clk := quartz.NewMock(t)
+		sick := map[string]*atomic.Bool{"app-1": {}, "app-2": {}}
+		cfg := config.Config{ServerGroup: config.ServerGroup{
+			Servers:     []config.Server{sickBackend(t, "app-1", sick["app-1"]), sickBackend(t, "app-2", sick["app-2"])},
+			HealthCheck: config.HealthCheck{Path: "/healthz"},
+			Stickiness:  lbCookie(),
+		}}
+		r := start(t, cfg, clk, door)
+		br := newBrowser(t, r.b.URL())
+		pinned, _ := br.get(t, "/")
+		sick[pinned].Store(true)
+		for range config.DefaultUnhealthyThreshold {
+			tick(t, r, clk, config.DefaultHealthInterval, 2)
+		}
+		if e := r.waitEvent(t, kind(events.BackendHealth)); e.Backend != pinned || e.Reason != "unhealthy" {
+			t.Fatalf("got %+v, want %s unhealthy", e, pinned)
+		}
+		got, _ := br.get(t, "/")
+		if got == pinned {
+			t.Fatalf("the request still reached %s, which is unhealthy", pinned)
+		}
+		if e := r.waitEvent(t, kind(events.StickyRepick)); e.Reason != "unavailable" || !strings.Contains(e.Detail, pinned+" is unhealthy") {
+			t.Fatalf("event: got %q %q, want unavailable: %s is unhealthy", e.Reason, e.Detail, pinned)
+		}
+		for range 3 {
+			if again, _ := br.get(t, "/"); again != got {
+				t.Fatalf("after the re-pick: got %q, want %q (the rewritten cookie's)", again, got)
+			}
+		}
+	})
 }
