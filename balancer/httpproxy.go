@@ -97,15 +97,17 @@ func (b *Balancer) serveHTTP(w http.ResponseWriter, r *http.Request, snap *snaps
 				pr.Out.Header.Set("X-Forwarded-Port", port)
 			},
 			Transport: b.proxy.transport,
-			ModifyResponse: func(resp *http.Response) error {
+			ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+				proxyErr = err // nothing was written yet
+			},
+		}
+		if snap.sticky != nil {
+			rp.ModifyResponse = func(resp *http.Response) error {
 				for _, c := range a.cookies(t, func(name string) bool { return responseSetsCookie(resp, name) }) {
 					resp.Header.Add("Set-Cookie", c)
 				}
 				return nil
-			},
-			ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-				proxyErr = err // nothing was written yet
-			},
+			}
 		}
 		t.b.total.Add(1)
 		rp.ServeHTTP(w, r)
