@@ -20,7 +20,10 @@ import (
 //     own Connection and Upgrade are written back);
 //   - the backend's request head: appendRequestHead;
 //   - what the backend's answer means: classifyAnswer;
-//   - what a refused client hears: refusal.
+//   - what a refused client hears: refusal;
+//   - the Cookie values stickiness follows (cookieHeaders, cookieValue,
+//     requestCookies) and the Set-Cookie lines it adds to a 101
+//     (withSetCookies): read and written here, judged in sticky.go.
 //
 // TestOnlyTheHandshakeCoreReadsUpgradeHeaders fails if another file of the
 // package looks at an Upgrade or Sec-WebSocket-* header itself.
@@ -76,6 +79,17 @@ func cookieValue(headers [][]byte, name string) []byte {
 		}
 	}
 	return nil
+}
+
+// requestCookies are the Cookie values of a request net/http parsed (plain
+// HTTP), for stickiness.
+func requestCookies(r *http.Request) [][]byte {
+	vs := r.Header["Cookie"]
+	out := make([][]byte, len(vs))
+	for i, v := range vs {
+		out[i] = []byte(v)
+	}
+	return out
 }
 
 // setsCookie reports whether a response head sets the cookie name.

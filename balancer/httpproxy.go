@@ -211,16 +211,6 @@ func (b *idleBody) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// requestCookies are a request's Cookie header values, for stickiness.
-func requestCookies(r *http.Request) [][]byte {
-	vs := r.Header["Cookie"]
-	out := make([][]byte, len(vs))
-	for i, v := range vs {
-		out[i] = []byte(v)
-	}
-	return out
-}
-
 // responseSetsCookie reports whether a backend's answer sets the cookie
 // name.
 func responseSetsCookie(resp *http.Response, name string) bool {
