@@ -2,12 +2,14 @@ package balancer_test
 
 import (
 	"crypto/tls"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -414,4 +416,78 @@ func TestLBCookieIsRewrittenWhenItsBackendTurnsUnhealthy(t *testing.T) {
 			}
 		}
 	})
+}
+
+// pollingBackend answers as an Engine.IO server answers long-polling: a
+// request without sid opens a session that only this backend knows; one
+// with a sid it did not open gets 400 Session ID unknown.
+func pollingBackend(t *testing.T, name string) config.Server {
+	t.Helper()
+	var mu sync.Mutex
+	sessions := map[string]bool{}
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Lab-Node", name)
+		mu.Lock()
+		defer mu.Unlock()
+		sid := r.URL.Query().Get("sid")
+		switch {
+		case sid == "":
+			sid = fmt.Sprintf("%s-%d", name, len(sessions)+1)
+			sessions[sid] = true
+			fmt.Fprintf(w, `0{"sid":%q}`, sid)
+		case !sessions[sid]:
+			w.WriteHeader(http.StatusBadRequest)
+			io.WriteString(w, `{"code":1,"message":"Session ID unknown"}`)
+		default:
+			io.WriteString(w, "6")
+		}
+	}))
+	t.Cleanup(s.Close)
+	return config.Server{Name: name, URL: s.URL}
+}
+
+// poll opens a polling session and polls it n times; it returns the first
+// answer that is not 200.
+func (br *browser) poll(t *testing.T, n int) string {
+	t.Helper()
+	_, body := br.fetch(t, "/socket.io/?EIO=4&transport=polling")
+	sid := strings.TrimSuffix(strings.TrimPrefix(body, `0{"sid":"`), `"}`)
+	for range n {
+		if code, body := br.fetch(t, "/socket.io/?EIO=4&transport=polling&sid="+sid); code != http.StatusOK {
+			return fmt.Sprintf("%d %s", code, body)
+		}
+	}
+	return ""
+}
+
+func (br *browser) fetch(t *testing.T, path string) (int, string) {
+	t.Helper()
+	resp, err := br.c.Get(br.base + path)
+	if err != nil {
+		t.Fatalf("GET %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func TestLongPollingNeedsStickiness(t *testing.T) {
+	cfg := config.Config{ServerGroup: config.ServerGroup{
+		Servers:     []config.Server{pollingBackend(t, "eio-1"), pollingBackend(t, "eio-2")},
+		HealthCheck: noChecks(),
+	}}
+	r := start(t, cfg, quartz.NewReal())
+	if got := newBrowser(t, r.b.URL()).poll(t, 4); !strings.Contains(got, "400") || !strings.Contains(got, "Session ID unknown") {
+		t.Fatalf("round robin without stickiness: got %q, want 400 Session ID unknown", got)
+	}
+	cfg.Listener.Addr = r.b.Addr()
+	cfg.ServerGroup.Stickiness = lbCookie()
+	if _, err := r.b.Reload(cfg); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if got := newBrowser(t, r.b.URL()).poll(t, 10); got != "" {
+			t.Fatalf("client %d with lb_cookie: got %q, want every poll answered", i+1, got)
+		}
+	}
 }
