@@ -135,8 +135,8 @@ func (a *attempts) stuck(t *target) {
 	a.b.publish(events.Event{Kind: events.StickyRepick, Backend: t.name, Reason: a.pin.reason(len(a.tried) > 0), Detail: why + "; re-picked " + t.name})
 }
 
-// cookies are the Set-Cookie values for the answer t gives (head: its
-// response head, for app_cookie), or nil.
+// cookies are the Set-Cookie values for t's answer to an upgrade, or nil
+// (setsApp reports whether the answer sets a cookie, for app_cookie).
 func (a *attempts) cookies(t *target, setsApp func(string) bool) []string {
 	if a.snap.sticky == nil {
 		return nil

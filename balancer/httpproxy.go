@@ -102,8 +102,10 @@ func (b *Balancer) serveHTTP(w http.ResponseWriter, r *http.Request, snap *snaps
 			},
 		}
 		if snap.sticky != nil {
+			pin, tls := a.pin, a.tls // not a itself: it stays on the stack
 			rp.ModifyResponse = func(resp *http.Response) error {
-				for _, c := range a.cookies(t, func(name string) bool { return responseSetsCookie(resp, name) }) {
+				setsApp := func(name string) bool { return responseSetsCookie(resp, name) }
+				for _, c := range snap.sticky.answerCookies(pin, t, tls, b.clock.Now(), setsApp) {
 					resp.Header.Add("Set-Cookie", c)
 				}
 				return nil
