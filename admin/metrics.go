@@ -24,12 +24,13 @@ var (
 	descClosed     = prometheus.NewDesc("wslab_balancer_tunnels_closed_total", "Closed tunnels by reason (idle_timeout, drained, ...).", []string{"reason"}, nil)
 	descReloads    = prometheus.NewDesc("wslab_balancer_reloads_total", "Config reloads by result.", []string{"result"}, nil)
 	descBlocked    = prometheus.NewDesc("wslab_balancer_blocked_writes_total", "Writes that found a peer's socket full (the peer did not keep up), by peer: client or backend.", []string{"peer"}, nil)
+	descSticky     = prometheus.NewDesc("wslab_balancer_sticky_total", "Sticky-cookie outcomes: hit (the cookie's backend took it), repick (the cookie was not followed and was rewritten), new (no cookie; one was set).", []string{"outcome"}, nil)
 	descSessions   = prometheus.NewDesc("wslab_node_sessions", "Clients in a node's chat room.", []string{"node"}, nil)
 	descListening  = prometheus.NewDesc("wslab_node_listening", "1 if the node accepts connections (not killed or stopped).", []string{"node"}, nil)
 )
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descGeneration, descActive, descConns, descBytes, descFailures, descHealthy, descDraining, descClosed, descReloads, descBlocked, descSessions, descListening} {
+	for _, d := range []*prometheus.Desc{descGeneration, descActive, descConns, descBytes, descFailures, descHealthy, descDraining, descClosed, descReloads, descBlocked, descSticky, descSessions, descListening} {
 		ch <- d
 	}
 }
@@ -56,6 +57,9 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		}
 		ch <- prometheus.MustNewConstMetric(descBlocked, counter, float64(b.BlockedWrites.Client), "client")
 		ch <- prometheus.MustNewConstMetric(descBlocked, counter, float64(b.BlockedWrites.Backend), "backend")
+		ch <- prometheus.MustNewConstMetric(descSticky, counter, float64(b.Stickiness.Hits), "hit")
+		ch <- prometheus.MustNewConstMetric(descSticky, counter, float64(b.Stickiness.Repicks), "repick")
+		ch <- prometheus.MustNewConstMetric(descSticky, counter, float64(b.Stickiness.New), "new")
 	}
 	for _, n := range st.Nodes {
 		ch <- prometheus.MustNewConstMetric(descSessions, gauge, float64(n.Sessions), n.Name)

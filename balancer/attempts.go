@@ -7,23 +7,26 @@ import (
 	"github.com/wslab/wslab/events"
 )
 
-// pickAndTry picks backends with pol and hands each to try until one takes
-// the request. try returns an error only when the backend refused the
+// upgradeAttempts is the walk for a WebSocket upgrade, which a lambda
+// target may refuse (server_group.lambda_upgrade_status), and which
+// follows a sticky cookie read by the handshake core.
+func (b *Balancer) upgradeAttempts(req *upgradeReq, snap *snapshot) attempts {
+	a := attempts{b: b, clientIP: hostOf(req.clientAddr), snap: snap, pol: snap.policy, replayable: true, upgrade: true, tls: req.tls}
+	if snap.sticky != nil {
+		a.pin = snap.sticky.pinned(req.cookies.values(), b.clock.Now())
+	}
+	return a
+}
+
+// each picks backends with the policy and hands each to try until one
+// takes the request. try returns an error only when the backend refused the
 // connection: that is a passive failure, and the next backend is tried
 // (bounded by retries, and only if the request can be sent again). It
 // returns the answer for the client when none took it: 503 with no backend
-// to pick, 502 when all refused; 0 otherwise.
-func (b *Balancer) pickAndTry(clientIP string, snap *snapshot, pol policy, replayable bool, try func(*target) error) (int, string) {
-	return attempts{b: b, clientIP: clientIP, snap: snap, pol: pol, replayable: replayable}.each(try)
-}
-
-// pickAndTryUpgrade is pickAndTry for a WebSocket upgrade, which a lambda
-// target may refuse (server_group.lambda_upgrade_status).
-func (b *Balancer) pickAndTryUpgrade(clientIP string, snap *snapshot, try func(*target) error) (int, string) {
-	return attempts{b: b, clientIP: clientIP, snap: snap, pol: snap.policy, replayable: true, upgrade: true}.each(try)
-}
-
-func (a attempts) each(try func(*target) error) (int, string) {
+// to pick, 502 when all refused; 0 otherwise. A sticky request (pin, from
+// the request's cookie) goes first to the backend its cookie names, if that
+// one may take it.
+func (a *attempts) each(try func(*target) error) (int, string) {
 	for t := a.next(); t != nil; t = a.next() {
 		err := try(t)
 		if err == nil {
@@ -34,7 +37,7 @@ func (a attempts) each(try func(*target) error) (int, string) {
 	return a.answer()
 }
 
-// attempts is pickAndTry's walk over the backends, one step at a time, for
+// attempts is the walk over the backends, one step at a time, for
 // callers that learn later whether a backend took the connection.
 type attempts struct {
 	b          *Balancer
@@ -47,6 +50,8 @@ type attempts struct {
 	last       error
 	// lambda is the lambda target an upgrade was refused by.
 	lambda *target
+	pin    pin  // what the request's sticky cookie says, if stickiness is on
+	tls    bool // the client came in over TLS (the CORS cookie's twin)
 }
 
 // next picks the backend to try now, or nil when there is none left to try.
@@ -58,7 +63,11 @@ func (a *attempts) next() *target {
 	if len(cands) == 0 {
 		return nil
 	}
-	t := a.pol.pick(cands, a.clientIP)
+	t := a.stickyPick(cands)
+	if t == nil {
+		t = a.pol.pick(cands, a.clientIP)
+		a.stuck(t)
+	}
 	if a.upgrade && t.lambda && a.snap.cfg.ServerGroup.LambdaUpgradeStatus != 0 {
 		a.lambda = t // as AWS ALB: no WebSockets to a Lambda, and no other target tried
 		return nil
@@ -83,4 +92,54 @@ func (a *attempts) answer() (int, string) {
 		return http.StatusServiceUnavailable, "no healthy backend in the server group"
 	}
 	return http.StatusBadGateway, fmt.Sprintf("no backend could be reached (tried %d): %v", len(a.tried), a.last)
+}
+
+// stickyPick returns the backend the request's cookie names, on the first
+// try, if it may take a new connection; nil to let the policy pick.
+func (a *attempts) stickyPick(cands []*target) *target {
+	if a.pin.t == nil || len(a.tried) > 0 {
+		return nil
+	}
+	for _, t := range cands {
+		if t == a.pin.t {
+			a.b.sticky.hits.Add(1)
+			return t
+		}
+	}
+	return nil
+}
+
+// stuck counts a policy's pick with stickiness on: new for a request
+// without a cookie, else a re-pick, reported with why the cookie was not
+// followed. The answer then carries a cookie naming t.
+func (a *attempts) stuck(t *target) {
+	if a.snap.sticky == nil || len(a.tried) > 0 && (a.pin.t == nil || a.tried[0] != a.pin.t || len(a.tried) > 1) {
+		return // a retry after the policy's own pick: counted already
+	}
+	if !a.pin.carried {
+		a.b.sticky.fresh.Add(1)
+		return
+	}
+	a.b.sticky.repicks.Add(1)
+	why := a.pin.why
+	switch {
+	case len(a.tried) > 0:
+		why = "backend " + a.tried[len(a.tried)-1].name + " refused the connection"
+	case a.pin.t != nil:
+		why = "backend " + a.pin.t.name + " is " + a.pin.t.unavailable()
+	case why == "removed":
+		why = "the cookie names a backend no longer in the server group"
+	default:
+		why = "the cookie is " + why
+	}
+	a.b.publish(events.Event{Kind: events.StickyRepick, Backend: t.name, Reason: a.pin.reason(len(a.tried) > 0), Detail: why + "; re-picked " + t.name})
+}
+
+// cookies are the Set-Cookie values for t's answer to an upgrade, or nil
+// (setsApp reports whether the answer sets a cookie, for app_cookie).
+func (a *attempts) cookies(t *target, setsApp func(string) bool) []string {
+	if a.snap.sticky == nil {
+		return nil
+	}
+	return a.snap.sticky.answerCookies(a.pin, t, a.tls, a.b.clock.Now(), setsApp)
 }

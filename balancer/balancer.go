@@ -120,6 +120,10 @@ type Balancer struct {
 	tunnels *registry // open tunnels
 
 	counters counters
+	sticky   stickyCounters
+	// stickyKey signs the sticky cookies: drawn at start, so a cookie
+	// outlives a reload but not the balancer.
+	stickyKey []byte
 
 	health *prober  // active health checks
 	drains *drainer // backends taken out of service
@@ -173,6 +177,8 @@ func newBalancer(opts Options) *Balancer {
 		backends: map[string]*backend{}, tunnels: newRegistry(),
 	}
 	b.ctx, b.cancel = context.WithCancel(context.Background())
+	b.stickyKey = make([]byte, 32)
+	crand.Read(b.stickyKey)
 	if b.clock == nil {
 		b.clock = quartz.NewReal()
 	}
@@ -216,6 +222,7 @@ func (b *Balancer) buildSnapshot(cfg config.Config, gen uint64) *snapshot {
 		}
 		s.targets = append(s.targets, t)
 	}
+	s.sticky = newSticky(cfg.ServerGroup.Stickiness, b.stickyKey, s.targets)
 	return s
 }
 

@@ -20,7 +20,10 @@ import (
 //     own Connection and Upgrade are written back);
 //   - the backend's request head: appendRequestHead;
 //   - what the backend's answer means: classifyAnswer;
-//   - what a refused client hears: refusal.
+//   - what a refused client hears: refusal;
+//   - the Cookie values stickiness follows (cookieHeaders, cookieValue,
+//     requestCookies) and the Set-Cookie lines it adds to a 101
+//     (withSetCookies): read and written here, judged in sticky.go.
 //
 // TestOnlyTheHandshakeCoreReadsUpgradeHeaders fails if another file of the
 // package looks at an Upgrade or Sec-WebSocket-* header itself.
@@ -43,6 +46,83 @@ type upgradeHead struct {
 	version       []byte
 	contentLength []byte // the last Content-Length value, nil if none
 	chunked       bool   // Transfer-Encoding is present
+	cookies       cookieHeaders
+}
+
+// cookieHeaders are the Cookie header values of a request head, for
+// stickiness (sticky.go): slices of the head, nothing copied or parsed.
+type cookieHeaders struct {
+	v [4][]byte
+	n int
+}
+
+func (c *cookieHeaders) add(v []byte) {
+	if c.n < len(c.v) {
+		c.v[c.n] = v
+		c.n++
+	}
+}
+
+func (c *cookieHeaders) values() [][]byte { return c.v[:c.n] }
+
+// cookieValue finds the value of the cookie name in Cookie header values
+// ("a=1; b=2"), or nil. Only stickiness calls it, and only when it is on.
+func cookieValue(headers [][]byte, name string) []byte {
+	for _, h := range headers {
+		for len(h) > 0 {
+			var pair []byte
+			pair, h, _ = bytes.Cut(h, []byte(";"))
+			k, v, ok := bytes.Cut(bytes.Trim(pair, " \t"), []byte("="))
+			if ok && string(k) == name {
+				return bytes.Trim(v, `"`)
+			}
+		}
+	}
+	return nil
+}
+
+// requestCookies are the Cookie values of a request net/http parsed (plain
+// HTTP), for stickiness.
+func requestCookies(r *http.Request) [][]byte {
+	vs := r.Header["Cookie"]
+	out := make([][]byte, len(vs))
+	for i, v := range vs {
+		out[i] = []byte(v)
+	}
+	return out
+}
+
+// setsCookie reports whether a response head sets the cookie name.
+func setsCookie(head []byte, name string) bool {
+	_, rest, _ := bytes.Cut(head, crlf)
+	for len(rest) > 0 {
+		var line []byte
+		line, rest, _ = bytes.Cut(rest, crlf)
+		k, v, ok := bytes.Cut(line, []byte(":"))
+		if ok && asciiEqualFold(k, "set-cookie") {
+			if n, _, ok := bytes.Cut(bytes.TrimLeft(v, " \t"), []byte("=")); ok && string(n) == name {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// withSetCookies returns the response head (through its blank line at
+// end) with Set-Cookie lines added, and what follows it: a new buffer, and
+// where its head ends.
+func withSetCookies(in []byte, end int, cookies []string) ([]byte, int) {
+	n := 0
+	for _, c := range cookies {
+		n += len("Set-Cookie: \r\n") + len(c)
+	}
+	out := make([]byte, 0, len(in)+n)
+	out = append(out, in[:end-2]...)
+	for _, c := range cookies {
+		out = append(append(append(out, "Set-Cookie: "...), c...), crlf...)
+	}
+	out = append(out, in[end-2:]...)
+	return out, end + n
 }
 
 // fieldRole says what becomes of a header field of the client's upgrade.
@@ -82,6 +162,8 @@ func (u *upgradeHead) field(name, value []byte) fieldRole {
 		if u.versions++; u.versions == 1 {
 			u.version = value
 		}
+	case asciiEqualFold(name, "cookie"):
+		u.cookies.add(value) // forwarded: the backend's cookies ride along
 	case asciiEqualFold(name, "content-length"):
 		u.contentLength = value
 	case asciiEqualFold(name, "transfer-encoding"):
@@ -204,6 +286,9 @@ type upgradeReq struct {
 	tls        bool
 	port       string // the listener's port, for X-Forwarded-Port
 	pending    []byte // bytes the client sent after the request head
+	// cookies are the Cookie values, for stickiness: slices of the head,
+	// good until the request is sent to the backend.
+	cookies cookieHeaders
 }
 
 // headVerdict is what a front door does with a request head it read.
@@ -277,7 +362,7 @@ func parseUpgrade(h, lines []byte) (req upgradeReq, v headVerdict, code int, rea
 	if u.connOther {
 		lines = dropListed(lines, &u)
 	}
-	req.lines = lines
+	req.lines, req.cookies = lines, u.cookies
 	return req, headUpgrade, 0, ""
 }
 
@@ -333,7 +418,7 @@ func checkUpgrade(r *http.Request) (req upgradeReq, code int, reason string) {
 			req.lines = append(append(append(append(req.lines, k...), ": "...), v...), crlf...)
 		}
 	}
-	req.uri, req.host, req.xff = []byte(r.RequestURI), []byte(r.Host), bytes.Join(xff, []byte(", "))
+	req.uri, req.host, req.xff, req.cookies = []byte(r.RequestURI), []byte(r.Host), bytes.Join(xff, []byte(", ")), u.cookies
 	return req, 0, ""
 }
 

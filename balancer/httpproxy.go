@@ -83,7 +83,11 @@ func (b *Balancer) serveHTTP(w http.ResponseWriter, r *http.Request, snap *snaps
 		r.Body = &idleBody{ReadCloser: r.Body, idle: idle}
 	}
 	w = &idleWriter{ResponseWriter: w, idle: idle}
-	code, reason := b.pickAndTry(hostOf(r.RemoteAddr), snap, snap.httpPolicy, replayable, func(t *target) error {
+	a := attempts{b: b, clientIP: hostOf(r.RemoteAddr), snap: snap, pol: snap.httpPolicy, replayable: replayable, tls: r.TLS != nil}
+	if snap.sticky != nil {
+		a.pin = snap.sticky.pinned(requestCookies(r), b.clock.Now())
+	}
+	code, reason := a.each(func(t *target) error {
 		var proxyErr error
 		rp := &httputil.ReverseProxy{
 			Rewrite: func(pr *httputil.ProxyRequest) {
@@ -96,6 +100,16 @@ func (b *Balancer) serveHTTP(w http.ResponseWriter, r *http.Request, snap *snaps
 			ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 				proxyErr = err // nothing was written yet
 			},
+		}
+		if snap.sticky != nil {
+			pin, tls := a.pin, a.tls // not a itself: it stays on the stack
+			rp.ModifyResponse = func(resp *http.Response) error {
+				setsApp := func(name string) bool { return responseSetsCookie(resp, name) }
+				for _, c := range snap.sticky.answerCookies(pin, t, tls, b.clock.Now(), setsApp) {
+					resp.Header.Add("Set-Cookie", c)
+				}
+				return nil
+			}
 		}
 		t.b.total.Add(1)
 		rp.ServeHTTP(w, r)
@@ -197,4 +211,15 @@ func (b *idleBody) Read(p []byte) (int, error) {
 		b.idle.touch()
 	}
 	return n, err
+}
+
+// responseSetsCookie reports whether a backend's answer sets the cookie
+// name.
+func responseSetsCookie(resp *http.Response, name string) bool {
+	for _, c := range resp.Cookies() {
+		if c.Name == name {
+			return true
+		}
+	}
+	return false
 }

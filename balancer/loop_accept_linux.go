@@ -179,7 +179,7 @@ func (l *loop) request(hs *pending, buf []byte, end int) {
 	req.pending = buf[end:hs.n]
 	hs.req = req
 	l.unwait(hs)
-	hs.try = attempts{b: l.b, clientIP: hostOf(req.clientAddr), snap: hs.snap, pol: hs.snap.policy, replayable: true, upgrade: true}
+	hs.try = l.b.upgradeAttempts(&req, hs.snap) // reads the sticky cookie while the head is still there
 	l.tryNext(hs)
 }
 

@@ -113,6 +113,9 @@ func (l *loop) answer(hs *pending, in []byte, end int) {
 	frames := in[end:]
 	tn.heard(false, frames) // the backend may speak first, even to say goodbye
 	t.b.bytesDown.Add(uint64(len(frames)))
+	if cookies := hs.try.cookies(t, func(name string) bool { return setsCookie(in[:end], name) }); cookies != nil {
+		in, _ = withSetCookies(in, end, cookies)
+	}
 	l.send(client, in) // the 101 and whatever the backend sent behind it
 	l.b.startPumps(tn)
 }

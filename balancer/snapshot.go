@@ -16,8 +16,9 @@ type snapshot struct {
 	targets []*target
 	// Tunnels and plain HTTP requests keep separate policy state, so that
 	// page and asset loads do not skew how WebSocket connections spread.
-	policy     policy // WebSocket upgrades
-	httpPolicy policy // everything else
+	policy     policy  // WebSocket upgrades
+	httpPolicy policy  // everything else
+	sticky     *sticky // cookie stickiness; nil when off
 }
 
 // target is a backend as one generation configures it.

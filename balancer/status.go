@@ -31,6 +31,19 @@ type Status struct {
 	// socket full: the balancer had to wait, or keep the bytes, until the
 	// peer read. A count that grows means a peer that does not keep up.
 	BlockedWrites BlockedWrites `json:"blocked_writes"`
+	// Stickiness is the stickiness in force and what it did since start.
+	Stickiness StickinessStatus `json:"stickiness"`
+}
+
+// StickinessStatus is server_group.stickiness and its counts since start
+// (they stay when a reload turns stickiness off).
+type StickinessStatus struct {
+	Type       string          `json:"type"` // none, lb_cookie, app_cookie or source_ip
+	CookieName string          `json:"cookie_name,omitempty"`
+	Duration   config.Duration `json:"duration,omitempty"`
+	Hits       uint64          `json:"hits"`    // requests the cookie's backend took
+	Repicks    uint64          `json:"repicks"` // cookies not followed (forged, expired, backend gone or unavailable): picked again, cookie rewritten
+	New        uint64          `json:"new"`     // requests without a cookie that got one
 }
 
 // BlockedWrites counts writes that found a socket full, by whose it was.
@@ -141,6 +154,11 @@ func (b *Balancer) Status() Status {
 	}
 	if snap.cfg.Listener.IdleReset == config.IdleResetNone {
 		st.IdleTimeout = 0 // no idle timer
+	}
+	sc := snap.cfg.ServerGroup.Stickiness
+	st.Stickiness = StickinessStatus{
+		Type: sc.Type, CookieName: sc.CookieName, Duration: sc.Duration,
+		Hits: b.sticky.hits.Load(), Repicks: b.sticky.repicks.Load(), New: b.sticky.fresh.Load(),
 	}
 	st.Closed, st.CloseCodes = b.counters.snapshot()
 	if st.CloseCodes == nil {

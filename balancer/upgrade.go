@@ -46,7 +46,8 @@ func (b *Balancer) serveUpgrade(w http.ResponseWriter, r *http.Request, snap *sn
 // refused dial), forwards the handshake and, on 101, joins the two
 // connections into a tunnel. It owns client from here on.
 func (b *Balancer) tunnelUpgrade(client net.Conn, req *upgradeReq, snap *snapshot) {
-	code, reason := b.pickAndTryUpgrade(hostOf(req.clientAddr), snap, func(t *target) error {
+	a := b.upgradeAttempts(req, snap)
+	code, reason := a.each(func(t *target) error {
 		bc, err := b.dial(t)
 		if err != nil && b.ctx.Err() != nil { // closing: not the backend's fault
 			b.refuse(client, 0, "")
@@ -55,7 +56,7 @@ func (b *Balancer) tunnelUpgrade(client net.Conn, req *upgradeReq, snap *snapsho
 		if err != nil {
 			return err
 		}
-		b.handshake(client, req, snap, t, bc)
+		b.handshake(client, req, snap, t, bc, &a)
 		return nil
 	})
 	if code != 0 {
@@ -95,7 +96,7 @@ const dialTimeout = 5 * time.Second
 // handshake forwards the upgrade request to the backend and relays its
 // answer; on 101 the two connections become a tunnel. The backend has the
 // idle timeout, on the balancer's clock, to answer. It owns client and bc.
-func (b *Balancer) handshake(client net.Conn, req *upgradeReq, snap *snapshot, t *target, bc net.Conn) {
+func (b *Balancer) handshake(client net.Conn, req *upgradeReq, snap *snapshot, t *target, bc net.Conn, a *attempts) {
 	timer := b.clock.AfterFunc(snap.idleTimeout(), func() { bc.Close() }, "balancer", "handshake")
 	defer timer.Stop()
 	// Close does not wait for a backend that is slow to answer.
@@ -142,8 +143,12 @@ func (b *Balancer) handshake(client net.Conn, req *upgradeReq, snap *snapshot, t
 	if !b.registerTunnel(tn) {
 		return
 	}
+	head := in[:n]
+	if cookies := a.cookies(t, func(name string) bool { return setsCookie(in[:end], name) }); cookies != nil {
+		head, end = withSetCookies(head, end, cookies)
+	}
 	// The 101 and whatever the backend sent behind it, in one write.
-	if err := pair.writeClientHead(tn, in[:n], end); err != nil {
+	if err := pair.writeClientHead(tn, head, end); err != nil {
 		tn.close(ReasonClientClosed)
 	}
 	b.startPumps(tn) // on a closed tunnel they end at once

@@ -38,6 +38,7 @@ const (
 	BackendDrain   Kind = "backend.drain"   // a backend started or stopped draining
 	GroupHealth    Kind = "group.health"    // every backend unhealthy (Reason all_unhealthy), or one back (recovered)
 	BackendFailure Kind = "backend.failure" // a dial to a backend failed (passive failure)
+	StickyRepick   Kind = "sticky.repick"   // a sticky cookie was not followed; Reason invalid, expired, removed, unavailable or refused; Backend is the new pick
 	ConfigApplied  Kind = "config.applied"  // a balancer config generation was applied
 	ConfigRejected Kind = "config.rejected" // a config was rejected; Detail holds every problem
 	LinkFault      Kind = "link.fault"      // a link's faults changed or it acted on its connections; Reason set, cleared, reset, nat_drop or move

@@ -75,6 +75,10 @@ type Config struct {
 	// AllowedOrigins are extra Origin host patterns the nodes accept on
 	// upgrades; see node.Config.AllowedOrigins.
 	AllowedOrigins []string
+	// SessionCookie, when set, makes the lab's own nodes set this cookie
+	// to the Engine.IO session id (Socket.IO's `io`), for app_cookie
+	// stickiness; see node.Config.SessionCookie.
+	SessionCookie string
 
 	Links LinksConfig // fault links on the hops (links.go); default none
 
@@ -168,7 +172,8 @@ func (l *Lab) startNode(ctx context.Context, spec NodeSpec) (*Node, error) {
 		nn, err := node.Start(ctx, node.Config{
 			Name: name, Addr: net.JoinHostPort(l.cfg.NodeHost, strconv.Itoa(port)), RedisURL: l.redisURL, Mode: mode,
 			PingInterval: l.cfg.PingInterval, PingTimeout: l.cfg.PingTimeout, AllowedOrigins: l.cfg.AllowedOrigins,
-			Clock: l.clock, Events: l.Events, Logger: l.cfg.Logger,
+			SessionCookie: l.cfg.SessionCookie,
+			Clock:         l.clock, Events: l.Events, Logger: l.cfg.Logger,
 			Rand: rand.New(rand.NewPCG(l.rng.Uint64(), l.rng.Uint64())),
 		})
 		if err != nil {

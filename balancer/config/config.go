@@ -64,8 +64,46 @@ type ServerGroup struct {
 	// passes it on.
 	LambdaUpgradeStatus int         `yaml:"lambda_upgrade_status,omitempty" json:"lambda_upgrade_status,omitempty"`
 	HealthCheck         HealthCheck `yaml:"health_check,omitempty" json:"health_check,omitempty"`
+	Stickiness          Stickiness  `yaml:"stickiness,omitempty" json:"stickiness,omitempty"`
 	Servers             []Server    `yaml:"servers,omitempty" json:"servers,omitempty"` // nil: keep the running ones
 }
+
+// Stickiness pins a client's requests and upgrades to one backend, as the
+// cloud ALBs' target-group stickiness does. lb_cookie: the balancer sets
+// its own cookie (StickyCookie) naming the backend, opaque and signed with
+// a key each balancer draws at start. app_cookie: once the application
+// sets CookieName, the balancer sets its companion cookie (AppStickyCookie)
+// naming the backend that set it, and follows it while the request carries
+// both. source_ip: the policy source_hash (client IP), under the name the
+// ALBs give it. A cookie that is forged, expired, or names a backend that
+// is gone, unhealthy or draining is ignored: the policy picks again and the
+// cookie is rewritten.
+type Stickiness struct {
+	Type       string   `yaml:"type,omitempty" json:"type,omitempty"`               // none (default), lb_cookie, app_cookie, source_ip
+	CookieName string   `yaml:"cookie_name,omitempty" json:"cookie_name,omitempty"` // app_cookie: the application's cookie, e.g. io
+	Duration   Duration `yaml:"duration,omitempty" json:"duration,omitempty"`       // cookie lifetime; default 24h, 1s-168h (7 days)
+}
+
+// Stickiness types (server_group.stickiness.type).
+const (
+	StickyNone     = "none"
+	StickyLBCookie = "lb_cookie"
+	StickyApp      = "app_cookie"
+	StickySourceIP = "source_ip"
+)
+
+// The balancer's own cookies. The *CORS twins carry the same value with
+// SameSite=None; Secure, set on the TLS listener only, for pages of
+// another origin (as the ALBs' AWSALBCORS).
+const (
+	StickyCookie        = "WSLABLB"
+	StickyCookieCORS    = "WSLABLBCORS"
+	AppStickyCookie     = "WSLABAPP"
+	AppStickyCookieCORS = "WSLABAPPCORS"
+)
+
+// On reports whether the cookie stickiness (lb_cookie or app_cookie) is on.
+func (s Stickiness) On() bool { return s.Type == StickyLBCookie || s.Type == StickyApp }
 
 // Drain makes draining WebSocket-aware.
 type Drain struct {
@@ -138,6 +176,7 @@ const (
 	DefaultHealthTimeout       = 5 * time.Second
 	DefaultHealthyThreshold    = 3
 	DefaultUnhealthyThreshold  = 3
+	DefaultStickyDuration      = 24 * time.Hour // the cloud ALBs' default: one day
 )
 
 // WithDefaults returns a copy of c with every zero field defaulted. The
@@ -159,6 +198,14 @@ func (c Config) WithDefaults() Config {
 	}
 	l.Cut = or(l.Cut, CutFIN)
 	g := &c.ServerGroup
+	st := &g.Stickiness
+	st.Type = or(st.Type, StickyNone)
+	if st.Type == StickySourceIP {
+		g.Policy = or(g.Policy, SourceHash) // the same rule under its ALB name
+	}
+	if st.On() {
+		st.Duration = or(st.Duration, Duration(DefaultStickyDuration))
+	}
 	g.Policy = or(g.Policy, RoundRobin)
 	if g.DeregistrationDelay == nil {
 		d := Duration(DefaultDeregistrationDelay)

@@ -53,6 +53,13 @@ func TestConfigProblems(t *testing.T) {
 		{"servers", "server_group: {servers: [{name: '', url: 'http://127.0.0.1'}, {name: a, url: 'http://h:1/x', weight: -1, state: off}]}\n", []string{
 			`servers[0].name: "" must be`, `servers[0].url: "http://127.0.0.1" has no port`,
 			`servers[1].url: "http://h:1/x" must not have a path`, "servers[1].weight: -1 is out of range", `servers[1].state: "off" is not active or drain`}},
+		{"stickiness type", "server_group:\n  stickiness: {type: cookie}\n", []string{`line 2: server_group.stickiness.type: "cookie" is not none, lb_cookie, app_cookie or source_ip`}},
+		{"app_cookie without a name", "server_group:\n  stickiness:\n    type: app_cookie\n", []string{"line 2: server_group.stickiness.cookie_name: is required for app_cookie"}},
+		{"stickiness duration", "server_group:\n  stickiness:\n    type: lb_cookie\n    duration: 8d\n", []string{`line 4: server_group.stickiness.duration: "8d" is not a duration`}},
+		{"stickiness duration too long", "server_group:\n  stickiness:\n    type: lb_cookie\n    duration: 200h\n", []string{"line 4: server_group.stickiness.duration: 720000s is out of range 1s-604800s"}},
+		{"cookie name for lb_cookie", "server_group: {stickiness: {type: lb_cookie, cookie_name: io}}\n", []string{`server_group.stickiness.cookie_name: "io" is only for type app_cookie (type is lb_cookie)`}},
+		{"bad app cookie name", "server_group: {stickiness: {type: app_cookie, cookie_name: 'a b'}}\n", []string{`server_group.stickiness.cookie_name: "a b" is not a cookie name`}},
+		{"source_ip with another policy", "server_group: {policy: least_conn, stickiness: {type: source_ip}}\n", []string{`server_group.stickiness.type: "source_ip" pins by client IP, which is the policy source_hash; it cannot go with policy least_conn`}},
 		{"field errors and value errors together", "listener: {idel_timeout: 1s, idle_timeout: 0.5s}\n", []string{"line 1: listener.idel_timeout: unknown field", "listener.idle_timeout: 500ms is out of range"}},
 	}
 	for _, tt := range tests {
@@ -139,5 +146,22 @@ func TestAServerGroupHasAtMost1000Servers(t *testing.T) {
 	_, err := config.Load([]byte(b.String()))
 	if err == nil || !strings.Contains(err.Error(), "line 2: server_group.servers: 1001 servers is over the limit of 1000") {
 		t.Fatalf("got %v, want the limit named on line 2", err)
+	}
+}
+
+func TestStickinessSourceIPIsThePolicySourceHash(t *testing.T) {
+	cfg, err := config.Load([]byte("server_group: {stickiness: {type: source_ip}}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.WithDefaults().ServerGroup.Policy; got != config.SourceHash {
+		t.Errorf("got policy %s, want %s", got, config.SourceHash)
+	}
+	lb, err := config.Load([]byte("server_group: {stickiness: {type: lb_cookie}}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := lb.WithDefaults().ServerGroup.Stickiness.Duration; got != config.Duration(config.DefaultStickyDuration) {
+		t.Errorf("got duration %s, want the default %s", got, config.Duration(config.DefaultStickyDuration))
 	}
 }

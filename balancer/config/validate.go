@@ -127,6 +127,7 @@ func (c Config) Validate() error {
 		ps.add("server_group.retries", "%d is out of range 0-10", r)
 	}
 	g.HealthCheck.validate(&ps)
+	g.validateStickiness(&ps)
 	ps.servers(g.Servers)
 	return errors.Join(ps...)
 }
@@ -162,6 +163,37 @@ func (ps *problems) servers(servers []Server) {
 		if s.Type != "" && s.Type != "instance" && s.Type != "lambda" {
 			ps.add(f+".type", "%q is not instance or lambda", s.Type)
 		}
+	}
+}
+
+var cookieNameRE = regexp.MustCompile("^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}$")
+
+func (g ServerGroup) validateStickiness(ps *problems) {
+	const f = "server_group.stickiness."
+	st := g.Stickiness
+	switch st.Type {
+	case StickyNone, StickyLBCookie, StickyApp:
+	case StickySourceIP:
+		if g.Policy != SourceHash {
+			ps.add(f+"type", "%q pins by client IP, which is the policy source_hash; it cannot go with policy %s: drop the policy, or set it to source_hash", st.Type, g.Policy)
+		}
+	default:
+		ps.add(f+"type", "%q is not none, lb_cookie, app_cookie or source_ip", st.Type)
+	}
+	switch {
+	case st.Type == StickyApp && st.CookieName == "":
+		ps.add(f+"cookie_name", "is required for app_cookie: name the cookie the application sets, e.g. io")
+	case st.Type == StickyApp && !cookieNameRE.MatchString(st.CookieName):
+		ps.add(f+"cookie_name", "%q is not a cookie name (1-64 letters, digits and !#$%%&'*+-.^_`|~)", st.CookieName)
+	case st.Type == StickyApp && strings.HasPrefix(st.CookieName, "WSLAB"):
+		ps.add(f+"cookie_name", "%q is reserved: the balancer's own cookies start with WSLAB", st.CookieName)
+	case st.Type != StickyApp && st.CookieName != "":
+		ps.add(f+"cookie_name", "%q is only for type app_cookie (type is %s)", st.CookieName, st.Type)
+	}
+	if st.On() {
+		ps.durationIn(f+"duration", st.Duration, time.Second, 7*24*time.Hour)
+	} else if st.Duration != 0 {
+		ps.add(f+"duration", "%s is only for lb_cookie and app_cookie (type is %s)", fmtDuration(time.Duration(st.Duration)), st.Type)
 	}
 }
 

@@ -72,6 +72,7 @@ func TestCheckAndUpRefuseBadFlagsNamingTheFlagAndTheFix(t *testing.T) {
 	}{
 		{[]string{"check", "--profile", "aws-elb"}, `--profile: unknown profile "aws-elb": known profiles: aws-alb`},
 		{[]string{"up", "--profile", "aws-elb"}, `--profile: unknown profile "aws-elb": known profiles: aws-alb`},
+		{[]string{"up", "--stickiness", "cookie"}, `--stickiness: "cookie" is not lb_cookie, app_cookie, source_ip or none`},
 		{[]string{"check", "--from", "server"}, `--from "server" is not client, backend or both`},
 		{[]string{"check", "--lifetime", "0s"}, `--lifetime 0s must be positive`},
 	} {

@@ -37,6 +37,7 @@ type upFlags struct {
 	idleTimeout  time.Duration
 	profile      string
 	policy       string
+	stickiness   string
 	redis        string
 	config       string
 	tls          string
@@ -85,6 +86,7 @@ runs on the real clock.`,
   lab up --allow-origin 'localhost:3000'   # your page on another origin may open chat connections
   LAB_ADMIN_TOKEN=$(openssl rand -hex 16) lab up --admin 0.0.0.0:8081   # admin API for other machines
   lab up --nodes 3 --policy least_conn
+  lab up --stickiness lb_cookie            # Socket.IO long-polling: every request of a session on one node
   lab up --idle-timeout 10s --ping-interval 30s   # watch Socket.IO heartbeats lose
   lab up --config lab.yaml                 # edit lab.yaml while it runs
   lab up --redis redis://127.0.0.1:6379/0  # use a real Redis
@@ -111,6 +113,7 @@ runs on the real clock.`,
 	fl.DurationVar(&f.idleTimeout, "idle-timeout", config.DefaultIdleTimeout, "close tunnels with no bytes either way for this long (1s-4000s)")
 	fl.StringVar(&f.profile, "profile", "", "behave like this load balancer (lab profile list): its idle timeout, what resets it, lifetime cap, how it cuts, health checks, draining; values you set still win")
 	fl.StringVar(&f.policy, "policy", config.RoundRobin, "round_robin, least_conn or source_hash")
+	fl.StringVar(&f.stickiness, "stickiness", "", "keep a client on one node: lb_cookie (the balancer's cookie), app_cookie (follow the nodes' io cookie), source_ip or none; Socket.IO long-polling needs it")
 	fl.StringVar(&f.redis, "redis", "", "URL of an external Redis (redis://host:port/db); default: an embedded one")
 	fl.StringVar(&f.config, "config", "", "balancer config file (YAML, see README); watched for hot reload; flags you set override it")
 	fl.StringVar(&f.tls, "tls", "", "also listen for HTTPS/WSS on this address with a self-signed certificate")
@@ -215,10 +218,39 @@ func balancerConfig(cmd *cobra.Command, f upFlags) (doc, flags config.Config, er
 	if set("policy") {
 		flags.ServerGroup.Policy = f.policy
 	}
+	if set("stickiness") {
+		st, err := stickinessFlag(f.stickiness)
+		if err != nil {
+			return doc, flags, err
+		}
+		flags.ServerGroup.Stickiness = st
+	}
 	if f.tls != "" {
 		flags.Listener.TLS = &config.TLS{Addr: f.tls, SelfSigned: true}
 	}
 	return doc, flags, nil
+}
+
+// sessionCookie is the cookie the lab's own nodes set for --stickiness
+// app_cookie to follow: Socket.IO's io, which Socket.IO v4 servers do not
+// set by default (the lab's nodes do it only for app_cookie).
+func sessionCookie(stickiness string) string {
+	if stickiness == "app_cookie" {
+		return "io"
+	}
+	return ""
+}
+
+// stickinessFlag is --stickiness as server_group.stickiness; app_cookie
+// follows Socket.IO's cookie, io.
+func stickinessFlag(v string) (config.Stickiness, error) {
+	switch v {
+	case config.StickyLBCookie, config.StickySourceIP, config.StickyNone:
+		return config.Stickiness{Type: v}, nil
+	case config.StickyApp:
+		return config.Stickiness{Type: v, CookieName: "io"}, nil
+	}
+	return config.Stickiness{}, fmt.Errorf("--stickiness: %q is not lb_cookie, app_cookie, source_ip or none", v)
 }
 
 func runUp(cmd *cobra.Command, f upFlags) error {
@@ -255,7 +287,8 @@ func runUp(cmd *cobra.Command, f upFlags) error {
 		Node: nodeTmpl, NodeList: nodeList, NodeOutput: out,
 		PingInterval: f.pingInterval, Seed: f.seed, Events: bus, Logger: logger,
 		Dashboard: dashboard.Handler(), AdminToken: token, AdminHosts: f.adminHosts, AllowedOrigins: f.allowOrigins,
-		Links: lab.LinksConfig{On: f.links != "", ClientAddr: f.links},
+		SessionCookie: sessionCookie(f.stickiness),
+		Links:         lab.LinksConfig{On: f.links != "", ClientAddr: f.links},
 	})
 	if err != nil {
 		var se *lab.StartError

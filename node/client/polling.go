@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/cookiejar"
 	"net/url"
 	"strings"
 	"sync"
@@ -43,8 +44,11 @@ func dialPolling(ctx context.Context, opts Options) (*Client, error) {
 	base := strings.TrimSuffix(opts.URL, "/") + "/socket.io/?EIO=4&transport=polling"
 	var local atomic.Pointer[net.Addr] // the first connection's
 	var d net.Dialer
-	// One connection for the pending GET and one for POSTs.
-	hc := &http.Client{Transport: &http.Transport{
+	// One connection for the pending GET and one for POSTs; a cookie jar,
+	// as a browser has, so a sticky balancer's cookie keeps every request
+	// of the session on one node.
+	jar, _ := cookiejar.New(nil) // New never fails without options
+	hc := &http.Client{Jar: jar, Transport: &http.Transport{
 		MaxIdleConnsPerHost: 2,
 		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			nc, err := d.DialContext(ctx, network, addr)
