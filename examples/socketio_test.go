@@ -3,10 +3,8 @@
 package examples_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"net"
@@ -20,6 +18,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/wslab/wslab/internal/chattest"
 	"github.com/wslab/wslab/node"
 	"github.com/wslab/wslab/node/client"
 	"github.com/wslab/wslab/store"
@@ -220,48 +219,7 @@ func TestTheRealSocketIOClientChatsAcrossTwoExampleServers(t *testing.T) {
 	if err != nil {
 		t.Fatalf("socket.io-client run: %v\nstdout:\n%s\nstderr:\n%s", err, out, stderr.String())
 	}
-	type line struct {
-		Who, Ev string
-		Data    any
-	}
-	got := map[string][]line{}
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	for sc.Scan() {
-		var l line
-		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
-			t.Fatalf("bad output line %q", sc.Text())
-		}
-		got[l.Who] = append(got[l.Who], l)
-	}
-	want := map[string][]line{
-		"A": {
-			{"A", "node", "node-1"},
-			{"A", "message", "Welcome to the chatroom!"},
-			{"A", "message", "Failed to send the message. Specify a username first."},
-			{"A", "message", "Your username is set to A"},
-			{"A", "ack", nil},
-			{"A", "message", "A: hi"},
-			{"A", "pinged", 2.0},
-		},
-		"B": {
-			{"B", "node", "node-2"},
-			{"B", "message", "Welcome to the chatroom!"},
-			{"B", "message", "Your username is set to B"},
-			{"B", "message", "A: hi"},
-			{"B", "message", "A left the chatroom."},
-		},
-		"-": {{"-", "done", true}},
-	}
-	for who, lines := range want {
-		if len(got[who]) != len(lines) {
-			t.Fatalf("%s saw %d events, want %d:\ngot  %v\nwant %v", who, len(got[who]), len(lines), got[who], lines)
-		}
-		for i := range lines {
-			if got[who][i] != lines[i] {
-				t.Fatalf("%s event %d: got %v, want %v", who, i, got[who][i], lines[i])
-			}
-		}
-	}
+	chattest.CheckChatMJS(t, out, "websocket")
 }
 
 // TestSIGTERMKeepsTheSocketIOExampleServingForTheGraceThenCloses1001 is the

@@ -1,7 +1,6 @@
 package node_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -16,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wslab/wslab/internal/chattest"
 	"github.com/wslab/wslab/node"
 )
 
@@ -81,49 +81,7 @@ func chatWithRealClient(t *testing.T, nodeBin, pkg, transports, endsOn string) {
 	n2 := w.startNode(t, cfg)
 
 	out := runScript(t, nodeBin, "chat.mjs", n1.URL(), n2.URL(), transports, pkg)
-	type line struct {
-		Who, Ev string
-		Data    any
-	}
-	got := map[string][]line{}
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	for sc.Scan() {
-		var l line
-		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
-			t.Fatalf("bad output line %q", sc.Text())
-		}
-		got[l.Who] = append(got[l.Who], l)
-	}
-	want := map[string][]line{
-		"A": {
-			{"A", "node", "node-1"},
-			{"A", "message", "Welcome to the chatroom!"},
-			{"A", "message", "Failed to send the message. Specify a username first."},
-			{"A", "message", "Your username is set to A"},
-			{"A", "ack", nil},
-			{"A", "message", "A: hi"},
-			{"A", "pinged", 2.0},
-			{"A", "transport", endsOn},
-		},
-		"B": {
-			{"B", "node", "node-2"},
-			{"B", "message", "Welcome to the chatroom!"},
-			{"B", "message", "Your username is set to B"},
-			{"B", "message", "A: hi"},
-			{"B", "message", "A left the chatroom."},
-		},
-		"-": {{"-", "done", true}},
-	}
-	for who, lines := range want {
-		if len(got[who]) != len(lines) {
-			t.Fatalf("%s saw %d events, want %d:\ngot  %v\nwant %v", who, len(got[who]), len(lines), got[who], lines)
-		}
-		for i := range lines {
-			if got[who][i] != lines[i] {
-				t.Fatalf("%s event %d: got %v, want %v", who, i, got[who][i], lines[i])
-			}
-		}
-	}
+	chattest.CheckChatMJS(t, out, endsOn)
 }
 
 // TestRealSocketIOClientBehindRoundRobinWithoutStickiness puts a round
