@@ -1,0 +1,99 @@
+package scenarios_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wslab/wslab/scenarios"
+)
+
+// commandShape is the lab shape of a scenario whose nodes are this test
+// binary run as command nodes (see runHelperNode): real processes, so the
+// lab runs on the real clock.
+func commandShape(t *testing.T, nodes int) string {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("lab:\n  nodes: %d\n  node: {command: %q, health: /healthz, env: [%s=1]}\n", nodes, exe, beNode)
+}
+
+var stampRE = regexp.MustCompile(`^\+(\d+\.\d)s `)
+
+// at is the time a transcript line is stamped with.
+func at(t *testing.T, line string) time.Duration {
+	t.Helper()
+	m := stampRE.FindStringSubmatch(line)
+	if m == nil {
+		t.Fatalf("line %q is not stamped to the tenth of a second", line)
+	}
+	s, _ := strconv.ParseFloat(m[1], 64)
+	return time.Duration(s * float64(time.Second))
+}
+
+func TestALabOfCommandNodesRunsTheScenarioOnTheRealClockAndSaysSo(t *testing.T) {
+	src := "name: real\n" + commandShape(t, 2) + `steps:
+  - connect: {client: alice, reconnect: true}
+  - connect: {client: bob}
+  - set_username: {client: alice, name: alice}
+  - set_username: {client: bob, name: bob}
+  - send: {client: alice, text: hi}
+  - expect_message: {client: bob, text: "alice: hi", within: 5s}
+  - advance: 1500ms
+  - kill: node-1
+  - expect_closed: {client: alice, code: 1006, within: 5s}
+  - expect_reconnected: {client: alice, within: 10s, node: node-2}
+  - set_username: {client: alice, name: alice}
+  - send: {client: alice, text: back}
+  - expect_message: {client: bob, text: "alice: back", within: 5s}
+`
+	sc, err := scenarios.Parse("real.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := scenarios.Run(context.Background(), sc, scenarios.Options{})
+	transcript := strings.Join(res.Transcript, "\n")
+	if !res.Passed {
+		t.Fatalf("failed: %s\ntranscript:\n%s", res.Failure, transcript)
+	}
+	if !res.Clock.Real || !strings.Contains(res.Clock.Why, "node-1 is a command node") {
+		t.Fatalf("got clock %+v, want the real clock because node-1 is a command node", res.Clock)
+	}
+	if want := "+0.0s real clock: node-1 is a command node"; !strings.HasPrefix(res.Transcript[0], want) {
+		t.Fatalf("got first line %q, want it to start %q\n%s", res.Transcript[0], want, transcript)
+	}
+	if !strings.Contains(res.Summary(), "real clock") {
+		t.Errorf("got summary %q, want it to say real clock", res.Summary())
+	}
+	// advance waits real time: the kill after it is at least 1.5 s later.
+	var adv, kill time.Duration
+	for _, l := range res.Transcript {
+		switch {
+		case strings.HasSuffix(l, " advance 1.5s"):
+			adv = at(t, l)
+		case strings.HasSuffix(l, " kill node-1"):
+			kill = at(t, l)
+		}
+	}
+	if kill-adv < 1500*time.Millisecond-100*time.Millisecond {
+		t.Fatalf("got the kill %s after the advance of 1.5s, want at least that\n%s", kill-adv, transcript)
+	}
+	if res.Virtual < kill || res.Wall < kill {
+		t.Fatalf("got scenario time %s, wall %s, want both past the kill at %s", res.Virtual, res.Wall, kill)
+	}
+	for _, l := range res.Transcript {
+		at(t, l)
+	}
+	t.Log(transcript)
+	// alice's reconnect waited for socket.io's backoff, in real time.
+	if !strings.Contains(transcript, "alice: closes 1006 at +") {
+		t.Fatalf("got no 1006 close for alice in the summary\n%s", transcript)
+	}
+}
