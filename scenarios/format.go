@@ -116,6 +116,9 @@ type (
 		Backend string `yaml:"backend"`
 		Reason  string `yaml:"reason"`
 		Detail  string `yaml:"detail"` // a substring of the event's detail
+		// Within is the time allowed (real time on the real clock); 0: it
+		// has already happened.
+		Within config.Duration `yaml:"within"`
 	}
 	ExpectRejectedArgs struct {
 		Contains []string `yaml:"contains"` // substrings of the rejection

@@ -4,12 +4,15 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/wslab/wslab/lab"
 	"github.com/wslab/wslab/scenarios"
 )
 
@@ -95,5 +98,62 @@ func TestALabOfCommandNodesRunsTheScenarioOnTheRealClockAndSaysSo(t *testing.T) 
 	// alice's reconnect waited for socket.io's backoff, in real time.
 	if !strings.Contains(transcript, "alice: closes 1006 at +") {
 		t.Fatalf("got no 1006 close for alice in the summary\n%s", transcript)
+	}
+}
+
+// TestTheBuiltinsPassAgainstTheSocketIOExampleOnTheRealClock runs the
+// built-in scenarios that a chat app of any make must pass against
+// examples/socketio-chat (the tutorial's chat on the npm socket.io server
+// and its Redis adapter) as command nodes, unchanged apart from the lab
+// shape. It needs LAB_TEST_NODE and npm ci in examples/socketio-chat.
+func TestTheBuiltinsPassAgainstTheSocketIOExampleOnTheRealClock(t *testing.T) {
+	nodeBin := os.Getenv("LAB_TEST_NODE")
+	if nodeBin == "" {
+		t.Skip("set LAB_TEST_NODE=$(command -v node) after npm ci in examples/socketio-chat")
+	}
+	dir, err := filepath.Abs(filepath.Join("..", "examples", "socketio-chat"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "node_modules")); err != nil {
+		t.Fatal("the example's packages are not installed: run npm ci in examples/socketio-chat (.ci/run does)")
+	}
+	npm := filepath.Join(filepath.Dir(nodeBin), "npm")
+	if _, err := os.Stat(npm); err != nil {
+		if npm, err = exec.LookPath("npm"); err != nil {
+			t.Fatalf("npm is not beside LAB_TEST_NODE nor on PATH: %v", err)
+		}
+	}
+	all, err := scenarios.Builtins()
+	if err != nil {
+		t.Fatal(err)
+	}
+	byName := map[string]*scenarios.Scenario{}
+	for _, sc := range all {
+		byName[sc.Name] = sc
+	}
+	for _, name := range []string{"chat-across-nodes", "node-failure"} {
+		t.Run(name, func(t *testing.T) {
+			sc := byName[name]
+			if sc == nil {
+				t.Fatalf("no built-in %s", name)
+			}
+			// The lab shape is all that changes: the same number of nodes,
+			// each one the example started by npm.
+			sc.Lab.Node = lab.NodeSpec{
+				Command: fmt.Sprintf("%q --prefix %q start", npm, dir), Health: "/healthz",
+				ReadyTimeout: time.Minute, // npm and the packages load slowly on a busy machine
+				Env:          []string{"PATH=" + filepath.Dir(nodeBin) + string(os.PathListSeparator) + os.Getenv("PATH")},
+			}
+			res := scenarios.Run(context.Background(), sc, scenarios.Options{})
+			transcript := strings.Join(res.Transcript, "\n")
+			if !res.Passed {
+				t.Fatalf("failed: %s\ntranscript:\n%s", res.Failure, transcript)
+			}
+			if !res.Clock.Real {
+				t.Fatalf("got clock %s, want the real clock", res.Clock)
+			}
+			t.Log(transcript)
+		})
 	}
 }

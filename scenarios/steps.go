@@ -431,7 +431,7 @@ func (r *run) expectEvent(ctx context.Context, a ExpectEventArgs) error {
 			(a.Backend == "" || e.Backend == a.Backend) && (a.Reason == "" || e.Reason == a.Reason) &&
 			(a.Detail == "" || strings.Contains(e.Detail, a.Detail))
 	}
-	err := r.check(ctx, "event "+describe(a), func() (bool, string) {
+	err := r.within(ctx, time.Duration(a.Within), "event "+describe(a), func() (bool, string) {
 		_, ok := r.findEvent(0, match)
 		return ok, r.lastOfKind(a.Kind)
 	})

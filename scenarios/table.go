@@ -105,7 +105,7 @@ var stepTable = []stepDef{
 		func(a ExpectReconnectedArgs) string { return clientWithin(a.Client, a.Within) }, (*run).expectReconnected),
 	def("expect_spread", "{NODE: N}", "the balancer has exactly this many open connections per node",
 		nil, (*run).expectSpread),
-	def("expect_event", "", "an event of the lab matches (`detail` is a substring)",
+	def("expect_event", "", "an event of the lab matches (`detail` is a substring), at once or `within` that much time",
 		checkEvent, (*run).expectEvent),
 	def("expect_reload_rejected", "", "the last reload was rejected, mentioning each of `contains`",
 		nil, func(r *run, _ context.Context, a ExpectRejectedArgs) error { return r.expectRejected(a) }),
@@ -173,6 +173,9 @@ func clientWithin(client string, within config.Duration) string {
 func checkEvent(a ExpectEventArgs) string {
 	if a.Kind == "" {
 		return "kind is required: " + kindList()
+	}
+	if a.Within < 0 {
+		return fmt.Sprintf("within %s is negative: a window of time, like 5s", time.Duration(a.Within))
 	}
 	if !slices.Contains(events.Kinds(), events.Kind(a.Kind)) {
 		return fmt.Sprintf("kind %q is not an event kind: %s", a.Kind, kindList())
