@@ -24,6 +24,9 @@ type quietRedis struct{}
 func (quietRedis) Printf(context.Context, string, ...any) {}
 
 func TestMain(m *testing.M) {
+	if os.Getenv(beNode) != "" { // this binary is a command node of a test
+		os.Exit(runHelperNode())
+	}
 	redis.SetLogger(quietRedis{})
 	goleak.VerifyTestMain(m)
 }

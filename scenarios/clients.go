@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/coder/quartz"
 	"github.com/coder/websocket"
 
 	"github.com/wslab/wslab/events"
@@ -126,7 +127,11 @@ func (r *run) dial(ctx context.Context, p *player) error {
 	if p.heartbeat > 0 {
 		bctx, stop := context.WithCancel(context.Background())
 		p.stopBeat = stop
-		p.beat = r.clk.TickerFunc(bctx, p.heartbeat, func() error {
+		var clk quartz.Clock = r.clk
+		if r.real {
+			clk = quartz.NewReal()
+		}
+		p.beat = clk.TickerFunc(bctx, p.heartbeat, func() error {
 			pctx, cancel := context.WithTimeout(bctx, settle)
 			defer cancel()
 			c.Ping(pctx) // returns once the pong is back: both ways stamped now
@@ -262,7 +267,7 @@ func (r *run) retryDue(ctx context.Context) {
 			why = "connection refused"
 		}
 		p.retryAt = r.now() + p.backoff()
-		r.say("%s reconnect attempt %d failed (%s); next in %s", name, p.attempt-1, why, p.retryAt-r.now())
+		r.say("%s reconnect attempt %d failed (%s); next in %s", name, p.attempt-1, why, (p.retryAt - r.now()).Round(r.grain()))
 	}
 }
 

@@ -92,7 +92,7 @@ type (
 	ExpectMessageArgs struct {
 		Client string          `yaml:"client"`
 		Text   string          `yaml:"text"`
-		Within config.Duration `yaml:"within"` // virtual time allowed; 0: already there
+		Within config.Duration `yaml:"within"` // time allowed (real time on the real clock); 0: already there
 	}
 	ExpectOpenArgs struct {
 		Client     string `yaml:"client"`
@@ -102,12 +102,12 @@ type (
 	ExpectClosedArgs struct {
 		Client string          `yaml:"client"`
 		Code   int             `yaml:"code"`   // the close code the client saw: 1000, 1001, 1006 (no close frame)...
-		Within config.Duration `yaml:"within"` // virtual time allowed; 0: already closed
+		Within config.Duration `yaml:"within"` // time allowed (real time on the real clock); 0: already closed
 		Reason string          `yaml:"reason"` // the balancer's: idle_timeout, drained, backend_closed, client_closed, ...
 	}
 	ExpectReconnectedArgs struct {
 		Client string          `yaml:"client"`
-		Within config.Duration `yaml:"within"` // virtual time allowed; 0: already back
+		Within config.Duration `yaml:"within"` // time allowed (real time on the real clock); 0: already back
 		Node   string          `yaml:"node"`   // optional: the node it is back on
 	}
 	ExpectEventArgs struct {
@@ -116,6 +116,9 @@ type (
 		Backend string `yaml:"backend"`
 		Reason  string `yaml:"reason"`
 		Detail  string `yaml:"detail"` // a substring of the event's detail
+		// Within is the time allowed (real time on the real clock); 0: it
+		// has already happened.
+		Within config.Duration `yaml:"within"`
 	}
 	ExpectRejectedArgs struct {
 		Contains []string `yaml:"contains"` // substrings of the rejection

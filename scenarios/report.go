@@ -8,8 +8,8 @@ import (
 	"time"
 )
 
-// Summary is the one line of a result: verdict, name, seed, virtual and
-// wall time.
+// Summary is the one line of a result: verdict, name, seed, virtual (or,
+// on the real clock, scenario) and wall time.
 func (r Result) Summary() string {
 	verdict := "PASS"
 	if !r.Passed {
@@ -19,8 +19,12 @@ func (r Result) Summary() string {
 	if r.Profile != "" {
 		profile = "  profile " + r.Profile
 	}
-	return fmt.Sprintf("%s %-22s seed %d  %d steps  virtual %s  wall %s%s", verdict, r.Name, r.Seed, r.Steps,
-		r.Virtual.Round(time.Millisecond), r.Wall.Round(time.Millisecond), profile)
+	clock := "virtual"
+	if r.Clock.Real {
+		clock = "real clock" // Virtual is wall time since the lab was up
+	}
+	return fmt.Sprintf("%s %-22s seed %d  %d steps  %s %s  wall %s%s", verdict, r.Name, r.Seed, r.Steps,
+		clock, r.Virtual.Round(time.Millisecond), r.Wall.Round(time.Millisecond), profile)
 }
 
 // Totals is the closing line: "N passed, N failed".

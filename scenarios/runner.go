@@ -37,6 +37,10 @@ type Result struct {
 	Steps      int           `json:"steps"`
 	Transcript []string      `json:"transcript"`
 	Failure    *Failure      `json:"failure,omitempty"`
+	// Clock says which clock the run's times are on, and why: the mock
+	// clock when every node runs in-process, the real clock as soon as one
+	// is a command or url node.
+	Clock lab.Clocking `json:"clock"`
 	// Clients is what each scenario client went through; its lines also
 	// end the transcript.
 	Clients []ClientSummary `json:"clients,omitempty"`
@@ -72,7 +76,9 @@ type Options struct {
 // run is the state of one scenario run.
 type run struct {
 	sc      *Scenario
-	clk     *quartz.Mock
+	clk     *quartz.Mock // time, unless real
+	real    bool         // the lab runs on the real clock: time is wall time since wall
+	wall    time.Time
 	tb      *clockTB
 	lab     *lab.Lab
 	start   time.Time
@@ -151,6 +157,10 @@ func Run(ctx context.Context, sc *Scenario, opts Options) Result {
 		res.Wall = time.Since(wallStart)
 		return res
 	}
+	res.Clock = r.lab.Clocking()
+	if res.Clock.Real {
+		r.say("%s", res.Clock)
+	}
 	for i, st := range sc.Steps {
 		if err := r.runStep(ctx, st); err != nil {
 			f := &Failure{Step: i + 1, Line: st.Line, Kind: st.Kind, Virtual: r.now(), Message: err.Error()}
@@ -216,6 +226,9 @@ func (r *run) startLab(ctx context.Context, seed uint64) error {
 		return err
 	}
 	r.lab = l
+	if l.Clocking().Real {
+		r.real, r.wall = true, time.Now()
+	}
 	return nil
 }
 
@@ -257,14 +270,37 @@ func (r *run) close() {
 // newMock is the scenario clock, quiet: its log is the transcript.
 func newMock(tb quartz.TestingT) *quartz.Mock { return quartz.NewMock(tb) }
 
-// now is the virtual time since the start.
-func (r *run) now() time.Duration { return r.clk.Since(r.start) }
+// now is the virtual time since the start; on the real clock, the wall
+// time since the lab was up, to the tenth of a second (a transcript of
+// real time in milliseconds would differ in every digit, every run).
+func (r *run) now() time.Duration {
+	if r.real {
+		return time.Since(r.wall).Round(realGrain)
+	}
+	return r.clk.Since(r.start)
+}
+
+// realGrain is what real-clock times are rounded to.
+const realGrain = 100 * time.Millisecond
+
+// grain is what the run's times are rounded to when said: nothing on the
+// mock clock.
+func (r *run) grain() time.Duration {
+	if r.real {
+		return realGrain
+	}
+	return 1
+}
 
 func stamp(d time.Duration) string { return fmt.Sprintf("+%.3fs", d.Seconds()) }
 
 // say adds a transcript line at the current virtual time.
 func (r *run) say(format string, args ...any) {
-	line := stamp(r.now()) + " " + fmt.Sprintf(format, args...)
+	at := stamp(r.now())
+	if r.real {
+		at = fmt.Sprintf("+%.1fs", r.now().Seconds())
+	}
+	line := at + " " + fmt.Sprintf(format, args...)
 	r.out = append(r.out, line)
 	if r.verbose != nil {
 		r.verbose(line)
@@ -276,6 +312,10 @@ func (r *run) say(format string, args ...any) {
 // hung node: only their timeout ends them), Socket.IO pongs, clients
 // noticing their connections closed, reconnect attempts that are due.
 func (r *run) advance(ctx context.Context, d time.Duration) error {
+	if r.real {
+		_, _, err := r.wait(ctx, d, nil)
+		return err
+	}
 	// What earlier steps set moving (a "left the chatroom" line, say)
 	// lands before time runs: bytes that crossed a tunnel later would
 	// count as its traffic at a later instant.
@@ -321,6 +361,37 @@ func (r *run) advanceOnce(ctx context.Context, d time.Duration) (busy bool, err 
 	r.observe(ctx)
 	r.retryDue(ctx)
 	return busy, nil
+}
+
+// wait lets d of real time pass, on a lab on the real clock, noticing
+// the connections that end and making the reconnect attempts that fall
+// due as it goes; it ends early once cond (if any) holds, and says what
+// cond last observed.
+func (r *run) wait(ctx context.Context, d time.Duration, cond func() (bool, string)) (ok bool, observed string, err error) {
+	end := time.Now().Add(d)
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		r.observe(ctx)
+		r.retryDue(ctx)
+		if cond != nil {
+			if ok, observed = cond(); ok {
+				return true, "", nil
+			}
+		}
+		if !time.Now().Before(end) {
+			return false, observed, nil
+		}
+		select {
+		case e, open := <-r.sub.C():
+			if open {
+				r.logEvent(e)
+			}
+		case <-tick.C:
+		case <-ctx.Done():
+			return false, observed, ctx.Err()
+		}
+	}
 }
 
 // reconnecting reports whether some client reconnects by itself and is
@@ -427,8 +498,16 @@ func (r *run) expect(ctx context.Context, want string, cond func() (bool, string
 // check is expect for an expectation step: it fails once the lab has been
 // quiet for quietFor without cond holding, in well under a second.
 func (r *run) check(ctx context.Context, want string, cond func() (bool, string)) error {
+	if r.real {
+		return r.await(ctx, want, realQuiet, cond)
+	}
 	return r.await(ctx, want, quietFor, cond)
 }
+
+// realQuiet is quietFor on the real clock, where an app that is not ours
+// does its work (a Redis round trip, say) without an event the runner can
+// see: what is in flight gets longer to land on a busy machine.
+const realQuiet = time.Second
 
 func (r *run) await(ctx context.Context, want string, quiet time.Duration, cond func() (bool, string)) error {
 	wctx, cancel := context.WithTimeout(ctx, settle)

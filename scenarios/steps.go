@@ -226,10 +226,21 @@ func (r *run) expectMessage(ctx context.Context, a ExpectMessageArgs) error {
 
 // within waits for cond: at once when window is 0, else letting virtual
 // time run, one timer at a time, up to window. It ends at the instant
-// cond holds: the transcript says when it happened.
+// cond holds: the transcript says when it happened. On the real clock the
+// window is real time.
 func (r *run) within(ctx context.Context, window time.Duration, want string, cond func() (bool, string)) error {
 	if window <= 0 {
 		return r.check(ctx, want, cond)
+	}
+	if r.real { // the window is real time: the lab's, the app's, the clients'
+		ok, observed, err := r.wait(ctx, window, cond)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return &expectError{want: fmt.Sprintf("%s within %s", want, window), observed: observed}
+		}
+		return nil
 	}
 	end := r.now() + window
 	// What earlier steps left in flight lands first; after that, what a
@@ -420,7 +431,7 @@ func (r *run) expectEvent(ctx context.Context, a ExpectEventArgs) error {
 			(a.Backend == "" || e.Backend == a.Backend) && (a.Reason == "" || e.Reason == a.Reason) &&
 			(a.Detail == "" || strings.Contains(e.Detail, a.Detail))
 	}
-	err := r.check(ctx, "event "+describe(a), func() (bool, string) {
+	err := r.within(ctx, time.Duration(a.Within), "event "+describe(a), func() (bool, string) {
 		_, ok := r.findEvent(0, match)
 		return ok, r.lastOfKind(a.Kind)
 	})

@@ -62,7 +62,7 @@ var stepTable = []stepDef{
 		needClient[SendArgs], (*run).send),
 	def("disconnect", "", "the client leaves (a 1000 close); `abrupt: true` drops the TCP connection",
 		needClient[DisconnectArgs], (*run).disconnect),
-	def("advance", "DURATION", "moves virtual time forward, one timer at a time",
+	def("advance", "DURATION", "moves virtual time forward, one timer at a time (on the real clock: waits that long)",
 		positive, func(r *run, ctx context.Context, d config.Duration) error {
 			r.say("advance %s", time.Duration(d))
 			return r.advance(ctx, time.Duration(d))
@@ -94,18 +94,18 @@ var stepTable = []stepDef{
 			r.say("remove %s from the server group", node)
 			return r.lab.RemoveNode(node)
 		}),
-	def("expect_message", "", "the client receives this chat message (at once, or `within` that much virtual time)",
+	def("expect_message", "", "the client receives this chat message (at once, or `within` that much time)",
 		func(a ExpectMessageArgs) string { return clientWithin(a.Client, a.Within) }, (*run).expectMessage),
 	def("expect_open", "", "the client's connection is open (on `node`, under config `generation`)",
 		needClient[ExpectOpenArgs], (*run).expectOpen),
-	def("expect_closed", "", "the client's connection ended (at once, or `within` that much virtual time) with the close `code` "+
+	def("expect_closed", "", "the client's connection ended (at once, or `within` that much time) with the close `code` "+
 		"the client saw (1000, 1001, 1006 for no close frame...); `reason` also checks the balancer's (or `client_closed`, `backend_closed`: any of that side)",
 		checkClosed, (*run).expectClosed),
 	def("expect_reconnected", "", "a client connected with `reconnect: true` is connected again after its last close (at once, or `within`), on `node`",
 		func(a ExpectReconnectedArgs) string { return clientWithin(a.Client, a.Within) }, (*run).expectReconnected),
 	def("expect_spread", "{NODE: N}", "the balancer has exactly this many open connections per node",
 		nil, (*run).expectSpread),
-	def("expect_event", "", "an event of the lab matches (`detail` is a substring)",
+	def("expect_event", "", "an event of the lab matches (`detail` is a substring), at once or `within` that much time",
 		checkEvent, (*run).expectEvent),
 	def("expect_reload_rejected", "", "the last reload was rejected, mentioning each of `contains`",
 		nil, func(r *run, _ context.Context, a ExpectRejectedArgs) error { return r.expectRejected(a) }),
@@ -165,7 +165,7 @@ func clientWithin(client string, within config.Duration) string {
 	case client == "":
 		return "client is required"
 	case within < 0:
-		return fmt.Sprintf("within %s is negative: a window of virtual time, like 5s", time.Duration(within))
+		return fmt.Sprintf("within %s is negative: a window of time, like 5s", time.Duration(within))
 	}
 	return ""
 }
@@ -173,6 +173,9 @@ func clientWithin(client string, within config.Duration) string {
 func checkEvent(a ExpectEventArgs) string {
 	if a.Kind == "" {
 		return "kind is required: " + kindList()
+	}
+	if a.Within < 0 {
+		return fmt.Sprintf("within %s is negative: a window of time, like 5s", time.Duration(a.Within))
 	}
 	if !slices.Contains(events.Kinds(), events.Kind(a.Kind)) {
 		return fmt.Sprintf("kind %q is not an event kind: %s", a.Kind, kindList())
