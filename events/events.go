@@ -48,7 +48,7 @@ const (
 // against (a test keeps it equal to the constants).
 var kinds = [...]Kind{
 	ConnOpened, ConnClosed, NodeStarted, NodeStopped, NodeFault, StoreError, StoreRecovered,
-	StoreRestored, BackendHealth, BackendCheck, BackendDrain, GroupHealth, BackendFailure,
+	StoreRestored, BackendHealth, BackendCheck, BackendDrain, GroupHealth, BackendFailure, StickyRepick,
 	ConfigApplied, ConfigRejected, LinkFault,
 }
 

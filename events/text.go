@@ -52,6 +52,8 @@ func (e Event) Text() string {
 		return "redis reachable again"
 	case StoreRestored:
 		return e.Detail // "redis came back without its data; restored N sessions ..."
+	case StickyRepick:
+		return withDetail(fmt.Sprintf("sticky cookie not followed (%s): picked %s", words(e.Reason), e.Backend), e.Detail)
 	case LinkFault:
 		return words(e.Reason) + ": " + e.Detail
 	}
