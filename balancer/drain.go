@@ -27,6 +27,10 @@ type drainer struct {
 	mu     sync.Mutex
 	rng    *rand.Rand
 	delays map[*backend]*quartz.Timer // running deregistration delays
+	// expired holds the drain settings a backend's delay ran out under, so
+	// that a tunnel picked just before the drain and started after it
+	// ends the way its siblings did (lateCut).
+	expired map[*backend]config.Drain
 }
 
 // start stops new connections to be and closes its tunnels when the
@@ -58,6 +62,10 @@ func (d *drainer) start(be *backend, snap *snapshot) {
 // within the window when drain.jitter is set. Callers hold d.mu.
 func (d *drainer) expire(be *backend, drain config.Drain) {
 	delete(d.delays, be)
+	if d.expired == nil {
+		d.expired = map[*backend]config.Drain{}
+	}
+	d.expired[be] = drain
 	if drain.KeepOpen {
 		d.publish(events.Event{Kind: events.BackendDrain, Backend: be.name, Reason: "delay_over",
 			Detail: fmt.Sprintf("deregistration delay over; drain.keep_open leaves its %d open connections until they close", be.active.Load())})
@@ -87,16 +95,27 @@ func (d *drainer) cancel(be *backend) {
 		t.Stop()
 		delete(d.delays, be)
 	}
+	delete(d.expired, be)
 	d.mu.Unlock()
 	be.draining.Store(false)
 	d.publish(events.Event{Kind: events.BackendDrain, Backend: be.name, Reason: "active", Detail: "back in service"})
 }
 
-// over reports whether be's deregistration delay has run out (or was 0).
-func (d *drainer) over(be *backend) bool {
+// lateCut ends tn, picked for be just before be's drain and started after
+// its delay ran out, the way expire ended its siblings: at once (no
+// jitter), with a close frame if drain.close_frame, not at all under
+// drain.keep_open.
+func (d *drainer) lateCut(be *backend, tn *tunnel) {
 	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.delays[be] == nil
+	drain, over := d.expired[be]
+	d.mu.Unlock()
+	switch {
+	case !over || drain.KeepOpen:
+	case drain.CloseFrame:
+		tn.goAway(ReasonDrained)
+	default:
+		tn.close(ReasonDrained)
+	}
 }
 
 // close stops every running delay.

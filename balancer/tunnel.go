@@ -216,9 +216,7 @@ func (b *Balancer) startPumps(tn *tunnel) {
 	tn.conns.start(tn)
 	be := tn.t.b
 	if be.draining.Load() { // picked just before a drain that already expired
-		if b.drains.over(be) {
-			tn.close(ReasonDrained)
-		}
+		b.drains.lateCut(be, tn)
 	}
 }
 
