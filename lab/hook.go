@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"strings"
-	"time"
 )
 
 // runHook runs a hook command to completion (bounded by hookTimeout).
@@ -41,14 +40,7 @@ func runHook(ctx context.Context, name, which, line, dir string, env []string, s
 		signalGroup(cmd.Process.Pid, sigKill)
 		err = <-werr
 	}
-	t := time.NewTimer(pipeLinger)
-	select {
-	case <-read:
-	case <-t.C:
-	}
-	t.Stop()
-	pr.Close()
-	<-read
+	finishOutput(pr, read)
 	if err != nil {
 		return "", fmt.Errorf("%s: %s %q failed (%s); %s", name, which, line, exitText(err), out.String())
 	}

@@ -3,6 +3,7 @@ package lab
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -172,14 +173,7 @@ func (p *process) supervise(inc *incarnation, pr *os.File) {
 		}
 		// Whatever else still holds the pipe is killed or dying: read
 		// what it printed, then cut it.
-		t := time.NewTimer(pipeLinger)
-		select {
-		case <-read:
-		case <-t.C:
-		}
-		t.Stop()
-		pr.Close()
-		<-read
+		finishOutput(pr, read)
 		if !expected {
 			detail := exitText(inc.err)
 			if left > 0 {
@@ -508,4 +502,19 @@ func (p *process) close() error {
 		return fmt.Errorf("%s: process group %d still has processes %v after SIGKILL", p.name, inc.pid, groupMembersOrNil(inc.pid))
 	}
 	return nil
+}
+
+// finishOutput waits up to pipeLinger for the reader of a process's output
+// to see the pipe end (whatever else holds the pipe — a child the launcher
+// left — is killed or dying), then cuts the pipe and waits for the reader:
+// what the process printed is all read before anyone quotes it.
+func finishOutput(pr io.Closer, read <-chan struct{}) {
+	t := time.NewTimer(pipeLinger)
+	select {
+	case <-read:
+	case <-t.C:
+	}
+	t.Stop()
+	pr.Close()
+	<-read
 }

@@ -20,7 +20,7 @@ func newCtlCmd() *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "ctl",
-		Short: "Talk to a running lab: status, reload, node faults, events",
+		Short: "Talk to a running lab: status, reload, node and link faults, events",
 		Long: `Talk to the admin API of a running lab (lab up or lab balancer).
 
   lab ctl status                      balancer, backends, connections, nodes
