@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"strings"
+	"time"
 )
 
 // runHook runs a hook command to completion (bounded by hookTimeout).
@@ -62,4 +64,34 @@ func exitText(err error) string {
 // oneLineTail is the tail for an event line.
 func oneLineTail(t *tail) string {
 	return strings.ReplaceAll(t.String(), "\n  | ", " | ")
+}
+
+// processFaults are the faults a command node takes here.
+func processFaults(spec NodeSpec) []string {
+	if canSignalGroups {
+		return []string{"kill", "stop", "hang", "start", "restart"}
+	}
+	out := []string{"kill", "start", "restart"}
+	if spec.StopCmd != "" {
+		out = append(out, "stop")
+	}
+	if spec.HangCmd != "" {
+		out = append(out, "hang")
+	}
+	return out
+}
+
+// finishOutput waits up to pipeLinger for the reader of a process's output
+// to see the pipe end (whatever else holds the pipe — a child the launcher
+// left — is killed or dying), then cuts the pipe and waits for the reader:
+// what the process printed is all read before anyone quotes it.
+func finishOutput(pr io.Closer, read <-chan struct{}) {
+	t := time.NewTimer(pipeLinger)
+	select {
+	case <-read:
+	case <-t.C:
+	}
+	t.Stop()
+	pr.Close()
+	<-read
 }

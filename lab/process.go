@@ -3,7 +3,6 @@ package lab
 import (
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -465,21 +464,6 @@ func (p *process) state() node.State {
 	return st
 }
 
-// processFaults are the faults a command node takes here.
-func processFaults(spec NodeSpec) []string {
-	if canSignalGroups {
-		return []string{"kill", "stop", "hang", "start", "restart"}
-	}
-	out := []string{"kill", "start", "restart"}
-	if spec.StopCmd != "" {
-		out = append(out, "stop")
-	}
-	if spec.HangCmd != "" {
-		out = append(out, "hang")
-	}
-	return out
-}
-
 // close stops the process as stop does, the grace period capped, and
 // waits for its goroutines.
 func (p *process) close() error {
@@ -502,19 +486,4 @@ func (p *process) close() error {
 		return fmt.Errorf("%s: process group %d still has processes %v after SIGKILL", p.name, inc.pid, groupMembersOrNil(inc.pid))
 	}
 	return nil
-}
-
-// finishOutput waits up to pipeLinger for the reader of a process's output
-// to see the pipe end (whatever else holds the pipe — a child the launcher
-// left — is killed or dying), then cuts the pipe and waits for the reader:
-// what the process printed is all read before anyone quotes it.
-func finishOutput(pr io.Closer, read <-chan struct{}) {
-	t := time.NewTimer(pipeLinger)
-	select {
-	case <-read:
-	case <-t.C:
-	}
-	t.Stop()
-	pr.Close()
-	<-read
 }
