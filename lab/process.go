@@ -260,6 +260,21 @@ func waitGone(inc *incarnation, d time.Duration) bool {
 // (Windows).
 func ProcessGroup(pgid int) (pids []int, ok bool) { return groupMembers(pgid) }
 
+// AwaitGroupGone returns once no process of the group is alive, waiting on
+// each member's exit (on Linux, its pidfd), or with what is left when ctx
+// ends. ok is false where the system cannot list a group (Windows).
+func AwaitGroupGone(ctx context.Context, pgid int) (left []int, ok bool) {
+	for {
+		left, ok = groupMembers(pgid)
+		if !ok || len(left) == 0 {
+			return left, ok
+		}
+		if err := awaitExit(ctx, left[0]); err != nil {
+			return left, true
+		}
+	}
+}
+
 func groupMembersOrNil(pgid int) []int {
 	pids, _ := groupMembers(pgid)
 	return pids

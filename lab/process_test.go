@@ -4,6 +4,7 @@ package lab_test
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -89,19 +90,14 @@ func pidsPrinted(out string) []int {
 // within a few seconds.
 func waitGroupGone(t *testing.T, pgid int) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		left, ok := lab.ProcessGroup(pgid)
-		if !ok {
-			t.Fatal("cannot list process groups here")
-		}
-		if len(left) == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("process group %d: %v still alive, want none (orphans)", pgid, left)
-		}
-		time.Sleep(20 * time.Millisecond) // polling the OS: no event says a process ended
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	left, ok := lab.AwaitGroupGone(ctx, pgid)
+	if !ok {
+		t.Fatal("cannot list process groups here")
+	}
+	if len(left) != 0 {
+		t.Fatalf("process group %d: %v still alive, want none (orphans)", pgid, left)
 	}
 }
 

@@ -3,6 +3,7 @@
 package main_test
 
 import (
+	"context"
 	"fmt"
 	"path/filepath"
 	"regexp"
@@ -25,16 +26,10 @@ func labNodeCmd() string {
 // seconds.
 func groupGone(t *testing.T, pgid int) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		left, _ := lab.ProcessGroup(pgid)
-		if len(left) == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("process group %d: %v still alive, want none", pgid, left)
-		}
-		time.Sleep(20 * time.Millisecond) // polling the OS: no event says a process ended
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if left, _ := lab.AwaitGroupGone(ctx, pgid); len(left) != 0 {
+		t.Fatalf("process group %d: %v still alive, want none", pgid, left)
 	}
 }
 
