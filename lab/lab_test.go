@@ -1,7 +1,6 @@
 package lab_test
 
 import (
-	"os"
 	"testing"
 
 	"github.com/coder/quartz"
@@ -10,13 +9,12 @@ import (
 	"github.com/wslab/wslab/balancer"
 	"github.com/wslab/wslab/balancer/config"
 	"github.com/wslab/wslab/internal/chattest"
+	"github.com/wslab/wslab/internal/helpernode"
 	"github.com/wslab/wslab/lab"
 )
 
 func TestMain(m *testing.M) {
-	if os.Getenv(beNode) != "" { // this binary is a command node of a test
-		os.Exit(runHelperNode())
-	}
+	helpernode.MainIfAsked() // this binary may be a command node of a test
 	goleak.VerifyTestMain(m)
 }
 

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/wslab/wslab/internal/chattest"
+	"github.com/wslab/wslab/internal/helpernode"
 	"github.com/wslab/wslab/lab"
 	"github.com/wslab/wslab/node/client"
 )
@@ -41,7 +42,7 @@ func (l *lines) String() string {
 }
 
 // helperCmd is a command template that runs this test binary as a chat
-// node (see runHelperNode) behind sh -c, with a sleep beside it: three
+// node (see package helpernode) behind sh -c, with a sleep beside it: three
 // processes in the group, two of which a kill of the shell alone would
 // leave behind.
 func helperCmd(t *testing.T) string {
@@ -57,7 +58,7 @@ func helperCmd(t *testing.T) string {
 // answers.
 func helperSpec(t *testing.T, env ...string) lab.NodeSpec {
 	t.Helper()
-	return lab.NodeSpec{Command: helperCmd(t), Health: "/healthz", Env: append([]string{beNode + "=1"}, env...)}
+	return lab.NodeSpec{Command: helperCmd(t), Health: "/healthz", Env: append([]string{helpernode.Env + "=1"}, env...)}
 }
 
 // startCommandLab starts a lab whose nodes run spec, its output in out.
@@ -157,7 +158,7 @@ func TestACommandBehindShIsKilledWithItsWholeGroupAndRestartsOnTheSamePort(t *te
 func TestStopIsSIGTERMToTheGroupThenSIGKILLAfterTheGracePeriod(t *testing.T) {
 	polite := helperSpec(t)
 	polite.StopGrace = 5 * time.Second
-	deaf := helperSpec(t, ignoreTerm+"=1")
+	deaf := helperSpec(t, helpernode.IgnoreTerm+"=1")
 	deaf.StopGrace = 2 * time.Second // ample for sh and sleep to go, on a busy machine
 	l, _ := startCommandLab(t, lab.Config{Nodes: 1, Node: polite, NodeList: []lab.NodeSpec{deaf}})
 

@@ -3,6 +3,7 @@ package scenarios_test
 import (
 	"context"
 	"flag"
+	"github.com/wslab/wslab/internal/helpernode"
 	"os"
 	"path/filepath"
 	"strings"
@@ -24,9 +25,7 @@ type quietRedis struct{}
 func (quietRedis) Printf(context.Context, string, ...any) {}
 
 func TestMain(m *testing.M) {
-	if os.Getenv(beNode) != "" { // this binary is a command node of a test
-		os.Exit(runHelperNode())
-	}
+	helpernode.MainIfAsked() // this binary may be a command node of a test
 	redis.SetLogger(quietRedis{})
 	goleak.VerifyTestMain(m)
 }

@@ -12,12 +12,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wslab/wslab/internal/helpernode"
 	"github.com/wslab/wslab/lab"
 	"github.com/wslab/wslab/scenarios"
 )
 
 // commandShape is the lab shape of a scenario whose nodes are this test
-// binary run as command nodes (see runHelperNode): real processes, so the
+// binary run as command nodes (see package helpernode): real processes, so the
 // lab runs on the real clock.
 func commandShape(t *testing.T, nodes int) string {
 	t.Helper()
@@ -25,7 +26,7 @@ func commandShape(t *testing.T, nodes int) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return fmt.Sprintf("lab:\n  nodes: %d\n  node: {command: %q, health: /healthz, env: [%s=1]}\n", nodes, exe, beNode)
+	return fmt.Sprintf("lab:\n  nodes: %d\n  node: {command: %q, health: /healthz, env: [%s=1]}\n", nodes, exe, helpernode.Env)
 }
 
 var stampRE = regexp.MustCompile(`^\+(\d+\.\d)s `)
