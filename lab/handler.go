@@ -182,8 +182,8 @@ func (h *handlerNode) kill(context.Context) (string, error) {
 	}
 	run.ln.Close()
 	run.srv.Close()
-	dropped := run.ln.dropAll()
-	did := fmt.Sprintf("%s dropped without a close frame; stopped listening on %s", conns(dropped), h.addr)
+	upgraded, other := run.ln.dropAll()
+	did := fmt.Sprintf("%s dropped without a close frame; stopped listening on %s", conns(upgraded, other), h.addr)
 	did += h.end(run, "killed")
 	return did, nil
 }
@@ -206,7 +206,7 @@ func (h *handlerNode) stop(ctx context.Context) (string, error) {
 
 // stopRun is stop's work. Callers hold h.mu.
 func (h *handlerNode) stopRun(ctx context.Context, run *handlerRun) string {
-	open := run.ln.open.get()
+	ended := run.ln.upgradesEnded.Load()
 	close(run.stopping)
 	h.releaseGate() // a hung node's writes must be able to go out
 	run.ln.Close()
@@ -222,8 +222,9 @@ func (h *handlerNode) stopRun(ctx context.Context, run *handlerRun) string {
 		run.srv.Close()
 	}
 	run.ln.open.waitZero(gctx)
-	dropped := run.ln.dropAll()
-	did := fmt.Sprintf("the handler was told to stop (Stopping) and closed %d of %s", open-dropped, conns(open))
+	closed := int(run.ln.upgradesEnded.Load() - ended) // by the handler (or its clients)
+	dropped, _ := run.ln.dropAll()
+	did := fmt.Sprintf("the handler was told to stop (Stopping) and closed %d of %s", closed, conns(closed+dropped, 0))
 	if dropped > 0 {
 		did += fmt.Sprintf("; the lab dropped the other %d without a close frame after the %s stop grace", dropped, grace)
 	}
@@ -249,11 +250,16 @@ func (h *handlerNode) end(run *handlerRun, how string) string {
 	return note
 }
 
-func conns(n int) string {
-	if n == 1 {
-		return "1 connection"
+// conns says how many connections: "2 upgraded connections and 1 other".
+func conns(upgraded, other int) string {
+	s := fmt.Sprintf("%d upgraded connections", upgraded)
+	if upgraded == 1 {
+		s = "1 upgraded connection"
 	}
-	return fmt.Sprintf("%d connections", n)
+	if other > 0 {
+		s += fmt.Sprintf(" and %d other", other)
+	}
+	return s
 }
 
 // hang wedges the node: it accepts connections, and every read and write

@@ -150,7 +150,7 @@ func TestKillingAHandlerNodeDropsItsWebSocketsAndStartBringsItBackOnTheSamePort(
 	c := dialEcho(t, l)
 	echoes(t, c, "before")
 	did := fault(t, l, "kill", 0)
-	if want := "1 connection dropped without a close frame"; !strings.Contains(did, want) {
+	if want := "1 upgraded connection dropped without a close frame"; !strings.Contains(did, want) {
 		t.Errorf("kill said %q, want it to contain %q", did, want)
 	}
 	if code := closeCode(t, c); code != -1 {
@@ -182,7 +182,7 @@ func TestStoppingAHandlerNodeLetsTheHandlerSayGoingAway(t *testing.T) {
 	if code := closeCode(t, c); code != websocket.StatusGoingAway {
 		t.Fatalf("got close code %d, want 1001 from the handler", code)
 	}
-	if did, want := <-done, "closed 1 of 1 connection"; !strings.Contains(did, want) || strings.Contains(did, "dropped") {
+	if did, want := <-done, "closed 1 of 1 upgraded connection"; !strings.Contains(did, want) || strings.Contains(did, "dropped") {
 		t.Fatalf("stop said %q, want it to contain %q and drop nothing", did, want)
 	}
 }

@@ -16,6 +16,8 @@ type handlerListener struct {
 	net.Listener
 	h    *handlerNode
 	open counter // connections not closed yet
+	// upgradesEnded counts the upgraded connections closed, by anyone.
+	upgradesEnded atomic.Int64
 
 	// mu guards conns.
 	mu    sync.Mutex
@@ -40,18 +42,28 @@ func (l *handlerListener) Accept() (net.Conn, error) {
 }
 
 // dropAll closes every open connection without a WebSocket close frame,
-// as the kernel does when a process dies; it returns how many it closed.
-func (l *handlerListener) dropAll() int {
+// as the kernel does when a process dies; it returns how many it closed,
+// upgraded (WebSockets) and not (plain HTTP, health checks).
+func (l *handlerListener) dropAll() (upgraded, other int) {
+	for _, c := range l.snapshot() {
+		if c.upgraded.Load() {
+			upgraded++
+		} else {
+			other++
+		}
+		c.Close()
+	}
+	return upgraded, other
+}
+
+func (l *handlerListener) snapshot() []*handlerConn {
 	l.mu.Lock()
+	defer l.mu.Unlock()
 	conns := make([]*handlerConn, 0, len(l.conns))
 	for c := range l.conns {
 		conns = append(conns, c)
 	}
-	l.mu.Unlock()
-	for _, c := range conns {
-		c.Close()
-	}
-	return len(conns)
+	return conns
 }
 
 // handlerConn is one connection of a handler node.
@@ -108,6 +120,9 @@ func (c *handlerConn) Close() error {
 		c.l.mu.Lock()
 		delete(c.l.conns, c)
 		c.l.mu.Unlock()
+		if c.upgraded.Load() {
+			c.l.upgradesEnded.Add(1)
+		}
 		close(c.closed)
 		c.l.open.add(-1)
 	})
