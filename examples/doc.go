@@ -6,6 +6,11 @@
 //     lab's chat nodes, so the lab's clients and scenarios work against it.
 //   - plain-ws: a plain WebSocket app (npm ws): echo, a JSON broadcast room,
 //     subprotocols, a server heartbeat, for protocol: ws scenarios.
+//   - go-handler: a Go module of its own (go.mod with a replace to this
+//     repository, as a user's module would require a release) whose
+//     WebSocket handler runs inside the lab as a handler node, on the mock
+//     clock; its test is run by .ci/run, since go test ./... at the root
+//     does not enter a nested module.
 //
 // Both read PORT and LAB_NODE_NAME (and REDIS_URL for the chat) from the
 // environment, answer GET /healthz, and on SIGTERM fail their health check,

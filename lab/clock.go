@@ -20,9 +20,11 @@ func (c Clocking) String() string {
 }
 
 // Clocking says which clock the lab runs on: the injected one (a mock in
-// tests and scenarios) when every node runs in-process, the real clock as
-// soon as one is a command or url node, whose time the lab cannot
-// control. The scenario runner and reports read it to say so.
+// tests and scenarios) when every node runs in-process on the lab's clock
+// (ours, and handler nodes built by NewHandler, which hands them the
+// clock), the real clock as soon as one is a command or url node, whose
+// time the lab cannot control, or a handler node given as a plain
+// http.Handler, which keeps its own. The scenario runner and reports read it to say so.
 func (l *Lab) Clocking() Clocking { return l.clocking }
 
 // Clock is the clock the lab's parts run on; nil is real time.
@@ -32,11 +34,10 @@ func (l *Lab) Clock() quartz.Clock { return l.clock }
 func clocking(injected quartz.Clock, specs []NodeSpec) (quartz.Clock, Clocking) {
 	for i, s := range specs {
 		if k := s.Kind(); k == KindCommand || k == KindURL {
-			name := s.Name
-			if name == "" {
-				name = fmt.Sprintf("node-%d", i+1)
-			}
-			return nil, Clocking{Real: true, Why: fmt.Sprintf("%s is a %s node, whose time the lab cannot control", name, k)}
+			return nil, Clocking{Real: true, Why: fmt.Sprintf("%s is a %s node, whose time the lab cannot control", nodeName(s, i), k)}
+		}
+		if s.Handler != nil {
+			return nil, Clocking{Real: true, Why: fmt.Sprintf("%s is a handler node given as an http.Handler, which keeps its own time; build it with NewHandler from the lab's clock to stay on the mock clock", nodeName(s, i))}
 		}
 	}
 	if injected == nil {
@@ -46,4 +47,12 @@ func clocking(injected quartz.Clock, specs []NodeSpec) (quartz.Clock, Clocking) 
 		return injected, Clocking{Why: "every node runs in-process"}
 	}
 	return injected, Clocking{Real: true, Why: "the injected clock"}
+}
+
+// nodeName is the name of the i-th node (from 0) of a lab.
+func nodeName(s NodeSpec, i int) string {
+	if s.Name != "" {
+		return s.Name
+	}
+	return fmt.Sprintf("node-%d", i+1)
 }

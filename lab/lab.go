@@ -2,9 +2,10 @@
 // config, for `lab up`, for the scenario runner and for users' own go
 // tests.
 //
-// A node is of one of four kinds (Kind): our chat or echo node run
-// in-process, a command the lab starts as a process group of its own, or a
-// server at a URL that runs elsewhere. Node and Lab.Fault treat them the
+// A node is of one of five kinds (Kind): our chat or echo node run
+// in-process, a user's Go http.Handler served in-process (handler.go), a
+// command the lab starts as a process group of its own, or a server at a
+// URL that runs elsewhere. Node and Lab.Fault treat them the
 // same; what a kind cannot do is refused by name (RefusedError).
 //
 // # Concurrency
@@ -164,6 +165,15 @@ func (l *Lab) startNode(ctx context.Context, spec NodeSpec) (*Node, error) {
 				Detail: fmt.Sprintf("%s does not answer (%v); the lab runs on, and the balancer's health checks keep it out until it does", r.base, err)})
 		}
 		n.d = r
+	case KindHandler:
+		h := newHandlerNode(name, l.cfg.NodeHost, port, spec, l.clock, l.redisURL, l.cfg.Logger, l.publish)
+		h.mu.Lock()
+		err := h.listen()
+		h.mu.Unlock()
+		if err != nil {
+			return nil, err
+		}
+		n.d = h
 	default:
 		mode := spec.Mode
 		if mode == "" {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"strings"
 	"time"
@@ -21,6 +22,7 @@ const (
 	KindEcho    Kind = "echo"    // a WebSocket echo server, in-process
 	KindCommand Kind = "command" // a process the lab starts from a command template
 	KindURL     Kind = "url"     // a server the lab does not own, at a URL
+	KindHandler Kind = "handler" // a Go http.Handler the lab serves in-process (handler.go)
 )
 
 // Defaults of a command node.
@@ -29,8 +31,9 @@ const (
 	DefaultStopGrace    = 10 * time.Second // from SIGTERM to SIGKILL
 )
 
-// NodeSpec says what one node is. The zero value is a chat node. Command
-// and URL exclude each other; the hooks only apply to them.
+// NodeSpec says what one node is. The zero value is a chat node. Command,
+// URL and a handler (Handler or NewHandler, from Go only) exclude each
+// other; the hooks only apply to command and url nodes.
 //
 // Templates (Command and the hooks) are run by the system shell (sh -c;
 // cmd /C on Windows) after the placeholders {port}, {name}, {redis_url}
@@ -52,6 +55,17 @@ type NodeSpec struct {
 
 	URL string `yaml:"url" json:"url,omitempty"` // http(s)://host:port of a server that runs elsewhere: a url node
 
+	// NewHandler makes a handler node: the lab calls it at every start
+	// (launch, and start after a kill or stop) with the lab's clock, and
+	// serves what it returns in-process on the node's port, with the same
+	// faults as the lab's own nodes. A lab whose handlers all take the
+	// clock this way stays on the mock clock (see Lab.Clocking).
+	NewHandler func(HandlerEnv) http.Handler `yaml:"-" json:"-"`
+	// Handler is a handler node served as it is, every start the same
+	// value: a handler that keeps its own time (time.Now, time.After), so
+	// the lab runs on the real clock.
+	Handler http.Handler `yaml:"-" json:"-"`
+
 	// Hooks replace the lab's own way of doing a fault, for apps where a
 	// signal to the launcher is not enough (a container: docker kill
 	// {name}). KillCmd and StopCmd run to completion; StartCmd is launched
@@ -70,6 +84,8 @@ func (s NodeSpec) Kind() Kind {
 		return KindCommand
 	case s.URL != "":
 		return KindURL
+	case s.NewHandler != nil || s.Handler != nil:
+		return KindHandler
 	case s.Mode == node.ModeEcho:
 		return KindEcho
 	}
@@ -78,10 +94,11 @@ func (s NodeSpec) Kind() Kind {
 
 // Over returns s with every field it leaves empty taken from base: a node
 // of a list over the lab's node template. A spec that names its own kind
-// (command, url or mode) takes none of base's.
+// (command, url, handler or mode) takes none of base's.
 func (s NodeSpec) Over(base NodeSpec) NodeSpec {
-	if s.Command == "" && s.URL == "" && s.Mode == "" {
+	if s.Command == "" && s.URL == "" && s.Mode == "" && s.NewHandler == nil && s.Handler == nil {
 		s.Command, s.URL, s.Mode = base.Command, base.URL, base.Mode
+		s.NewHandler, s.Handler = base.NewHandler, base.Handler
 	}
 	or := func(v, b string) string {
 		if v == "" {
@@ -114,11 +131,18 @@ func (s NodeSpec) Validate(prefix string) error {
 	if s.Command != "" && s.URL != "" {
 		bad("url", "a node is either a command the lab starts or a url it does not own, not both (command %q, url %q)", s.Command, s.URL)
 	}
+	handler := s.NewHandler != nil || s.Handler != nil
+	if handler && (s.Command != "" || s.URL != "") {
+		bad("handler", "a node is either a Go handler the lab serves, a command it starts or a url it does not own, not two of them (command %q, url %q)", s.Command, s.URL)
+	}
+	if s.NewHandler != nil && s.Handler != nil {
+		bad("handler", "give NewHandler (built with the lab's clock) or Handler (keeps its own time), not both")
+	}
 	if s.Mode != "" && s.Mode != node.ModeChat && s.Mode != node.ModeEcho {
 		bad("mode", "%q is not chat or echo", s.Mode)
 	}
-	if s.Mode != "" && (s.Command != "" || s.URL != "") {
-		bad("mode", "%q is for the lab's own nodes; a command or url node serves what it serves", s.Mode)
+	if s.Mode != "" && (s.Command != "" || s.URL != "" || handler) {
+		bad("mode", "%q is for the lab's own nodes; a command, url or handler node serves what it serves", s.Mode)
 	}
 	if strings.TrimSpace(s.Command) == "" && s.Command != "" {
 		bad("command", "is blank")
@@ -139,7 +163,7 @@ func (s NodeSpec) Validate(prefix string) error {
 	}
 	if s.Kind() != KindCommand && s.Kind() != KindURL {
 		for field, v := range map[string]string{"kill_cmd": s.KillCmd, "stop_cmd": s.StopCmd, "start_cmd": s.StartCmd, "hang_cmd": s.HangCmd, "resume_cmd": s.ResumeCmd, "dir": s.Dir, "health": s.Health} {
-			if v != "" {
+			if v != "" && !(field == "health" && s.Kind() == KindHandler) {
 				bad(field, "only a command or url node takes it (this node is the lab's %s node)", s.Kind())
 			}
 		}
