@@ -10,11 +10,12 @@ import (
 type backend struct {
 	name string
 
-	active    atomic.Int64  // open tunnels
-	total     atomic.Uint64 // tunnels and HTTP requests ever proxied
-	bytesUp   atomic.Uint64 // client to backend
-	bytesDown atomic.Uint64 // backend to client
-	failures  atomic.Uint64 // refused dials and failed health checks
+	active    atomic.Int64                    // open tunnels
+	total     atomic.Uint64                   // tunnels and HTTP requests ever proxied
+	bytesUp   atomic.Uint64                   // client to backend
+	bytesDown atomic.Uint64                   // backend to client
+	failures  atomic.Uint64                   // refused dials and failed health checks
+	closed    [len(reasonIndex)]atomic.Uint64 // its tunnels closed, by reasonIndex
 	healthy   atomic.Bool
 	draining  atomic.Bool // removed by a reload, or state: drain
 
