@@ -132,6 +132,12 @@ type BackendStatus struct {
 	BytesDown uint64 `json:"bytes_down"`
 	Failures  uint64 `json:"failures"`
 	LastCheck string `json:"last_check,omitempty"`
+	// Upgrades counts the 101s it answered since start, and UpgradeWait
+	// sums the time each took, from the request sent to the 101 read
+	// (HAProxy's Tr): the mean over an interval is the change of one over
+	// the change of the other.
+	Upgrades    uint64          `json:"upgrades"`
+	UpgradeWait config.Duration `json:"upgrade_wait"`
 	// Closed counts its closed tunnels by reason since start, as
 	// Status.Closed does for all: a breakdown per backend.
 	Closed map[string]uint64 `json:"closed"`
@@ -212,6 +218,7 @@ func backendStatus(be *backend, url string, weight int) BackendStatus {
 		Active: be.active.Load(), Total: be.total.Load(),
 		BytesUp: be.bytesUp.Load(), BytesDown: be.bytesDown.Load(), Failures: be.failures.Load(),
 		LastCheck: last, Closed: closedMap(&be.closed),
+		Upgrades: be.upgrades.Load(), UpgradeWait: config.Duration(be.waitNs.Load()),
 	}
 }
 
