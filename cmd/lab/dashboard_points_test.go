@@ -199,7 +199,7 @@ func stat(p *browsertest.Page, node, name string) string {
 func TestDashboardCardsShowSessionsRateTrafficWeightAndTimeInState(t *testing.T) {
 	_, p := openDashboard(t)
 	labels := browsertest.Eval[string](p, `Array.from(document.querySelectorAll("#card-node-1 dl.stats dt")).map(function (d) { return d.textContent; }).join(", ")`)
-	if labels != "sessions, rate, traffic, weight, in state, failures, closed" {
+	if labels != "sessions, rate, traffic, weight, in state, failures, closed, answer" {
 		t.Fatalf("card figures: got %q", labels)
 	}
 	if tip := browsertest.Eval[string](p, `document.querySelector('#card-node-1 dd[data-stat="failures"]').title`); !regexpMatch(`dials to it that failed`, tip) {

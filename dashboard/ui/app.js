@@ -7,6 +7,7 @@
   var $ = function (id) { return document.getElementById(id); };
   var status = null, config = null;
   var history = {};            // backend -> active counts, one per second
+  var waits = {};              // backend -> mean ms to answer an upgrade, one per second (null: no upgrade)
   var ROWS = 50, SAMPLES = 60, CHART_SAMPLES = 300, TIMELINE = 200;
   var kinds = ["conn.opened", "conn.closed", "node.started", "node.stopped", "node.fault",
     "store.error", "store.recovered", "backend.health", "backend.check", "backend.drain",
@@ -202,7 +203,7 @@
   // Max and rate are what this page saw (sampled every second); time in
   // state comes from the health events when the page has them (its
   // history included), else from when the page first saw the state ("≥").
-  var peak = {}, rate = {}, maxRate = {}, prevTotal = {}, since = {}, healthAt = {};
+  var peak = {}, rate = {}, maxRate = {}, prevTotal = {}, since = {}, healthAt = {}, prevWait = {};
   var STATS = [
     ["sessions", "open now · the most this page saw · all since the lab started"],
     ["rate", "new connections a second, now · the most this page saw"],
@@ -210,7 +211,8 @@
     ["weight", "its share of new connections under a weighted policy"],
     ["in state", "how long it has been in its state"],
     ["failures", "dials to it that failed (refused, timed out): passive failures since the lab started"],
-    ["closed", "its tunnels closed since the lab started, by why (README: close reasons)"]
+    ["closed", "its tunnels closed since the lab started, by why (README: close reasons)"],
+    ["answer", "the time it took to answer a WebSocket upgrade with 101, from the request sent: the mean since the lab started"]
   ];
   function statsList() {
     var dl = el("dl", "stats");
@@ -241,6 +243,7 @@
     set("in state", be.state + " for " + (s.exact ? "" : "≥ ") + dur(Math.max(0, Date.now() - s.t) * 1e6));
     set("failures", String(be.failures));
     set("closed", closedText(be.closed) || "none yet");
+    set("answer", be.upgrades ? msText(parseDur(be.upgrade_wait) / be.upgrades) + " mean of " + be.upgrades + (be.upgrades === 1 ? " upgrade" : " upgrades") : "no upgrades yet");
   }
   function sampleRates(b) {
     b.backends.forEach(function (be) {
@@ -249,13 +252,50 @@
         maxRate[be.name] = Math.max(maxRate[be.name] || 0, rate[be.name]);
       }
       prevTotal[be.name] = be.total;
+      // The mean answer time of the second's upgrades: the change of the
+      // summed wait over the change of the count.
+      var w = { n: be.upgrades, ns: parseDur(be.upgrade_wait) }, p = prevWait[be.name], ms = null;
+      if (p && w.n > p.n) ms = Math.round((w.ns - p.ns) / (w.n - p.n) / 1e6);
+      prevWait[be.name] = w;
+      var h = waits[be.name] = waits[be.name] || [];
+      h.push(ms);
+      if (h.length > CHART_SAMPLES) h.shift();
     });
   }
-  // renderChart draws the open connections of each backend over the last
-  // five minutes (one sample a second), with its axes and a legend.
+  // The charts: each backend's open connections, and the time it took to
+  // answer WebSocket upgrades, over the last five minutes (one sample a
+  // second), with their axes and a legend.
   var COLORS = ["#0056b3", "#b54708", "#1a7f37", "#6941c6", "#c11574", "#0e7090", "#b42318", "#5b6675"];
   function renderChart() {
-    var svg = $("chart"), W = 600, H = 170, L = 40, R = 10, T = 10, B = 20, ns = "http://www.w3.org/2000/svg";
+    var names = Object.keys(history).sort();
+    drawChart($("chart"), names, history, String, true);
+    drawChart($("chart-wait"), names, waits, function (v) { return +v.toFixed(2) + " ms"; }, false);
+    [$("chart-legend"), $("chart-wait-legend")].forEach(function (legend) {
+      legend.textContent = "";
+      names.forEach(function (n, i) {
+        var item = el("span", "legend-item"), sw = el("i", "swatch");
+        sw.style.background = COLORS[i % COLORS.length];
+        item.appendChild(sw);
+        item.appendChild(document.createTextNode(n));
+        legend.appendChild(item);
+      });
+    });
+  }
+  // niceStep is the round step at or above v: 1, 1.5, 2, 2.5, 3, 4, 5, 6
+  // or 8 times a power of ten; a whole number for counts, at least 1.
+  function niceStep(v, counts) {
+    var p = Math.pow(10, Math.floor(Math.log10(Math.max(v, 1e-9)))), steps = [1, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10];
+    for (var i = 0; i < steps.length; i++) {
+      var s = steps[i] * p;
+      if (s >= v - 1e-9) return counts ? Math.max(1, Math.ceil(s)) : s;
+    }
+    return 10 * p;
+  }
+  // drawChart draws series[name] (numbers; null where there is none) on
+  // svg: four even steps up to a round top, minutes back to now. A line
+  // joins the samples that follow each other; a dot marks each.
+  function drawChart(svg, names, series, tick, counts) {
+    var W = 600, H = 170, L = 48, R = 10, T = 10, B = 20, ns = "http://www.w3.org/2000/svg";
     var add = function (tag, attrs, text) {
       var e = document.createElementNS(ns, tag);
       Object.keys(attrs).forEach(function (k) { e.setAttribute(k, attrs[k]); });
@@ -264,31 +304,32 @@
       return e;
     };
     while (svg.firstChild) svg.removeChild(svg.firstChild);
-    var names = Object.keys(history).sort(), top = 1;
-    names.forEach(function (n) { history[n].forEach(function (v) { top = Math.max(top, v); }); });
-    top = top <= 4 ? 4 : Math.ceil(top / 4) * 4; // four even steps
+    var top = 1;
+    names.forEach(function (n) { (series[n] || []).forEach(function (v) { if (v !== null) top = Math.max(top, v); }); });
+    top = 4 * niceStep(top / 4, counts); // four even steps
     var x = function (i) { return L + (W - L - R) * i / (CHART_SAMPLES - 1); };
     var y = function (v) { return T + (H - T - B) * (1 - v / top); };
     for (var k = 0; k <= 4; k++) {
       var v = top * k / 4;
       add("line", { x1: L, x2: W - R, y1: y(v), y2: y(v), "class": "grid" });
-      add("text", { x: L - 5, y: y(v) + 4, "text-anchor": "end", "class": "tick y" }, String(v));
+      add("text", { x: L - 5, y: y(v) + 4, "text-anchor": "end", "class": "tick y" }, tick(v));
     }
     for (var m = 0; m <= 5; m++) {
       add("text", { x: x(CHART_SAMPLES - 1 - m * 60), y: H - 5, "text-anchor": m === 5 ? "start" : "middle", "class": "tick x" }, m ? "−" + m + " min" : "now");
     }
-    var legend = $("chart-legend");
-    legend.textContent = "";
     names.forEach(function (n, i) {
-      var h = history[n], color = COLORS[i % COLORS.length];
-      var pl = add("polyline", { "data-backend": n, stroke: color, "class": "series" });
-      pl.setAttribute("points", h.map(function (v, j) { return x(CHART_SAMPLES - h.length + j).toFixed(1) + "," + y(v).toFixed(1); }).join(" "));
-      var item = el("span", "legend-item");
-      var sw = el("i", "swatch");
-      sw.style.background = color;
-      item.appendChild(sw);
-      item.appendChild(document.createTextNode(n));
-      legend.appendChild(item);
+      var h = series[n] || [], color = COLORS[i % COLORS.length], run = [];
+      var flush = function () {
+        if (run.length > 1) add("polyline", { "data-backend": n, stroke: color, "class": "series", points: run.join(" ") });
+        run = [];
+      };
+      h.forEach(function (v, j) {
+        if (v === null) { flush(); return; }
+        var px = x(CHART_SAMPLES - h.length + j).toFixed(1), py = y(v).toFixed(1);
+        run.push(px + "," + py);
+        add("circle", { "data-backend": n, "data-value": v, cx: px, cy: py, r: 1.6, fill: color, "class": "point" });
+      });
+      flush();
     });
   }
 
@@ -412,6 +453,7 @@
     };
   }
 
+  function msText(ns) { return ns < 1e7 ? (ns / 1e6).toFixed(2) + " ms" : Math.round(ns / 1e6) + " ms"; }
   function isDuration(v) { return /^(0|(\d+(\.\d+)?(h|m|s|ms|us|µs|ns))+)$/.test(v.trim()); }
 
   function goDur(ns) {   // as Go writes a duration: 250ms, 2s, 1m30s
