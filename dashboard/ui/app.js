@@ -293,7 +293,8 @@
   }
   // drawChart draws series[name] (numbers; null where there is none) on
   // svg: four even steps up to a round top, minutes back to now. A line
-  // joins the samples that follow each other; a dot marks each.
+  // joins the samples that follow each other; unless they are counts
+  // (a sample every second, no gaps), a dot marks each.
   function drawChart(svg, names, series, tick, counts) {
     var W = 600, H = 170, L = 48, R = 10, T = 10, B = 20, ns = "http://www.w3.org/2000/svg";
     var add = function (tag, attrs, text) {
@@ -327,7 +328,7 @@
         if (v === null) { flush(); return; }
         var px = x(CHART_SAMPLES - h.length + j).toFixed(1), py = y(v).toFixed(1);
         run.push(px + "," + py);
-        add("circle", { "data-backend": n, "data-value": v, cx: px, cy: py, r: 1.6, fill: color, "class": "point" });
+        if (!counts) add("circle", { "data-backend": n, "data-value": v, cx: px, cy: py, r: 1.6, fill: color, "class": "point" });
       });
       flush();
     });
