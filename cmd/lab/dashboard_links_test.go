@@ -27,6 +27,7 @@ func TestDashboardBreaksClosedTunnelsDownPerBackend(t *testing.T) {
 	p.Click("stop-testers")
 	// Test clients close as closed tabs do: a close frame from the client.
 	p.WaitFor(`/^client_close_frame [1-9]\d*$/.test(document.querySelector('#card-node-2 dd[data-stat="closed"]').textContent)`)
+	p.WaitFor(`/by close frame: .*client 10\d\d [1-9]/.test(document.getElementById("closed").textContent)`)
 	p.Screenshot("testdata/screenshots", "dashboard-closed-per-backend")
 }
 

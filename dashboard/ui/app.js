@@ -355,8 +355,8 @@
       .map(function (k) { return k + " " + closed[k]; }).join(" · ");
   }
   function renderClosed(b) {
-    var t = closedText(b.closed);
-    $("closed").textContent = t ? "closed since start: " + t : "";
+    var t = closedText(b.closed), codes = closedText(b.close_codes);
+    $("closed").textContent = (t ? "closed since start: " + t : "") + (codes ? " · by close frame: " + codes : "");
   }
 
   // sticky says what keeps a client on one backend: server_group.stickiness,
