@@ -22,14 +22,14 @@ import (
 //	POST   /api/links/{name}/move       the client changes address: {"source_ip": "127.0.0.2"} (client link)
 func (s *Server) linkRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/links", func(w http.ResponseWriter, r *http.Request) {
-		out := []faultlink.Stats{}
+		out := []linkStatus{}
 		for _, k := range s.links() {
-			out = append(out, k.Stats())
+			out = append(out, statusOf(k))
 		}
 		writeJSON(w, http.StatusOK, out)
 	})
 	mux.HandleFunc("GET /api/links/{name}", s.withLink(func(w http.ResponseWriter, r *http.Request, k *faultlink.Link) {
-		writeJSON(w, http.StatusOK, k.Stats())
+		writeJSON(w, http.StatusOK, statusOf(k))
 	}))
 	mux.HandleFunc("PUT /api/links/{name}/faults", s.withLink(func(w http.ResponseWriter, r *http.Request, k *faultlink.Link) {
 		s.setFaults(w, r, k, faultlink.Faults{})
@@ -39,7 +39,7 @@ func (s *Server) linkRoutes(mux *http.ServeMux) {
 	}))
 	mux.HandleFunc("DELETE /api/links/{name}/faults", s.withLink(func(w http.ResponseWriter, r *http.Request, k *faultlink.Link) {
 		k.Clear()
-		writeJSON(w, http.StatusOK, k.Stats())
+		writeJSON(w, http.StatusOK, statusOf(k))
 	}))
 	mux.HandleFunc("POST /api/links/{name}/reset", s.withLink(func(w http.ResponseWriter, r *http.Request, k *faultlink.Link) {
 		writeJSON(w, http.StatusOK, map[string]int{"reset": k.Reset()})
@@ -69,6 +69,18 @@ func (s *Server) linkRoutes(mux *http.ServeMux) {
 		}
 		writeJSON(w, http.StatusOK, map[string]int{"left_behind": n})
 	}))
+}
+
+// linkStatus is a link's counters and faults, with the faults in words
+// as lab ctl link prints them (faultlink.Faults.String), for the dashboard.
+type linkStatus struct {
+	faultlink.Stats
+	Summary string `json:"summary"`
+}
+
+func statusOf(k *faultlink.Link) linkStatus {
+	st := k.Stats()
+	return linkStatus{Stats: st, Summary: st.Faults.String()}
 }
 
 func (s *Server) links() []*faultlink.Link {
@@ -113,5 +125,5 @@ func (s *Server) setFaults(w http.ResponseWriter, r *http.Request, k *faultlink.
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	writeJSON(w, http.StatusOK, k.Stats())
+	writeJSON(w, http.StatusOK, statusOf(k))
 }

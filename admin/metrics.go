@@ -2,6 +2,7 @@ package admin
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -22,6 +23,9 @@ var (
 	descHealthy    = prometheus.NewDesc("wslab_balancer_backend_healthy", "1 if the backend passes its health checks.", []string{"backend"}, nil)
 	descDraining   = prometheus.NewDesc("wslab_balancer_backend_draining", "1 if the backend is draining.", []string{"backend"}, nil)
 	descClosed     = prometheus.NewDesc("wslab_balancer_tunnels_closed_total", "Closed tunnels by reason (idle_timeout, drained, ...).", []string{"reason"}, nil)
+	descBeClosed   = prometheus.NewDesc("wslab_balancer_backend_tunnels_closed_total", "Closed tunnels per backend, by reason.", []string{"backend", "reason"}, nil)
+	descUpgrades   = prometheus.NewDesc("wslab_balancer_backend_upgrades_total", "WebSocket upgrades a backend answered with 101.", []string{"backend"}, nil)
+	descWait       = prometheus.NewDesc("wslab_balancer_backend_upgrade_wait_seconds_total", "Time backends took to answer upgrades with 101, from the request sent, summed; over wslab_balancer_backend_upgrades_total, the mean.", []string{"backend"}, nil)
 	descReloads    = prometheus.NewDesc("wslab_balancer_reloads_total", "Config reloads by result.", []string{"result"}, nil)
 	descBlocked    = prometheus.NewDesc("wslab_balancer_blocked_writes_total", "Writes that found a peer's socket full (the peer did not keep up), by peer: client or backend.", []string{"peer"}, nil)
 	descSticky     = prometheus.NewDesc("wslab_balancer_sticky_total", "Sticky-cookie outcomes: hit (the cookie's backend took it), repick (the cookie was not followed and was rewritten), new (no cookie; one was set).", []string{"outcome"}, nil)
@@ -30,7 +34,7 @@ var (
 )
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descGeneration, descActive, descConns, descBytes, descFailures, descHealthy, descDraining, descClosed, descReloads, descBlocked, descSticky, descSessions, descListening} {
+	for _, d := range []*prometheus.Desc{descGeneration, descActive, descConns, descBytes, descFailures, descHealthy, descDraining, descClosed, descBeClosed, descUpgrades, descWait, descReloads, descBlocked, descSticky, descSessions, descListening} {
 		ch <- d
 	}
 }
@@ -48,6 +52,11 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(descFailures, counter, float64(be.Failures), be.Name)
 			ch <- prometheus.MustNewConstMetric(descHealthy, gauge, bool01(be.Health == balancer.Healthy), be.Name)
 			ch <- prometheus.MustNewConstMetric(descDraining, gauge, bool01(be.Draining), be.Name)
+			for reason, n := range be.Closed {
+				ch <- prometheus.MustNewConstMetric(descBeClosed, counter, float64(n), be.Name, reason)
+			}
+			ch <- prometheus.MustNewConstMetric(descUpgrades, counter, float64(be.Upgrades), be.Name)
+			ch <- prometheus.MustNewConstMetric(descWait, counter, time.Duration(be.UpgradeWait).Seconds(), be.Name)
 		}
 		for reason, n := range b.Closed {
 			ch <- prometheus.MustNewConstMetric(descClosed, counter, float64(n), reason)

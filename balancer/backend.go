@@ -3,6 +3,7 @@ package balancer
 import (
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // backend is the live state of one backend, keyed by name. It lives outside
@@ -10,11 +11,14 @@ import (
 type backend struct {
 	name string
 
-	active    atomic.Int64  // open tunnels
-	total     atomic.Uint64 // tunnels and HTTP requests ever proxied
-	bytesUp   atomic.Uint64 // client to backend
-	bytesDown atomic.Uint64 // backend to client
-	failures  atomic.Uint64 // refused dials and failed health checks
+	active    atomic.Int64                    // open tunnels
+	total     atomic.Uint64                   // tunnels and HTTP requests ever proxied
+	bytesUp   atomic.Uint64                   // client to backend
+	bytesDown atomic.Uint64                   // backend to client
+	failures  atomic.Uint64                   // refused dials and failed health checks
+	closed    [len(reasonIndex)]atomic.Uint64 // its tunnels closed, by reasonIndex
+	upgrades  atomic.Uint64                   // 101s it answered
+	waitNs    atomic.Int64                    // the time it took to answer them, summed
 	healthy   atomic.Bool
 	draining  atomic.Bool // removed by a reload, or state: drain
 
@@ -23,6 +27,13 @@ type backend struct {
 	okRun     int // consecutive good checks
 	failRun   int // consecutive failed checks
 	lastCheck string
+}
+
+// answered counts a 101 that took d to come after the upgrade request
+// was sent.
+func (be *backend) answered(d time.Duration) {
+	be.upgrades.Add(1)
+	be.waitNs.Add(int64(max(d, 0)))
 }
 
 func newBackend(name string) *backend {

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"maps"
 	"net"
 	"strings"
 	"testing"
@@ -70,6 +71,10 @@ func TestCloseReasonsSayWhoEndedFirstAndHow(t *testing.T) {
 			if st.Closed[reason] != want {
 				t.Errorf("status counts %d closed %s, want %d (all: %v)", st.Closed[reason], reason, want, st.Closed)
 			}
+		}
+		// The one backend's breakdown is the whole count.
+		if got := st.Backends[0].Closed; !maps.Equal(got, st.Closed) {
+			t.Errorf("%s's closed tunnels by reason: got %v, want %v as the balancer's", st.Backends[0].Name, got, st.Closed)
 		}
 		if st.CloseCodes["client 1001"] != 1 || st.CloseCodes["client 1000"] != 1 || st.CloseCodes["backend 1001"] != 1 {
 			t.Errorf("close codes %v, want client 1001, client 1000 and backend 1001 once each", st.CloseCodes)

@@ -31,6 +31,7 @@ type pending struct {
 	ap              netip.AddrPort   // t's address being connected to
 	addrs           []netip.AddrPort // t's addresses left to try
 	answerTimer     *quartz.Timer    // the backend's time to answer, on b.clock
+	sent            time.Time        // when the request went to the backend, on b.clock
 	deadline        time.Time        // wall: the head's or the connect's
 	prev, next      *pending         // in a waitList
 	list            *waitList
@@ -54,6 +55,7 @@ func (l *loop) sendRequest(hs *pending) {
 	hs.req = upgradeReq{clientAddr: hs.req.clientAddr}
 	hs.n = 0
 	s := hs.backend
+	hs.sent = l.b.clock.Now()
 	if !l.send(s, out) {
 		headPool.Put(bp)
 		l.failHandshake(hs, fmt.Sprintf("backend %s: send handshake: connection lost", hs.t.name))
@@ -107,6 +109,7 @@ func (l *loop) answer(hs *pending, in []byte, end int) {
 	// nothing a client can see is ahead of introspection.
 	tn := l.b.newTunnel(hs.snap, t, &rawPair{l: l, client: client, backend: backend}, hs.req.clientAddr)
 	client.tn, backend.tn = tn, tn
+	t.b.answered(tn.opened.Sub(hs.sent))
 	if !l.b.registerTunnel(tn) {
 		return
 	}

@@ -73,10 +73,13 @@ var reasonIndex = [...]string{
 	ReasonIdleTimeout, ReasonMaxLifetime, ReasonDrained, ReasonShutdown,
 }
 
-func (c *counters) closedBy(e ending, g *goodbye) {
+// closedBy counts a tunnel of be that ended as e says, with the close
+// frame g, if any.
+func (c *counters) closedBy(be *backend, e ending, g *goodbye) {
 	for i, r := range reasonIndex {
 		if r == e.reason {
 			c.closed[i].Add(1)
+			be.closed[i].Add(1)
 		}
 	}
 	if g == nil || e.reason != ReasonClientCloseFrame && e.reason != ReasonBackendCloseFrame {
@@ -100,13 +103,19 @@ func (c *counters) blockedOn(client bool) *atomic.Uint64 {
 }
 
 func (c *counters) snapshot() (map[string]uint64, map[string]uint64) {
-	closed := make(map[string]uint64, len(reasonIndex))
-	for i, r := range reasonIndex {
-		closed[r] = c.closed[i].Load()
-	}
+	closed := closedMap(&c.closed)
 	c.codesMu.Lock()
 	defer c.codesMu.Unlock()
 	return closed, maps.Clone(c.codes)
+}
+
+// closedMap turns counts by reasonIndex into counts by reason.
+func closedMap(counts *[len(reasonIndex)]atomic.Uint64) map[string]uint64 {
+	closed := make(map[string]uint64, len(reasonIndex))
+	for i, r := range reasonIndex {
+		closed[r] = counts[i].Load()
+	}
+	return closed
 }
 
 // BackendStatus is one backend's live state.
@@ -123,6 +132,15 @@ type BackendStatus struct {
 	BytesDown uint64 `json:"bytes_down"`
 	Failures  uint64 `json:"failures"`
 	LastCheck string `json:"last_check,omitempty"`
+	// Upgrades counts the 101s it answered since start, and UpgradeWait
+	// sums the time each took, from the request sent to the 101 read
+	// (HAProxy's Tr): the mean over an interval is the change of one over
+	// the change of the other.
+	Upgrades    uint64          `json:"upgrades"`
+	UpgradeWait config.Duration `json:"upgrade_wait"`
+	// Closed counts its closed tunnels by reason since start, as
+	// Status.Closed does for all: a breakdown per backend.
+	Closed map[string]uint64 `json:"closed"`
 }
 
 // ConnStatus is one open tunnel.
@@ -199,7 +217,8 @@ func backendStatus(be *backend, url string, weight int) BackendStatus {
 		Name: be.name, URL: url, Weight: weight, State: be.state(), Health: be.health(), Draining: be.draining.Load(),
 		Active: be.active.Load(), Total: be.total.Load(),
 		BytesUp: be.bytesUp.Load(), BytesDown: be.bytesDown.Load(), Failures: be.failures.Load(),
-		LastCheck: last,
+		LastCheck: last, Closed: closedMap(&be.closed),
+		Upgrades: be.upgrades.Load(), UpgradeWait: config.Duration(be.waitNs.Load()),
 	}
 }
 

@@ -349,7 +349,7 @@ func (tn *tunnel) closeFor(reason, detail string) {
 	b := tn.b
 	if b.tunnels.remove(tn) {
 		tn.t.b.active.Add(-1)
-		b.counters.closedBy(why, tn.said.Load())
+		b.counters.closedBy(tn.t.b, why, tn.said.Load())
 		detail := fmt.Sprintf("after %s", b.clock.Since(tn.opened).Round(time.Millisecond))
 		if why.detail != "" {
 			detail = why.detail + ", " + detail

@@ -108,6 +108,7 @@ func (b *Balancer) handshake(client net.Conn, req *upgradeReq, snap *snapshot, t
 	headLen := len(out)
 	out = append(out, req.pending...) // what the client sent early goes right behind
 	*bp = out[:0]                     // keep a buffer that grew
+	sent := b.clock.Now()
 	if _, err := bc.Write(out); err != nil {
 		b.failHandshake(client, bc, fmt.Sprintf("backend %s: send handshake: %v", t.name, err))
 		return
@@ -140,6 +141,7 @@ func (b *Balancer) handshake(client net.Conn, req *upgradeReq, snap *snapshot, t
 	// hears 101, so nothing a client can see is ahead of introspection.
 	pair := &netPair{client: client, backend: bc}
 	tn := b.newTunnel(snap, t, pair, req.clientAddr)
+	t.b.answered(tn.opened.Sub(sent))
 	if !b.registerTunnel(tn) {
 		return
 	}

@@ -1,8 +1,10 @@
 // Package dashboard is the lab's live page, served by the admin API at /:
-// nodes as cards with health and a sparkline of connections, connections
-// aggregated per node and generation with the oldest listed, the event
-// timeline, fault buttons, the config editor with errors beside the field,
-// and chatting test clients. Embedded; no external script; no build step.
+// the routes and the fault links (with their faults form), nodes as cards
+// with health, a sparkline and their figures (close reasons and upgrade
+// answer time included), charts of connections and answer time, the
+// connections with the oldest listed, the event timeline, fault buttons,
+// the config editor with errors beside the field, and chatting test
+// clients. Embedded; no external script; no build step.
 package dashboard
 
 import (

@@ -32,6 +32,11 @@ var flagCompletions = map[string]completeFunc{
 		config.RoundRobin+"\teach new connection to the next backend in turn",
 		config.LeastConn+"\tto the backend with the fewest open connections",
 		config.SourceHash+"\tthe same client address to the same backend"),
+	"lab up --stickiness": fixed(
+		config.StickyLBCookie+"\tthe balancer sets a cookie naming the backend",
+		config.StickyApp+"\tfollow the nodes' own session cookie (io)",
+		config.StickySourceIP+"\tthe same client address to the same backend",
+		config.StickyNone+"\teach connection picked by the policy"),
 	"lab load --mode": fixed(
 		"rtt\tsequential echo round trips: latency",
 		"flood\tmessages in flight per connection: throughput",
@@ -46,6 +51,7 @@ var flagCompletions = map[string]completeFunc{
 // argCompletions: "command path" → its positional arguments.
 var argCompletions = map[string]completeFunc{
 	"lab ctl node":      ctlNodeArgs,
+	"lab ctl link":      ctlLinkArgs,
 	"lab ctl reload":    yamlFiles,
 	"lab scenario show": scenarioArgs(false),
 	"lab scenario run":  scenarioArgs(true),
@@ -182,22 +188,88 @@ func ctlNodeArgs(cmd *cobra.Command, args []string, toComplete string) ([]string
 	return nil, cobra.ShellCompDirectiveNoFileComp
 }
 
-// labNodeNames asks the running lab for its nodes and backends, each with
-// its state; none if no lab answers within a second (completion must not
-// hang a shell).
-func labNodeNames(cmd *cobra.Command) []string {
+// linkFaults are what lab ctl link NAME does (linkcmd.go's linkRequest).
+var linkFaults = []string{
+	"latency\tdelay each chunk (--up/--down for one way, --jitter)",
+	"bandwidth\tbytes a second passed on (0 lifts the cap)",
+	"blackhole\tread everything, forward and answer nothing",
+	"reset\tRST both ends of every open connection",
+	"reset-new\tRST every new connection as it arrives",
+	"slow-close\thold each FIN this long",
+	"nat-drop\tthe NAT forgets every open mapping (client link)",
+	"address\tnew connections come from this address (client link)",
+	"move\tthe client changes address (client link)",
+	"clear\tremove every fault",
+}
+
+// linkValues are examples of the value each fault takes.
+var linkValues = map[string][]string{
+	"latency":    {"50ms", "200ms", "1s", "0\tclears it"},
+	"bandwidth":  {"16KiB", "256KiB", "1MiB", "0\tlifts the cap"},
+	"blackhole":  {"on", "off"},
+	"reset-new":  {"on", "off"},
+	"slow-close": {"2s", "10s", "0\tclears it"},
+	"address":    {"127.0.0.2", "off\tthe default address"},
+	"move":       {"127.0.0.2", "off\tthe default address"},
+}
+
+// ctlLinkArgs completes lab ctl link NAME FAULT [VALUE]: the links of the
+// running lab, then the faults, then examples of a value.
+func ctlLinkArgs(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+	switch len(args) {
+	case 0:
+		return withPrefix(labLinkNames(cmd), toComplete), cobra.ShellCompDirectiveNoFileComp
+	case 1:
+		return withPrefix(linkFaults, toComplete), cobra.ShellCompDirectiveNoFileComp
+	case 2:
+		return withPrefix(linkValues[args[1]], toComplete), cobra.ShellCompDirectiveNoFileComp
+	}
+	return nil, cobra.ShellCompDirectiveNoFileComp
+}
+
+// labLinkNames asks the running lab for its links, each with its faults;
+// none if no lab answers within a second.
+func labLinkNames(cmd *cobra.Command) []string {
+	var links []struct {
+		Name    string `json:"name"`
+		Summary string `json:"summary"`
+	}
+	if !askLab(cmd, "/api/links", &links) {
+		return nil
+	}
+	var names []string
+	for _, k := range links {
+		names = append(names, k.Name+"\tfaults: "+k.Summary)
+	}
+	return names
+}
+
+// askLab GETs path from the running lab's admin API (--admin,
+// LAB_ADMIN_TOKEN) into v, within a second: completion must not hang a
+// shell. It says why on the completion's error channel when it cannot.
+func askLab(cmd *cobra.Command, path string, v any) bool {
 	base, _ := cmd.Flags().GetString("admin")
 	cl, err := admin.NewClient(base, os.Getenv("LAB_ADMIN_TOKEN"))
 	if err != nil {
 		cobra.CompErrorln("--admin: " + err.Error())
-		return nil
+		return false
 	}
 	ctx, cancel := context.WithTimeout(cmd.Context(), time.Second)
 	defer cancel()
-	raw, err := cl.Do(ctx, "GET", "/api/status", nil)
-	var st admin.Status
-	if err != nil || json.Unmarshal(raw, &st) != nil {
+	raw, err := cl.Do(ctx, "GET", path, nil)
+	if err != nil || json.Unmarshal(raw, v) != nil {
 		cobra.CompErrorln("no lab answers at " + cl.URL() + " (is lab up running? --admin names another)")
+		return false
+	}
+	return true
+}
+
+// labNodeNames asks the running lab for its nodes and backends, each with
+// its state; none if no lab answers within a second (completion must not
+// hang a shell).
+func labNodeNames(cmd *cobra.Command) []string {
+	var st admin.Status
+	if !askLab(cmd, "/api/status", &st) {
 		return nil
 	}
 	state := map[string]string{}

@@ -48,6 +48,9 @@ func TestCompletionNamesWhatTheArgumentsName(t *testing.T) {
 		{"a scenario named once", []string{"scenario", "run", "idle-timeout", "idle-t"}, nil, ":4"},
 		{"node actions", []string{"ctl", "node", "node-1", ""}, []string{"kill", "stop", "hang", "slow", "start", "restart"}, ":4"},
 		{"a delay for slow", []string{"ctl", "node", "node-1", "slow", ""}, []string{"500ms", "2s", "10s", "0"}, ":4"},
+		{"stickiness", []string{"up", "--stickiness", ""}, []string{"lb_cookie", "app_cookie", "source_ip", "none"}, ":4"},
+		{"link faults", []string{"ctl", "link", "client", "n"}, []string{"nat-drop"}, ":4"},
+		{"a value for a link fault", []string{"ctl", "link", "node-1", "blackhole", ""}, []string{"on", "off"}, ":4"},
 		{"config files", []string{"ctl", "reload", ""}, []string{"yaml", "yml"}, ":8"},
 		{"up's config file", []string{"up", "--config", ""}, []string{"yaml", "yml"}, ":8"},
 	}
@@ -85,5 +88,21 @@ func TestCompletionAsksTheRunningLabForItsNodes(t *testing.T) {
 	got, directive = complete(t, ".", "ctl", "--admin", freePort(t), "node", "")
 	if len(got) != 0 || directive != ":4" {
 		t.Fatalf("no lab: got %q %s, want nothing and no files", got, directive)
+	}
+}
+
+// Link names come from the running lab, each with its faults.
+func TestCompletionAsksTheRunningLabForItsLinks(t *testing.T) {
+	u := startUp(t, "--links=127.0.0.1:0")
+	if out, code := u.ctl(t, "link", "node-1", "blackhole"); code != 0 {
+		t.Fatalf("blackhole: exit %d, %q", code, out)
+	}
+	got, directive := complete(t, ".", "ctl", "--admin", u.admin, "link", "")
+	if strings.Join(got, " ") != "client node-1 node-2" || directive != ":4" {
+		t.Fatalf("got %q %s, want client node-1 node-2 and no files (:4)", got, directive)
+	}
+	out, _ := exec.Command(labBin, "__complete", "ctl", "--admin", u.admin, "link", "node-").Output()
+	if !strings.Contains(string(out), "node-1\tfaults: black hole\n") || !strings.Contains(string(out), "node-2\tfaults: none\n") {
+		t.Fatalf("got %q, want node-1 described by its black hole", out)
 	}
 }

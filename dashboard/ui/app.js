@@ -7,10 +7,12 @@
   var $ = function (id) { return document.getElementById(id); };
   var status = null, config = null;
   var history = {};            // backend -> active counts, one per second
+  var waits = {};              // backend -> mean ms to answer an upgrade, one per second (null: no upgrade)
   var ROWS = 50, SAMPLES = 60, CHART_SAMPLES = 300, TIMELINE = 200;
   var kinds = ["conn.opened", "conn.closed", "node.started", "node.stopped", "node.fault",
     "store.error", "store.recovered", "backend.health", "backend.check", "backend.drain",
-    "backend.failure", "config.applied", "config.rejected", "store.restored", "group.health"];
+    "backend.failure", "config.applied", "config.rejected", "store.restored", "group.health",
+    "sticky.repick", "link.fault"]; // every events.Kinds(): dashboard_test.go checks
   var openedAt = Date.now();
 
   function el(tag, cls, text) {
@@ -93,13 +95,16 @@
     flushEvents();
     if (inFlight) { again = true; return; }
     inFlight = true;
-    api("GET", "/api/status?limit=" + ROWS).then(function (st) {
-      status = st;
-      var t = performance.now();
-      render();
-      if (!window.wslabShown) { window.wslabShown = performance.now(); window.wslabRenderMs = window.wslabShown - t; }
-    }, function () {})
-      .then(function () { inFlight = false; if (again) { again = false; refresh(); } });
+    // The status is drawn as soon as it comes; the links do not hold it up.
+    Promise.all([
+      api("GET", "/api/status?limit=" + ROWS).then(function (st) {
+        status = st;
+        var t = performance.now();
+        render();
+        if (!window.wslabShown) { window.wslabShown = performance.now(); window.wslabRenderMs = window.wslabShown - t; }
+      }, function () {}),
+      api("GET", "/api/links").then(renderLinks, function () {})
+    ]).then(function () { inFlight = false; if (again) { again = false; refresh(); } });
   }
 
   function render() {
@@ -110,8 +115,9 @@
     $("tls").textContent = b.tls_listener || "";
     $("profile").textContent = b.profile || "none";
     $("policy").textContent = b.policy;
-    // The lab's one way to keep a client on a backend is the policy.
-    $("sticky").textContent = b.policy === "source_hash" ? "by client address" : "none";
+    $("sticky").textContent = sticky(b);
+    $("sticky").title = b.stickiness && b.stickiness.type !== "none" ? "since start: " + b.stickiness.hits + " followed · " +
+      b.stickiness.repicks + " picked again · " + b.stickiness.new + " new cookies" : "";
     var healthy = b.backends.filter(function (be) { return be.state === "healthy"; }).length;
     $("healthy").textContent = healthy + " of " + b.backends.length + " healthy";
     $("healthy").className = healthy === b.backends.length ? "" : "warn";
@@ -121,6 +127,7 @@
     $("stop-testers").disabled = !status.testers;
     $("stop-testers").title = status.testers ? "close them as closed tabs do" : "no test clients are open";
     renderCards(b);
+    renderRoutes(b);
     renderConns(b);
     renderClosed(b);
     renderChart();
@@ -198,14 +205,16 @@
   // Max and rate are what this page saw (sampled every second); time in
   // state comes from the health events when the page has them (its
   // history included), else from when the page first saw the state ("≥").
-  var peak = {}, rate = {}, maxRate = {}, prevTotal = {}, since = {}, healthAt = {};
+  var peak = {}, rate = {}, maxRate = {}, prevTotal = {}, since = {}, healthAt = {}, prevWait = {};
   var STATS = [
     ["sessions", "open now · the most this page saw · all since the lab started"],
     ["rate", "new connections a second, now · the most this page saw"],
     ["traffic", "in: bytes from clients to the backend · out: bytes from the backend to clients"],
     ["weight", "its share of new connections under a weighted policy"],
     ["in state", "how long it has been in its state"],
-    ["failures", "dials to it that failed (refused, timed out): passive failures since the lab started"]
+    ["failures", "dials to it that failed (refused, timed out): passive failures since the lab started"],
+    ["closed", "its tunnels closed since the lab started, by why (README: close reasons)"],
+    ["answer", "the time it took to answer a WebSocket upgrade with 101, from the request sent: the mean since the lab started"]
   ];
   function statsList() {
     var dl = el("dl", "stats");
@@ -235,6 +244,8 @@
     set("weight", String(be.weight));
     set("in state", be.state + " for " + (s.exact ? "" : "≥ ") + dur(Math.max(0, Date.now() - s.t) * 1e6));
     set("failures", String(be.failures));
+    set("closed", closedText(be.closed) || "none yet");
+    set("answer", be.upgrades ? msText(parseDur(be.upgrade_wait) / be.upgrades) + " mean of " + be.upgrades + (be.upgrades === 1 ? " upgrade" : " upgrades") : "no upgrades yet");
   }
   function sampleRates(b) {
     b.backends.forEach(function (be) {
@@ -243,13 +254,51 @@
         maxRate[be.name] = Math.max(maxRate[be.name] || 0, rate[be.name]);
       }
       prevTotal[be.name] = be.total;
+      // The mean answer time of the second's upgrades: the change of the
+      // summed wait over the change of the count.
+      var w = { n: be.upgrades, ns: parseDur(be.upgrade_wait) }, p = prevWait[be.name], ms = null;
+      if (p && w.n > p.n) ms = Math.round((w.ns - p.ns) / (w.n - p.n) / 1e6);
+      prevWait[be.name] = w;
+      var h = waits[be.name] = waits[be.name] || [];
+      h.push(ms);
+      if (h.length > CHART_SAMPLES) h.shift();
     });
   }
-  // renderChart draws the open connections of each backend over the last
-  // five minutes (one sample a second), with its axes and a legend.
+  // The charts: each backend's open connections, and the time it took to
+  // answer WebSocket upgrades, over the last five minutes (one sample a
+  // second), with their axes and a legend.
   var COLORS = ["#0056b3", "#b54708", "#1a7f37", "#6941c6", "#c11574", "#0e7090", "#b42318", "#5b6675"];
   function renderChart() {
-    var svg = $("chart"), W = 600, H = 170, L = 40, R = 10, T = 10, B = 20, ns = "http://www.w3.org/2000/svg";
+    var names = Object.keys(history).sort();
+    drawChart($("chart"), names, history, String, true);
+    drawChart($("chart-wait"), names, waits, function (v) { return +v.toFixed(2) + " ms"; }, false);
+    [$("chart-legend"), $("chart-wait-legend")].forEach(function (legend) {
+      legend.textContent = "";
+      names.forEach(function (n, i) {
+        var item = el("span", "legend-item"), sw = el("i", "swatch");
+        sw.style.background = COLORS[i % COLORS.length];
+        item.appendChild(sw);
+        item.appendChild(document.createTextNode(n));
+        legend.appendChild(item);
+      });
+    });
+  }
+  // niceStep is the round step at or above v: 1, 1.5, 2, 2.5, 3, 4, 5, 6
+  // or 8 times a power of ten; a whole number for counts, at least 1.
+  function niceStep(v, counts) {
+    var p = Math.pow(10, Math.floor(Math.log10(Math.max(v, 1e-9)))), steps = [1, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10];
+    for (var i = 0; i < steps.length; i++) {
+      var s = steps[i] * p;
+      if (s >= v - 1e-9) return counts ? Math.max(1, Math.ceil(s)) : s;
+    }
+    return 10 * p;
+  }
+  // drawChart draws series[name] (numbers; null where there is none) on
+  // svg: four even steps up to a round top, minutes back to now. A line
+  // joins the samples that follow each other; unless they are counts
+  // (a sample every second, no gaps), a dot marks each.
+  function drawChart(svg, names, series, tick, counts) {
+    var W = 600, H = 170, L = 48, R = 10, T = 10, B = 20, ns = "http://www.w3.org/2000/svg";
     var add = function (tag, attrs, text) {
       var e = document.createElementNS(ns, tag);
       Object.keys(attrs).forEach(function (k) { e.setAttribute(k, attrs[k]); });
@@ -258,31 +307,32 @@
       return e;
     };
     while (svg.firstChild) svg.removeChild(svg.firstChild);
-    var names = Object.keys(history).sort(), top = 1;
-    names.forEach(function (n) { history[n].forEach(function (v) { top = Math.max(top, v); }); });
-    top = top <= 4 ? 4 : Math.ceil(top / 4) * 4; // four even steps
+    var top = 1;
+    names.forEach(function (n) { (series[n] || []).forEach(function (v) { if (v !== null) top = Math.max(top, v); }); });
+    top = 4 * niceStep(top / 4, counts); // four even steps
     var x = function (i) { return L + (W - L - R) * i / (CHART_SAMPLES - 1); };
     var y = function (v) { return T + (H - T - B) * (1 - v / top); };
     for (var k = 0; k <= 4; k++) {
       var v = top * k / 4;
       add("line", { x1: L, x2: W - R, y1: y(v), y2: y(v), "class": "grid" });
-      add("text", { x: L - 5, y: y(v) + 4, "text-anchor": "end", "class": "tick y" }, String(v));
+      add("text", { x: L - 5, y: y(v) + 4, "text-anchor": "end", "class": "tick y" }, tick(v));
     }
     for (var m = 0; m <= 5; m++) {
       add("text", { x: x(CHART_SAMPLES - 1 - m * 60), y: H - 5, "text-anchor": m === 5 ? "start" : "middle", "class": "tick x" }, m ? "−" + m + " min" : "now");
     }
-    var legend = $("chart-legend");
-    legend.textContent = "";
     names.forEach(function (n, i) {
-      var h = history[n], color = COLORS[i % COLORS.length];
-      var pl = add("polyline", { "data-backend": n, stroke: color, "class": "series" });
-      pl.setAttribute("points", h.map(function (v, j) { return x(CHART_SAMPLES - h.length + j).toFixed(1) + "," + y(v).toFixed(1); }).join(" "));
-      var item = el("span", "legend-item");
-      var sw = el("i", "swatch");
-      sw.style.background = color;
-      item.appendChild(sw);
-      item.appendChild(document.createTextNode(n));
-      legend.appendChild(item);
+      var h = series[n] || [], color = COLORS[i % COLORS.length], run = [];
+      var flush = function () {
+        if (run.length > 1) add("polyline", { "data-backend": n, stroke: color, "class": "series", points: run.join(" ") });
+        run = [];
+      };
+      h.forEach(function (v, j) {
+        if (v === null) { flush(); return; }
+        var px = x(CHART_SAMPLES - h.length + j).toFixed(1), py = y(v).toFixed(1);
+        run.push(px + "," + py);
+        if (!counts) add("circle", { "data-backend": n, "data-value": v, cx: px, cy: py, r: 1.6, fill: color, "class": "point" });
+      });
+      flush();
     });
   }
 
@@ -299,10 +349,44 @@
     $("export").href = "data:text/csv;charset=utf-8," + encodeURIComponent(rows.map(function (r) { return r.map(csvCell).join(","); }).join("\n") + "\n");
   }
 
+  // closedText is counts of closed tunnels by reason, the most first.
+  function closedText(closed) {
+    closed = closed || {};
+    return Object.keys(closed).filter(function (k) { return closed[k] > 0; })
+      .sort(function (x, y) { return closed[y] - closed[x] || (x < y ? -1 : 1); })
+      .map(function (k) { return k + " " + closed[k]; }).join(" · ");
+  }
   function renderClosed(b) {
-    var reasons = Object.keys(b.closed || {}).filter(function (k) { return b.closed[k] > 0; })
-      .sort(function (x, y) { return b.closed[y] - b.closed[x]; });
-    $("closed").textContent = reasons.length ? "closed since start: " + reasons.map(function (k) { return k + " " + b.closed[k]; }).join(" · ") : "";
+    var t = closedText(b.closed), codes = closedText(b.close_codes);
+    $("closed").textContent = (t ? "closed since start: " + t : "") + (codes ? " · by close frame: " + codes : "");
+  }
+
+  // sticky says what keeps a client on one backend: server_group.stickiness,
+  // else the source_hash policy, else nothing.
+  function sticky(b) {
+    var s = b.stickiness || { type: "none" };
+    if (s.type === "lb_cookie") return "lb_cookie (the balancer's cookie, " + s.duration + ")";
+    if (s.type === "app_cookie") return "app_cookie (follows " + s.cookie_name + ")";
+    if (s.type === "source_ip") return "source_ip";
+    return b.policy === "source_hash" ? "by client address" : "none";
+  }
+
+  // ---- overview: routes, as Traefik lists its routers ----
+  function renderRoutes(b) {
+    var tbody = $("routes").querySelector("tbody");
+    tbody.textContent = "";
+    var servers = b.backends.map(function (be) { return be.name + (be.url ? " " + be.url : " (removed)") + " · " + be.state; }).join("\n");
+    var service = "server group · " + b.policy + " · stickiness " + sticky(b) + " · idle timeout " + b.idle_timeout;
+    var entries = [["http " + b.listener, "every path: WebSocket upgrades and plain HTTP"]];
+    if (b.tls_listener) entries.push(["https " + b.tls_listener, "every path, TLS ended here (wss)"]);
+    entries.forEach(function (e) {
+      var tr = el("tr");
+      tr.appendChild(el("td", "", e[0]));
+      tr.appendChild(el("td", "", e[1]));
+      tr.appendChild(el("td", "", service));
+      tr.appendChild(el("td", "servers", servers));
+      tbody.appendChild(tr);
+    });
   }
 
   // What each node button does, and when it does not apply.
@@ -355,7 +439,7 @@
         err.textContent = "";
         // As lab ctl does, a delay that is not a duration is answered here,
         // without a request the browser would log as failed.
-        if (!/^(0|(\d+(\.\d+)?(h|m|s|ms|us|µs|ns))+)$/.test(input.value.trim())) {
+        if (!isDuration(input.value)) {
           err.textContent = JSON.stringify(input.value) + " is not a duration: write it like 2s or 500ms (0 clears)";
           return;
         }
@@ -371,6 +455,9 @@
       }
     };
   }
+
+  function msText(ns) { return ns < 1e7 ? (ns / 1e6).toFixed(2) + " ms" : Math.round(ns / 1e6) + " ms"; }
+  function isDuration(v) { return /^(0|(\d+(\.\d+)?(h|m|s|ms|us|µs|ns))+)$/.test(v.trim()); }
 
   function goDur(ns) {   // as Go writes a duration: 250ms, 2s, 1m30s
     if (ns < 1e6) return (ns / 1e3) + "µs";
@@ -429,6 +516,166 @@
       h.push(be.active);
       if (h.length > CHART_SAMPLES) h.shift();
     });
+  }
+
+  // ---- fault links, as Toxiproxy has them ----
+  // A row per link with its counters and faults in words, and a form that
+  // changes the faults (PATCH: the fields sent, the rest kept). The rows
+  // and forms are made once, so a redraw never takes what is being typed.
+  function renderLinks(links) {
+    $("links").hidden = !links.length;
+    $("no-links").hidden = !!links.length;
+    var tbody = $("links").querySelector("tbody");
+    links.forEach(function (k) {
+      var tr = tbody.querySelector('tr.link[data-link="' + k.name + '"]');
+      if (!tr) {
+        tr = linkRow(k);
+        tbody.appendChild(tr);
+        tbody.appendChild(linkForm(k));
+      }
+      var cells = tr.children;
+      cells[2].textContent = k.open;
+      cells[3].textContent = k.connections;
+      cells[4].textContent = "in " + size(k.bytes_up) + " · out " + size(k.bytes_down);
+      cells[5].textContent = size(k.dropped_up + k.dropped_down);
+      cells[6].textContent = k.summary;
+      cells[6].className = k.summary === "none" ? "faults" : "faults on";
+      tr.querySelector('button[data-action="clear"]').disabled = k.summary === "none";
+      tr.querySelector('button[data-action="clear"]').title = k.summary === "none" ? "no faults to clear" : "clear every fault of " + k.name;
+      tr.querySelector('button[data-action="reset"]').disabled = !k.open;
+      tr.querySelector('button[data-action="reset"]').title = k.open ? "RST both ends of its open connections" : "no open connections";
+    });
+  }
+  function linkRow(k) {
+    var tr = el("tr", "link");
+    tr.dataset.link = k.name;
+    tr.appendChild(el("td", "", k.name + (k.client_side ? " (clients)" : "")));
+    tr.appendChild(el("td", "", k.listen + " → " + k.upstream));
+    for (var i = 0; i < 5; i++) tr.appendChild(el("td"));
+    var td = el("td", "buttons");
+    var acts = [["faults", "", "change its faults: latency, bandwidth, black hole, reset, slow close"],
+      ["clear", "quiet", ""], ["reset", "danger", ""]];
+    if (k.client_side) acts.push(["nat-drop", "danger", "the NAT forgets every open mapping: connections go silently half-open"]);
+    acts.forEach(function (a) {
+      var btn = el("button", a[1], a[0] === "faults" ? "Faults…" : a[0] === "nat-drop" ? "NAT drop" : a[0][0].toUpperCase() + a[0].slice(1));
+      btn.type = "button";
+      btn.dataset.action = a[0];
+      if (a[2]) btn.title = a[2];
+      btn.addEventListener("click", function () { linkAction(k.name, a[0]); });
+      td.appendChild(btn);
+    });
+    tr.appendChild(td);
+    return tr;
+  }
+  function linkAction(name, action) {
+    var form = $("links").querySelector('tr.link-form[data-link="' + name + '"]');
+    if (action === "faults") { form.hidden = !form.hidden; form.querySelector(".link-error").textContent = ""; return; }
+    var req = action === "clear" ? api("DELETE", "/api/links/" + encodeURIComponent(name) + "/faults")
+      : api("POST", "/api/links/" + encodeURIComponent(name) + "/" + action);
+    req.then(refresh, function (e) { note(name + " " + action + ": " + e.message, "bad"); });
+  }
+  // LINK_FIELDS are the form's inputs: [name, label, placeholder, help].
+  var LINK_FIELDS = [
+    ["latency", "latency", "0s", "each chunk waits this long (e.g. 300ms)"],
+    ["jitter", "± jitter", "0s", "spread the latency over latency±jitter; not above the latency"],
+    ["bandwidth", "bandwidth", "0", "bytes a second passed on; 0 is no cap"],
+    ["slow_close", "slow close", "0s", "hold each FIN this long before passing it on"]
+  ];
+  function linkForm(k) {
+    var tr = el("tr", "link-form"), td = el("td"), form = el("form", "link-faults");
+    tr.dataset.link = k.name;
+    tr.hidden = true;
+    td.colSpan = 8;
+    var dir = el("select");
+    dir.name = "direction";
+    [["both", "both ways"], ["up", "up: client → upstream"], ["down", "down: upstream → client"]].forEach(function (o) {
+      var opt = el("option", "", o[1]);
+      opt.value = o[0];
+      dir.appendChild(opt);
+    });
+    form.appendChild(dir);
+    LINK_FIELDS.forEach(function (f) {
+      var label = el("label", "", f[1] + " "), input = el("input");
+      input.name = f[0];
+      input.placeholder = f[2];
+      input.title = f[3];
+      input.size = 7;
+      label.appendChild(input);
+      form.appendChild(label);
+    });
+    [["black_hole", "black hole", "accept, read, pass nothing on and answer nothing"],
+      ["reset_new", "reset new connections", "answer each new connection with a RST"]].forEach(function (f) {
+      var label = el("label"), box = el("input");
+      box.type = "checkbox";
+      box.name = f[0];
+      label.title = f[2];
+      label.appendChild(box);
+      label.appendChild(document.createTextNode(" " + f[1]));
+      form.appendChild(label);
+    });
+    var ok = el("button", "", "Apply");
+    ok.type = "submit";
+    form.appendChild(ok);
+    var cancel = el("button", "quiet", "Cancel");
+    cancel.type = "button";
+    cancel.addEventListener("click", function () { tr.hidden = true; });
+    form.appendChild(cancel);
+    if (k.client_side) form.appendChild(moveControl(k.name));
+    form.appendChild(el("span", "field-error link-error"));
+    form.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      var body = linkBody(form);
+      var err = form.querySelector(".link-error");
+      if (typeof body === "string") { err.textContent = body; return; }
+      err.textContent = "";
+      api("PATCH", "/api/links/" + encodeURIComponent(k.name) + "/faults", JSON.stringify(body))
+        .then(function () { tr.hidden = true; refresh(); }, function (e) { err.textContent = e.message; });
+    });
+    td.appendChild(form);
+    tr.appendChild(td);
+    return tr;
+  }
+  // linkBody is the form as a PATCH of faultlink.Faults, or what is wrong
+  // with a field: caught here, as lab ctl link does, without a request the
+  // browser would log as failed. The API checks the rest (jitter ≤ latency).
+  function linkBody(form) {
+    var v = function (n) { return form.elements[n].value.trim(); };
+    for (var i = 0; i < LINK_FIELDS.length; i++) {
+      var f = LINK_FIELDS[i][0];
+      if (f === "bandwidth") {
+        if (v(f) && !/^\d+$/.test(v(f))) return "bandwidth: " + JSON.stringify(v(f)) + " is not a number of bytes a second: write it like 65536 (0 or empty: no cap)";
+      } else if (v(f) && !isDuration(v(f))) {
+        return f.replace("_", " ") + ": " + JSON.stringify(v(f)) + " is not a duration: write it like 300ms or 2s (0 or empty: none)";
+      }
+    }
+    var d = { latency: v("latency") || "0s", jitter: v("jitter") || "0s", bandwidth: parseInt(v("bandwidth") || "0", 10) };
+    var body = { black_hole: form.elements.black_hole.checked, reset_new: form.elements.reset_new.checked, slow_close: v("slow_close") || "0s" };
+    var which = form.elements.direction.value;
+    if (which !== "down") body.up = d;
+    if (which !== "up") body.down = d;
+    return body;
+  }
+  // moveControl moves the client to another address (client link): new
+  // connections come from it, open ones are left behind.
+  function moveControl(name) {
+    var span = el("span", "move"), input = el("input");
+    input.name = "source_ip";
+    input.placeholder = "127.0.0.2";
+    input.size = 10;
+    input.title = "the address clients come from next; empty: the default";
+    var label = el("label", "", "client address ");
+    label.appendChild(input);
+    span.appendChild(label);
+    var btn = el("button", "quiet", "Move");
+    btn.type = "button";
+    btn.title = "new connections come from this address; open ones are left behind, as a real address change leaves them";
+    btn.addEventListener("click", function () {
+      api("POST", "/api/links/" + encodeURIComponent(name) + "/move", JSON.stringify({ source_ip: input.value.trim() }))
+        .then(function (r) { note(name + " moved to " + (input.value.trim() || "its default address") + ": " + r.left_behind + " connections left behind"); refresh(); },
+          function (e) { span.parentNode.querySelector(".link-error").textContent = e.message; });
+    });
+    span.appendChild(btn);
+    return span;
   }
 
   // ---- actions ----
@@ -549,12 +796,14 @@
     { cls: "bad", label: "faults, nodes down, unhealthy, failed dials, rejected configs, Redis unreachable",
       is: function (e) {
         return (e.kind === "node.fault" && !/^start/.test(e.detail || "")) || e.kind === "node.stopped" ||
+          (e.kind === "link.fault" && e.reason !== "cleared") ||
           e.kind === "config.rejected" || e.kind === "store.error" || e.kind === "backend.failure" ||
           (e.kind === "backend.health" && e.reason === "unhealthy") || (e.kind === "group.health" && e.reason === "all_unhealthy");
       } },
     { cls: "good", label: "recoveries: faults cleared, nodes started, healthy again, configs applied, Redis back",
       is: function (e) {
         return (e.kind === "node.fault" && /^start/.test(e.detail || "")) || e.kind === "node.started" ||
+          (e.kind === "link.fault" && e.reason === "cleared") ||
           e.kind === "config.applied" || e.kind === "store.recovered" || e.kind === "store.restored" ||
           (e.kind === "backend.health" && e.reason === "healthy") || (e.kind === "group.health" && e.reason === "recovered");
       } },
@@ -615,8 +864,8 @@
     es.onerror = function () { $("stream").textContent = "reconnecting…"; $("stream").className = "down"; };
   }
 
+  update(); // the first draw waits for no timer
   loadConfig();
-  refresh();
   stream();
   setInterval(function () { sample(); refresh(); }, 1000);
 })();
