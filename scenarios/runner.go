@@ -218,6 +218,7 @@ func (r *run) startLab(ctx context.Context, seed uint64) error {
 		Balancer: bc, BalancerOverrides: flags, Nodes: r.sc.Lab.Nodes, NodePort: 0,
 		Node: r.sc.Lab.Node, NodeList: r.sc.Lab.NodeList,
 		PingInterval: time.Duration(r.sc.Lab.PingInterval), PingTimeout: time.Duration(r.sc.Lab.PingTimeout),
+		Links: lab.LinksConfig{On: r.sc.Lab.Links}, Clients: r.sc.Lab.Clients,
 		Seed: seed, Clock: r.clk, Events: bus, Logger: slog.New(slog.DiscardHandler),
 	})
 	if err != nil {

@@ -118,6 +118,9 @@ func (d *Driver) Restart(node string) { d.t.Helper(); d.Do("restart", node) }
 // Slow delays what a node sends (slow).
 func (d *Driver) Slow(a scenarios.SlowArgs) { d.t.Helper(); d.Do("slow", a) }
 
+// Link sets or clears faults on one of the lab's links (Shape.Links).
+func (d *Driver) Link(a scenarios.LinkArgs) { d.t.Helper(); d.Do("link", a) }
+
 // Redis cuts Redis (down), brings it back (up) or back empty (up_empty).
 func (d *Driver) Redis(state string) { d.t.Helper(); d.Do("redis", state) }
 
