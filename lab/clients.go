@@ -60,9 +60,6 @@ func (c ClientsConfig) Validate(prefix string) error {
 	if c.Count < 0 || c.Count > MaxClients {
 		errs = append(errs, fmt.Errorf("%scount: %d is out of range 1-%d", prefix, c.Count, MaxClients))
 	}
-	if !strings.Contains(c.Command, "{url}") && !strings.Contains(c.Command, "LAB_URL") {
-		errs = append(errs, fmt.Errorf("%scommand: %q never says where to connect; put {url} in it (or read $LAB_URL)", prefix, c.Command))
-	}
 	for _, kv := range c.Env {
 		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
 			errs = append(errs, fmt.Errorf("%senv: %q is not KEY=VALUE", prefix, kv))

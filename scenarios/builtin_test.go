@@ -27,6 +27,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv(beNode) != "" { // this binary is a command node of a test
 		os.Exit(runHelperNode())
 	}
+	if os.Getenv(beClient) != "" { // this binary is a client process of a test
+		os.Exit(runHelperClient())
+	}
 	redis.SetLogger(quietRedis{})
 	goleak.VerifyTestMain(m)
 }

@@ -43,6 +43,9 @@ type Result struct {
 	// Clients is what each scenario client went through; its lines also
 	// end the transcript.
 	Clients []ClientSummary `json:"clients,omitempty"`
+	// Processes is what the user's client processes (lab.clients) went
+	// through, as the balancer saw them; its lines end the transcript.
+	Processes *lab.ClientsReport `json:"client_processes,omitempty"`
 }
 
 // Failure says which step failed, when, and what happened instead.
@@ -160,7 +163,14 @@ func Run(ctx context.Context, sc *Scenario, opts Options) Result {
 	if res.Clock.Real {
 		r.say("%s", res.Clock)
 	}
+	if err := r.awaitProcesses(ctx); err != nil {
+		res.Failure = &Failure{Kind: "lab", Message: err.Error()}
+		r.say("FAIL %s", res.Failure)
+	}
 	for i, st := range sc.Steps {
+		if res.Failure != nil {
+			break
+		}
 		if err := r.runStep(ctx, st); err != nil {
 			f := &Failure{Step: i + 1, Line: st.Line, Kind: st.Kind, Virtual: r.now(), Message: err.Error()}
 			var ee *expectError
@@ -178,6 +188,7 @@ func Run(ctx context.Context, sc *Scenario, opts Options) Result {
 	for _, c := range res.Clients {
 		r.say("client %s", c)
 	}
+	res.Processes = r.reportProcesses()
 	r.close()
 	res.Transcript = r.out
 	res.Wall = time.Since(wallStart)

@@ -1,0 +1,123 @@
+package scenarios_test
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"os"
+	"os/signal"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/wslab/wslab/scenarios"
+)
+
+// beClient, set in its environment, makes the test binary a scripted
+// client process (see runHelperClient): the user's own client, whose
+// reconnect timings the test knows.
+const beClient = "LAB_TEST_BE_CLIENT"
+
+// scriptedDelay is how long the scripted client number index waits after
+// its connection ends before it connects again: 500 ms to 1.3 s in five
+// steps of 200 ms.
+func scriptedDelay(index int) time.Duration {
+	return 500*time.Millisecond + time.Duration(index%5)*200*time.Millisecond
+}
+
+// runHelperClient connects to $LAB_URL's /ws (our chat node's JSON
+// protocol), reads until the connection ends, waits its scriptedDelay and
+// connects again, until SIGTERM. Its waits are wall time: it is a client
+// process, whose time is its own.
+func runHelperClient() int {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	index, _ := strconv.Atoi(os.Getenv("LAB_CLIENT_INDEX"))
+	url := strings.Replace(os.Getenv("LAB_URL"), "http://", "ws://", 1) + "/ws"
+	delay := scriptedDelay(index)
+	for ctx.Err() == nil {
+		c, _, err := websocket.Dial(ctx, url, nil)
+		if err == nil {
+			for err == nil {
+				_, _, err = c.Read(ctx)
+			}
+			c.CloseNow()
+			fmt.Printf("connection ended: %v; again in %s\n", err, delay)
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(delay):
+		}
+	}
+	return 0
+}
+
+func TestFiftyClientProcessesThroughANodeKillGiveTheReconnectPeakAndThe95PercentBackTimeTheirScriptSays(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := fmt.Sprintf(`name: fifty-clients
+lab:
+  nodes: 2
+  clients: {command: %q, count: 50, env: [%s=1]}
+steps:
+  - kill: node-1
+  - advance: 3s
+  - expect_spread: {node-2: 50}
+`, exe, beClient)
+	sc, err := scenarios.Parse("fifty.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := scenarios.Run(context.Background(), sc, scenarios.Options{})
+	transcript := strings.Join(res.Transcript, "\n")
+	if !res.Passed {
+		t.Fatalf("the run failed: %v\n%s", res.Failure, transcript)
+	}
+	if !strings.Contains(transcript, "real clock: its clients are processes") {
+		t.Errorf("the transcript does not say it ran on the real clock, and why:\n%s", transcript)
+	}
+	rep := res.Processes
+	if rep == nil || len(rep.Clients) != 50 {
+		t.Fatalf("got report %+v, want one of 50 client processes", rep)
+	}
+	// Which clients node-1 had: those the balancer saw dropped.
+	var delays []time.Duration
+	const slack = 500 * time.Millisecond // a busy machine's process wake-up and reconnect, on two cores
+	for i, c := range rep.Clients {
+		if len(c.Closes) == 0 {
+			continue
+		}
+		want := scriptedDelay(i + 1)
+		delays = append(delays, want)
+		if c.Closes[0].Code != 1006 || c.Reconnects != 1 {
+			t.Errorf("%s: got closes %+v and %d reconnects, want one 1006 close and 1 reconnect", c.Client, c.Closes, c.Reconnects)
+		}
+		if c.Down < want || c.Down > want+slack {
+			t.Errorf("%s: got disconnected %s, want its scripted delay %s (+ at most %s)", c.Client, c.Down, want, slack)
+		}
+	}
+	if rep.Dropped != len(delays) || rep.Dropped < 10 || rep.Dropped > 40 {
+		t.Fatalf("got %d dropped (%d with closes), want node-1's share of 50, the same", rep.Dropped, len(delays))
+	}
+	slices.Sort(delays)
+	want95 := delays[int(math.Ceil(0.95*float64(len(delays))))-1]
+	if rep.Back95 < want95 || rep.Back95 > want95+slack {
+		t.Errorf("got 95 %% back after %s, want the scripted %s (+ at most %s)", rep.Back95, want95, slack)
+	}
+	// Every reconnect falls within 500 ms..1.3 s of the kill: one second
+	// holds them all, and they all land on the survivor.
+	if rep.PeakReconnects != rep.Dropped || rep.PeakBackends["node-2"] != rep.Dropped {
+		t.Errorf("got a reconnect peak of %d/s (%v), want all %d on node-2", rep.PeakReconnects, rep.PeakBackends, rep.Dropped)
+	}
+	if !strings.Contains(transcript, fmt.Sprintf("50 client processes: %d dropped", rep.Dropped)) {
+		t.Errorf("the transcript does not give the summary line:\n%s", transcript)
+	}
+	t.Logf("%s", transcript)
+}
