@@ -83,6 +83,8 @@ type ClientProcess struct {
 	Addr string `json:"addr"`
 	URL  string `json:"url"` // what {url} said
 	PID  int    `json:"pid"` // also its process group
+	// Running says whether its launcher still runs.
+	Running bool `json:"running"`
 	// Exited says how it ended, if it ended by itself ("exit status 1;
 	// its output: ..."); "" while it runs or when the lab stopped it.
 	Exited string `json:"exited,omitempty"`
@@ -117,6 +119,11 @@ func (l *Lab) startClients() error {
 	if runtime.GOOS != "linux" {
 		return fmt.Errorf("clients: the lab tells client processes apart by their source address (127.0.1.1...), "+
 			"which only Linux has without setup; on %s add the aliases first (sudo ifconfig lo0 alias 127.0.1.1 ... 127.0.1.%d)", runtime.GOOS, min(n, 254))
+	}
+	if cc.Dir != "" {
+		if st, err := os.Stat(cc.Dir); err != nil || !st.IsDir() {
+			return fmt.Errorf("clients.dir: %q is not a directory here (the clients' command runs in it; a relative one is from where the lab runs)", cc.Dir)
+		}
 	}
 	for i := 1; i <= n; i++ {
 		name := "client-" + strconv.Itoa(i)
@@ -157,7 +164,7 @@ func (l *Lab) Clients() []ClientProcess {
 	defer l.clients.mu.Unlock()
 	var out []ClientProcess
 	for _, c := range l.clients.all {
-		p := ClientProcess{Name: c.name, Addr: c.addr, URL: c.url, PID: c.inc.pid}
+		p := ClientProcess{Name: c.name, Addr: c.addr, URL: c.url, PID: c.inc.pid, Running: c.inc.alive()}
 		if !c.inc.alive() && !c.inc.ended.Load() {
 			<-c.inc.done // all it printed is read
 			p.Exited = exitText(c.inc.err) + "; " + oneLineTail(&c.inc.out)

@@ -45,6 +45,7 @@ func (r *run) awaitProcesses(ctx context.Context) error {
 	began := time.Now()
 	var missing []lab.ClientProcess
 	err := r.waitUntil(wctx, 0, func() (bool, string) {
+		procs = r.lab.Clients()
 		rep := lab.ReportClients(procs, r.log, r.wall, time.Now())
 		missing = missing[:0]
 		for i, c := range rep.Clients {
@@ -52,22 +53,26 @@ func (r *run) awaitProcesses(ctx context.Context) error {
 				missing = append(missing, procs[i])
 			}
 		}
-		return len(missing) == 0, fmt.Sprintf("%d of %d client processes have not connected", len(missing), len(procs))
+		// Those that have not connected have all exited: nothing to wait for.
+		gone := true
+		for _, m := range missing {
+			gone = gone && !m.Running
+		}
+		return len(missing) == 0 || gone, fmt.Sprintf("%d of %d client processes have not connected", len(missing), len(procs))
 	})
-	if err == nil {
+	if err == nil && len(missing) == 0 {
 		r.say("all %d client processes connected, in %s", len(procs), time.Since(began).Round(100*time.Millisecond))
 		return nil
 	}
 	first := missing[0]
-	for _, p := range r.lab.Clients() { // exited by now?
-		if p.Name == first.Name {
-			first = p
-		}
-	}
 	why := "it is running (does it connect to {url}?)"
 	if first.Exited != "" {
 		why = "it exited: " + first.Exited
 	}
-	return fmt.Errorf("%d of %d client processes had no connection open after %s; the first, %s (pid %d, url %s): %s",
-		len(missing), len(procs), clientsReadyTimeout, first.Name, first.PID, first.URL, why)
+	after := "after " + clientsReadyTimeout.String()
+	if err == nil {
+		after = "and exited"
+	}
+	return fmt.Errorf("%d of %d client processes had no connection open %s; the first, %s (pid %d, url %s): %s",
+		len(missing), len(procs), after, first.Name, first.PID, first.URL, why)
 }
