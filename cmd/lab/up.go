@@ -150,6 +150,10 @@ func runUp(cmd *cobra.Command, f upFlags) error {
 	if err != nil {
 		return err
 	}
+	clients, err := clientsConfig(cmd, f)
+	if err != nil {
+		return err
+	}
 	token := adminToken(f.adminToken)
 	doc, flags, err := balancerConfig(cmd, f)
 	if err != nil {
@@ -177,14 +181,14 @@ func runUp(cmd *cobra.Command, f upFlags) error {
 		Dashboard: dashboard.Handler(), AdminToken: token, AdminHosts: f.adminHosts, AllowedOrigins: f.allowOrigins,
 		SessionCookie: sessionCookie(f.stickiness),
 		Links:         lab.LinksConfig{On: f.links != "", ClientAddr: f.links},
-		Clients:       clientsConfig(cmd, f),
+		Clients:       clients,
 	})
 	if err != nil {
 		var se *lab.StartError
 		if errors.As(err, &se) { // keep the process's output lines as they are
 			return usageError(err)
 		}
-		return explain(nodeFlagNames(err), map[string]string{"clients.command": "--client-cmd", "clients.count": "--clients", "listener.addr": "--listen", "listener.tls": "--tls", "admin": "--admin", "node": "--node-port", "redis": "--redis"})
+		return explain(nodeFlagNames(err), map[string]string{"listener.addr": "--listen", "listener.tls": "--tls", "admin": "--admin", "node": "--node-port", "redis": "--redis"})
 	}
 	var wg sync.WaitGroup
 	defer wg.Wait()

@@ -1,22 +1,33 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/wslab/wslab/balancer/config"
 	"github.com/wslab/wslab/events"
 	"github.com/wslab/wslab/lab"
 )
 
-// clientsConfig is --client-cmd and --clients.
-func clientsConfig(cmd *cobra.Command, f upFlags) lab.ClientsConfig {
+// clientsConfig is --client-cmd and --clients, checked in their names.
+func clientsConfig(cmd *cobra.Command, f upFlags) (lab.ClientsConfig, error) {
 	if f.clientCmd == "" && !cmd.Flags().Changed("clients") {
-		return lab.ClientsConfig{}
+		return lab.ClientsConfig{}, nil
 	}
-	return lab.ClientsConfig{Command: f.clientCmd, Count: f.clients}
+	cc := lab.ClientsConfig{Command: f.clientCmd, Count: f.clients}
+	if f.clients < 1 {
+		return cc, usageError(fmt.Errorf("--clients: %d is out of range 1-%d", f.clients, lab.MaxClients))
+	}
+	if err := cc.Validate("clients."); err != nil {
+		msg := strings.NewReplacer("clients.command", "--client-cmd", "clients.count", "--clients").Replace(config.OneLine(err))
+		return cc, usageError(errors.New(msg))
+	}
+	return cc, nil
 }
 
 // printClients is the start-up summary's line for the client processes.
