@@ -12,7 +12,9 @@
 // A Lab owns its parts; Close stops them in order (balancer, nodes, store)
 // and waits for every goroutine they started. A command node owns two
 // goroutines per launch (its output reader and the waiter that reaps it);
-// they end once its process group is gone, which Close makes sure of.
+// they end once its process group is gone, which Close makes sure of. A
+// client process (ClientsConfig) owns the same two; Close stops the
+// clients first, so their connections end as the clients end them.
 package lab
 
 import (

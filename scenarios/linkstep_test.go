@@ -69,3 +69,20 @@ func TestALinkStepSetsTheFaultsItNamesAndClearCleansTheLink(t *testing.T) {
 		t.Errorf("got transcript line %q, want it to say the link is clean", last)
 	}
 }
+
+// A client whose NAT mapping is gone never hears that the balancer closed
+// its connection: the runner must not wait for it to (5 s of wall time at
+// every look, 25 s for nat-drop before it knew; under a second now).
+func TestANATDroppedClientCostsNoWallTimeWaitingForACloseThatCannotArrive(t *testing.T) {
+	sc, _, err := scenarios.Builtin("nat-drop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := scenarios.Run(context.Background(), sc, scenarios.Options{})
+	if !res.Passed {
+		t.Fatalf("nat-drop failed: %v", res.Failure)
+	}
+	if res.Wall > 4*time.Second {
+		t.Errorf("got %s of wall time, want well under the 5 s a wait for the close would take", res.Wall)
+	}
+}
