@@ -15,7 +15,9 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/wslab/wslab/lab"
 	"github.com/wslab/wslab/scenarios"
+	"github.com/wslab/wslab/scenarios/scenariotest"
 )
 
 // beClient, set in its environment, makes the test binary a scripted
@@ -120,4 +122,27 @@ steps:
 		t.Errorf("the transcript does not give the summary line:\n%s", transcript)
 	}
 	t.Logf("%s", transcript)
+}
+
+func TestTheGoDriverWaitsForYourClientProcessesAndReportsThem(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := scenariotest.Start(t, scenarios.Shape{Nodes: 2, Clients: lab.ClientsConfig{Command: exe, Count: 4, Env: []string{beClient + "=1"}}}, 1)
+	if rep := d.ClientProcesses(); rep == nil || len(rep.Clients) != 4 || rep.Dropped != 0 {
+		t.Fatalf("got %+v at the start, want 4 clients, none dropped", rep)
+	}
+	for _, c := range d.ClientProcesses().Clients {
+		if c.Connections != 1 {
+			t.Errorf("%s: got %d connections at the start, want 1: Start returns once every process is in", c.Client, c.Connections)
+		}
+	}
+	d.Kill("node-1")
+	d.Advance(2 * time.Second) // the scripted delays are at most 1.3 s
+	d.ExpectSpread(map[string]int{"node-2": 4})
+	rep := d.ClientProcesses()
+	if rep.Dropped != 2 || rep.Back != 2 || rep.PeakBackends["node-2"] != 2 {
+		t.Errorf("got %s, want 2 dropped (round robin over 2 nodes), both back on node-2", rep.Summary())
+	}
 }

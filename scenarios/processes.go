@@ -13,16 +13,26 @@ import (
 // connections: a line for all of them, then one per process. Their times
 // are wall time since the lab was up (such a lab runs on the real clock).
 func (r *run) reportProcesses() *lab.ClientsReport {
+	rep := r.processReport()
+	if rep == nil {
+		return nil
+	}
+	r.say("clients %s", rep.Summary())
+	for _, c := range rep.Clients {
+		r.say("client %s", c)
+	}
+	return rep
+}
+
+// processReport is what the client processes went through so far; nil
+// without them.
+func (r *run) processReport() *lab.ClientsReport {
 	procs := r.lab.Clients()
 	if len(procs) == 0 {
 		return nil
 	}
 	r.drain()
 	rep := lab.ReportClients(procs, r.log, r.wall, time.Now())
-	r.say("clients %s", rep.Summary())
-	for _, c := range rep.Clients {
-		r.say("client %s", c)
-	}
 	return &rep
 }
 

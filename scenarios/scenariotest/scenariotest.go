@@ -71,6 +71,10 @@ func (d *Driver) Transcript() []string { return d.s.Transcript() }
 // scenario run ends with).
 func (d *Driver) Clients() []scenarios.ClientSummary { return d.s.Clients(context.Background()) }
 
+// ClientProcesses is what the lab's client processes (Shape.Clients)
+// went through so far, as the balancer saw them; nil without them.
+func (d *Driver) ClientProcesses() *lab.ClientsReport { return d.s.ClientProcesses() }
+
 // The methods below are the steps of a scenario file, one for one (a test
 // walks the step table): each takes what the step takes in YAML, as the
 // step's argument type, and runs it as the file would.
