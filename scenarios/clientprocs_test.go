@@ -26,10 +26,10 @@ import (
 const beClient = "LAB_TEST_BE_CLIENT"
 
 // scriptedDelay is how long the scripted client number index waits after
-// its connection ends before it connects again: 500 ms to 1.3 s in five
-// steps of 200 ms.
+// its connection ends before it connects again: 1 s to 1.4 s in five
+// steps of 100 ms.
 func scriptedDelay(index int) time.Duration {
-	return 500*time.Millisecond + time.Duration(index%5)*200*time.Millisecond
+	return time.Second + time.Duration(index%5)*100*time.Millisecond
 }
 
 // runHelperClient connects to $LAB_URL's /ws (our chat node's JSON
@@ -70,7 +70,7 @@ lab:
   clients: {command: %q, count: 50, env: [%s=1]}
 steps:
   - kill: node-1
-  - advance: 3s
+  - advance: 4s
   - expect_spread: {node-2: 50}
 `, exe, beClient)
 	sc, err := scenarios.Parse("fifty.yaml", []byte(src))
@@ -91,7 +91,11 @@ steps:
 	}
 	// Which clients node-1 had: those the balancer saw dropped.
 	var delays []time.Duration
-	const slack = 500 * time.Millisecond // a busy machine's process wake-up and reconnect, on two cores
+	// A process's wake-up and reconnect on a busy machine: under a load
+	// average of 47 on two cores (the whole suite with -race beside other
+	// work) reconnects came up to 1.2 s after their scripted delay; idle,
+	// within 30 ms. Never before it.
+	const slack = 1500 * time.Millisecond
 	for i, c := range rep.Clients {
 		if len(c.Closes) == 0 {
 			continue
@@ -113,10 +117,12 @@ steps:
 	if rep.Back95 < want95 || rep.Back95 > want95+slack {
 		t.Errorf("got 95 %% back after %s, want the scripted %s (+ at most %s)", rep.Back95, want95, slack)
 	}
-	// Every reconnect falls within 500 ms..1.3 s of the kill: one second
-	// holds them all, and they all land on the survivor.
-	if rep.PeakReconnects != rep.Dropped || rep.PeakBackends["node-2"] != rep.Dropped {
-		t.Errorf("got a reconnect peak of %d/s (%v), want all %d on node-2", rep.PeakReconnects, rep.PeakBackends, rep.Dropped)
+	// The scripted reconnects fall within 1 s..1.4 s of the kill: one
+	// second holds them all on an idle machine, at least half on a busy
+	// one (lab.ReportClients' window itself is pinned exactly in package
+	// lab), and they all land on the survivor.
+	if rep.PeakReconnects > rep.Dropped || 2*rep.PeakReconnects < rep.Dropped || rep.PeakBackends["node-2"] != rep.PeakReconnects {
+		t.Errorf("got a reconnect peak of %d/s (%v), want %d (at least half of them) on node-2", rep.PeakReconnects, rep.PeakBackends, rep.Dropped)
 	}
 	if !strings.Contains(transcript, fmt.Sprintf("50 client processes: %d dropped", rep.Dropped)) {
 		t.Errorf("the transcript does not give the summary line:\n%s", transcript)
@@ -139,7 +145,7 @@ func TestTheGoDriverWaitsForYourClientProcessesAndReportsThem(t *testing.T) {
 		}
 	}
 	d.Kill("node-1")
-	d.Advance(2 * time.Second) // the scripted delays are at most 1.3 s
+	d.Advance(4 * time.Second) // the scripted delays are at most 1.4 s, and a busy machine adds some
 	d.ExpectSpread(map[string]int{"node-2": 4})
 	rep := d.ClientProcesses()
 	if rep.Dropped != 2 || rep.Back != 2 || rep.PeakBackends["node-2"] != 2 {
