@@ -13,7 +13,9 @@
 // A Lab owns its parts; Close stops them in order (balancer, nodes, store)
 // and waits for every goroutine they started. A command node owns two
 // goroutines per launch (its output reader and the waiter that reaps it);
-// they end once its process group is gone, which Close makes sure of.
+// they end once its process group is gone, which Close makes sure of. A
+// client process (ClientsConfig) owns the same two; Close stops the
+// clients first, so their connections end as the clients end them.
 package lab
 
 import (
@@ -82,6 +84,9 @@ type Config struct {
 	SessionCookie string
 
 	Links LinksConfig // fault links on the hops (links.go); default none
+	// Clients starts the user's own clients as processes (clients.go);
+	// with them the lab runs on the real clock.
+	Clients ClientsConfig
 
 	PingInterval time.Duration // Engine.IO heartbeat of the nodes; default 25s
 	PingTimeout  time.Duration // default 20s
@@ -104,6 +109,7 @@ type Lab struct {
 	rng      *rand.Rand
 	redisURL string
 	links    linkSet      // links.go
+	clients  clientSet    // clients.go
 	clock    quartz.Clock // what the parts run on; nil: real time
 	clocking Clocking
 	out      *outputSink
@@ -301,6 +307,9 @@ func Start(ctx context.Context, cfg Config) (_ *Lab, err error) {
 	}
 	l := &Lab{cfg: cfg, Events: cfg.Events, Seed: cfg.Seed, out: &outputSink{w: cfg.NodeOutput}}
 	l.clock, l.clocking = clocking(cfg.Clock, specs)
+	if real, c := clientsClocking(cfg.Clients, l.clocking); real {
+		l.clock, l.clocking = nil, c
+	}
 	if l.Events == nil {
 		l.Events = events.New()
 	}
@@ -336,6 +345,9 @@ func Start(ctx context.Context, cfg Config) (_ *Lab, err error) {
 		if err := l.startClientLink(); err != nil {
 			return nil, err
 		}
+		if err := l.startClients(); err != nil {
+			return nil, err
+		}
 	}
 	if cfg.AdminAddr != "" {
 		l.Admin, err = admin.Start(admin.Config{
@@ -368,7 +380,7 @@ func (cfg Config) nodeSpecs() ([]NodeSpec, error) {
 	if count < 0 || count+len(cfg.NodeList) > 64 || count+len(cfg.NodeList) == 0 {
 		return nil, fmt.Errorf("nodes: %d is out of range 1-64", count+len(cfg.NodeList))
 	}
-	errs := []error{cfg.Node.Validate("node.")}
+	errs := []error{cfg.Node.Validate("node."), cfg.Clients.Validate("clients.")}
 	if cfg.Node.Kind() == KindURL && count > 0 {
 		errs = append(errs, fmt.Errorf("node.url: %q is one server; list url nodes one by one (NodeList, --node-url)", cfg.Node.URL))
 	}
@@ -469,7 +481,7 @@ func (l *Lab) Close() error { return l.Shutdown(nil, nil) }
 // (balancer.Balancer.Shutdown, with progress) before the rest stops. A nil
 // ctx closes at once.
 func (l *Lab) Shutdown(ctx context.Context, progress func(open int)) error {
-	var errs []error
+	errs := []error{l.StopClients()}
 	if l.Admin != nil {
 		errs = append(errs, l.Admin.Close())
 	}

@@ -111,23 +111,12 @@ func (p *process) launch(ctx context.Context, tmpl string) (string, error) {
 	}
 	ln.Close()
 	line := p.expand(tmpl)
-	cmd := shellCommand(line)
-	cmd.Dir, cmd.Env = p.spec.Dir, p.env
-	pr, pw, err := os.Pipe()
+	inc, err := spawn(p.name, line, p.spec.Dir, p.env, p.sink, p.exited)
 	if err != nil {
-		return "", fmt.Errorf("%s: %w", p.name, err)
+		return "", err
 	}
-	cmd.Stdout, cmd.Stderr = pw, pw
-	if err := cmd.Start(); err != nil {
-		pr.Close()
-		pw.Close()
-		return "", fmt.Errorf("%s: start %q: %w", p.name, line, err)
-	}
-	pw.Close() // the group holds the only write ends now
-	inc := &incarnation{cmd: cmd, pid: cmd.Process.Pid, line: line, exited: make(chan struct{}), done: make(chan struct{})}
 	p.run.Store(inc)
 	p.hung.Store(false)
-	p.supervise(inc, pr)
 	began := time.Now()
 	if err := p.waitReady(ctx, inc); err != nil {
 		inc.ended.Store(true)
@@ -150,37 +139,14 @@ type StartError struct {
 func (e *StartError) Error() string { return e.Err.Error() }
 func (e *StartError) Unwrap() error { return e.Err }
 
-// supervise starts the reader and the waiter of inc. When the launcher
-// exits without the lab asking, the node is down: the rest of its group is
-// killed (no orphans) and the exit is an event with its last output.
-func (p *process) supervise(inc *incarnation, pr *os.File) {
-	read := make(chan struct{})
-	go func() {
-		defer close(read)
-		copyLines(pr, p.name, &inc.out, p.sink)
-	}()
-	go func() {
-		defer close(inc.done)
-		inc.err = inc.cmd.Wait()
-		close(inc.exited)
-		expected := inc.ended.Load()
-		left := 0
-		if !expected {
-			if left = len(groupMembersOrNil(inc.pid)); left > 0 {
-				signalGroup(inc.pid, sigKill)
-			}
-		}
-		// Whatever else still holds the pipe is killed or dying: read
-		// what it printed, then cut it.
-		finishOutput(pr, read)
-		if !expected {
-			detail := exitText(inc.err)
-			if left > 0 {
-				detail += fmt.Sprintf("; the %d processes left in its group were killed", left)
-			}
-			p.publish(events.Event{Kind: events.NodeStopped, Source: p.name, Reason: "exited", Detail: detail + "; " + oneLineTail(&inc.out)})
-		}
-	}()
+// exited reports a command node's exit the lab did not ask for: the node
+// is down, the event quotes its last output.
+func (p *process) exited(inc *incarnation, left int) {
+	detail := exitText(inc.err)
+	if left > 0 {
+		detail += fmt.Sprintf("; the %d processes left in its group were killed", left)
+	}
+	p.publish(events.Event{Kind: events.NodeStopped, Source: p.name, Reason: "exited", Detail: detail + "; " + oneLineTail(&inc.out)})
 }
 
 // waitReady polls the health path (or the port) until it answers, the
@@ -489,16 +455,5 @@ func (p *process) close() error {
 	if inc == nil {
 		return nil
 	}
-	if inc.alive() {
-		inc.ended.Store(true)
-		signalGroup(inc.pid, sigTerm)
-		signalGroup(inc.pid, sigCont)
-		if !waitGone(inc, min(p.spec.StopGrace, closeMaxGrace)) {
-			signalGroup(inc.pid, sigKill)
-		}
-	}
-	if !waitGone(inc, killWait) {
-		return fmt.Errorf("%s: process group %d still has processes %v after SIGKILL", p.name, inc.pid, groupMembersOrNil(inc.pid))
-	}
-	return nil
+	return endAll(p.name, inc, min(p.spec.StopGrace, closeMaxGrace))
 }

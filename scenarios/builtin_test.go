@@ -25,7 +25,10 @@ type quietRedis struct{}
 func (quietRedis) Printf(context.Context, string, ...any) {}
 
 func TestMain(m *testing.M) {
-	helpernode.MainIfAsked() // this binary may be a command node of a test
+	helpernode.MainIfAsked()       // this binary may be a command node of a test
+	if os.Getenv(beClient) != "" { // this binary is a client process of a test
+		os.Exit(runHelperClient())
+	}
 	redis.SetLogger(quietRedis{})
 	goleak.VerifyTestMain(m)
 }

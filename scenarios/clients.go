@@ -74,7 +74,7 @@ func clientCode(err error) int {
 func (r *run) dial(ctx context.Context, p *player) error {
 	url := ""
 	if p.via == "balancer" {
-		url = r.lab.Balancer.URL()
+		url = r.lab.ClientURL() // through the client link, when the lab has links
 	} else if n := r.lab.Node(p.via); n != nil {
 		url = n.URL()
 	} else {
@@ -101,7 +101,7 @@ func (r *run) dial(ctx context.Context, p *player) error {
 	var gen uint64
 	err = r.expect(ctx, "the connection is registered", func() (bool, string) {
 		e, ok := r.findEvent(from, func(e events.Event) bool {
-			return e.Kind == events.ConnOpened && e.Source == source && e.Client == c.LocalAddr
+			return e.Kind == events.ConnOpened && e.Source == source && e.Client == r.seenAs(p, c.LocalAddr)
 		})
 		conn, gen = e.Conn, e.Generation
 		return ok, "no conn.opened event from " + c.LocalAddr
@@ -175,7 +175,7 @@ func (r *run) observe(ctx context.Context) {
 		if !p.open {
 			continue
 		}
-		if r.reportedClosed(p) {
+		if r.reportedClosed(p) && !r.halfOpen(p) {
 			wctx, cancel := context.WithTimeout(ctx, settle)
 			select {
 			case <-p.c.Done():

@@ -55,6 +55,12 @@ type Shape struct {
 	PingInterval config.Duration `yaml:"ping_interval"` // Socket.IO heartbeat of the nodes; default 25s
 	PingTimeout  config.Duration `yaml:"ping_timeout"`  // default 20s
 	Balancer     config.Config   `yaml:"balancer"`      // servers default to the nodes
+	// Links puts a fault link on every hop (lab.LinksConfig): "client"
+	// in front of the balancer, one per node; the link step sets faults.
+	Links bool `yaml:"links"`
+	// Clients are the user's own client processes (lab.ClientsConfig);
+	// with them the scenario runs on the real clock.
+	Clients lab.ClientsConfig `yaml:"clients"`
 }
 
 // Step is one action or expectation.

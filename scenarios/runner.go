@@ -43,6 +43,9 @@ type Result struct {
 	// Clients is what each scenario client went through; its lines also
 	// end the transcript.
 	Clients []ClientSummary `json:"clients,omitempty"`
+	// Processes is what the user's client processes (lab.clients) went
+	// through, as the balancer saw them; its lines end the transcript.
+	Processes *lab.ClientsReport `json:"client_processes,omitempty"`
 }
 
 // Failure says which step failed, when, and what happened instead.
@@ -160,7 +163,14 @@ func Run(ctx context.Context, sc *Scenario, opts Options) Result {
 	if res.Clock.Real {
 		r.say("%s", res.Clock)
 	}
+	if err := r.awaitProcesses(ctx); err != nil {
+		res.Failure = &Failure{Kind: "lab", Message: err.Error()}
+		r.say("FAIL %s", res.Failure)
+	}
 	for i, st := range sc.Steps {
+		if res.Failure != nil {
+			break
+		}
 		if err := r.runStep(ctx, st); err != nil {
 			f := &Failure{Step: i + 1, Line: st.Line, Kind: st.Kind, Virtual: r.now(), Message: err.Error()}
 			var ee *expectError
@@ -178,6 +188,7 @@ func Run(ctx context.Context, sc *Scenario, opts Options) Result {
 	for _, c := range res.Clients {
 		r.say("client %s", c)
 	}
+	res.Processes = r.reportProcesses()
 	r.close()
 	res.Transcript = r.out
 	res.Wall = time.Since(wallStart)
@@ -218,6 +229,7 @@ func (r *run) startLab(ctx context.Context, seed uint64) error {
 		Balancer: bc, BalancerOverrides: flags, Nodes: r.sc.Lab.Nodes, NodePort: 0,
 		Node: r.sc.Lab.Node, NodeList: r.sc.Lab.NodeList,
 		PingInterval: time.Duration(r.sc.Lab.PingInterval), PingTimeout: time.Duration(r.sc.Lab.PingTimeout),
+		Links: lab.LinksConfig{On: r.sc.Lab.Links}, Clients: r.sc.Lab.Clients,
 		Seed: seed, Clock: r.clk, Events: bus, Logger: slog.New(slog.DiscardHandler),
 	})
 	if err != nil {

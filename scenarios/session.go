@@ -27,6 +27,10 @@ func NewSession(ctx context.Context, name string, shape Shape, seed uint64) (*Se
 	if err := r.startLab(ctx, seed); err != nil {
 		return nil, err
 	}
+	if err := r.awaitProcesses(ctx); err != nil { // shape.Clients: all in first
+		r.close()
+		return nil, err
+	}
 	return &Session{r: r}, nil
 }
 
@@ -60,6 +64,10 @@ func (s *Session) Transcript() []string { return s.r.out }
 // says it: closes with codes, time disconnected, reconnect attempts,
 // chat messages lost or duplicated.
 func (s *Session) Clients(ctx context.Context) []ClientSummary { return s.r.summarize(ctx) }
+
+// ClientProcesses is what the lab's client processes (Shape.Clients)
+// went through so far, as the balancer saw them; nil without them.
+func (s *Session) ClientProcesses() *lab.ClientsReport { return s.r.processReport() }
 
 // Lab is the lab under test, for anything the steps do not cover.
 func (s *Session) Lab() *lab.Lab { return s.r.lab }

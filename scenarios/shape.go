@@ -79,6 +79,14 @@ func parseShape(file string, n *yaml.Node) (Shape, error) {
 				errs = append(errs, err)
 			}
 			sh.Balancer = cfg
+		case "links":
+			if err := val.Decode(&sh.Links); err != nil {
+				bad(val.Line, "lab.links: %q is not true or false", val.Value)
+			}
+		case "clients":
+			cc, err := parseClients(file, val)
+			errs = append(errs, err)
+			sh.Clients = cc
 		default:
 			bad(key.Line, "unknown key %q in lab (keys: %s)", key.Value, strings.Join(keys, ", "))
 		}
@@ -165,4 +173,22 @@ func firstYAMLError(err error) string {
 		return te.Errors[0]
 	}
 	return err.Error()
+}
+
+// parseClients reads lab.clients: the user's client processes.
+func parseClients(file string, n *yaml.Node) (lab.ClientsConfig, error) {
+	var cc lab.ClientsConfig
+	if n.Kind != yaml.MappingNode {
+		return cc, &ParseError{File: file, Line: n.Line, Msg: "lab.clients takes a mapping like {command: 'node my-client.js {url}', count: 50}"}
+	}
+	if err := knownKeys(file, "lab.clients", n, reflect.TypeFor[lab.ClientsConfig]()); err != nil {
+		return cc, err
+	}
+	if err := n.Decode(&cc); err != nil {
+		return cc, &ParseError{File: file, Line: n.Line, Msg: "lab.clients: " + plainYAML(lineRE.ReplaceAllString(firstYAMLError(err), ""))}
+	}
+	if err := cc.Validate("lab.clients."); err != nil {
+		return cc, &ParseError{File: file, Line: n.Line, Msg: config.OneLine(err)}
+	}
+	return cc, nil
 }

@@ -85,6 +85,10 @@ var stepTable = []stepDef{
 		func(r *run, ctx context.Context, a SlowArgs) error {
 			return r.fault(ctx, "slow", a.Node, time.Duration(a.Delay))
 		}),
+	def("link", "", "sets or clears faults on a link of a lab with `links: true` (`client`, or a node's name): "+
+		"`latency`, `jitter`, `bandwidth` (`direction` up, down or both), `blackhole`, `reset_new`, `slow_close`; "+
+		"acts on its open connections with `reset`, and on the client link with `nat_drop` and `move`; `clear` first cleans it",
+		checkLink, (*run).linkStep),
 	def("redis", "down|up|up_empty", "cuts Redis, brings it back, or brings it back empty (a restart without persistence)",
 		checkRedis, func(r *run, ctx context.Context, a string) error { return r.redis(ctx, a) }),
 	def("add_node", "", "starts one more node and adds it to the server group (`join: false`: outside the group)",

@@ -226,8 +226,14 @@ func printLinkSummary(w io.Writer, l *lab.Lab) {
 	if k == nil {
 		return
 	}
-	nodes := "node links: " + strings.Join(l.LinkNames()[1:], ", ")
-	if len(l.LinkNames()) == 1 {
+	var names []string
+	for _, n := range l.LinkNames() {
+		if l.Node(n) != nil { // not the client link, nor a client process's
+			names = append(names, n)
+		}
+	}
+	nodes := "node links: " + strings.Join(names, ", ")
+	if len(names) == 0 {
 		nodes = "no node links: the server group is the config's own"
 	}
 	fmt.Fprintf(w, "  links     %-24s clients connect here to pass the client link; %s (lab ctl link --help)\n", "http://"+k.Addr(), nodes)

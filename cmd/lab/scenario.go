@@ -119,6 +119,12 @@ func newScenarioRunCmd() *cobra.Command {
 						for _, c := range res.Clients {
 							fmt.Fprintf(out, "  client %s\n", c)
 						}
+						if p := res.Processes; p != nil {
+							fmt.Fprintf(out, "  clients %s\n", p.Summary())
+							for _, c := range p.Clients {
+								fmt.Fprintf(out, "  client %s\n", c)
+							}
+						}
 					}
 				}
 			}

@@ -47,6 +47,8 @@ type upFlags struct {
 	adminHosts   []string
 	allowOrigins []string
 	links        string
+	clientCmd    string
+	clients      int
 	node         lab.NodeSpec // --node-cmd and the hooks
 	nodeURLs     []string
 }
@@ -79,7 +81,16 @@ with the lab. --node-url adds servers that run elsewhere. Faults mean the
 same for every kind: kill is SIGKILL to the whole process group, stop
 SIGTERM then SIGKILL after --node-stop-grace, hang SIGSTOP (start resumes
 it); what a url node cannot do is refused by name. A lab with such nodes
-runs on the real clock.`,
+runs on the real clock.
+
+Your own clients can take part: --client-cmd starts --clients processes of a
+command ({url} is where each connects, {client} its name, {index} its number;
+LAB_URL, LAB_CLIENT and LAB_CLIENT_INDEX in its environment). Each reaches the
+balancer through a link of its own, from an address of its own (127.0.1.1,
+127.0.1.2...), so the balancer's events tell them apart; Ctrl-C stops them
+and prints what they went through: closes, time disconnected, reconnects,
+the reconnect peak and how long until 95 % were back. A lab with client
+processes runs on the real clock.`,
 		Example: `  lab up                                   # balancer :8080, nodes :9001 :9002, admin :8081
   lab up --allow-origin 'localhost:3000'   # your page on another origin may open chat connections
   LAB_ADMIN_TOKEN=$(openssl rand -hex 16) lab up --admin 0.0.0.0:8081   # admin API for other machines
@@ -94,7 +105,8 @@ runs on the real clock.`,
   lab up --node-cmd 'npm start' --node-kill-cmd 'docker kill {name}'    # with a fault hook
   lab up --node-url http://10.0.0.5:3000 --node-url http://10.0.0.6:3000  # servers that run elsewhere
 
-  lab up --links                           # fault links: clients at 127.0.0.1:8090, then lab ctl link`,
+  lab up --links                           # fault links: clients at 127.0.0.1:8090, then lab ctl link
+  lab up --client-cmd 'node my-client.js {url}' --clients 50   # your clients, then lab ctl node node-1 kill`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cmd.SilenceUsage = true
@@ -121,6 +133,8 @@ runs on the real clock.`,
 	fl.BoolVarP(&f.verbose, "verbose", "v", false, "print every connection on its own line (no summaries), every health check and node session, and debug logs")
 	fl.StringVar(&f.links, "links", "", "put a fault link on every hop; clients connect to this address to pass the client link (lab ctl link --help)")
 	fl.Lookup("links").NoOptDefVal = "127.0.0.1:8090"
+	fl.StringVar(&f.clientCmd, "client-cmd", "", "start your own clients from this command ({url}, {client}, {index}); each is told apart at the balancer by its source address")
+	fl.IntVar(&f.clients, "clients", 1, fmt.Sprintf("with --client-cmd: how many client processes (1-%d)", lab.MaxClients))
 	fl.DurationVar(&f.shutdown, "shutdown-timeout", 5*time.Second, "on Ctrl-C, how long open connections get to answer the balancer's 1001 goodbye before they are closed")
 	addNodeFlags(fl, &f)
 	return cmd
@@ -133,6 +147,10 @@ func runUp(cmd *cobra.Command, f upFlags) error {
 		return err
 	}
 	nodes, nodeTmpl, nodeList, err := nodeShape(cmd, f)
+	if err != nil {
+		return err
+	}
+	clients, err := clientsConfig(cmd, f)
 	if err != nil {
 		return err
 	}
@@ -155,6 +173,7 @@ func runUp(cmd *cobra.Command, f upFlags) error {
 	bus := events.New()
 	sub := bus.Subscribe(65536)
 	defer sub.Close()
+	began := time.Now()
 	l, err := lab.Start(ctx, lab.Config{
 		Balancer: doc, BalancerOverrides: flags, AdminAddr: f.admin, Nodes: nodes, NodePort: f.nodePort, RedisURL: f.redis,
 		Node: nodeTmpl, NodeList: nodeList, NodeOutput: out,
@@ -162,6 +181,7 @@ func runUp(cmd *cobra.Command, f upFlags) error {
 		Dashboard: dashboard.Handler(), AdminToken: token, AdminHosts: f.adminHosts, AllowedOrigins: f.allowOrigins,
 		SessionCookie: sessionCookie(f.stickiness),
 		Links:         lab.LinksConfig{On: f.links != "", ClientAddr: f.links},
+		Clients:       clients,
 	})
 	if err != nil {
 		var se *lab.StartError
@@ -180,8 +200,10 @@ func runUp(cmd *cobra.Command, f upFlags) error {
 			return usageError(err)
 		}
 	}
+	clientLog := newClientLog(l, began)
 	printSummary(out, l, token)
-	for range drainNow(sub) { // the start-up events are in the summary
+	for e := range drainNow(sub) { // the start-up events are in the summary
+		clientLog.add(e)
 	}
 	bw := bufio.NewWriterSize(out, 64<<10) // one write per burst of events
 	defer bw.Flush()
@@ -194,6 +216,13 @@ func runUp(cmd *cobra.Command, f upFlags) error {
 			term.flush()
 			bw.Flush()
 			stopWatch()
+			for e := range drainNow(sub) {
+				term.event(e)
+				clientLog.add(e)
+			}
+			term.flush()
+			bw.Flush()
+			clientLog.print(out) // before they are stopped
 			progress, done := shutdownProgress(out, f.shutdown)
 			err := l.Shutdown(shutdownCtx(f.shutdown), progress)
 			done()
@@ -212,6 +241,7 @@ func runUp(cmd *cobra.Command, f upFlags) error {
 				return fmt.Errorf("event stream: %w", sub.Err())
 			}
 			term.event(e)
+			clientLog.add(e)
 			if len(sub.C()) == 0 {
 				bw.Flush()
 			}
@@ -311,7 +341,8 @@ func printSummary(w io.Writer, l *lab.Lab, token string) {
 		}
 		fmt.Fprintf(w, "  %-9s %-24s %s%s\n", n.Name(), n.URL(), nodeText(n), note)
 	}
-	if c := l.Clocking(); !ownNodesOnly(l) {
+	printClients(w, l)
+	if c := l.Clocking(); !ownNodesOnly(l) || len(l.Clients()) > 0 {
 		fmt.Fprintf(w, "  time      %s\n", c)
 	}
 	redis := l.RedisAddr()

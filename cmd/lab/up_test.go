@@ -271,6 +271,8 @@ func TestStartupErrorsExit2WithOneLine(t *testing.T) {
 		{"balancer without servers", []string{"balancer", "--config", noServers, "--admin", "127.0.0.1:0"}, "server_group.servers is missing"},
 		{"empty config file", []string{"up", "--config", empty}, "the config is empty"},
 		{"zero idle timeout", []string{"up", "--idle-timeout", "0s"}, "--idle-timeout 0s: want a positive duration"},
+		{"clients without a command", []string{"up", "--clients", "5"}, "--clients: 5 clients of no command; give --client-cmd"},
+		{"no clients", []string{"up", "--client-cmd", "true", "--clients", "0"}, "--clients: 0 is out of range 1-500"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -71,6 +71,10 @@ func (d *Driver) Transcript() []string { return d.s.Transcript() }
 // scenario run ends with).
 func (d *Driver) Clients() []scenarios.ClientSummary { return d.s.Clients(context.Background()) }
 
+// ClientProcesses is what the lab's client processes (Shape.Clients)
+// went through so far, as the balancer saw them; nil without them.
+func (d *Driver) ClientProcesses() *lab.ClientsReport { return d.s.ClientProcesses() }
+
 // The methods below are the steps of a scenario file, one for one (a test
 // walks the step table): each takes what the step takes in YAML, as the
 // step's argument type, and runs it as the file would.
@@ -117,6 +121,9 @@ func (d *Driver) Restart(node string) { d.t.Helper(); d.Do("restart", node) }
 
 // Slow delays what a node sends (slow).
 func (d *Driver) Slow(a scenarios.SlowArgs) { d.t.Helper(); d.Do("slow", a) }
+
+// Link sets or clears faults on one of the lab's links (Shape.Links).
+func (d *Driver) Link(a scenarios.LinkArgs) { d.t.Helper(); d.Do("link", a) }
 
 // Redis cuts Redis (down), brings it back (up) or back empty (up_empty).
 func (d *Driver) Redis(state string) { d.t.Helper(); d.Do("redis", state) }
