@@ -26,14 +26,24 @@ func encodeJSONEvent(event, text string) []byte {
 // serveJSON is the chat over plain WebSocket, one JSON object per message,
 // for clients that do not speak Socket.IO. Client events: set_username,
 // message, ping (answered with pong). Bad input gets an "error" event and the
-// connection stays open.
+// connection stays open. With recovery on, the node first sends
+// {"event":"session","data":{"sid","token","recovered"}}, every event
+// carries an "offset", and a client that comes back with
+// /ws?token=TOKEN&offset=OFFSET (the last offset it saw) gets its session
+// and the chat lines it missed.
 func (n *Node) serveJSON(w http.ResponseWriter, r *http.Request) {
 	conn, s, ok := n.accept(w, r, encodeJSONEvent)
 	if !ok {
 		return
 	}
-	s.emit("node", n.cfg.Name)
-	n.join(s)
+	if n.cfg.Recovery {
+		s.encodeAt = encodeJSONEventAt
+		q := r.URL.Query()
+		n.connectRecoverable(s, resumeWire{PID: q.Get("token"), Offset: q.Get("offset")}, jsonAnswer)
+	} else {
+		s.emit("node", n.cfg.Name)
+		n.join(s)
+	}
 	code, reason := websocket.StatusCode(0), ""
 	for {
 		typ, data, err := conn.Read(s.ctx)
