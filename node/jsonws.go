@@ -13,6 +13,9 @@ import (
 type wsFrame struct {
 	Event string          `json:"event"`
 	Data  json.RawMessage `json:"data,omitempty"`
+	// ID is a client's message id: a message is taken once per id (a
+	// retry is not sent again), and acknowledged with {"event":"ack","data":ID}.
+	ID json.RawMessage `json:"id,omitempty"`
 }
 
 func encodeJSONEvent(event, text string) []byte {
@@ -72,7 +75,17 @@ func (n *Node) serveJSON(w http.ResponseWriter, r *http.Request) {
 			if f.Data != nil {
 				args = append(args, f.Data)
 			}
-			n.onEvent(s, f.Event, args)
+			if f.ID != nil && f.Event == "message" {
+				if len(args) == 0 {
+					args = append(args, json.RawMessage("null"))
+				}
+				args = append(args, f.ID)
+			}
+			if n.onEvent(s, f.Event, args) && f.ID != nil {
+				if id, err := messageID([]json.RawMessage{nil, f.ID}); err == nil && id != "" {
+					s.emit("ack", id)
+				}
+			}
 		case "ping":
 			s.emit("pong", "")
 		default:
