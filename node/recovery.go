@@ -156,7 +156,7 @@ func (n *Node) connectRecoverable(s *session, w resumeWire, answer connectAnswer
 	if w.PID != "" || w.Offset != "" {
 		missed, why := n.tryResume(ctx, s, w)
 		if why == "" {
-			n.log.Info("session recovered", "sid", s.sid, "missed", len(missed))
+			n.log.Info("session recovered", "sid", s.sid, "missed", missed)
 			return true
 		}
 		n.log.Info("session not recovered: new session", "client", s.client, "why", why)
@@ -177,39 +177,35 @@ func (n *Node) connectRecoverable(s *session, w resumeWire, answer connectAnswer
 // tryResume gives s the session w names, or says why not ("" when it
 // did). On success the client has its answer, its missed lines and a place
 // in the room.
-func (n *Node) tryResume(ctx context.Context, s *session, w resumeWire) ([]store.Entry, string) {
+func (n *Node) tryResume(ctx context.Context, s *session, w resumeWire) (missed int, why string) {
 	if w.PID == "" || len(w.PID) > maxWireID || len(w.Offset) > maxWireID {
-		return nil, "no valid private id"
+		return 0, "no valid private id"
 	}
 	idText, tag, ok := strings.Cut(w.Offset, ".")
 	id, err := store.ParseStreamID(idText)
 	if !ok || err != nil {
-		return nil, "offset " + quote(w.Offset) + " is not one this lab sends"
+		return 0, "offset " + quote(w.Offset) + " is not one this lab sends"
 	}
 	rec, found, err := n.store.LoadResumable(ctx, w.PID)
 	if n.storeResult(err) != nil {
-		return nil, "the chat store (Redis) is unreachable"
+		return 0, "the chat store (Redis) is unreachable"
 	}
 	if !found {
-		return nil, "unknown or expired private id"
+		return 0, "unknown or expired private id"
 	}
 	if subtle.ConstantTimeCompare([]byte(tag), []byte(rec.Tag)) != 1 {
-		return nil, "the offset belongs to another session"
+		return 0, "the offset belongs to another session"
 	}
 	now := n.cfg.Clock.Now().UnixMilli()
 	if away := time.Duration(now-rec.Seen) * time.Millisecond; away > n.cfg.MaxDisconnection {
-		return nil, fmt.Sprintf("away %s, longer than max_disconnection %s", away.Round(time.Millisecond), n.cfg.MaxDisconnection)
+		return 0, fmt.Sprintf("away %s, longer than max_disconnection %s", away.Round(time.Millisecond), n.cfg.MaxDisconnection)
 	}
 	has, err := n.store.StreamHas(ctx, idText)
 	if n.storeResult(err) != nil {
-		return nil, "the chat store (Redis) is unreachable"
+		return 0, "the chat store (Redis) is unreachable"
 	}
 	if !has {
-		return nil, "the offset is no longer in the stream (trimmed, or Redis lost its data)"
-	}
-	missed, err := n.store.After(ctx, idText, n.cfg.RecoveryBacklog)
-	if n.storeResult(err) != nil {
-		return nil, "the chat store (Redis) is unreachable"
+		return 0, "the offset is no longer in the stream (trimmed, or Redis lost its data)"
 	}
 	// The session is this client's again: its sid, name and tag.
 	s.sid, s.pid, s.tag = rec.SID, rec.PID, rec.Tag
@@ -222,32 +218,41 @@ func (n *Node) tryResume(ctx context.Context, s *session, w resumeWire) ([]store
 	}
 	s.storeMu.Unlock()
 	if n.storeResult(err) != nil {
-		return nil, "the chat store (Redis) is unreachable"
+		return 0, "the chat store (Redis) is unreachable"
 	}
-	last := idText
-	if len(missed) > 0 {
-		last = missed[len(missed)-1].ID
-	}
-	// Lines this node fanned out after what was read must be read too
-	// before the session joins: the room only sends what comes next.
+	s.offMu.Lock()
+	s.lastID, s.lastSID = idText, id
+	s.offMu.Unlock()
+	s.send(s.answer(s, true))
+	s.emit("node", n.cfg.Name)
+	// The missed lines go out in batches read from the stream, each line
+	// waiting for room in the client's queue (a long absence can mean more
+	// lines than the queue holds); the session joins the room once it has
+	// caught up with what this node fanned out, and the room sends the
+	// rest (emitAt skips what the session already has).
 	for {
-		n.membersMu.Lock()
-		lastID, _ := store.ParseStreamID(last)
-		if !lastID.Less(n.posID) {
-			break // still locked
-		}
-		n.membersMu.Unlock()
-		more, err := n.store.After(ctx, last, n.cfg.RecoveryBacklog)
+		more, err := n.store.After(ctx, s.lastIDNow(), replayBatch)
 		if n.storeResult(err) != nil {
 			s.fail(ReasonDropped, "recovery: the chat store (Redis) is unreachable")
-			return nil, "the chat store (Redis) is unreachable"
+			return missed, ""
 		}
-		if len(more) == 0 {
-			n.membersMu.Lock()
-			break
+		for _, e := range more {
+			if eid, err := store.ParseStreamID(e.ID); err == nil {
+				if !s.replay(e, eid) {
+					return missed, ""
+				}
+				missed++
+			}
 		}
-		missed = append(missed, more...)
-		last = more[len(more)-1].ID
+		if len(more) == replayBatch {
+			continue
+		}
+		n.membersMu.Lock()
+		if s.lastSIDNow().Less(n.posID) && len(more) > 0 {
+			n.membersMu.Unlock()
+			continue // the room moved on while we read: read again
+		}
+		break // still locked
 	}
 	defer n.membersMu.Unlock()
 	if old := n.members[s.sid]; old != nil {
@@ -255,30 +260,44 @@ func (n *Node) tryResume(ctx context.Context, s *session, w resumeWire) ([]store
 		old.fail(ReasonDropped, "the client resumed its session on a new connection")
 		delete(n.members, s.sid)
 	}
-	s.offMu.Lock()
-	s.lastID, s.lastSID = idText, id
-	s.offMu.Unlock()
-	s.send(s.answer(s, true))
-	s.emit("node", n.cfg.Name)
-	for _, e := range missed {
-		if eid, err := store.ParseStreamID(e.ID); err == nil && e.Text != "" {
-			s.emitAt(e, eid)
-		} else if err == nil {
-			s.setPositionLocked(e.ID, eid)
-		}
-	}
 	n.members[s.sid] = s
 	s.joined.Store(true)
 	return missed, ""
 }
 
-// setPositionLocked moves the session's offset over a marker.
-func (s *session) setPositionLocked(id string, sid store.StreamID) {
+// replayBatch is how many missed lines one read of the stream returns.
+const replayBatch = 512
+
+// replay queues a missed line, waiting for room in the queue; false if the
+// session ended meanwhile.
+func (s *session) replay(e store.Entry, id store.StreamID) bool {
 	s.offMu.Lock()
-	if s.lastSID.Less(sid) {
-		s.lastID, s.lastSID = id, sid
+	defer s.offMu.Unlock()
+	if !s.lastSID.Less(id) {
+		return true
 	}
-	s.offMu.Unlock()
+	s.lastID, s.lastSID = e.ID, id
+	if e.Text == "" {
+		return true // a marker
+	}
+	select {
+	case s.out <- outgoing{data: s.encodeAt("message", e.Text, s.offset())}:
+		return true
+	case <-s.ctx.Done():
+		return false
+	}
+}
+
+func (s *session) lastIDNow() string {
+	s.offMu.Lock()
+	defer s.offMu.Unlock()
+	return s.lastID
+}
+
+func (s *session) lastSIDNow() store.StreamID {
+	s.offMu.Lock()
+	defer s.offMu.Unlock()
+	return s.lastSID
 }
 
 // parkSession records how a recoverable session ended: a client that left
