@@ -39,12 +39,6 @@ const (
 type NodeSpec struct {
 	Name string    `yaml:"name" json:"name,omitempty"` // default node-N
 	Mode node.Mode `yaml:"mode" json:"mode,omitempty"` // chat (default) or echo, for in-process nodes
-	// Recovery turns on connection state recovery on the lab's chat node
-	// (node.Config.Recovery): the chat over a Redis Stream, and clients
-	// that come back within MaxDisconnection get their session and what
-	// they missed. Every chat node of a lab has it or none does.
-	Recovery         bool          `yaml:"recovery" json:"recovery,omitempty"`
-	MaxDisconnection time.Duration `yaml:"max_disconnection" json:"max_disconnection,omitempty"` // default 2m
 
 	Command string   `yaml:"command" json:"command,omitempty"` // the command template: a command node
 	Dir     string   `yaml:"dir" json:"dir,omitempty"`         // its working directory; default the lab's
@@ -67,6 +61,13 @@ type NodeSpec struct {
 	StartCmd  string `yaml:"start_cmd" json:"start_cmd,omitempty"`
 	HangCmd   string `yaml:"hang_cmd" json:"hang_cmd,omitempty"`     // e.g. docker pause {name}
 	ResumeCmd string `yaml:"resume_cmd" json:"resume_cmd,omitempty"` // e.g. docker unpause {name}
+
+	// Recovery turns on connection state recovery on the lab's chat node
+	// (node.Config.Recovery): the chat over a Redis Stream, and clients
+	// that come back within MaxDisconnection get their session and what
+	// they missed. Every chat node of a lab has it or none does.
+	Recovery         bool          `yaml:"recovery" json:"recovery,omitempty"`
+	MaxDisconnection time.Duration `yaml:"max_disconnection" json:"max_disconnection,omitempty"` // default 2m
 }
 
 // Kind is the kind of node the spec describes.
