@@ -189,7 +189,8 @@ func (l *Lab) startNode(ctx context.Context, spec NodeSpec) (*Node, error) {
 			Name: name, Addr: net.JoinHostPort(l.cfg.NodeHost, strconv.Itoa(port)), RedisURL: l.redisURL, Mode: mode,
 			PingInterval: l.cfg.PingInterval, PingTimeout: l.cfg.PingTimeout, AllowedOrigins: l.cfg.AllowedOrigins,
 			SessionCookie: l.cfg.SessionCookie,
-			Clock:         l.clock, Events: l.Events, Logger: l.cfg.Logger,
+			Recovery:      spec.Recovery, MaxDisconnection: spec.MaxDisconnection,
+			Clock: l.clock, Events: l.Events, Logger: l.cfg.Logger,
 			Rand: rand.New(rand.NewPCG(l.rng.Uint64(), l.rng.Uint64())),
 		})
 		if err != nil {
@@ -393,7 +394,33 @@ func (cfg Config) nodeSpecs() ([]NodeSpec, error) {
 		errs = append(errs, s.Validate(fmt.Sprintf("nodes[%d].", i)))
 		specs = append(specs, s)
 	}
+	errs = append(errs, recoveryAgrees(specs))
 	return specs, errors.Join(errs...)
+}
+
+// recoveryAgrees refuses a lab whose chat nodes differ on recovery: those
+// with it chat over a Redis Stream, the others over pub/sub, and they
+// would not hear each other.
+func recoveryAgrees(specs []NodeSpec) error {
+	var with, without string
+	for i, s := range specs {
+		if s.Kind() != KindChat {
+			continue
+		}
+		name := s.Name
+		if name == "" {
+			name = fmt.Sprintf("node-%d", i+1)
+		}
+		if s.Recovery && with == "" {
+			with = name
+		} else if !s.Recovery && without == "" {
+			without = name
+		}
+	}
+	if with != "" && without != "" {
+		return fmt.Errorf("recovery: %s has it and %s does not; nodes with recovery chat over a Redis Stream and the others over pub/sub, so they would not hear each other: set it on every chat node (lab.node.recovery, lab up --recovery) or on none", with, without)
+	}
+	return nil
 }
 
 // healthPath is where the balancer checks the lab's nodes: /healthz when

@@ -75,6 +75,13 @@ type NodeSpec struct {
 	StartCmd  string `yaml:"start_cmd" json:"start_cmd,omitempty"`
 	HangCmd   string `yaml:"hang_cmd" json:"hang_cmd,omitempty"`     // e.g. docker pause {name}
 	ResumeCmd string `yaml:"resume_cmd" json:"resume_cmd,omitempty"` // e.g. docker unpause {name}
+
+	// Recovery turns on connection state recovery on the lab's chat node
+	// (node.Config.Recovery): the chat over a Redis Stream, and clients
+	// that come back within MaxDisconnection get their session and what
+	// they missed. Every chat node of a lab has it or none does.
+	Recovery         bool          `yaml:"recovery" json:"recovery,omitempty"`
+	MaxDisconnection time.Duration `yaml:"max_disconnection" json:"max_disconnection,omitempty"` // default 2m
 }
 
 // Kind is the kind of node the spec describes.
@@ -118,6 +125,10 @@ func (s NodeSpec) Over(base NodeSpec) NodeSpec {
 	if s.StopGrace == 0 {
 		s.StopGrace = base.StopGrace
 	}
+	s.Recovery = s.Recovery || base.Recovery
+	if s.MaxDisconnection == 0 {
+		s.MaxDisconnection = base.MaxDisconnection
+	}
 	return s
 }
 
@@ -160,6 +171,16 @@ func (s NodeSpec) Validate(prefix string) error {
 	}
 	if s.StopGrace < 0 {
 		bad("stop_grace", "%s is negative", s.StopGrace)
+	}
+	if s.MaxDisconnection < 0 {
+		bad("max_disconnection", "%s is negative", s.MaxDisconnection)
+	}
+	if (s.Recovery || s.MaxDisconnection != 0) && s.Kind() != KindChat {
+		field := "recovery"
+		if !s.Recovery {
+			field = "max_disconnection"
+		}
+		bad(field, "only the lab's chat node has connection state recovery (this node is a %s node)", s.Kind())
 	}
 	if s.Kind() != KindCommand && s.Kind() != KindURL {
 		for field, v := range map[string]string{"kill_cmd": s.KillCmd, "stop_cmd": s.StopCmd, "start_cmd": s.StartCmd, "hang_cmd": s.HangCmd, "resume_cmd": s.ResumeCmd, "dir": s.Dir, "health": s.Health} {

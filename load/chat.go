@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/wslab/wslab/node/client"
@@ -35,6 +37,8 @@ type chatRun struct {
 	// message is in the ledger; the run takes it once sending has ended, so
 	// no message is sent after the settle began counting.
 	sendMu sync.RWMutex
+	// unacked counts messages not acknowledged yet (Retry).
+	unacked atomic.Int64
 }
 
 // runChat connects Socket.IO users through the balancer; each speaks every
@@ -47,7 +51,7 @@ func runChat(ctx context.Context, cfg Config, st *stats) (Report, error) {
 	r := &chatRun{
 		cfg:    cfg,
 		st:     st,
-		led:    newLedger(cfg.Conns),
+		led:    &ledger{users: make([]userLog, cfg.Conns), acks: cfg.Retry},
 		base:   strings.Replace(strings.Replace(cfg.URL, "wss://", "https://", 1), "ws://", "http://", 1),
 		prefix: fmt.Sprintf("load-%04x-", rng.IntN(1<<16)),
 		t0:     time.Now(),
@@ -107,7 +111,7 @@ func (r *chatRun) settle(ctx context.Context) {
 	defer deadline.Stop()
 	poll := time.NewTicker(25 * time.Millisecond)
 	defer poll.Stop()
-	for r.st.open.Load() < int64(r.cfg.Conns) || r.led.outstanding() > 0 {
+	for r.st.open.Load() < int64(r.cfg.Conns) || r.led.outstanding() > 0 || r.unacked.Load() > 0 {
 		select {
 		case <-ctx.Done():
 			return
@@ -129,9 +133,22 @@ type chatUser struct {
 	dropped bool
 	lat     []time.Duration
 
-	// mu guards node.
+	// mu guards node and pending.
 	mu   sync.Mutex
 	node string // the node serving the user now, "" while away
+	// pending are the messages sent and not acknowledged yet (Retry), in
+	// order.
+	pending []pendingMsg
+
+	// The session a server may recover (connection state recovery): what
+	// the last connection was given; live's goroutine only.
+	pid, offset string
+}
+
+type pendingMsg struct {
+	seq  int
+	text string
+	at   time.Time
 }
 
 // live connects and reconnects until ctx ends. The first attempt goes
@@ -197,9 +214,24 @@ var errUsernameRefused = errors.New("username refused")
 func (u *chatUser) join(ctx context.Context) (*client.Client, error) {
 	jctx, cancel := context.WithTimeout(ctx, joinTimeout)
 	defer cancel()
-	c, err := client.Dial(jctx, client.Options{URL: u.run.base})
+	opts := client.Options{URL: u.run.base}
+	if u.pid != "" {
+		opts.Resume = &client.Resume{PID: u.pid, Offset: u.offset}
+	}
+	c, err := client.Dial(jctx, opts)
 	if err != nil {
 		return nil, fmt.Errorf("connect: %w", err)
+	}
+	if c.Recovered() { // still in the room, with its name: nothing to set
+		u.run.led.resumed(u.i, time.Now())
+		u.run.st.open.Add(1)
+		u.run.st.reconnects.Add(1)
+		u.setNode(c.Node())
+		if err := u.resend(jctx, c); err != nil {
+			c.CloseNow()
+			return nil, fmt.Errorf("resend: %w", err)
+		}
+		return c, nil
 	}
 	if err := c.Emit(jctx, "set_username", u.name); err != nil {
 		c.CloseNow()
@@ -227,7 +259,43 @@ func (u *chatUser) join(ctx context.Context) (*client.Client, error) {
 		u.run.st.reconnects.Add(1)
 	}
 	u.setNode(c.Node())
+	if err := u.resend(jctx, c); err != nil {
+		c.CloseNow()
+		return nil, fmt.Errorf("resend: %w", err)
+	}
 	return c, nil
+}
+
+// resend sends again, in order, what was not acknowledged (Retry).
+func (u *chatUser) resend(ctx context.Context, c *client.Client) error {
+	u.mu.Lock()
+	again := slices.Clone(u.pending)
+	u.mu.Unlock()
+	for _, m := range again {
+		if err := c.EmitID(ctx, "message", m.text, strconv.Itoa(m.seq)); err != nil {
+			return err
+		}
+		u.run.led.sent(u.i, m.seq, m.at, true)
+	}
+	return nil
+}
+
+// acked takes an acknowledged message off pending.
+func (u *chatUser) acked(id string) {
+	seq, err := strconv.Atoi(id)
+	if err != nil {
+		return
+	}
+	u.mu.Lock()
+	i := slices.IndexFunc(u.pending, func(m pendingMsg) bool { return m.seq == seq })
+	if i >= 0 {
+		u.pending = slices.Delete(u.pending, i, i+1)
+	}
+	u.mu.Unlock()
+	if i >= 0 {
+		u.run.unacked.Add(-1)
+		u.run.led.acked(u.i, seq)
+	}
 }
 
 func (u *chatUser) setNode(n string) {
@@ -249,13 +317,19 @@ func (u *chatUser) session(ctx context.Context, c *client.Client) {
 	spoke := make(chan struct{})
 	go func() { defer close(spoke); u.speak(sctx, c) }()
 	for {
-		text, err := c.NextMessage(ctx)
+		ev, err := c.Next(ctx)
 		if err != nil {
 			break
 		}
-		u.heard(text)
+		switch ev.Name {
+		case "message":
+			u.heard(ev.Text)
+		case "ack":
+			u.acked(ev.Text)
+		}
 	}
 	ended := time.Now()
+	u.pid, u.offset = c.PID(), c.Offset()
 	cancel()
 	<-spoke
 	c.CloseNow()
@@ -318,8 +392,17 @@ func (u *chatUser) say(ctx context.Context, c *client.Client) error {
 	// run must not wait on it.
 	ectx, cancel := context.WithTimeout(ctx, joinTimeout)
 	defer cancel()
-	err := c.Emit(ectx, "message", text)
-	r.led.sent(u.i, u.seq, now, err == nil)
+	if !r.cfg.Retry {
+		err := c.Emit(ectx, "message", text)
+		r.led.sent(u.i, u.seq, now, err == nil)
+		return err
+	}
+	u.mu.Lock()
+	u.pending = append(u.pending, pendingMsg{seq: u.seq, text: text, at: now})
+	u.mu.Unlock()
+	r.unacked.Add(1)
+	err := c.EmitID(ectx, "message", text, strconv.Itoa(u.seq))
+	r.led.sent(u.i, u.seq, now, err == nil) // if not, resent after the reconnect
 	return err
 }
 

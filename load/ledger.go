@@ -26,10 +26,16 @@ import (
 //     due and never received by the end of the run's settle time.
 //     Duplicated: every receipt of a (sender, sequence) beyond the first, at
 //     any user.
+//
+// With acknowledgements (Config.Retry), a message counts as sent once a
+// server acknowledged it: only acknowledged messages are due anywhere, and
+// a user whose session a server recovered (connection state recovery)
+// never left the room.
 type ledger struct {
 	// mu guards users.
 	mu    sync.Mutex
 	users []userLog
+	acks  bool // only acknowledged messages are due
 }
 
 type userLog struct {
@@ -37,13 +43,38 @@ type userLog struct {
 	sent     []sentMsg  // by sequence number - 1
 	got      [][]uint16 // got[sender][seq-1]: receipts here
 	drops    []time.Time
+	resumes  []time.Time // returns to a recovered session
 }
 
 type span struct{ from, to time.Time }
 
 type sentMsg struct {
-	at time.Time
-	ok bool // the Emit succeeded
+	at    time.Time
+	ok    bool // the Emit succeeded
+	acked bool // a server acknowledged it
+}
+
+// counts reports whether m is due anywhere: emitted, and acknowledged
+// when the run asks for acknowledgements.
+func (l *ledger) counts(m sentMsg) bool { return m.ok && (!l.acks || m.acked) }
+
+// resumed records that user u came back to its recovered session at t:
+// it is in the room again as if it had never left.
+func (l *ledger) resumed(u int, t time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	ul := &l.users[u]
+	ul.sessions[len(ul.sessions)-1].to = time.Time{}
+	ul.resumes = append(ul.resumes, t)
+}
+
+// acked records that user u's message seq was acknowledged.
+func (l *ledger) acked(u, seq int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if ul := &l.users[u]; seq >= 1 && seq <= len(ul.sent) {
+		ul.sent[seq-1].acked = true
+	}
 }
 
 func newLedger(users int) *ledger {
@@ -75,6 +106,9 @@ func (l *ledger) sent(u, seq int, t time.Time, ok bool) {
 	ul := &l.users[u]
 	for len(ul.sent) < seq {
 		ul.sent = append(ul.sent, sentMsg{})
+	}
+	if ul.sent[seq-1].ok {
+		return // a retry: the first try's time is when it was sent
 	}
 	ul.sent[seq-1] = sentMsg{at: t, ok: ok}
 }
@@ -111,7 +145,7 @@ func (l *ledger) outstanding() int {
 	n := 0
 	for s, su := range l.users {
 		i := len(su.sent) - 1
-		for i >= 0 && !su.sent[i].ok {
+		for i >= 0 && !l.counts(su.sent[i]) {
 			i--
 		}
 		if i < 0 {
@@ -138,13 +172,16 @@ func inRoom(sessions []span, t time.Time) bool {
 
 // Delivery is chat mode's account of messages and connections.
 type Delivery struct {
-	Sent       int64 `json:"sent"`       // messages sent
-	Due        int64 `json:"due"`        // (message, recipient) pairs that should arrive
-	Delivered  int64 `json:"delivered"`  // due pairs received at least once
-	Lost       int64 `json:"lost"`       // due pairs never received
-	Duplicated int64 `json:"duplicated"` // receipts beyond the first of a (sender, sequence)
-	Drops      int64 `json:"drops"`      // connections that ended while in the room
-	Reconnects int64 `json:"reconnects"` // sessions joined after a drop
+	Sent int64 `json:"sent"` // messages sent
+	// Acknowledged: messages a server acknowledged (with --retry; only
+	// they are due then).
+	Acknowledged int64 `json:"acknowledged,omitempty"`
+	Due          int64 `json:"due"`        // (message, recipient) pairs that should arrive
+	Delivered    int64 `json:"delivered"`  // due pairs received at least once
+	Lost         int64 `json:"lost"`       // due pairs never received
+	Duplicated   int64 `json:"duplicated"` // receipts beyond the first of a (sender, sequence)
+	Drops        int64 `json:"drops"`      // connections that ended while in the room
+	Reconnects   int64 `json:"reconnects"` // sessions joined after a drop
 	// PeakReconnectRate is the most reconnects within any one second.
 	PeakReconnectRate int64 `json:"peak_reconnects_per_sec"`
 	// Back95 is the time from the first drop until 95 % of the users that
@@ -163,6 +200,12 @@ func (l *ledger) account() Delivery {
 				continue
 			}
 			d.Sent++
+			if m.acked {
+				d.Acknowledged++
+			}
+			if !l.counts(m) {
+				continue
+			}
 			for r := range l.users {
 				got := l.receipts(r, s, i)
 				if inRoom(l.users[r].sessions, m.at) {
@@ -212,16 +255,21 @@ func (l *ledger) reconnects(d *Delivery) {
 		if firstDrop.IsZero() || u.drops[0].Before(firstDrop) {
 			firstDrop = u.drops[0]
 		}
-		first := true
+		var returns []time.Time
 		for _, s := range u.sessions {
-			if !s.from.After(u.drops[0]) {
-				continue
+			if s.from.After(u.drops[0]) {
+				returns = append(returns, s.from)
 			}
-			backs = append(backs, s.from)
-			if first {
-				firstBacks = append(firstBacks, s.from)
-				first = false
+		}
+		for _, t := range u.resumes {
+			if t.After(u.drops[0]) {
+				returns = append(returns, t)
 			}
+		}
+		slices.SortFunc(returns, func(a, b time.Time) int { return a.Compare(b) })
+		backs = append(backs, returns...)
+		if len(returns) > 0 {
+			firstBacks = append(firstBacks, returns[0])
 		}
 	}
 	d.Reconnects = int64(len(backs))

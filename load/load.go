@@ -53,6 +53,12 @@ type Config struct {
 	ReconnectMax time.Duration // longest reconnect delay; default 5s (each ±50 % jitter)
 	Settle       time.Duration // after sending, how long to wait for messages in flight; default 5s
 	Seed         uint64        // jitter and usernames; 0 picks one (printed in the report)
+	// Retry sends every message with an id and asks for an
+	// acknowledgement, as socket.io-client does with retries and
+	// ackTimeout: a message counts as sent once acknowledged, and what was
+	// not acknowledged when a connection ended is sent again after the
+	// reconnect (a server that drops duplicate ids delivers it once).
+	Retry bool
 }
 
 func (c Config) withDefaults() Config {
@@ -160,8 +166,9 @@ type Report struct {
 	PerBackend       map[string]int `json:"per_backend,omitempty"`
 	ClientCPU        time.Duration  `json:"client_cpu_ns"`
 	Wall             time.Duration  `json:"wall_ns"`
-	Seed             uint64         `json:"seed,omitempty"` // chat: of the jitter and the usernames
-	Chat             *Delivery      `json:"chat,omitempty"` // chat: sent, delivered, lost, reconnects
+	Seed             uint64         `json:"seed,omitempty"`  // chat: of the jitter and the usernames
+	Retry            bool           `json:"retry,omitempty"` // chat: messages were acknowledged and retried
+	Chat             *Delivery      `json:"chat,omitempty"`  // chat: sent, delivered, lost, reconnects
 	// Thresholds are the limits the run was checked against (see Check).
 	Thresholds []Result `json:"thresholds,omitempty"`
 }
@@ -213,7 +220,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	}
 	rep.Mode, rep.URL, rep.Conns = cfg.Mode, cfg.URL, cfg.Conns
 	if cfg.Mode == Chat {
-		rep.Seed = cfg.Seed
+		rep.Seed, rep.Retry = cfg.Seed, cfg.Retry
 	}
 	rep.Failures = st.failures.Load()
 	rep.FirstFailure = st.first

@@ -20,7 +20,15 @@ type Node struct {
 	cfg   Config
 	log   *slog.Logger
 	store *store.Client       // nil in echo mode
-	sub   *store.Subscription // nil in echo mode
+	sub   *store.Subscription // nil in echo mode and with recovery on
+	// With recovery on, the stream reader replaces sub; pos (posID
+	// parsed) is the last entry it handed to the room, guarded by
+	// membersMu. touchStop ends the loop that refreshes resume records.
+	stream    *store.StreamReader
+	pos       string
+	posID     store.StreamID
+	touchStop context.CancelFunc
+	touchDone chan struct{}
 
 	// randMu guards cfg.Rand, which is not safe for concurrent use.
 	randMu sync.Mutex
@@ -96,12 +104,10 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 			c.Close()
 			return nil, fmt.Errorf("node %q: %w", cfg.Name, err)
 		}
-		sub, err := c.Subscribe(ctx, busHandler{n})
-		if err != nil {
+		if err := n.startBus(ctx); err != nil {
 			c.Close()
 			return nil, fmt.Errorf("node %q: %w", cfg.Name, err)
 		}
-		n.sub = sub
 		keepCtx, cancel := context.WithCancel(context.Background())
 		n.kick, n.keeperStop, n.keeperDone = make(chan struct{}, 1), cancel, make(chan struct{})
 		go n.keep(keepCtx)
@@ -249,6 +255,7 @@ func (n *Node) closeStore() {
 		n.keeperStop()
 		<-n.keeperDone
 	}
+	n.stopBus()
 	if n.sub != nil {
 		n.sub.Close()
 	}

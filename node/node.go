@@ -48,6 +48,9 @@ const (
 	DefaultMaxUsername  = 32
 	DefaultMaxMessage   = 2000
 	DefaultQueue        = 256
+
+	DefaultMaxDisconnection = 2 * time.Minute // Socket.IO's default window
+	DefaultRecoveryBacklog  = 10000           // chat lines kept in the stream
 )
 
 // Config describes a node. The zero value is a chat node named "node" on a
@@ -78,6 +81,20 @@ type Config struct {
 	// balancer's app_cookie stickiness. Empty: no cookie, Socket.IO v4's
 	// default.
 	SessionCookie string
+
+	// Recovery turns on connection state recovery (Socket.IO's
+	// connectionStateRecovery, and a resume token on /ws): the chat goes
+	// through a Redis Stream, and a client that comes back within
+	// MaxDisconnection, on any node, gets its session and every chat line
+	// it missed. Off by default, as in the tutorial.
+	Recovery bool
+	// MaxDisconnection is how long a disconnected client may take to come
+	// back and still recover its session; default 2m.
+	MaxDisconnection time.Duration
+	// RecoveryBacklog bounds the stream (XADD MAXLEN ~): about this many
+	// chat lines are kept; a client whose offset was trimmed away gets a
+	// new session. Default 10000.
+	RecoveryBacklog int64
 
 	Clock  quartz.Clock // nil: real time
 	Events *events.Bus  // nil: events are discarded
@@ -114,6 +131,12 @@ func (c Config) withDefaults() Config {
 	if c.Queue == 0 {
 		c.Queue = DefaultQueue
 	}
+	if c.MaxDisconnection == 0 {
+		c.MaxDisconnection = DefaultMaxDisconnection
+	}
+	if c.RecoveryBacklog == 0 {
+		c.RecoveryBacklog = DefaultRecoveryBacklog
+	}
 	if c.Clock == nil {
 		c.Clock = quartz.NewReal()
 	}
@@ -140,7 +163,7 @@ func (c Config) Validate() error {
 	for _, f := range []struct {
 		name string
 		v    time.Duration
-	}{{"ping_interval", c.PingInterval}, {"ping_timeout", c.PingTimeout}} {
+	}{{"ping_interval", c.PingInterval}, {"ping_timeout", c.PingTimeout}, {"max_disconnection", c.MaxDisconnection}} {
 		if f.v < 0 {
 			errs = append(errs, fmt.Errorf("%s: %s is negative", f.name, f.v))
 		}
@@ -148,7 +171,7 @@ func (c Config) Validate() error {
 	for _, f := range []struct {
 		name string
 		v    int64
-	}{{"max_payload", c.MaxPayload}, {"max_username", int64(c.MaxUsername)}, {"max_message", int64(c.MaxMessage)}, {"queue", int64(c.Queue)}} {
+	}{{"max_payload", c.MaxPayload}, {"max_username", int64(c.MaxUsername)}, {"max_message", int64(c.MaxMessage)}, {"queue", int64(c.Queue)}, {"recovery_backlog", c.RecoveryBacklog}} {
 		if f.v < 0 {
 			errs = append(errs, fmt.Errorf("%s: %d is negative", f.name, f.v))
 		}
@@ -157,6 +180,9 @@ func (c Config) Validate() error {
 		if _, err := path.Match(p, ""); err != nil {
 			errs = append(errs, fmt.Errorf("allowed_origins: %q is not a valid pattern (path.Match syntax, e.g. \"*.example.com\"): %w", p, err))
 		}
+	}
+	if c.Recovery && c.Mode == ModeEcho {
+		errs = append(errs, errors.New("recovery: an echo node has no chat to recover; turn recovery off or use mode chat"))
 	}
 	if c.SessionCookie != "" {
 		if err := (&http.Cookie{Name: c.SessionCookie, Value: "x"}).Valid(); err != nil {

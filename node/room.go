@@ -39,25 +39,29 @@ func (n *Node) join(s *session) {
 	s.joined.Store(true)
 }
 
-// setUsername handles set_username.
-func (n *Node) setUsername(s *session, name string) {
+// setUsername handles set_username; false if Redis is unreachable.
+func (n *Node) setUsername(s *session, name string) bool {
 	if problem := usernameProblem(name, n.cfg.MaxUsername); problem != "" {
 		s.emit("message", "Failed to set the username: "+problem)
-		return
+		return true
 	}
 	ctx, cancel := context.WithTimeout(s.ctx, storeTimeout)
 	defer cancel()
 	s.storeMu.Lock()
 	err := n.storeCall(ctx, func(ctx context.Context) error { return n.store.SetUsername(ctx, s.sid, name) })
+	if err == nil && s.pid != "" {
+		err = n.storeCall(ctx, func(ctx context.Context) error { return n.store.SetResumableName(ctx, s.pid, name) })
+	}
 	if err == nil {
 		s.name = name
 	}
 	s.storeMu.Unlock()
 	if err != nil {
 		s.emit("message", "Failed to set the username: the chat store (Redis) is unreachable.")
-		return
+		return false
 	}
 	s.emit("message", fmt.Sprintf(textUsernameIs, name))
+	return true
 }
 
 // username reads the session's username from Redis, as the tutorial's app
@@ -85,27 +89,31 @@ func (n *Node) username(ctx context.Context, s *session) (string, error) {
 }
 
 // say handles a chat message: broadcast to every client on every node if the
-// sender has a username, a warning to the sender otherwise.
-func (n *Node) say(s *session, text string) {
+// sender has a username, a warning to the sender otherwise. A message id
+// the chat already took (a client's retry) is not broadcast again. It
+// reports false if Redis is unreachable.
+func (n *Node) say(s *session, text, msgID string) bool {
 	if l := utf8.RuneCountInString(text); l > n.cfg.MaxMessage {
 		s.emit("message", fmt.Sprintf("Failed to send the message: it is %d characters long, the limit is %d.", l, n.cfg.MaxMessage))
-		return
+		return true
 	}
 	ctx, cancel := context.WithTimeout(s.ctx, storeTimeout)
 	defer cancel()
 	name, err := n.username(ctx, s)
 	if err != nil {
 		s.emit("message", "Failed to send the message: the chat store (Redis) is unreachable.")
-		return
+		return false
 	}
 	if name == "" {
 		s.emit("message", TextNoUsername)
-		return
+		return true
 	}
 	m := store.Message{From: n.cfg.Name, Text: fmt.Sprintf(textSays, name, text)}
-	if n.storeCall(ctx, func(ctx context.Context) error { return n.store.Publish(ctx, m) }) != nil {
+	if _, err := n.post(ctx, s, m, msgID); err != nil {
 		s.emit("message", "Failed to send the message: the chat store (Redis) is unreachable.")
+		return false
 	}
+	return true
 }
 
 // leave takes s out of the room exactly once. A user with a name is
@@ -117,7 +125,9 @@ func (n *Node) leave(s *session) {
 			return
 		}
 		n.membersMu.Lock()
-		delete(n.members, s.sid)
+		if n.members[s.sid] == s { // not replaced by the same client resuming
+			delete(n.members, s.sid)
+		}
 		n.membersMu.Unlock()
 		if n.ending.Load() == endKilled {
 			return
@@ -126,8 +136,9 @@ func (n *Node) leave(s *session) {
 		defer cancel()
 		name, err := n.username(ctx, s)
 		if err == nil && name != "" {
-			n.storeResult(n.store.Publish(ctx, store.Message{From: n.cfg.Name, Text: fmt.Sprintf(textLeft, name)}))
+			n.post(ctx, nil, store.Message{From: n.cfg.Name, Text: fmt.Sprintf(textLeft, name)}, "")
 		}
+		n.parkSession(ctx, s)
 		s.storeMu.Lock()
 		s.gone = true
 		n.storeResult(n.store.DeleteSession(ctx, s.sid))

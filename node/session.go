@@ -12,6 +12,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/wslab/wslab/events"
+	"github.com/wslab/wslab/store"
 )
 
 // Close reasons reported in ConnClosed events.
@@ -45,6 +46,7 @@ type outgoing struct {
 // nil until then), and its messages wait in out for the next poll.
 type session struct {
 	n      *Node
+	connID string // the session's id in events; sid may change when a client resumes
 	sid    string
 	client string
 	conn   atomic.Pointer[websocket.Conn]
@@ -66,6 +68,18 @@ type session struct {
 	storeMu sync.Mutex
 	name    string // the username Redis last confirmed, to restore the hash
 	gone    bool   // the hash was deleted: never write it again
+
+	// Connection state recovery (recovery.go); pid and tag are set by the
+	// reader before the session joins the room, then only read.
+	pid      string                                  // private session id; "" without recovery
+	tag      string                                  // part of every offset of this session
+	encodeAt func(event, text, offset string) []byte // the protocol's event framing with an offset
+	answer   connectAnswer                           // the protocol's connect answer
+	// offMu orders what is queued with the offset it carries, and guards
+	// lastID and lastSID: the last stream entry queued to the client.
+	offMu   sync.Mutex
+	lastID  string
+	lastSID store.StreamID
 }
 
 // newSessionID returns a Socket.IO-style id: 20 URL-safe characters.
@@ -89,7 +103,8 @@ func (n *Node) addSession(parent context.Context, conn *websocket.Conn, poll *po
 		return nil, false
 	}
 	ctx, cancel := context.WithCancel(parent)
-	s := &session{n: n, sid: n.newSessionID(), client: client, poll: poll, encode: encode, ctx: ctx, cancel: cancel}
+	sid := n.newSessionID()
+	s := &session{n: n, connID: sid, sid: sid, client: client, poll: poll, encode: encode, ctx: ctx, cancel: cancel}
 	n.sessions.Add(1)
 	n.conns[s] = struct{}{}
 	if encode != nil { // echo sessions write from their reader
@@ -98,7 +113,7 @@ func (n *Node) addSession(parent context.Context, conn *websocket.Conn, poll *po
 	if conn != nil {
 		s.attach(conn)
 	}
-	n.publish(events.Event{Kind: events.ConnOpened, Conn: s.sid, Client: client})
+	n.publish(events.Event{Kind: events.ConnOpened, Conn: s.connID, Client: client})
 	return s, true
 }
 
@@ -139,7 +154,7 @@ func (s *session) end(code websocket.StatusCode, msg string) {
 	if d := s.detail.Load(); d != nil && msg == "" {
 		msg = *d
 	}
-	s.n.publish(events.Event{Kind: events.ConnClosed, Conn: s.sid, Client: s.client, Reason: reason, Detail: msg})
+	s.n.publish(events.Event{Kind: events.ConnClosed, Conn: s.connID, Client: s.client, Reason: reason, Detail: msg})
 }
 
 // setReason records why the session ends; the first call wins.
@@ -212,8 +227,17 @@ func (s *session) goAway(ctx context.Context) {
 	}
 }
 
-// emit queues an event for the client; it never blocks.
-func (s *session) emit(event, text string) { s.send(s.encode(event, text)) }
+// emit queues an event for the client; it never blocks. With recovery on,
+// the event carries the session's offset.
+func (s *session) emit(event, text string) {
+	if s.tag == "" {
+		s.send(s.encode(event, text))
+		return
+	}
+	s.offMu.Lock()
+	s.send(s.encodeAt(event, text, s.offset()))
+	s.offMu.Unlock()
+}
 
 // send queues a raw text message. A client that lets its queue overflow is
 // disconnected rather than allowed to hold up the room.

@@ -182,6 +182,13 @@ func (c *sioConn) handle(data string) (websocket.StatusCode, string) {
 	case sioConnect:
 		if !c.connected {
 			c.connected = true
+			if c.n.cfg.Recovery {
+				var w resumeWire
+				json.Unmarshal(p.data, &w) // auth is the app's: anything else is a new session
+				s.encodeAt = encodeEventAt
+				c.n.connectRecoverable(s, w, sioAnswer)
+				break
+			}
 			s.send(fmt.Appendf(nil, `40{"sid":%q}`, s.sid))
 			s.emit("node", c.n.cfg.Name)
 			c.n.join(s)
@@ -198,7 +205,9 @@ func (c *sioConn) handle(data string) (websocket.StatusCode, string) {
 		if err != nil {
 			return protocolError(s, "socket.io: %v", err)
 		}
-		c.n.onEvent(s, name, args)
+		if !c.n.onEvent(s, name, args) {
+			break // no ack: the client's retry may succeed
+		}
 		if p.ack >= 0 {
 			s.send(append([]byte("43"+strconv.FormatInt(p.ack, 10)), "[]"...))
 		}
@@ -266,22 +275,30 @@ func (c *sioConn) stopTimers() {
 }
 
 // onEvent dispatches a chat event from either protocol. Events the app has
-// no handler for are ignored, as Flask-SocketIO does.
-func (n *Node) onEvent(s *session, name string, args []json.RawMessage) {
+// no handler for are ignored, as Flask-SocketIO does. It reports false when
+// the event was not handled because the chat store is unreachable: the
+// client gets no acknowledgement, and may retry.
+func (n *Node) onEvent(s *session, name string, args []json.RawMessage) bool {
 	switch name {
 	case "set_username":
 		text, err := textArg(args)
 		if err != nil {
 			s.emit("message", "Failed to set the username: it must be text.")
-			return
+			return true
 		}
-		n.setUsername(s, text)
+		return n.setUsername(s, text)
 	case "message":
 		text, err := textArg(args)
 		if err != nil {
 			s.emit("message", "Failed to send the message: it must be text.")
-			return
+			return true
 		}
-		n.say(s, text)
+		id, err := messageID(args)
+		if err != nil {
+			s.emit("message", "Failed to send the message: "+err.Error()+".")
+			return true
+		}
+		return n.say(s, text, id)
 	}
+	return true
 }

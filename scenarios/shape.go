@@ -109,7 +109,7 @@ func parseNodeSpec(file, prefix string, n *yaml.Node) (lab.NodeSpec, error) {
 		switch {
 		case !slices.Contains(keys, k.Value):
 			err = fmt.Errorf("unknown key %q in %s (keys: %s)", k.Value, strings.TrimSuffix(prefix, "."), strings.Join(keys, ", "))
-		case k.Value == "ready_timeout" || k.Value == "stop_grace":
+		case k.Value == "ready_timeout" || k.Value == "stop_grace" || k.Value == "max_disconnection":
 			var d config.Duration
 			if e := v.Decode(&d); e != nil {
 				err = fmt.Errorf("%s%s: %s", prefix, k.Value, lineRE.ReplaceAllString(firstYAMLError(e), ""))

@@ -36,6 +36,7 @@ type Client struct {
 	opts    *redis.Options
 	addr    string
 	channel string
+	stream  string // the chat's Redis Stream (recovery): the channel's name + ":stream"
 	// rdb is the command client. It is replaced by a fresh one when Redis
 	// comes back and the old one still cannot dial: go-redis stops dialing
 	// after PoolSize failed dials and then probes only once a second, which
@@ -57,6 +58,7 @@ func Dial(ctx context.Context, opts Options) (*Client, error) {
 	if c.channel == "" {
 		c.channel = DefaultChannel
 	}
+	c.stream = c.channel + ":stream"
 	if err := c.redis().Ping(ctx).Err(); err != nil {
 		c.redis().Close()
 		return nil, fmt.Errorf("%w at %s: %v (is redis-server running there? omit --redis to use the embedded one)", ErrUnreachable, ro.Addr, err)
@@ -91,6 +93,9 @@ func parseURL(raw string) (*redis.Options, error) {
 
 // Addr is the host:port of the Redis this client talks to.
 func (c *Client) Addr() string { return c.addr }
+
+// Stream is the chat's Redis Stream, used when recovery is on.
+func (c *Client) Stream() string { return c.stream }
 
 // Channel is the pub/sub channel of the chat bus.
 func (c *Client) Channel() string { return c.channel }

@@ -305,3 +305,20 @@ func TestVersionPrintsTheModuleVersionAndRevision(t *testing.T) {
 		t.Fatalf("lab version printed %q, want version and module, revision, Go", out)
 	}
 }
+
+func TestRecoveryFlagsThatCannotApplyAreRefusedByName(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"up", "--max-disconnection", "30s"}, "--max-disconnection 30s needs --recovery"},
+		{[]string{"up", "--recovery", "--node-cmd", "node server.js"}, "--recovery is for the lab's own chat nodes"},
+		{[]string{"up", "--recovery", "--node-url", "http://127.0.0.1:1"}, "--recovery is for the lab's own chat nodes"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			out, code := runOnce(t, tt.args...)
+			checkUsageError(t, out, code, tt.want)
+		})
+	}
+}

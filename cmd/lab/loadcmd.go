@@ -113,6 +113,7 @@ it; see the README.`,
 	fl.DurationVar(&cfg.ReconnectMin, "reconnect-min", time.Second, "chat: first reconnect delay after a drop (doubled per failed attempt, ±50 % jitter)")
 	fl.DurationVar(&cfg.ReconnectMax, "reconnect-max", 5*time.Second, "chat: longest reconnect delay")
 	fl.DurationVar(&cfg.Settle, "settle", 5*time.Second, "chat: after --duration, how long to wait for users still away and messages in flight")
+	fl.BoolVar(&cfg.Retry, "retry", false, "chat: send each message with an id and wait for its acknowledgement, resend what was not acknowledged after a reconnect (socket.io-client's retries); a message counts as sent once acknowledged")
 	fl.Uint64Var(&cfg.Seed, "seed", 0, "chat: seed of the jitter and the usernames (0: random, printed in the report)")
 	fl.DurationVar(&th.MaxP50, "max-p50", 0, "threshold: exit 1 if the median latency is above this, e.g. 20ms (rtt, chat)")
 	fl.DurationVar(&th.MaxP99, "max-p99", 0, "threshold: exit 1 if the 99th percentile latency is above this, e.g. 100ms (rtt, chat)")
@@ -215,8 +216,12 @@ func printReport(w io.Writer, r load.Report, allThresholds bool) {
 		fmt.Fprintln(w)
 	}
 	if d := r.Chat; d != nil {
-		fmt.Fprintf(w, "delivery sent %d  due %d  delivered %d  lost %d  duplicated %d  (seed %d)\n",
-			d.Sent, d.Due, d.Delivered, d.Lost, d.Duplicated, r.Seed)
+		fmt.Fprintf(w, "delivery sent %d", d.Sent)
+		if r.Retry {
+			fmt.Fprintf(w, "  acknowledged %d", d.Acknowledged)
+		}
+		fmt.Fprintf(w, "  due %d  delivered %d  lost %d  duplicated %d  (seed %d)\n",
+			d.Due, d.Delivered, d.Lost, d.Duplicated, r.Seed)
 		fmt.Fprintf(w, "reconnect drops %d  reconnects %d", d.Drops, d.Reconnects)
 		switch {
 		case d.Drops == 0:

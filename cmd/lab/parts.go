@@ -171,6 +171,8 @@ share it, and put lab balancer in front of them.`,
 	fl.StringVar(&mode, "mode", "chat", "chat or echo")
 	fl.DurationVar(&cfg.PingInterval, "ping-interval", node.DefaultPingInterval, "Socket.IO heartbeat interval")
 	fl.StringSliceVar(&cfg.AllowedOrigins, "allow-origin", nil, "extra Origin host patterns accepted on upgrades (e.g. '*.example.com'); default same-origin only")
+	fl.BoolVar(&cfg.Recovery, "recovery", false, "connection state recovery: chat over a Redis Stream; every node of the chat needs it")
+	fl.DurationVar(&cfg.MaxDisconnection, "max-disconnection", node.DefaultMaxDisconnection, "with --recovery: how long a client may be away and still recover its session")
 	fl.BoolVarP(&verbose, "verbose", "v", false, "debug logs")
 	return cmd
 }

@@ -101,6 +101,7 @@ processes runs on the real clock.`,
   lab up --redis redis://127.0.0.1:6379/0  # use a real Redis
   lab up --profile aws-alb                 # behave like an AWS ALB (lab profile show aws-alb)
   lab up --tls                             # also WSS on 127.0.0.1:8443 (self-signed)
+  lab up --recovery                        # clients get their session and missed messages back after a node dies
   lab up --node-cmd 'node server.js' --node-health /healthz --nodes 3   # your app, three processes
   lab up --node-cmd 'npm start' --node-kill-cmd 'docker kill {name}'    # with a fault hook
   lab up --node-url http://10.0.0.5:3000 --node-url http://10.0.0.6:3000  # servers that run elsewhere

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -11,11 +12,14 @@ import (
 
 	"github.com/wslab/wslab/balancer/config"
 	"github.com/wslab/wslab/lab"
+	"github.com/wslab/wslab/node"
 	"github.com/wslab/wslab/profiles"
 )
 
 // addNodeFlags adds the flags that make the nodes your own app.
 func addNodeFlags(fl *pflag.FlagSet, f *upFlags) {
+	fl.BoolVar(&f.node.Recovery, "recovery", false, "connection state recovery on the chat nodes: chat over a Redis Stream; a client back within --max-disconnection, on any node, gets its session and every message it missed (socket.io-client's connectionStateRecovery; /ws?token=&offset=)")
+	fl.DurationVar(&f.node.MaxDisconnection, "max-disconnection", node.DefaultMaxDisconnection, "with --recovery: how long a disconnected client may take to come back and still recover its session")
 	fl.StringVar(&f.node.Command, "node-cmd", "", "run each node as this command (sh -c), with {port}, {name}, {redis_url} replaced and PORT, LAB_NODE_NAME, REDIS_URL set")
 	fl.StringSliceVar(&f.nodeURLs, "node-url", nil, "a node that runs elsewhere, at this http(s) URL (repeatable); without --node-cmd or --nodes, the only nodes")
 	fl.StringVar(&f.node.Health, "node-health", "", "path that answers 2xx-3xx once a --node-cmd process is ready (e.g. /healthz); the balancer checks it too (default: the port accepts; the balancer checks /)")
@@ -40,6 +44,14 @@ func nodeShape(cmd *cobra.Command, f upFlags) (count int, tmpl lab.NodeSpec, lis
 	}
 	if !set("node-stop-grace") {
 		tmpl.StopGrace = 0
+	}
+	if !set("max-disconnection") {
+		tmpl.MaxDisconnection = 0
+	} else if !tmpl.Recovery {
+		return 0, tmpl, nil, usageError(fmt.Errorf("--max-disconnection %s needs --recovery: without it no session is recovered", tmpl.MaxDisconnection))
+	}
+	if tmpl.Recovery && (tmpl.Command != "" || count == 0 || len(f.nodeURLs) > 0 && !set("nodes")) {
+		return 0, tmpl, nil, usageError(errors.New("--recovery is for the lab's own chat nodes; your --node-cmd or --node-url server recovers sessions itself, if it can (Socket.IO: connectionStateRecovery with a Redis Streams adapter)"))
 	}
 	if len(f.nodeURLs) > 0 && tmpl.Command == "" && !set("nodes") {
 		count = 0

@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 
@@ -42,7 +43,16 @@ type Options struct {
 	// NoPong makes the client ignore server pings, as a client whose network
 	// silently died would.
 	NoPong bool
+	// Resume presents a session to recover (connection state recovery):
+	// the private id and last offset of an earlier client (its PID and
+	// Offset). A server that recovers it answers with the same private
+	// id (Recovered); any other answer is a new session.
+	Resume *Resume
 }
+
+// Resume is what a client presents to get its session back: Socket.IO's
+// CONNECT auth {pid, offset}, /ws's ?token=&offset=.
+type Resume struct{ PID, Offset string }
 
 // Event is one event received from the server.
 type Event struct {
@@ -73,6 +83,13 @@ type Client struct {
 	queue  []Event
 	notify chan struct{} // closed and replaced when an event is queued
 	err    error         // why the reader stopped
+
+	// Recovery (recovery.go), also guarded by mu.
+	pid       string
+	recovered bool
+	offset    string
+	ackSeq    int64
+	acks      map[int64]string // ack number → message id
 }
 
 // Dial connects and, for Socket.IO, completes the Engine.IO open and the
@@ -87,6 +104,9 @@ func Dial(ctx context.Context, opts Options) (*Client, error) {
 		u += "/socket.io/?EIO=4&transport=websocket"
 	case JSON:
 		u += "/ws"
+		if r := opts.Resume; r != nil {
+			u += "?" + url.Values{"token": {r.PID}, "offset": {r.Offset}}.Encode()
+		}
 	case Polling, Upgrade:
 		return dialPolling(ctx, opts)
 	default:
@@ -151,7 +171,12 @@ func (c *Client) openSocketIO(ctx context.Context) error {
 	if len(open) == 0 || open[0] != '0' {
 		return fmt.Errorf("client: want engine.io open packet, got %q", open)
 	}
-	if err := c.wire.write(ctx, []byte("40")); err != nil {
+	connect := []byte("40")
+	if r := c.opts.Resume; r != nil {
+		auth, _ := json.Marshal(map[string]string{"pid": r.PID, "offset": r.Offset})
+		connect = append(connect, auth...)
+	}
+	if err := c.wire.write(ctx, connect); err != nil {
 		return fmt.Errorf("send socket.io connect: %w", err)
 	}
 	for {
@@ -161,11 +186,12 @@ func (c *Client) openSocketIO(ctx context.Context) error {
 		}
 		switch s := string(p); {
 		case strings.HasPrefix(s, "40"):
-			var v struct{ SID string }
+			var v struct{ SID, PID string }
 			if err := json.Unmarshal(p[2:], &v); err != nil {
 				return fmt.Errorf("client: bad socket.io connect reply %q", s)
 			}
 			c.SID = v.SID
+			c.setSession(v.PID)
 			return nil
 		case strings.HasPrefix(s, "44"):
 			return fmt.Errorf("client: server refused the socket.io connect: %s", connectError(s[2:]))

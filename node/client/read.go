@@ -26,17 +26,32 @@ func (c *Client) readLoop() {
 func (c *Client) decode(s string) (Event, bool) {
 	if c.transport == JSON {
 		var f struct {
-			Event string `json:"event"`
-			Data  string `json:"data"`
+			Event  string          `json:"event"`
+			Data   json.RawMessage `json:"data"`
+			Offset string          `json:"offset"`
 		}
 		if json.Unmarshal([]byte(s), &f) != nil {
 			return Event{Name: "invalid", Text: s}, true
+		}
+		if f.Event == "session" { // recovery on: {"sid","token","recovered"}
+			var sess struct{ SID, Token string }
+			json.Unmarshal(f.Data, &sess)
+			c.SID = sess.SID
+			c.setSession(sess.Token)
+			return Event{Name: "session", Text: sess.SID}, true
+		}
+		if f.Offset != "" {
+			c.setOffset(f.Offset)
+		}
+		var text string
+		if json.Unmarshal(f.Data, &text) != nil && len(f.Data) > 0 {
+			text = string(f.Data)
 		}
 		if f.Event == "pong" {
 			c.pong()
 			return Event{}, false
 		}
-		return Event{Name: f.Event, Text: f.Data}, true
+		return Event{Name: f.Event, Text: text}, true
 	}
 	switch {
 	case s == "2":
@@ -54,7 +69,18 @@ func (c *Client) decode(s string) (Event, bool) {
 		if len(args) > 1 {
 			json.Unmarshal(args[1], &ev.Text)
 		}
+		if len(args) > 2 && c.PID() != "" { // recovery on: the offset comes last
+			var off string
+			if json.Unmarshal(args[len(args)-1], &off) == nil {
+				c.setOffset(off)
+			}
+		}
 		return ev, true
+	case strings.HasPrefix(s, "43"):
+		if id, ok := c.ackOf(s); ok {
+			return Event{Name: "ack", Text: id}, true
+		}
+		return Event{}, false
 	case s == "3":
 		c.pong()
 		return Event{}, false

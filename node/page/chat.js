@@ -2,12 +2,16 @@
 // the WebSocket transport or HTTP long-polling, written for this page so
 // that it needs no CDN. The transport switch (or ?transport=polling) picks
 // one. It behaves like the tutorial's page: set a username, then send
-// messages; every "message" event is shown as text (never as HTML).
+// messages; every "message" event is shown as text (never as HTML). With a
+// node that has connection state recovery on, it keeps the private id the
+// node gave it and the offset of the last event, presents both when it
+// reconnects, and says whether the session was recovered or is new.
 (function () {
   "use strict";
   var $ = function (id) { return document.getElementById(id); };
   var messages = $("messages"), status = $("status"), transport = $("transport");
   var conn = null, usernameSet = false, node = "", sessions = 0, retry = 0, timer = null;
+  var pid = "", offset = "", recovered = false; // connection state recovery
 
   function show(text, note) {
     var div = document.createElement("div");
@@ -35,20 +39,34 @@
     if (p[0] === "0") {
       sessions++;
       retry = 0;
-      setStatus("Connected" + (node ? " to " + node : ""), true);
-      if (sessions > 1) show("Reconnected: this is a new session, so set your username again.", true);
+      var answer = p.length > 1 ? JSON.parse(p.slice(1)) : {};
+      recovered = !!answer.pid && answer.pid === pid;
+      pid = answer.pid || "";
+      setStatus(connectedText(), true);
+      if (sessions > 1 && recovered) show("Reconnected: session recovered — your username and every message you missed are back.", true);
+      else if (sessions > 1) {
+        usernameSet = false;
+        show("Reconnected: this is a new session" + (pid ? " (the old one could not be recovered)" : "") + ", so set your username again.", true);
+      }
     } else if (p[0] === "2") {
       var ev = JSON.parse(p.slice(p.indexOf("[")));
+      // With recovery on, the last argument of every event is its offset.
+      if (pid && ev.length > 2 && typeof ev[ev.length - 1] === "string") offset = ev[ev.length - 1];
       if (handlers[ev[0]]) handlers[ev[0]](ev[1]);
-      if (ev[0] === "node") setStatus("Connected to " + node, true);
+      if (ev[0] === "node") setStatus(connectedText(), true);
     } else if (p[0] === "4") {
       show("Connection refused by the server: " + p.slice(1), true);
     }
   }
 
+  function connectedText() {
+    return "Connected" + (node ? " to " + node : "") + (pid ? (recovered ? " (session recovered)" : " (new session)") : "");
+  }
+
   // onPacket handles one Engine.IO packet, whatever carried it.
   function onPacket(c, p) {
-    if (p[0] === "0") c.send("40");         // Engine.IO open: join the default namespace
+    // Engine.IO open: join the default namespace, resuming if we can.
+    if (p[0] === "0") c.send("40" + (pid && offset ? JSON.stringify({ pid: pid, offset: offset }) : ""));
     else if (p[0] === "2") c.send("3");     // ping: answer pong
     else if (p[0] === "4") onSocketIO(p.slice(1));
   }
@@ -138,6 +156,7 @@
     if (old) old.close();
     usernameSet = false;
     sessions = 0;
+    pid = offset = "";
     show("Switched to " + transport.options[transport.selectedIndex].text + ": a new session, so set your username again.", true);
     connect();
   });
