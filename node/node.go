@@ -79,6 +79,13 @@ type Config struct {
 	// default.
 	SessionCookie string
 
+	// StopGrace is what Stop gives the node, as an app that drains on
+	// SIGTERM: /healthz answers 503 at once (the balancer takes the node
+	// out), the node keeps serving — open connections and new ones — for
+	// this long on its clock, then closes every WebSocket with 1001. 0:
+	// the 1001s go at once.
+	StopGrace time.Duration
+
 	Clock  quartz.Clock // nil: real time
 	Events *events.Bus  // nil: events are discarded
 	Rand   *rand.Rand   // session ids; nil: seeded from crypto/rand
@@ -140,7 +147,7 @@ func (c Config) Validate() error {
 	for _, f := range []struct {
 		name string
 		v    time.Duration
-	}{{"ping_interval", c.PingInterval}, {"ping_timeout", c.PingTimeout}} {
+	}{{"ping_interval", c.PingInterval}, {"ping_timeout", c.PingTimeout}, {"stop_grace", c.StopGrace}} {
 		if f.v < 0 {
 			errs = append(errs, fmt.Errorf("%s: %s is negative", f.name, f.v))
 		}
