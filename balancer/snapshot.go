@@ -2,8 +2,8 @@ package balancer
 
 import (
 	"net/netip"
-	"slices"
 	"net/url"
+	"slices"
 	"time"
 
 	"github.com/wslab/wslab/balancer/config"

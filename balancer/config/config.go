@@ -63,8 +63,8 @@ type ServerGroup struct {
 	// seconds later and route to it meanwhile. Default 0s (at once),
 	// 0s-600s.
 	DeregistrationLag Duration `yaml:"deregistration_lag,omitempty" json:"deregistration_lag,omitempty"`
-	Drain               Drain     `yaml:"drain,omitempty" json:"drain,omitempty"`
-	Retries             *int      `yaml:"retries,omitempty" json:"retries,omitempty"` // other backends tried after a refused dial; default 2
+	Drain             Drain    `yaml:"drain,omitempty" json:"drain,omitempty"`
+	Retries           *int     `yaml:"retries,omitempty" json:"retries,omitempty"` // other backends tried after a refused dial; default 2
 	// LambdaUpgradeStatus is the HTTP status a WebSocket upgrade gets when
 	// the backend picked is a server of type lambda (AWS ALB: 400); 0
 	// passes it on.
