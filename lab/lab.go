@@ -172,8 +172,8 @@ func (l *Lab) startNode(ctx context.Context, spec NodeSpec) (*Node, error) {
 		nn, err := node.Start(ctx, node.Config{
 			Name: name, Addr: net.JoinHostPort(l.cfg.NodeHost, strconv.Itoa(port)), RedisURL: l.redisURL, Mode: mode,
 			PingInterval: l.cfg.PingInterval, PingTimeout: l.cfg.PingTimeout, AllowedOrigins: l.cfg.AllowedOrigins,
-			SessionCookie: l.cfg.SessionCookie,
-			Clock:         l.clock, Events: l.Events, Logger: l.cfg.Logger,
+			SessionCookie: l.cfg.SessionCookie, StopGrace: spec.StopGrace,
+			Clock: l.clock, Events: l.Events, Logger: l.cfg.Logger,
 			Rand: rand.New(rand.NewPCG(l.rng.Uint64(), l.rng.Uint64())),
 		})
 		if err != nil {
