@@ -1,6 +1,8 @@
 package balancer_test
 
 import (
+	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -9,6 +11,7 @@ import (
 
 	"github.com/wslab/wslab/balancer/config"
 	"github.com/wslab/wslab/events"
+	"github.com/wslab/wslab/node"
 )
 
 // TestARemovedBackendStillGetsNewConnectionsForTheDeregistrationLag: a
@@ -87,5 +90,56 @@ func TestADeregistrationLagOutOfRangeIsRefusedByName(t *testing.T) {
 	err := cfg.Validate()
 	if err == nil || !strings.Contains(err.Error(), "server_group.deregistration_lag: 660s is out of range 0s-600s") {
 		t.Fatalf("got %v, want server_group.deregistration_lag: 660s is out of range 0s-600s", err)
+	}
+}
+
+// TestABackendThatFailsItsHealthChecksStillGetsNewConnectionsForTheLag: a
+// node stopping with a grace answers /healthz with 503 and serves on; the
+// balancer marks it unhealthy and, for the lag, still sends it clients.
+func TestABackendThatFailsItsHealthChecksStillGetsNewConnectionsForTheLag(t *testing.T) {
+	clk := quartz.NewMock(t)
+	var nodes []*node.Node
+	for i := 1; i <= 2; i++ {
+		nd, err := node.Start(context.Background(), node.Config{Name: fmt.Sprintf("node-%d", i), Mode: node.ModeEcho, StopGrace: time.Minute, Clock: clk})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { nd.Close() })
+		nodes = append(nodes, nd)
+	}
+	hc := config.HealthCheck{Path: "/healthz", Interval: config.Duration(time.Second), UnhealthyThreshold: 2}
+	cfg := config.Config{ServerGroup: config.ServerGroup{Servers: servers(nodes), HealthCheck: hc, DeregistrationLag: config.Duration(5 * time.Second)}}
+	r := start(t, cfg, clk)
+	tick(t, r, clk, time.Second, 2)
+	if err := nodes[1].Stop(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	tick(t, r, clk, time.Second, 2)
+	tick(t, r, clk, time.Second, 2)
+	e := r.waitEvent(t, kind(events.BackendLag))
+	if e.Backend != "node-2" || e.Reason != "started" || !strings.Contains(e.Detail, "its health checks failed") {
+		t.Fatalf("got %+v, want node-2's lag started because its health checks failed", e)
+	}
+	if st := r.b.Status().Backends[1]; st.Health != "unhealthy" || st.State != "deregistering" {
+		t.Fatalf("node-2 within its lag: %+v, want unhealthy and deregistering", st)
+	}
+	got := map[string]int{}
+	for range 4 {
+		got[dialWS(t, r.b.URL()).node]++
+	}
+	if got["node-2"] == 0 {
+		t.Fatalf("new connections within the lag: %v, want some on node-2", got)
+	}
+	for range 3 {
+		tick(t, r, clk, time.Second, 2)
+	}
+	advance(t, clk, 2*time.Second)
+	if e := r.waitEvent(t, kind(events.BackendLag)); e.Backend != "node-2" || e.Reason != "over" {
+		t.Fatalf("got %+v, want node-2's lag over", e)
+	}
+	for range 4 {
+		if c := dialWS(t, r.b.URL()); c.node != "node-1" {
+			t.Fatalf("new connection after the lag went to %s, want node-1", c.node)
+		}
 	}
 }
