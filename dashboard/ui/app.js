@@ -180,6 +180,7 @@
         if (!n.kind || n.kind === "chat") meta += " · " + n.sessions + " chat sessions";
         if (n.kind === "command") meta += " · pid " + n.pid + " (" + n.processes + " processes)";
         if (n.kind === "url") meta += " · runs elsewhere";
+        if (n.stopping) meta += " · stopping: health 503, serving out its stop grace";
         if (n.hung) meta += " · hung";
         if (n.slow_ns) meta += " · slow " + goDur(n.slow_ns);
         if (n.redis === "unreachable") meta += " · REDIS UNREACHABLE";
