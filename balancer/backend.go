@@ -21,6 +21,10 @@ type backend struct {
 	waitNs    atomic.Int64                    // the time it took to answer them, summed
 	healthy   atomic.Bool
 	draining  atomic.Bool // removed by a reload, or state: drain
+	// lagging: it left the rotation (unhealthy, draining) less than
+	// server_group.deregistration_lag ago, and still gets new connections
+	// as before (drainer.lag).
+	lagging atomic.Bool
 
 	// mu guards the health-check counters.
 	mu        sync.Mutex
@@ -59,8 +63,18 @@ func (b *backend) health() Health {
 }
 
 // state is a backend's state in one word, as people read it: draining
-// says more than health, which a draining backend still has.
+// says more than health, which a draining backend still has, and
+// deregistering (still routed to for the deregistration lag) more than
+// either.
 func (b *backend) state() string {
+	if b.lagging.Load() {
+		return "deregistering"
+	}
+	return b.stateWithoutLag()
+}
+
+// stateWithoutLag is the state the backend is in once its lag is over.
+func (b *backend) stateWithoutLag() string {
 	if b.draining.Load() {
 		return "draining"
 	}

@@ -195,7 +195,7 @@ func newBalancer(opts Options) *Balancer {
 		rng = rand.New(rand.NewPCG(binary.LittleEndian.Uint64(seed[:8]), binary.LittleEndian.Uint64(seed[8:])))
 	}
 	b.drains = &drainer{clock: b.clock, publish: b.publish, tunnels: b.tunnels, rng: rng, delays: map[*backend]*quartz.Timer{}}
-	b.health = newProber(b.clock, b.publish, b.snap.Load)
+	b.health = newProber(b.clock, b.publish, b.snap.Load, b.drains.lag)
 	b.proxy = newHTTPProxy(b.clock, b.snap.Load)
 	return b
 }

@@ -31,11 +31,53 @@ type drainer struct {
 	// that a tunnel picked just before the drain and started after it
 	// ends the way its siblings did (lateCut).
 	expired map[*backend]config.Drain
+	lags    map[*backend]*quartz.Timer // running deregistration lags
+}
+
+// lag is the one place of server_group.deregistration_lag: be has just
+// left the rotation (why: its health checks failed, or it is draining),
+// and for the lag it still gets new connections, as a cloud balancer's
+// nodes route to a target until the change reaches them. A backend that
+// was out of the rotation already, or is lagging already, starts none.
+// The data path reads backend.lagging. Callers: the control path and the
+// prober, before they make the change the data path sees.
+func (d *drainer) lag(be *backend, lag time.Duration, why string) {
+	if lag <= 0 || be.draining.Load() || !be.healthy.Load() {
+		return
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.lags[be] != nil {
+		return
+	}
+	be.lagging.Store(true)
+	d.publish(events.Event{Kind: events.BackendLag, Backend: be.name, Reason: "started",
+		Detail: fmt.Sprintf("%s; it still gets new connections for the deregistration lag of %s", why, lag)})
+	var timer *quartz.Timer
+	timer = d.clock.AfterFunc(lag, func() {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		if d.lags[be] != timer {
+			return
+		}
+		delete(d.lags, be)
+		be.lagging.Store(false)
+		detail := fmt.Sprintf("no new connections from now on (%s, %d open)", be.stateWithoutLag(), be.active.Load())
+		if be.healthy.Load() && !be.draining.Load() {
+			detail = "it is back in the rotation (healthy)"
+		}
+		d.publish(events.Event{Kind: events.BackendLag, Backend: be.name, Reason: "over", Detail: detail})
+	}, "balancer", "lag")
+	if d.lags == nil {
+		d.lags = map[*backend]*quartz.Timer{}
+	}
+	d.lags[be] = timer
 }
 
 // start stops new connections to be and closes its tunnels when the
 // deregistration delay runs out. The control path calls it.
 func (d *drainer) start(be *backend, snap *snapshot) {
+	d.lag(be, time.Duration(snap.cfg.ServerGroup.DeregistrationLag), "removed from the server group")
 	be.draining.Store(true)
 	delay := time.Duration(*snap.cfg.ServerGroup.DeregistrationDelay)
 	drain := snap.cfg.ServerGroup.Drain
@@ -96,6 +138,11 @@ func (d *drainer) cancel(be *backend) {
 		delete(d.delays, be)
 	}
 	delete(d.expired, be)
+	if t := d.lags[be]; t != nil { // back in service: the lag means nothing now
+		t.Stop()
+		delete(d.lags, be)
+		be.lagging.Store(false)
+	}
 	d.mu.Unlock()
 	be.draining.Store(false)
 	d.publish(events.Event{Kind: events.BackendDrain, Backend: be.name, Reason: "active", Detail: "back in service"})
@@ -118,12 +165,16 @@ func (d *drainer) lateCut(be *backend, tn *tunnel) {
 	}
 }
 
-// close stops every running delay.
+// close stops every running delay and lag.
 func (d *drainer) close() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for be, t := range d.delays {
 		t.Stop()
 		delete(d.delays, be)
+	}
+	for be, t := range d.lags {
+		t.Stop()
+		delete(d.lags, be)
 	}
 }

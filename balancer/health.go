@@ -27,8 +27,11 @@ type prober struct {
 	client  *http.Client
 	publish func(events.Event)
 	snap    func() *snapshot // the running one, for the group's health
-	allDown atomic.Bool      // every backend unhealthy, said once (groupHealthChanged)
-	wg      sync.WaitGroup   // probes out
+	// lag keeps a backend that fails its checks in the rotation for the
+	// deregistration lag (drainer.lag).
+	lag     func(be *backend, lag time.Duration, why string)
+	allDown atomic.Bool    // every backend unhealthy, said once (groupHealthChanged)
+	wg      sync.WaitGroup // probes out
 
 	// mu guards the fields below; nothing is taken inside it.
 	mu      sync.Mutex
@@ -38,10 +41,10 @@ type prober struct {
 	wake    chan struct{}      // closed and replaced whenever a probe settles
 }
 
-func newProber(clock quartz.Clock, publish func(events.Event), snap func() *snapshot) *prober {
+func newProber(clock quartz.Clock, publish func(events.Event), snap func() *snapshot, lag func(*backend, time.Duration, string)) *prober {
 	dialer := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
 	return &prober{
-		clock: clock, publish: publish, snap: snap,
+		clock: clock, publish: publish, snap: snap, lag: lag,
 		client: &http.Client{
 			Transport:     &http.Transport{DialContext: dialer.DialContext, DisableKeepAlives: true},
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
@@ -229,6 +232,7 @@ func (p *prober) record(t *target, hc config.HealthCheck, err error) {
 	p.publish(events.Event{Kind: events.BackendCheck, Backend: t.name, Reason: result, Detail: detail})
 	switch {
 	case be.healthy.Load() && be.failRun >= hc.UnhealthyThreshold:
+		p.lag(be, time.Duration(p.snap().cfg.ServerGroup.DeregistrationLag), "its health checks failed")
 		be.healthy.Store(false)
 		p.publish(events.Event{Kind: events.BackendHealth, Backend: t.name, Reason: "unhealthy",
 			Detail: fmt.Sprintf("%d checks failed in a row, last: %s", be.failRun, detail)})

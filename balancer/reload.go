@@ -81,6 +81,7 @@ func (b *Balancer) reload(doc config.Config, ls config.Lines) (uint64, error) {
 	}
 	cfg.Listener.Addr, cfg.Listener.TLS = old.cfg.Listener.Addr, old.cfg.Listener.TLS
 	snap := b.buildSnapshot(cfg, old.gen+1)
+	snap.leaving = snap.leavingAfter(old)
 	b.doc = doc
 	b.snap.Store(snap)
 	for name, be := range b.backends {

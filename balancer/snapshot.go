@@ -3,6 +3,7 @@ package balancer
 import (
 	"net/netip"
 	"net/url"
+	"slices"
 	"time"
 
 	"github.com/wslab/wslab/balancer/config"
@@ -19,6 +20,10 @@ type snapshot struct {
 	policy     policy  // WebSocket upgrades
 	httpPolicy policy  // everything else
 	sticky     *sticky // cookie stickiness; nil when off
+	// leaving are targets of earlier generations, removed from the group,
+	// that still take new connections while their backend lags
+	// (server_group.deregistration_lag); nothing else sees them.
+	leaving []*target
 }
 
 // target is a backend as one generation configures it.
@@ -36,9 +41,10 @@ type target struct {
 	b       *backend
 }
 
-// eligible reports whether t may take a new connection.
+// eligible reports whether t may take a new connection. A backend within
+// its deregistration lag still does, whatever took it out.
 func (t *target) eligible() bool {
-	return t.weight > 0 && !t.drain && t.b.healthy.Load() && !t.b.draining.Load()
+	return t.weight > 0 && (t.b.lagging.Load() || !t.drain && t.b.healthy.Load() && !t.b.draining.Load())
 }
 
 func (s *snapshot) idleTimeout() time.Duration { return time.Duration(s.cfg.Listener.IdleTimeout) }
@@ -47,7 +53,7 @@ func (s *snapshot) idleTimeout() time.Duration { return time.Duration(s.cfg.List
 // healthy and the group fails open (AWS ALB): health is disregarded, the
 // rest (weight, drain) is not.
 func (t *target) failOpen() bool {
-	return t.weight > 0 && !t.drain && !t.b.draining.Load()
+	return t.weight > 0 && (t.b.lagging.Load() || !t.drain && !t.b.draining.Load())
 }
 
 // candidates are the targets that may take a new connection, less those
@@ -59,8 +65,12 @@ func (s *snapshot) candidates(tried []*target) []*target {
 		eligible = (*target).failOpen
 	}
 	out := make([]*target, 0, len(s.targets))
+	all := s.targets
+	if len(s.leaving) > 0 {
+		all = append(slices.Clip(s.targets), s.leaving...)
+	}
 outer:
-	for _, t := range s.targets {
+	for _, t := range all {
 		if !eligible(t) {
 			continue
 		}
@@ -91,4 +101,22 @@ func (s *snapshot) lookup(name string) *target {
 		}
 	}
 	return nil
+}
+
+// leavingAfter lists the targets of old that snap removes and that still
+// take new connections for the deregistration lag: those removed now (a
+// backend in the rotation, whose lag drainer.start begins) and those
+// removed earlier whose lag still runs.
+func (snap *snapshot) leavingAfter(old *snapshot) []*target {
+	lag := snap.cfg.ServerGroup.DeregistrationLag
+	var out []*target
+	for _, t := range append(slices.Clip(old.targets), old.leaving...) {
+		if snap.lookup(t.name) != nil {
+			continue
+		}
+		if t.b.lagging.Load() || lag > 0 && t.b.healthy.Load() && !t.b.draining.Load() {
+			out = append(out, t)
+		}
+	}
+	return out
 }

@@ -120,12 +120,15 @@ func closedMap(counts *[len(reasonIndex)]atomic.Uint64) map[string]uint64 {
 
 // BackendStatus is one backend's live state.
 type BackendStatus struct {
-	Name      string `json:"name"`
-	URL       string `json:"url,omitempty"` // "" once removed from the config
-	Weight    int    `json:"weight"`
-	State     string `json:"state"`    // in one word for people: draining, else the health
-	Health    Health `json:"health"`   // what the health checks say, draining or not
-	Draining  bool   `json:"draining"` // removed by a reload or state: drain; no new connections
+	Name     string `json:"name"`
+	URL      string `json:"url,omitempty"` // "" once removed from the config
+	Weight   int    `json:"weight"`
+	State    string `json:"state"`    // in one word for people: deregistering, draining, else the health
+	Health   Health `json:"health"`   // what the health checks say, draining or not
+	Draining bool   `json:"draining"` // removed by a reload or state: drain; no new connections (after the lag)
+	// Lagging: it left the rotation less than deregistration_lag ago and
+	// still gets new connections.
+	Lagging   bool   `json:"lagging"`
 	Active    int64  `json:"active"`
 	Total     uint64 `json:"total"`
 	BytesUp   uint64 `json:"bytes_up"`
@@ -215,7 +218,8 @@ func backendStatus(be *backend, url string, weight int) BackendStatus {
 	be.mu.Unlock()
 	return BackendStatus{
 		Name: be.name, URL: url, Weight: weight, State: be.state(), Health: be.health(), Draining: be.draining.Load(),
-		Active: be.active.Load(), Total: be.total.Load(),
+		Lagging: be.lagging.Load(),
+		Active:  be.active.Load(), Total: be.total.Load(),
 		BytesUp: be.bytesUp.Load(), BytesDown: be.bytesDown.Load(), Failures: be.failures.Load(),
 		LastCheck: last, Closed: closedMap(&be.closed),
 		Upgrades: be.upgrades.Load(), UpgradeWait: config.Duration(be.waitNs.Load()),

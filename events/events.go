@@ -36,6 +36,7 @@ const (
 	BackendHealth  Kind = "backend.health"  // a backend changed health state; Reason is the new state
 	BackendCheck   Kind = "backend.check"   // one health check ran; Reason is ok or failed
 	BackendDrain   Kind = "backend.drain"   // a backend started or stopped draining
+	BackendLag     Kind = "backend.lag"     // a backend out of the rotation still gets new connections (Reason started) until the deregistration lag is over (over)
 	GroupHealth    Kind = "group.health"    // every backend unhealthy (Reason all_unhealthy), or one back (recovered)
 	BackendFailure Kind = "backend.failure" // a dial to a backend failed (passive failure)
 	StickyRepick   Kind = "sticky.repick"   // a sticky cookie was not followed; Reason invalid, expired, removed, unavailable or refused; Backend is the new pick
@@ -48,7 +49,7 @@ const (
 // against (a test keeps it equal to the constants).
 var kinds = [...]Kind{
 	ConnOpened, ConnClosed, NodeStarted, NodeStopped, NodeFault, StoreError, StoreRecovered,
-	StoreRestored, BackendHealth, BackendCheck, BackendDrain, GroupHealth, BackendFailure, StickyRepick,
+	StoreRestored, BackendHealth, BackendCheck, BackendDrain, BackendLag, GroupHealth, BackendFailure, StickyRepick,
 	ConfigApplied, ConfigRejected, LinkFault,
 }
 

@@ -31,6 +31,8 @@ func (e Event) Text() string {
 		return "server group " + words(e.Reason) + ": " + e.Detail
 	case BackendDrain:
 		return fmt.Sprintf("%s %s: %s", e.Backend, words(e.Reason), e.Detail)
+	case BackendLag:
+		return fmt.Sprintf("%s deregistration lag %s: %s", e.Backend, words(e.Reason), e.Detail)
 	case BackendFailure:
 		return fmt.Sprintf("could not reach %s (passive failure, trying another): %s", e.Backend, e.Detail)
 	case ConfigApplied:

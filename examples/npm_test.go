@@ -4,12 +4,14 @@ package examples_test
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // npmBin is the npm beside LAB_TEST_NODE's node, or the one on PATH.
@@ -56,6 +58,42 @@ func TestNpmStartHandsSIGTERMToTheAppAndLeavesNothingBehind(t *testing.T) {
 				if out := a.output(); !strings.Contains(out, want) {
 					t.Fatalf("the app did not say %q:\n%s", want, out)
 				}
+			}
+		})
+	}
+}
+
+// TestASIGTERMToNpmStartsWholeGroupIsOneStopWithItsGrace: lab ctl node
+// NAME stop signals the process group, so the app gets the SIGTERM twice,
+// its own and npm start's copy. That is one stop: the app serves out its
+// grace, it does not take the copy for a second signal that ends it early.
+func TestASIGTERMToNpmStartsWholeGroupIsOneStopWithItsGrace(t *testing.T) {
+	r, _ := chatRedis(t)
+	const grace = 1500 * time.Millisecond
+	for _, tc := range []struct {
+		example string
+		env     []string
+	}{
+		{chatExample, []string{"REDIS_URL=" + r.URL()}},
+		{wsExample, nil},
+	} {
+		t.Run(tc.example, func(t *testing.T) {
+			a := launchCmd(t, tc.example, []string{npmBin(t, tc.example), "start"},
+				append(tc.env, fmt.Sprintf("SHUTDOWN_GRACE_MS=%d", grace.Milliseconds()))...)
+			a.ready(t)
+			began := time.Now()
+			if err := syscall.Kill(-a.cmd.Process.Pid, syscall.SIGTERM); err != nil { // the group we started
+				t.Fatal(err)
+			}
+			if code := a.wait(t); code != 0 {
+				t.Fatalf("exit code after SIGTERM to the group: got %d, want 0; output:\n%s", code, a.output())
+			}
+			if took := time.Since(began); took < grace {
+				t.Fatalf("npm start exited %s after the SIGTERM, before the grace of %s; output:\n%s", took, grace, a.output())
+			}
+			<-a.readDone
+			if out := a.output(); strings.Contains(out, "again: closing now") {
+				t.Fatalf("the app took npm's copy of the SIGTERM for a second signal:\n%s", out)
 			}
 		})
 	}

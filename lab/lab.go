@@ -188,8 +188,8 @@ func (l *Lab) startNode(ctx context.Context, spec NodeSpec) (*Node, error) {
 		nn, err := node.Start(ctx, node.Config{
 			Name: name, Addr: net.JoinHostPort(l.cfg.NodeHost, strconv.Itoa(port)), RedisURL: l.redisURL, Mode: mode,
 			PingInterval: l.cfg.PingInterval, PingTimeout: l.cfg.PingTimeout, AllowedOrigins: l.cfg.AllowedOrigins,
-			SessionCookie: l.cfg.SessionCookie,
-			Recovery:      spec.Recovery, MaxDisconnection: spec.MaxDisconnection,
+			SessionCookie: l.cfg.SessionCookie, StopGrace: spec.StopGrace,
+			Recovery: spec.Recovery, MaxDisconnection: spec.MaxDisconnection,
 			Clock: l.clock, Events: l.Events, Logger: l.cfg.Logger,
 			Rand: rand.New(rand.NewPCG(l.rng.Uint64(), l.rng.Uint64())),
 		})

@@ -31,6 +31,13 @@ const (
 	DefaultStopGrace    = 10 * time.Second // from SIGTERM to SIGKILL
 )
 
+// StopGrace means the same for every kind that can stop: how long the
+// node has from stop (SIGTERM) on. A command node's app decides what it
+// does with it and gets SIGKILL when it is over (default
+// DefaultStopGrace). The lab's own nodes use all of it, as an app that
+// drains: /healthz answers 503, open and new connections are served, and
+// when it is over every WebSocket gets 1001 (default 0: at once).
+
 // NodeSpec says what one node is. The zero value is a chat node. Command,
 // URL and a handler (Handler or NewHandler, from Go only) exclude each
 // other; the hooks only apply to command and url nodes.
@@ -51,7 +58,7 @@ type NodeSpec struct {
 	// The balancer checks the same path.
 	Health       string        `yaml:"health" json:"health,omitempty"`
 	ReadyTimeout time.Duration `yaml:"ready_timeout" json:"ready_timeout,omitempty"` // default 30s
-	StopGrace    time.Duration `yaml:"stop_grace" json:"stop_grace,omitempty"`       // stop: SIGTERM, then SIGKILL after this; default 10s
+	StopGrace    time.Duration `yaml:"stop_grace" json:"stop_grace,omitempty"`       // stop: command, SIGTERM then SIGKILL after this (default 10s); chat/echo, health 503 and serving on for this long, then 1001 (default 0s)
 
 	URL string `yaml:"url" json:"url,omitempty"` // http(s)://host:port of a server that runs elsewhere: a url node
 

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/coder/quartz"
+
 	"github.com/wslab/wslab/events"
 )
 
@@ -17,6 +19,7 @@ func (n *Node) Kill() error {
 	if n.closed {
 		return ErrClosed
 	}
+	n.endGrace()
 	n.publish(events.Event{Kind: events.NodeFault, Detail: "kill: " + n.haltText("dropped without a close frame")})
 	n.halt(context.Background(), endKilled)
 	n.publish(events.Event{Kind: events.NodeStopped, Reason: "killed"})
@@ -25,17 +28,57 @@ func (n *Node) Kill() error {
 
 // Stop shuts the node down gracefully: every WebSocket gets a 1001 Going
 // Away close frame, users with a name are announced as left, and the node
-// stops listening.
+// stops listening. With a Config.StopGrace, Stop returns at once and all
+// that happens when the grace is over; meanwhile /healthz answers 503 and
+// the node serves on, as an app that drains on SIGTERM. A Stop within the
+// grace ends it at once (a second SIGTERM).
 func (n *Node) Stop(ctx context.Context) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.closed {
 		return ErrClosed
 	}
-	n.publish(events.Event{Kind: events.NodeFault, Detail: "stop: " + n.haltText("closed with 1001 Going Away")})
+	if g := n.cfg.StopGrace; g > 0 && n.srv != nil && n.grace == nil {
+		n.stopping.Store(true)
+		n.publish(events.Event{Kind: events.NodeFault, Detail: fmt.Sprintf("stop: /healthz answers 503; serving on (new connections too) for the stop grace of %s, then %s", g, n.haltText("closed with 1001 Going Away"))})
+		var t *quartz.Timer
+		t = n.cfg.Clock.AfterFunc(g, func() {
+			n.mu.Lock()
+			defer n.mu.Unlock()
+			if n.grace != t { // ended meanwhile
+				return
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second) // wall clock: close frames on their way
+			defer cancel()
+			n.stopNow(ctx, "stop grace over: ")
+		}, "node", "stop-grace")
+		n.grace = t
+		return nil
+	}
+	why := "stop: "
+	if n.grace != nil {
+		why = "stop again within the stop grace: "
+	}
+	n.stopNow(ctx, why)
+	return nil
+}
+
+// stopNow closes every WebSocket with 1001 and stops listening, ending a
+// grace if one runs. Callers hold n.mu.
+func (n *Node) stopNow(ctx context.Context, why string) {
+	n.endGrace()
+	n.publish(events.Event{Kind: events.NodeFault, Detail: why + n.haltText("closed with 1001 Going Away")})
 	n.halt(ctx, endStopping)
 	n.publish(events.Event{Kind: events.NodeStopped, Reason: "stopped"})
-	return nil
+}
+
+// endGrace ends a stop's grace period, if one runs. Callers hold n.mu.
+func (n *Node) endGrace() {
+	if n.grace != nil {
+		n.grace.Stop()
+		n.grace = nil
+	}
+	n.stopping.Store(false)
 }
 
 // Hang wedges the node: it keeps accepting connections but answers nothing,
@@ -81,6 +124,11 @@ func (n *Node) Start() error {
 	cleared := n.releaseGate() || n.slow.Swap(0) != 0
 	if cleared {
 		n.publish(events.Event{Kind: events.NodeFault, Detail: "start: faults cleared"})
+	}
+	if n.grace != nil { // a replacement: the stopping node goes now
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		n.stopNow(ctx, "start within the stop grace: ")
 	}
 	if n.srv != nil {
 		return nil

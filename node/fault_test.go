@@ -209,3 +209,66 @@ func TestMissedPongEndsSession(t *testing.T) {
 	emit(t, b, "message", "ten minutes later")
 	expect(t, b, "B: ten minutes later")
 }
+
+// TestStopWithAGraceFailsHealthAndServesOnUntilTheGraceIsOver: a node
+// with a stop grace is an app that drains on SIGTERM — /healthz answers
+// 503 at once, open and new connections are served for the grace, then
+// everyone gets 1001.
+func TestStopWithAGraceFailsHealthAndServesOnUntilTheGraceIsOver(t *testing.T) {
+	w := newWorld(t)
+	clk := quartz.NewMock(t)
+	n1 := w.startNode(t, node.Config{Name: "node-1", StopGrace: 10 * time.Second, Clock: clk})
+	a := joinAs(t, n1.URL(), client.SocketIO, "A")
+	if err := n1.Stop(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	if err := getHealth(ctxT(t), n1.URL()); err == nil || err.Error() != "503 Service Unavailable" {
+		t.Fatalf("/healthz within the stop grace: got %v, want 503 Service Unavailable", err)
+	}
+	if st := n1.State(); !st.Stopping || !st.Listening {
+		t.Fatalf("state within the stop grace: %+v, want stopping and listening", st)
+	}
+	late := joinAs(t, n1.URL(), client.SocketIO, "Late") // still served
+	emit(t, a, "message", "still here")
+	expect(t, a, "A: still here")
+	expect(t, late, "A: still here")
+
+	clocktest.Advance(t, clk, 10*time.Second-time.Millisecond)
+	emit(t, late, "message", "a millisecond left")
+	expect(t, a, "Late: a millisecond left")
+	clocktest.Advance(t, clk, time.Millisecond)
+	for _, c := range []*client.Client{a, late} {
+		if got := websocket.CloseStatus(waitClosed(t, c)); got != websocket.StatusGoingAway {
+			t.Fatalf("close status at the end of the grace: got %d, want 1001", got)
+		}
+	}
+	if n1.Listening() || n1.State().Stopping {
+		t.Fatalf("after the grace: %+v, want stopped", n1.State())
+	}
+	if err := n1.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if err := getHealth(ctxT(t), n1.URL()); err != nil {
+		t.Fatalf("/healthz after start: %v, want 200", err)
+	}
+}
+
+// TestAStopWithinTheGraceClosesAtOnce: a second SIGTERM, as the example
+// app takes it.
+func TestAStopWithinTheGraceClosesAtOnce(t *testing.T) {
+	w := newWorld(t)
+	clk := quartz.NewMock(t)
+	n1 := w.startNode(t, node.Config{Name: "node-1", StopGrace: time.Minute, Clock: clk})
+	a := joinAs(t, n1.URL(), client.SocketIO, "A")
+	for range 2 {
+		if err := n1.Stop(ctxT(t)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := websocket.CloseStatus(waitClosed(t, a)); got != websocket.StatusGoingAway {
+		t.Fatalf("close status after a second stop: got %d, want 1001", got)
+	}
+	if n1.Listening() {
+		t.Fatal("still listening after a second stop")
+	}
+}

@@ -46,7 +46,7 @@ func isUpgrade(r *http.Request) bool {
 
 // Health is the body of /healthz.
 type Health struct {
-	Status   string `json:"status"` // always "ok": the node answers
+	Status   string `json:"status"` // "ok", or "stopping" (503) within a stop's grace
 	Node     string `json:"node"`
 	Mode     Mode   `json:"mode"`
 	Redis    string `json:"redis,omitempty"` // "ok" or "unreachable" (chat mode)
@@ -62,6 +62,10 @@ func (n *Node) serveHealth(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if n.stopping.Load() {
+		h.Status = "stopping"
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}
 	json.NewEncoder(w).Encode(h)
 }
 

@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/coder/quartz"
+
 	"github.com/wslab/wslab/events"
 	"github.com/wslab/wslab/store"
 )
@@ -42,6 +44,7 @@ type Node struct {
 	serveDone chan struct{}
 	runCancel context.CancelFunc // cancels the sessions of this incarnation
 	closed    bool
+	grace     *quartz.Timer // a stop's grace period running (Config.StopGrace); nil if none
 
 	// membersMu guards members (the sessions in the chat room), conns
 	// (every session, chat or echo) and sio (Socket.IO sessions by their
@@ -55,6 +58,7 @@ type Node struct {
 	sessions sync.WaitGroup
 
 	ending    atomic.Int32 // endRunning, endKilled or endStopping
+	stopping  atomic.Bool  // within a stop's grace: /healthz answers 503
 	slow      atomic.Int64 // delay added to every outgoing message, in ns
 	gate      atomic.Pointer[chan struct{}]
 	storeDown atomic.Bool  // Redis is unreachable, as last reported
@@ -242,6 +246,7 @@ func (n *Node) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	wasUp := n.srv != nil
+	n.endGrace()
 	n.halt(ctx, endStopping)
 	if wasUp {
 		n.publish(events.Event{Kind: events.NodeStopped, Reason: "closed"})
@@ -277,8 +282,9 @@ func (n *Node) publish(e events.Event) {
 type State struct {
 	Name      string        `json:"name"`
 	URL       string        `json:"url"`
-	Mode      Mode          `json:"mode,omitempty"` // chat or echo: nodes that run in-process
-	Listening bool          `json:"listening"`      // false after kill or stop
+	Mode      Mode          `json:"mode,omitempty"`     // chat or echo: nodes that run in-process
+	Listening bool          `json:"listening"`          // false after kill or stop
+	Stopping  bool          `json:"stopping,omitempty"` // within a stop's grace: health 503, still serving
 	Hung      bool          `json:"hung"`
 	Slow      time.Duration `json:"slow_ns"`
 	Sessions  int           `json:"sessions"` // clients in the chat room
@@ -300,7 +306,7 @@ var Faults = []string{"kill", "stop", "hang", "slow", "start", "restart"}
 // State reports the node's state.
 func (n *Node) State() State {
 	st := State{
-		Name: n.cfg.Name, URL: n.URL(), Mode: n.cfg.Mode, Listening: n.Listening(),
+		Name: n.cfg.Name, URL: n.URL(), Mode: n.cfg.Mode, Listening: n.Listening(), Stopping: n.stopping.Load(),
 		Hung: n.gate.Load() != nil, Slow: time.Duration(n.slow.Load()), Sessions: n.Sessions(),
 		Kind: string(n.cfg.Mode), Faults: Faults,
 	}

@@ -95,6 +95,12 @@ type Config struct {
 	// chat lines are kept; a client whose offset was trimmed away gets a
 	// new session. Default 10000.
 	RecoveryBacklog int64
+	// StopGrace is what Stop gives the node, as an app that drains on
+	// SIGTERM: /healthz answers 503 at once (the balancer takes the node
+	// out), the node keeps serving — open connections and new ones — for
+	// this long on its clock, then closes every WebSocket with 1001. 0:
+	// the 1001s go at once.
+	StopGrace time.Duration
 
 	Clock  quartz.Clock // nil: real time
 	Events *events.Bus  // nil: events are discarded
@@ -163,7 +169,7 @@ func (c Config) Validate() error {
 	for _, f := range []struct {
 		name string
 		v    time.Duration
-	}{{"ping_interval", c.PingInterval}, {"ping_timeout", c.PingTimeout}, {"max_disconnection", c.MaxDisconnection}} {
+	}{{"ping_interval", c.PingInterval}, {"ping_timeout", c.PingTimeout}, {"max_disconnection", c.MaxDisconnection}, {"stop_grace", c.StopGrace}} {
 		if f.v < 0 {
 			errs = append(errs, fmt.Errorf("%s: %s is negative", f.name, f.v))
 		}

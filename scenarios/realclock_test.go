@@ -133,7 +133,7 @@ func TestTheBuiltinsPassAgainstTheSocketIOExampleOnTheRealClock(t *testing.T) {
 	for _, sc := range all {
 		byName[sc.Name] = sc
 	}
-	for _, name := range []string{"chat-across-nodes", "node-failure"} {
+	for _, name := range []string{"chat-across-nodes", "node-failure", "rolling-deploy"} {
 		t.Run(name, func(t *testing.T) {
 			sc := byName[name]
 			if sc == nil {
@@ -141,10 +141,16 @@ func TestTheBuiltinsPassAgainstTheSocketIOExampleOnTheRealClock(t *testing.T) {
 			}
 			// The lab shape is all that changes: the same number of nodes,
 			// each one the example started by npm.
+			// each one the example started by npm. The shutdown grace the
+			// lab's nodes take from stop_grace is the app's own setting;
+			// a command node's stop_grace is when SIGKILL comes.
+			grace := sc.Lab.Node.StopGrace
 			sc.Lab.Node = lab.NodeSpec{
 				Command: fmt.Sprintf("%q --prefix %q start", npm, dir), Health: "/healthz",
 				ReadyTimeout: time.Minute, // npm and the packages load slowly on a busy machine
-				Env:          []string{"PATH=" + filepath.Dir(nodeBin) + string(os.PathListSeparator) + os.Getenv("PATH")},
+				Env: []string{"PATH=" + filepath.Dir(nodeBin) + string(os.PathListSeparator) + os.Getenv("PATH"),
+					fmt.Sprintf("SHUTDOWN_GRACE_MS=%d", grace.Milliseconds())},
+				StopGrace: grace + lab.DefaultStopGrace,
 			}
 			res := scenarios.Run(context.Background(), sc, scenarios.Options{})
 			transcript := strings.Join(res.Transcript, "\n")

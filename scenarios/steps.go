@@ -261,8 +261,10 @@ func (r *run) fault(ctx context.Context, kind, name string, d time.Duration) err
 	} else {
 		r.say("%s %s", kind, name)
 	}
-	if err == nil && (kind == "kill" || kind == "stop" || kind == "restart") {
-		err = r.awaitNode(ctx, name) // its clients know when the step ends
+	// Its clients know when the step ends; a node within its stop grace
+	// serves them on.
+	if err == nil && (kind == "kill" || kind == "stop" || kind == "restart") && !r.lab.Node(name).State().Stopping {
+		err = r.awaitNode(ctx, name)
 	}
 	return err
 }

@@ -76,7 +76,8 @@ var stepTable = []stepDef{
 			return r.reloaded(gen, err)
 		}),
 	nodeFault("kill", "crashes a node: its connections end with no close frame"),
-	nodeFault("stop", "stops a node gracefully: its connections get a 1001 close"),
+	nodeFault("stop", "stops a node gracefully (SIGTERM): its connections get a 1001 close; with the node's `stop_grace`, "+
+		"its health check fails at once and it serves on (new connections too) until the grace is over"),
 	nodeFault("hang", "freezes a node: it accepts nothing and answers nothing"),
 	nodeFault("start", "starts a stopped, killed or hung node again on its port"),
 	nodeFault("restart", "stops a node and starts it again"),

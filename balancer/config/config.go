@@ -57,8 +57,14 @@ type TLS struct {
 type ServerGroup struct {
 	Policy              string    `yaml:"policy,omitempty" json:"policy,omitempty"`                             // round_robin (default), least_conn, source_hash
 	DeregistrationDelay *Duration `yaml:"deregistration_delay,omitempty" json:"deregistration_delay,omitempty"` // default 300s, 0s-3600s
-	Drain               Drain     `yaml:"drain,omitempty" json:"drain,omitempty"`
-	Retries             *int      `yaml:"retries,omitempty" json:"retries,omitempty"` // other backends tried after a refused dial; default 2
+	// DeregistrationLag is how long a backend that left the rotation (its
+	// health checks failed, or it was removed or set to state: drain) still
+	// gets new connections: a cloud balancer's nodes learn of the change
+	// seconds later and route to it meanwhile. Default 0s (at once),
+	// 0s-600s.
+	DeregistrationLag Duration `yaml:"deregistration_lag,omitempty" json:"deregistration_lag,omitempty"`
+	Drain             Drain    `yaml:"drain,omitempty" json:"drain,omitempty"`
+	Retries           *int     `yaml:"retries,omitempty" json:"retries,omitempty"` // other backends tried after a refused dial; default 2
 	// LambdaUpgradeStatus is the HTTP status a WebSocket upgrade gets when
 	// the backend picked is a server of type lambda (AWS ALB: 400); 0
 	// passes it on.

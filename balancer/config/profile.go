@@ -94,6 +94,10 @@ func FromProfile(name string) (Config, error) {
 // maxDeregistrationDelay is the longest server_group.deregistration_delay.
 const maxDeregistrationDelay = 3600 * time.Second
 
+// maxDeregistrationLag is the longest server_group.deregistration_lag: the
+// lags reported of cloud balancers are seconds to a couple of minutes.
+const maxDeregistrationLag = 600 * time.Second
+
 // cutOf is a profile's cut as listener.cut; a profile that never cuts
 // has nothing to cut with, and keeps the default.
 func cutOf(c profiles.Cut) string {

@@ -120,6 +120,7 @@ func (c Config) Validate() error {
 	}
 	ps.durationIn("server_group.deregistration_delay", *g.DeregistrationDelay, 0, 3600*time.Second)
 	ps.durationIn("server_group.drain.jitter", g.Drain.Jitter, 0, 3600*time.Second)
+	ps.durationIn("server_group.deregistration_lag", g.DeregistrationLag, 0, maxDeregistrationLag)
 	if s := g.LambdaUpgradeStatus; s != 0 && (s < 400 || s > 599) {
 		ps.add("server_group.lambda_upgrade_status", "%d is not 0 (pass the upgrade on) or an HTTP error status 400-599", s)
 	}

@@ -89,7 +89,7 @@ func TestDashboardLegendSaysWhatTheColoursOfTheTimelineMean(t *testing.T) {
 	legend := browsertest.Eval[string](p, `Array.from(document.querySelectorAll("#legend .legend-item")).map(function (i) { return i.className + ": " + i.textContent; }).join("\n")`)
 	want := "legend-item bad: faults, nodes down, unhealthy, failed dials, rejected configs, Redis unreachable\n" +
 		"legend-item good: recoveries: faults cleared, nodes started, healthy again, configs applied, Redis back\n" +
-		"legend-item plain: connections, health checks, draining"
+		"legend-item plain: connections, health checks, deregistration lag, draining"
 	if legend != want {
 		t.Fatalf("legend: got\n%s\nwant\n%s", legend, want)
 	}

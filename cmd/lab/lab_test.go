@@ -88,8 +88,14 @@ func run(t *testing.T, args ...string) *proc {
 // waitLine returns the first new line matching re and its submatches.
 func (p *proc) waitLine(re string) []string {
 	p.t.Helper()
+	return p.waitLineWithin(re, waitFor)
+}
+
+// waitLineWithin is waitLine with a wait of its own.
+func (p *proc) waitLineWithin(re string, d time.Duration) []string {
+	p.t.Helper()
 	rx := regexp.MustCompile(re)
-	deadline := time.After(waitFor)
+	deadline := time.After(d)
 	for {
 		select {
 		case l := <-p.lines:
@@ -133,10 +139,19 @@ type upLab struct {
 
 func startUp(t *testing.T, args ...string) *upLab {
 	t.Helper()
+	return startUpWithin(t, waitFor, args...)
+}
+
+// startUpWithin is startUp for nodes that may take up to d to be ready.
+func startUpWithin(t *testing.T, d time.Duration, args ...string) *upLab {
+	t.Helper()
 	p := run(t, append([]string{"up", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--node-port", "0"}, args...)...)
 	start := time.Now()
 	u := &upLab{proc: p}
-	u.balancer = p.waitLine(`^  balancer\s+(http://\S+)`)[1]
+	u.balancer = p.waitLineWithin(`^  balancer\s+(http://\S+)`, d)[1]
+	if d > waitFor { // slow nodes: time the rest of the summary alone
+		start = time.Now()
+	}
 	for {
 		m := p.waitLine(`^  (node-\d+|dashboard)\s+(http://[^\s/#]+)`)
 		if m[1] == "dashboard" {

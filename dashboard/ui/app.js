@@ -12,7 +12,7 @@
   var kinds = ["conn.opened", "conn.closed", "node.started", "node.stopped", "node.fault",
     "store.error", "store.recovered", "backend.health", "backend.check", "backend.drain",
     "backend.failure", "config.applied", "config.rejected", "store.restored", "group.health",
-    "sticky.repick", "link.fault"]; // every events.Kinds(): dashboard_test.go checks
+    "sticky.repick", "link.fault", "backend.lag"]; // every events.Kinds(): dashboard_test.go checks
   var openedAt = Date.now();
 
   function el(tag, cls, text) {
@@ -187,6 +187,7 @@
         if (!n.kind || n.kind === "chat") meta += " · " + n.sessions + " chat sessions";
         if (n.kind === "command") meta += " · pid " + n.pid + " (" + n.processes + " processes)";
         if (n.kind === "url") meta += " · runs elsewhere";
+        if (n.stopping) meta += " · stopping: health 503, serving out its stop grace";
         if (n.hung) meta += " · hung";
         if (n.slow_ns) meta += " · slow " + goDur(n.slow_ns);
         if (n.redis === "unreachable") meta += " · REDIS UNREACHABLE";
@@ -807,7 +808,7 @@
           e.kind === "config.applied" || e.kind === "store.recovered" || e.kind === "store.restored" ||
           (e.kind === "backend.health" && e.reason === "healthy") || (e.kind === "group.health" && e.reason === "recovered");
       } },
-    { cls: "plain", label: "connections, health checks, draining", is: function () { return true; } }
+    { cls: "plain", label: "connections, health checks, deregistration lag, draining", is: function () { return true; } }
   ];
   function tone(e) {
     for (var i = 0; i < TONES.length; i++) if (TONES[i].is(e)) return TONES[i].cls;

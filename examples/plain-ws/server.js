@@ -189,15 +189,21 @@ const heartbeat = setInterval(() => {
 // shutdown: health fails at once so the balancer deregisters this server;
 // the server keeps serving (new sockets too) for the grace period, then
 // closes every WebSocket with 1001 (Going Away) and exits. A second signal
-// ends the grace early.
+// ends the grace early — not the same one within a second: a SIGTERM to
+// the process group (lab ctl node NAME stop) reaches this process and npm,
+// and npm start passes its copy on.
+const SAME_STOP_MS = 1000;
 let skipGrace = null;
+let firstSignal = { name: "", at: 0 };
 function shutdown(signal) {
   if (skipGrace) {
+    if (signal === firstSignal.name && Date.now() - firstSignal.at < SAME_STOP_MS) return;
     log(`${signal} again: closing now`);
     skipGrace();
     return;
   }
   draining = true;
+  firstSignal = { name: signal, at: Date.now() };
   log(`${signal}: /healthz answers 503; closing every client with 1001 in ${cfg.graceMs} ms (SHUTDOWN_GRACE_MS)`);
   new Promise((resolve) => {
     const t = setTimeout(resolve, cfg.graceMs);

@@ -247,10 +247,14 @@ async function start() {
 // too) for the grace period, then closes every WebSocket with 1001 (Going
 // Away) — not with a Socket.IO disconnect packet, after which
 // socket.io-client would not reconnect — announces who left, and exits.
-// A second signal ends the grace early.
+// A second signal ends the grace early — not the same one within a
+// second: a SIGTERM to the process group (lab ctl node NAME stop) reaches
+// this process and npm, and npm start passes its copy on.
+const SAME_STOP_MS = 1000;
 let stopping = null;
 function shutdown(signal) {
   if (stopping) {
+    if (signal === stopping.signal && Date.now() - stopping.at < SAME_STOP_MS) return;
     log(`${signal} again: closing now`);
     stopping.skip();
     return;
@@ -264,7 +268,7 @@ function shutdown(signal) {
       resolve();
     };
   });
-  stopping = { skip };
+  stopping = { skip, signal, at: Date.now() };
   log(`${signal}: /healthz answers 503; closing every client with 1001 in ${cfg.graceMs} ms (SHUTDOWN_GRACE_MS)`);
   graceOver.then(closeAll).then(
     () => process.exit(0),
