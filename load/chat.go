@@ -190,6 +190,9 @@ func wait(ctx context.Context, d time.Duration) bool {
 	}
 }
 
+// clientTransport is the chat client's name for each transport.
+var clientTransport = map[Transport]client.Transport{WebSocket: client.SocketIO, Polling: client.Polling, Default: client.Upgrade}
+
 var errUsernameRefused = errors.New("username refused")
 
 // join connects and sets the username; the user is in the room once the
@@ -197,7 +200,7 @@ var errUsernameRefused = errors.New("username refused")
 func (u *chatUser) join(ctx context.Context) (*client.Client, error) {
 	jctx, cancel := context.WithTimeout(ctx, joinTimeout)
 	defer cancel()
-	c, err := client.Dial(jctx, client.Options{URL: u.run.base})
+	c, err := client.Dial(jctx, client.Options{URL: u.run.base, Transport: clientTransport[u.run.cfg.Transport]})
 	if err != nil {
 		return nil, fmt.Errorf("connect: %w", err)
 	}

@@ -32,6 +32,17 @@ const (
 	Chat  Mode = "chat"  // Socket.IO users chatting through the balancer: fan-out latency
 )
 
+// Transport is how chat users speak Socket.IO, as socket.io-client's
+// transports option chooses.
+type Transport string
+
+// Transports.
+const (
+	WebSocket Transport = "websocket" // a WebSocket from the start
+	Polling   Transport = "polling"   // HTTP long-polling only: needs sticky sessions behind a balancer
+	Default   Transport = "default"   // io(url)'s own: polling, then the upgrade to WebSocket
+)
+
 // Config describes a run. URL and Mode are required; zero fields get the
 // defaults noted.
 type Config struct {
@@ -53,6 +64,7 @@ type Config struct {
 	ReconnectMax time.Duration // longest reconnect delay; default 5s (each ±50 % jitter)
 	Settle       time.Duration // after sending, how long to wait for messages in flight; default 5s
 	Seed         uint64        // jitter and usernames; 0 picks one (printed in the report)
+	Transport    Transport     // default WebSocket
 }
 
 func (c Config) withDefaults() Config {
@@ -95,6 +107,9 @@ func (c Config) withDefaults() Config {
 	if c.Seed == 0 {
 		c.Seed = rand.Uint64()
 	}
+	if c.Mode == Chat && c.Transport == "" {
+		c.Transport = WebSocket
+	}
 	c.URL = strings.Replace(c.URL, "http://", "ws://", 1)
 	return c
 }
@@ -121,6 +136,13 @@ func (c Config) Validate() error {
 	}
 	if c.Interval < 0 || c.ReconnectMin < 0 || c.ReconnectMax < 0 || c.Settle < 0 || c.ProgressEvery < 0 {
 		errs = append(errs, errors.New("interval, reconnect-min, reconnect-max, settle and progress-every must not be negative"))
+	}
+	switch {
+	case c.Transport == "" || c.Mode == Chat && (c.Transport == WebSocket || c.Transport == Polling || c.Transport == Default):
+	case c.Mode != Chat:
+		errs = append(errs, fmt.Errorf("transport: only chat mode speaks Socket.IO; %s mode sends raw WebSocket frames", c.Mode))
+	default:
+		errs = append(errs, fmt.Errorf("transport: %q is not websocket, polling or default", c.Transport))
 	}
 	if c.ReconnectMax != 0 && c.ReconnectMax < c.ReconnectMin {
 		errs = append(errs, fmt.Errorf("reconnect-max: %s is shorter than reconnect-min %s", c.ReconnectMax, c.ReconnectMin))
@@ -160,8 +182,9 @@ type Report struct {
 	PerBackend       map[string]int `json:"per_backend,omitempty"`
 	ClientCPU        time.Duration  `json:"client_cpu_ns"`
 	Wall             time.Duration  `json:"wall_ns"`
-	Seed             uint64         `json:"seed,omitempty"` // chat: of the jitter and the usernames
-	Chat             *Delivery      `json:"chat,omitempty"` // chat: sent, delivered, lost, reconnects
+	Seed             uint64         `json:"seed,omitempty"`      // chat: of the jitter and the usernames
+	Transport        Transport      `json:"transport,omitempty"` // chat: how the users speak Socket.IO
+	Chat             *Delivery      `json:"chat,omitempty"`      // chat: sent, delivered, lost, reconnects
 	// Thresholds are the limits the run was checked against (see Check).
 	Thresholds []Result `json:"thresholds,omitempty"`
 }
@@ -213,7 +236,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	}
 	rep.Mode, rep.URL, rep.Conns = cfg.Mode, cfg.URL, cfg.Conns
 	if cfg.Mode == Chat {
-		rep.Seed = cfg.Seed
+		rep.Seed, rep.Transport = cfg.Seed, cfg.Transport
 	}
 	rep.Failures = st.failures.Load()
 	rep.FirstFailure = st.first
