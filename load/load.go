@@ -110,7 +110,9 @@ func (c Config) withDefaults() Config {
 	if c.Mode == Chat && c.Transport == "" {
 		c.Transport = WebSocket
 	}
-	c.URL = strings.Replace(c.URL, "http://", "ws://", 1)
+	if c.Mode != Chat { // chat speaks Socket.IO, which starts over HTTP on polling
+		c.URL = strings.Replace(c.URL, "http://", "ws://", 1)
+	}
 	return c
 }
 
