@@ -2,6 +2,7 @@ package main_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/wslab/wslab/internal/chattest"
 )
@@ -40,7 +42,11 @@ func sioClientNode(t *testing.T) string {
 // output.
 func sioScript(t *testing.T, nodeBin string, args ...string) []byte {
 	t.Helper()
-	cmd := exec.CommandContext(ctxT(t), nodeBin, args...)
+	// A bound, not a wait: a run takes a few seconds, more on a busy
+	// machine (node starting up is most of it).
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, nodeBin, args...)
 	cmd.Dir = sioClientDir
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -137,17 +143,20 @@ func TestRealSocketIOClientChatsThroughLabUpWithLBCookie(t *testing.T) {
 	if st.Type != "lb_cookie" || st.Hits == 0 || st.Repicks != 0 {
 		t.Fatalf("status: got %+v, want lb_cookie with hits and no re-picks", st)
 	}
-	for _, c := range []struct{ pkg, cookies string }{
-		{"socket.io-client", "none"},
-		{"socket.io-client-401", "none"},
-		{"socket.io-client-401", "withCredentials"},
-	} {
-		for _, tr := range transports {
-			t.Run(c.pkg+"/"+tr.choice+"/"+c.cookies+" keeps no cookie", func(t *testing.T) {
-				failsWithSessionIDUnknown(t, nodeBin, u.balancer, tr.choice, c.pkg, c.cookies)
-			})
+	t.Run("clients that keep no cookie", func(t *testing.T) {
+		for _, c := range []struct{ pkg, cookies string }{
+			{"socket.io-client", "none"},
+			{"socket.io-client-401", "none"},
+			{"socket.io-client-401", "withCredentials"},
+		} {
+			for _, tr := range transports {
+				t.Run(c.pkg+"/"+tr.choice+"/"+c.cookies, func(t *testing.T) {
+					t.Parallel() // each fails on its own: no order to keep
+					failsWithSessionIDUnknown(t, nodeBin, u.balancer, tr.choice, c.pkg, c.cookies)
+				})
+			}
 		}
-	}
+	})
 	u.stop()
 }
 
@@ -157,15 +166,16 @@ func TestRealSocketIOClientChatsThroughLabUpWithLBCookie(t *testing.T) {
 func TestRealSocketIOClientFailsThroughLabUpWithoutStickiness(t *testing.T) {
 	nodeBin := sioClientNode(t)
 	u := startUp(t)
+	t.Cleanup(u.stop) // after the parallel subtests
 	for _, c := range []struct{ pkg, cookies string }{
 		{"socket.io-client", "withCredentials"},
 		{"socket.io-client-401", "fetched"},
 	} {
 		for _, tr := range []string{"polling", "default"} {
 			t.Run(c.pkg+"/"+tr+"/"+c.cookies, func(t *testing.T) {
+				t.Parallel()
 				failsWithSessionIDUnknown(t, nodeBin, u.balancer, tr, c.pkg, c.cookies)
 			})
 		}
 	}
-	u.stop()
 }
