@@ -136,12 +136,15 @@ func (s *sticky) value(t *target, now time.Time) string {
 // not Expires: a scenario's clock is not the browser's. Over TLS the CORS
 // twin goes with it (SameSite=None; Secure), so that a page of another
 // origin that connects withCredentials keeps it; browsers refuse
-// SameSite=None without Secure, so it is not sent over plain HTTP.
+// SameSite=None without Secure, so it is not sent over plain HTTP. The twin
+// is Partitioned (CHIPS): a browser that blocks third-party cookies — by
+// default headless Chromium and incognito windows do — keeps a partitioned
+// one, for the site of the page, and drops any other.
 func (s *sticky) setCookies(t *target, tls bool, now time.Time) []string {
 	v := s.value(t, now)
 	out := []string{s.name + "=" + v + "; Path=/; Max-Age=" + s.maxAge}
 	if tls {
-		out = append(out, s.cors+"="+v+"; Path=/; Max-Age="+s.maxAge+"; SameSite=None; Secure")
+		out = append(out, s.cors+"="+v+"; Path=/; Max-Age="+s.maxAge+"; SameSite=None; Secure; Partitioned")
 	}
 	return out
 }

@@ -309,8 +309,9 @@ func TestLBCookieOverTLSHasASameSiteNoneTwin(t *testing.T) {
 	if plain == nil || cors == nil || plain.Value != cors.Value {
 		t.Fatalf("Set-Cookie: got %v, want %s and %s with one value", resp.Header["Set-Cookie"], config.StickyCookie, config.StickyCookieCORS)
 	}
-	if cors.SameSite != http.SameSiteNoneMode || !cors.Secure {
-		t.Fatalf("%s: got SameSite %v Secure %v, want None and Secure", config.StickyCookieCORS, cors.SameSite, cors.Secure)
+	if cors.SameSite != http.SameSiteNoneMode || !cors.Secure || !cors.Partitioned {
+		t.Fatalf("%s: got SameSite %v Secure %v Partitioned %v, want None, Secure and Partitioned (browsers that block third-party cookies keep only a partitioned one)",
+			config.StickyCookieCORS, cors.SameSite, cors.Secure, cors.Partitioned)
 	}
 	// A cross-origin request carries only the twin (the first cookie has
 	// the browser's default SameSite=Lax): it is followed too.

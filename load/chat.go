@@ -207,6 +207,9 @@ func wait(ctx context.Context, d time.Duration) bool {
 	}
 }
 
+// clientTransport is the chat client's name for each transport.
+var clientTransport = map[Transport]client.Transport{WebSocket: client.SocketIO, Polling: client.Polling, Default: client.Upgrade}
+
 var errUsernameRefused = errors.New("username refused")
 
 // join connects and sets the username; the user is in the room once the
@@ -214,7 +217,7 @@ var errUsernameRefused = errors.New("username refused")
 func (u *chatUser) join(ctx context.Context) (*client.Client, error) {
 	jctx, cancel := context.WithTimeout(ctx, joinTimeout)
 	defer cancel()
-	opts := client.Options{URL: u.run.base}
+	opts := client.Options{URL: u.run.base, Transport: clientTransport[u.run.cfg.Transport]}
 	if u.pid != "" {
 		opts.Resume = &client.Resume{PID: u.pid, Offset: u.offset}
 	}

@@ -143,3 +143,55 @@ func TestChatUsersOfAKilledNodeComeBackThroughTheBalancer(t *testing.T) {
 		t.Fatalf("got at least %d open in the progress lines after the kill; want 2 while node-1's users were away", lowest)
 	}
 }
+
+// Chat users on HTTP long-polling (and on io(url)'s default, polling then
+// the upgrade) through a balancer with lb_cookie stickiness: each keeps the
+// cookie, every poll reaches the node of its session, and every message
+// reaches every user.
+func TestChatOverPollingThroughAStickyBalancerDeliversEveryMessage(t *testing.T) {
+	for _, tr := range []load.Transport{load.Polling, load.Default} {
+		t.Run(string(tr), func(t *testing.T) {
+			l, err := lab.Start(context.Background(), lab.Config{Balancer: config.Config{
+				Listener:    config.Listener{Addr: "127.0.0.1:0"},
+				ServerGroup: config.ServerGroup{Stickiness: config.Stickiness{Type: config.StickyLBCookie}},
+			}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer l.Close()
+			cfg := fastChat(l.Balancer.URL(), 4)
+			cfg.Transport = tr
+			rep := run(t, cfg)
+			d := *rep.Chat
+			if rep.Failures != 0 || d.Lost != 0 || d.Duplicated != 0 || d.Sent == 0 || d.Delivered != 4*d.Sent {
+				t.Fatalf("got %d failures (%s), sent %d, delivered %d, lost %d, duplicated %d; want none failed, 4×sent delivered",
+					rep.Failures, rep.FirstFailure, d.Sent, d.Delivered, d.Lost, d.Duplicated)
+			}
+			if rep.PerBackend["node-1"] != 2 || rep.PerBackend["node-2"] != 2 || rep.Transport != tr {
+				t.Fatalf("got spread %v, transport %q; want 2 users on each node, %s", rep.PerBackend, rep.Transport, tr)
+			}
+		})
+	}
+}
+
+// Without stickiness the round robin sends a polling user's second request
+// to the node that does not own its session: every connect fails, and the
+// report quotes the node's answer.
+func TestChatOverPollingWithoutStickinessFailsWithSessionIDUnknown(t *testing.T) {
+	l, err := lab.Start(context.Background(), lab.Config{Balancer: config.Config{Listener: config.Listener{Addr: "127.0.0.1:0"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	cfg := fastChat(l.Balancer.URL(), 2)
+	cfg.Transport = load.Polling
+	cfg.Settle = 100 * time.Millisecond
+	rep, err := load.Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Failures == 0 || rep.Handshakes != 0 || !strings.Contains(rep.FirstFailure, "400") || !strings.Contains(rep.FirstFailure, "Session ID unknown") {
+		t.Fatalf("got %d failures, %d in the room, first failure %q; want every connect failed with 400 Session ID unknown",
+			rep.Failures, rep.Handshakes, rep.FirstFailure)
+	}
+}

@@ -32,6 +32,17 @@ const (
 	Chat  Mode = "chat"  // Socket.IO users chatting through the balancer: fan-out latency
 )
 
+// Transport is how chat users speak Socket.IO, as socket.io-client's
+// transports option chooses.
+type Transport string
+
+// Transports.
+const (
+	WebSocket Transport = "websocket" // a WebSocket from the start
+	Polling   Transport = "polling"   // HTTP long-polling only: needs sticky sessions behind a balancer
+	Default   Transport = "default"   // io(url)'s own: polling, then the upgrade to WebSocket
+)
+
 // Config describes a run. URL and Mode are required; zero fields get the
 // defaults noted.
 type Config struct {
@@ -58,7 +69,8 @@ type Config struct {
 	// ackTimeout: a message counts as sent once acknowledged, and what was
 	// not acknowledged when a connection ended is sent again after the
 	// reconnect (a server that drops duplicate ids delivers it once).
-	Retry bool
+	Retry     bool
+	Transport Transport // default WebSocket
 }
 
 func (c Config) withDefaults() Config {
@@ -101,7 +113,12 @@ func (c Config) withDefaults() Config {
 	if c.Seed == 0 {
 		c.Seed = rand.Uint64()
 	}
-	c.URL = strings.Replace(c.URL, "http://", "ws://", 1)
+	if c.Mode == Chat && c.Transport == "" {
+		c.Transport = WebSocket
+	}
+	if c.Mode != Chat { // chat speaks Socket.IO, which starts over HTTP on polling
+		c.URL = strings.Replace(c.URL, "http://", "ws://", 1)
+	}
 	return c
 }
 
@@ -127,6 +144,13 @@ func (c Config) Validate() error {
 	}
 	if c.Interval < 0 || c.ReconnectMin < 0 || c.ReconnectMax < 0 || c.Settle < 0 || c.ProgressEvery < 0 {
 		errs = append(errs, errors.New("interval, reconnect-min, reconnect-max, settle and progress-every must not be negative"))
+	}
+	switch {
+	case c.Transport == "" || c.Mode == Chat && (c.Transport == WebSocket || c.Transport == Polling || c.Transport == Default):
+	case c.Mode != Chat:
+		errs = append(errs, fmt.Errorf("transport: only chat mode speaks Socket.IO; %s mode sends raw WebSocket frames", c.Mode))
+	default:
+		errs = append(errs, fmt.Errorf("transport: %q is not websocket, polling or default", c.Transport))
 	}
 	if c.ReconnectMax != 0 && c.ReconnectMax < c.ReconnectMin {
 		errs = append(errs, fmt.Errorf("reconnect-max: %s is shorter than reconnect-min %s", c.ReconnectMax, c.ReconnectMin))
@@ -166,9 +190,10 @@ type Report struct {
 	PerBackend       map[string]int `json:"per_backend,omitempty"`
 	ClientCPU        time.Duration  `json:"client_cpu_ns"`
 	Wall             time.Duration  `json:"wall_ns"`
-	Seed             uint64         `json:"seed,omitempty"`  // chat: of the jitter and the usernames
-	Retry            bool           `json:"retry,omitempty"` // chat: messages were acknowledged and retried
-	Chat             *Delivery      `json:"chat,omitempty"`  // chat: sent, delivered, lost, reconnects
+	Retry            bool           `json:"retry,omitempty"`     // chat: messages were acknowledged and retried
+	Seed             uint64         `json:"seed,omitempty"`      // chat: of the jitter and the usernames
+	Transport        Transport      `json:"transport,omitempty"` // chat: how the users speak Socket.IO
+	Chat             *Delivery      `json:"chat,omitempty"`      // chat: sent, delivered, lost, reconnects
 	// Thresholds are the limits the run was checked against (see Check).
 	Thresholds []Result `json:"thresholds,omitempty"`
 }
@@ -220,7 +245,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	}
 	rep.Mode, rep.URL, rep.Conns = cfg.Mode, cfg.URL, cfg.Conns
 	if cfg.Mode == Chat {
-		rep.Seed, rep.Retry = cfg.Seed, cfg.Retry
+		rep.Seed, rep.Retry, rep.Transport = cfg.Seed, cfg.Retry, cfg.Transport
 	}
 	rep.Failures = st.failures.Load()
 	rep.FirstFailure = st.first

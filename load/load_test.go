@@ -105,6 +105,17 @@ func TestBadConfig(t *testing.T) {
 			t.Errorf("error %v lacks %q", err, want)
 		}
 	}
+	for _, c := range []struct {
+		cfg  load.Config
+		want string
+	}{
+		{load.Config{URL: "ws://x", Mode: load.Chat, Transport: "xhr"}, `transport: "xhr" is not websocket, polling or default`},
+		{load.Config{URL: "ws://x", Mode: load.RTT, Transport: load.Polling}, "transport: only chat mode speaks Socket.IO; rtt mode sends raw WebSocket frames"},
+	} {
+		if _, err := load.Run(context.Background(), c.cfg); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("transport %q in %s mode: got error %v, want %q", c.cfg.Transport, c.cfg.Mode, err, c.want)
+		}
+	}
 }
 
 // Pointed at a page rather than a WebSocket endpoint, the tool says so and

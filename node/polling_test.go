@@ -1,11 +1,15 @@
 package node_test
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -250,6 +254,34 @@ func TestPollingBadInputIsRefusedAndOthersKeepChatting(t *testing.T) {
 			t.Fatalf("the pending GET: got %d %q, want 200 with the close packet 1", answers[1].status, answers[1].body)
 		}
 		gone(t, p, node.ReasonProtocolError)
+		stillChatting(t)
+	})
+
+	t.Run("a second POST while one is being read", func(t *testing.T) {
+		p := openPoll(t, n1.URL())
+		p.connect(t)
+		// The first POST asks to continue before its body: the node's
+		// "100 Continue" says the handler is reading it.
+		u, err := url.Parse(p.url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		nc, err := net.Dial("tcp", u.Host)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer nc.Close()
+		fmt.Fprintf(nc, "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: text/plain;charset=UTF-8\r\nContent-Length: 18\r\nExpect: 100-continue\r\n\r\n", u.RequestURI(), u.Host)
+		br := bufio.NewReader(nc)
+		if line, err := br.ReadString('\n'); err != nil || !strings.HasPrefix(line, "HTTP/1.1 100") {
+			t.Fatalf("the first POST: got %q, %v, want 100 Continue", line, err)
+		}
+		wantEngineError(t, p.post(t, `42["message","x"]`), 400, 3, "Bad request", "a second POST while one is pending")
+		gone(t, p, node.ReasonProtocolError)
+		io.WriteString(nc, `42["message","hi"]`)
+		if _, err := br.ReadString('\n'); err != nil { // the answer's status line (it ended already)
+			t.Fatalf("the first POST got no answer: %v", err)
+		}
 		stillChatting(t)
 	})
 

@@ -13,25 +13,6 @@ import (
 	"github.com/wslab/wslab/node"
 )
 
-// crossOriginApp is the page of another origin: it loads socket.io-client's
-// browser bundle and chats with the node named in its query.
-const crossOriginApp = `
-const q = new URLSearchParams(location.search);
-const options = { withCredentials: true, reconnection: false };
-if (q.get("transports") !== "default") options.transports = [q.get("transports")];
-const s = io(q.get("node"), options);
-const log = (t) => {
-  const d = document.createElement("div");
-  d.textContent = t;
-  document.getElementById("log").appendChild(d);
-};
-s.on("connect", () => { log("connected"); s.emit("set_username", q.get("name")); });
-s.on("message", log);
-s.on("connect_error", (e) => log("connect_error: " + e.message));
-window.say = (t) => s.send(t);
-window.transport = () => s.io.engine && s.io.engine.transport ? s.io.engine.transport.name : "";
-`
-
 // TestRealSocketIOClientInBrowserFromAnotherOrigin serves a page from an
 // origin of its own that runs the real socket.io-client in headless
 // Chromium with withCredentials: the nodes' CORS answers let it poll (and
@@ -49,8 +30,7 @@ func TestRealSocketIOClientInBrowserFromAnotherOrigin(t *testing.T) {
 		case ok && (pkg == "socket.io-client" || pkg == "socket.io-client-401"):
 			http.ServeFile(w, r, filepath.Join("testdata/sioclient/node_modules", pkg, "dist/socket.io.min.js"))
 		case r.URL.Path == "/app.js":
-			w.Header().Set("Content-Type", "text/javascript")
-			w.Write([]byte(crossOriginApp))
+			http.ServeFile(w, r, "testdata/sioclient/page-app.js")
 		default:
 			w.Header().Set("Content-Type", "text/html")
 			w.Write([]byte(`<!doctype html><div id="log"></div><script src="/bundle/` + r.URL.Query().Get("pkg") + `"></script><script src="/app.js"></script>`))

@@ -57,7 +57,11 @@ func sioClientNode(t *testing.T) string {
 // runScript runs a script of testdata/sioclient and returns its output.
 func runScript(t *testing.T, nodeBin string, args ...string) []byte {
 	t.Helper()
-	cmd := exec.CommandContext(ctxT(t), nodeBin, args...)
+	// A bound, not a wait: a run takes a few seconds, more on a busy
+	// machine (node starting up is most of it).
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, nodeBin, args...)
 	cmd.Dir = "testdata/sioclient"
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr

@@ -18,7 +18,7 @@ import (
 
 func newLoadCmd() *cobra.Command {
 	var cfg load.Config
-	var mode string
+	var mode, transport string
 	var asJSON bool
 	var th load.Thresholds
 	cmd := &cobra.Command{
@@ -33,7 +33,9 @@ minimal client of their own, so the tool costs the machine little):
   hold   stay idle for --duration, then check each connection still answers
   chat   Socket.IO users chatting through the balancer: fan-out latency,
          and every message accounted for (sent, delivered, lost,
-         duplicated) while users drop and come back
+         duplicated) while users drop and come back; --transport picks
+         WebSocket (default), HTTP long-polling only, or io(url)'s default
+         (polling, then the upgrade) — polling needs lab up --stickiness
 
 rtt and flood need an echo backend (lab node --mode echo, or lab load
 echo-server); hold works against any WebSocket endpoint, since every server
@@ -66,11 +68,13 @@ it; see the README.`,
   lab load --url ws://127.0.0.1:9101/ --mode rtt --max-p99 5ms --min-rate 20000   # exit 1 if slower
   lab load --url http://127.0.0.1:8080/ws --mode hold --conns 5000 --duration 60s
   lab load --url http://127.0.0.1:8080 --mode chat --conns 20 --duration 10s
+  lab load --url http://127.0.0.1:8080 --mode chat --transport polling   # with: lab up --stickiness lb_cookie
   lab load --url http://127.0.0.1:8080 --mode chat --duration 30s --max-lost 0  # while: lab ctl node node-1 kill`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cmd.SilenceUsage = true
 			cfg.Mode = load.Mode(mode)
+			cfg.Transport = load.Transport(transport)
 			if err := checkLoadFlags(cmd, cfg, th); err != nil {
 				return err
 			}
@@ -114,6 +118,7 @@ it; see the README.`,
 	fl.DurationVar(&cfg.ReconnectMax, "reconnect-max", 5*time.Second, "chat: longest reconnect delay")
 	fl.DurationVar(&cfg.Settle, "settle", 5*time.Second, "chat: after --duration, how long to wait for users still away and messages in flight")
 	fl.BoolVar(&cfg.Retry, "retry", false, "chat: send each message with an id and wait for its acknowledgement, resend what was not acknowledged after a reconnect (socket.io-client's retries); a message counts as sent once acknowledged")
+	fl.StringVar(&transport, "transport", "", "chat: websocket (default), polling (HTTP long-polling only: behind a balancer it needs --stickiness) or default (polling, then the upgrade, as io(url) does)")
 	fl.Uint64Var(&cfg.Seed, "seed", 0, "chat: seed of the jitter and the usernames (0: random, printed in the report)")
 	fl.DurationVar(&th.MaxP50, "max-p50", 0, "threshold: exit 1 if the median latency is above this, e.g. 20ms (rtt, chat)")
 	fl.DurationVar(&th.MaxP99, "max-p99", 0, "threshold: exit 1 if the 99th percentile latency is above this, e.g. 100ms (rtt, chat)")
@@ -201,8 +206,12 @@ func printProgress(w io.Writer, cfg load.Config, p load.Progress) {
 // unit, a latency histogram, only the figures the mode measures, and the
 // thresholds (all of them if the user set one, else only those crossed).
 func printReport(w io.Writer, r load.Report, allThresholds bool) {
+	mode := string(r.Mode)
+	if r.Transport != "" {
+		mode += " (" + string(r.Transport) + ")"
+	}
 	fmt.Fprintf(w, "%s against %s: %d connections, %d opened (%.0f handshakes/s), %d failures\n",
-		r.Mode, r.URL, r.Conns, r.Handshakes, r.HandshakesPerSec, r.Failures)
+		mode, r.URL, r.Conns, r.Handshakes, r.HandshakesPerSec, r.Failures)
 	if r.Mode.MeasuresLatency() && len(r.Histogram) > 0 {
 		d := load.FormatDuration
 		fmt.Fprintf(w, "latency  p50 %s  p90 %s  p99 %s  max %s\n", d(r.P50), d(r.P90), d(r.P99), d(r.Max))

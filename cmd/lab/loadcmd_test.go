@@ -85,6 +85,10 @@ func TestLoadRefusesThresholdsItsModeCannotMeasure(t *testing.T) {
 	checkUsageError(t, out, code, "flood mode measures no latency", "--mode rtt or chat")
 	out, code = runOnce(t, "load", "--url", "ws://127.0.0.1:1/", "--mode", "hold", "--max-lost", "0")
 	checkUsageError(t, out, code, "max-lost: only chat mode")
+	out, code = runOnce(t, "load", "--url", "ws://127.0.0.1:1/", "--mode", "rtt", "--transport", "polling")
+	checkUsageError(t, out, code, "transport: only chat mode speaks Socket.IO")
+	out, code = runOnce(t, "load", "--url", "ws://127.0.0.1:1/", "--mode", "chat", "--transport", "xhr")
+	checkUsageError(t, out, code, `transport: "xhr" is not websocket, polling or default`)
 }
 
 // Chat mode measures no bytes: no "0.0 MB/s" in its report, no mb_per_sec

@@ -163,7 +163,9 @@ func (w *pollWire) closeNow() error {
 func (c *Client) upgrade(ctx context.Context) error {
 	pw := c.wire.(*pollWire)
 	u := strings.Replace(strings.Replace(pw.url, "http", "ws", 1), "transport=polling", "transport=websocket", 1)
-	conn, _, err := websocket.Dial(ctx, u, &websocket.DialOptions{HTTPHeader: pw.hdr})
+	// The session's cookies go with it, as a browser sends them on the
+	// upgrade: a sticky balancer must send it to the node of the session.
+	conn, _, err := websocket.Dial(ctx, u, &websocket.DialOptions{HTTPHeader: pw.hdr, HTTPClient: &http.Client{Jar: pw.hc.Jar}})
 	if err != nil {
 		return fmt.Errorf("client: upgrade to %s: %w", u, err)
 	}

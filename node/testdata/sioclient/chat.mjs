@@ -2,19 +2,20 @@
 // first URL, user B on the second. Prints one JSON line per event received;
 // node/sioclient_test.go compares them with the chat table of SPEC §1.
 //
-//   node chat.mjs URL_A URL_B [TRANSPORTS [PACKAGE]]
+//   node chat.mjs URL_A URL_B [TRANSPORTS [PACKAGE [COOKIES]]]
 //
 // TRANSPORTS: "websocket" (default), "polling", or "default" (the client's
 // own choice: polling first, then the upgrade to WebSocket). PACKAGE: the
 // client to load, "socket.io-client" (4.8) or "socket.io-client-401".
-const [urlA, urlB, transports = "websocket", pkg = "socket.io-client"] = process.argv.slice(2);
+// COOKIES: "none" (default), "withCredentials" or "fetched": how the
+// client keeps a balancer's sticky cookie in Node (options.mjs).
+const [urlA, urlB, transports = "websocket", pkg = "socket.io-client", cookies = "none"] = process.argv.slice(2);
 const { io } = await import(pkg);
+const { clientOptions } = await import("./options.mjs");
 const print = (who, ev, data) => console.log(JSON.stringify({ who, ev, data }));
-const options = { reconnection: false, timeout: 5000 };
-if (transports !== "default") options.transports = [transports];
 
-function user(url, who) {
-  const s = io(url, options);
+async function user(url, who) {
+  const s = io(url, await clientOptions(url, transports, cookies));
   const inbox = [];
   let wake = null;
   s.on("message", (m) => {
@@ -46,10 +47,10 @@ const pings = (u, n) =>
     u.s.io.engine.on("pong", () => ++seen === n && resolve());
   });
 
-const a = user(urlA, "A");
+const a = await user(urlA, "A");
 await a.connected;
 await a.next();
-const b = user(urlB, "B");
+const b = await user(urlB, "B");
 await b.connected;
 await b.next();
 

@@ -3,12 +3,13 @@
 // without stickiness, so its polls land on a node that does not own the
 // session.
 //
-//   node unknown.mjs URL TRANSPORTS PACKAGE
-const [url, transports, pkg] = process.argv.slice(2);
+//   node unknown.mjs URL TRANSPORTS PACKAGE [COOKIES]
+//
+// COOKIES as for chat.mjs (options.mjs).
+const [url, transports, pkg, cookies = "none"] = process.argv.slice(2);
 const { io } = await import(pkg);
-const options = { reconnection: false, timeout: 5000 };
-if (transports !== "default") options.transports = [transports];
-const s = io(url, options);
+const { clientOptions } = await import("./options.mjs");
+const s = io(url, await clientOptions(url, transports, cookies));
 const failed = await new Promise((resolve) => {
   s.on("connect", () => resolve(null));
   s.on("connect_error", (e) => resolve(e));
