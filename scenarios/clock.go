@@ -303,10 +303,7 @@ func (p *player) stopHeartbeat() {
 // closeReason reports whether p's connection is known closed, and why.
 func (r *run) closeReason(p *player) (string, bool) {
 	e, ok := r.findEvent(p.seenFrom, func(e events.Event) bool {
-		if e.Kind != events.ConnClosed || e.Conn != p.conn {
-			return false
-		}
-		return (p.via == "balancer") == (e.Source == "balancer")
+		return p.conn != "" && e.Kind == events.ConnClosed && e.Conn == p.conn && e.Source == p.connSrc
 	})
 	if !ok {
 		return "", false

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -17,17 +18,26 @@ func (r *run) expectMessage(ctx context.Context, a ExpectMessageArgs) error {
 	if err != nil {
 		return err
 	}
+	if !p.chat() {
+		match, what := messageMatch(a)
+		return r.takeEvent(ctx, p, time.Duration(a.Within), what, match)
+	}
+	match, what := func(s string) bool { return s == a.Text }, fmt.Sprintf("%q", a.Text)
+	if a.Matches != "" {
+		re := regexp.MustCompile(a.Matches) // checked when read
+		match, what = re.MatchString, fmt.Sprintf("a message matching %q", a.Matches)
+	}
 	found := func() (bool, string) {
 		p.pull()
-		if slices.Contains(p.inbox, a.Text) {
+		if slices.ContainsFunc(p.inbox, match) {
 			return true, ""
 		}
 		return false, fmt.Sprintf("received %q", p.inbox)
 	}
-	if err := r.within(ctx, time.Duration(a.Within), fmt.Sprintf("%s receives %q", p.name, a.Text), found); err != nil {
+	if err := r.within(ctx, time.Duration(a.Within), fmt.Sprintf("%s receives %s", p.name, what), found); err != nil {
 		return err
 	}
-	return r.takeMessage(ctx, p, a.Text, true)
+	return r.takeMessageFunc(ctx, p, what, match, true)
 }
 
 // within waits for cond: at once when window is 0, else letting virtual
