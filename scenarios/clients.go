@@ -415,7 +415,7 @@ func (r *run) summarize(ctx context.Context) []ClientSummary {
 			reason, _ := r.reasonOf(c)
 			s.Closes = append(s.Closes, ClientClose{At: c.at, Code: c.code, Reason: reason})
 		}
-		if !p.chat() { // chat messages are not its business
+		if !p.chat() || len(p.joined) == 0 { // chat messages are not its business, or it never got in
 			out = append(out, s)
 			continue
 		}

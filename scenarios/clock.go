@@ -97,6 +97,7 @@ func (r *run) advanceOnce(ctx context.Context, d time.Duration) (busy bool, err 
 	if err != nil {
 		return false, fmt.Errorf("advance: consequences of %s did not finish: %w", stamp(r.now()), err)
 	}
+	r.pollsOut(ctx)
 	busy = r.activity() != before
 	if busy && r.reconnecting() {
 		// A close the timer caused may still be on its way to a client
@@ -164,6 +165,39 @@ func (r *run) quiesce(ctx context.Context) error {
 			n := ln.InProcess() // only the lab's own nodes run on the mock clock
 			if n != nil && !r.hung[n.Name()] && n.Listening() && n.AwaitingPongs() > 0 {
 				return false, fmt.Sprintf("%s waits for %d pongs", n.Name(), n.AwaitingPongs())
+			}
+		}
+		return true, ""
+	})
+}
+
+// pollsOut waits until every long-polling client on one of the lab's own
+// nodes has its next poll waiting at the node (or its connection ended):
+// a poll's idle timer at the balancer then starts at the same virtual
+// instant every run. On the real clock nothing waits.
+func (r *run) pollsOut(ctx context.Context) {
+	if r.real {
+		return
+	}
+	wctx, cancel := context.WithTimeout(ctx, settle)
+	defer cancel()
+	r.waitUntil(wctx, 0, func() (bool, string) {
+		for _, name := range r.order {
+			p := r.players[name]
+			if !p.open || p.c == nil || p.c.Conn() != nil || p.c.EngineSID == "" || r.hung[p.node] {
+				continue // not (or no longer) long-polling
+			}
+			ln := r.lab.Node(p.node)
+			if ln == nil || ln.InProcess() == nil || !ln.InProcess().Listening() {
+				continue
+			}
+			select {
+			case <-p.c.Done():
+				continue
+			default:
+			}
+			if !ln.InProcess().PollPending(p.c.EngineSID) {
+				return false, name + " has no poll out"
 			}
 		}
 		return true, ""

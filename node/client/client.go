@@ -81,6 +81,9 @@ type Client struct {
 	Response *http.Response
 	// SID is the Socket.IO session id (Socket.IO transport only).
 	SID string
+	// EngineSID is the Engine.IO session id of a session that started on
+	// long-polling (Polling, Upgrade).
+	EngineSID string
 	// Subprotocol is the one the server chose (plain WebSocket).
 	Subprotocol string
 	// LocalAddr is the client's end of the TCP connection, as the server

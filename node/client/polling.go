@@ -74,6 +74,7 @@ func dialPolling(ctx context.Context, opts Options) (*Client, error) {
 	}
 	w.url = base + "&sid=" + url.QueryEscape(open.SID)
 	c := newClient(opts, w, resp)
+	c.EngineSID = open.SID
 	if a := local.Load(); a != nil {
 		c.LocalAddr = (*a).String()
 	}
