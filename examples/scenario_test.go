@@ -97,3 +97,48 @@ steps:
 		t.Fatalf("got failure\n%s\nwant it to match %s", got, re)
 	}
 }
+
+const ordersExample = "socketio-orders"
+
+// TestASocketIOScenarioDrivesAnAppWhoseEventsAreNotOurs runs the
+// socketio-orders example's scenario: a namespace and a handshake query,
+// events with object arguments and acks, a long-polling client kept on its
+// node by lb_cookie, a kill and the reconnect, a drain with 1001.
+func TestASocketIOScenarioDrivesAnAppWhoseEventsAreNotOurs(t *testing.T) {
+	res := runExample(t, exampleScenario(t, ordersExample, "orders.yaml"))
+	wantLines(t, res,
+		"connect ann via balancer (socket.io /orders over websocket, reconnects) → node-1",
+		`ann's "place" is acknowledged: [{"ok":true,"id":1,"node":"node-1"}]`,
+		`ben receives "placed" with [{"id":1,"item":"tea"}]`,
+		"ben receives nothing for 500ms",
+		"ann closed: 1006",
+		`ann's "orders" is acknowledged: [{"node":"node-2","count":0,"items":[]}]`,
+		"ann closed: 1001 (balancer: drained)",
+		"client ann: closes 1006 at +",
+		"client ben: closes none;",
+	)
+}
+
+// TestAWrongExpectationAgainstTheSocketIOExampleSaysWhatCame: an event
+// with other arguments than expected fails, naming the step, its line, the
+// time and the events the client got.
+func TestAWrongExpectationAgainstTheSocketIOExampleSaysWhatCame(t *testing.T) {
+	bin := nodeBin(t, ordersExample)
+	sc := parseExample(t, "wrong.yaml", bin, `name: wrong
+lab:
+  nodes: 1
+  node: {command: node server.js, dir: examples/socketio-orders, health: /healthz}
+steps:
+  - connect: {client: ann, protocol: socketio, namespace: /orders}
+  - emit: {client: ann, event: place, args: [{item: tea, qty: 2}], ack: true}
+  - expect_emit: {client: ann, event: placed, args: [{item: coffee}], within: 1s}
+`)
+	res := scenarios.Run(context.Background(), sc, scenarios.Options{})
+	if res.Passed {
+		t.Fatalf("passed, want the expectation of coffee to fail:\n%s", strings.Join(res.Transcript, "\n"))
+	}
+	re := regexp.MustCompile(`^step 3 \(expect_emit, line 8\) at \+\d+\.\d{3}s: ann receives "placed" with \[\{"item":"coffee"\}\] within 1s; observed: received "hello" \[.*\], "message" \["connected to node-1"\], "placed" \[\{"id":1,"item":"tea","qty":2,"desk":"main"\}\]$`)
+	if got := res.Failure.String(); !re.MatchString(got) {
+		t.Fatalf("got failure\n%s\nwant it to match %s", got, re)
+	}
+}
