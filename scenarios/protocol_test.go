@@ -184,6 +184,11 @@ steps:
   - connect: {client: bob, protocol: socketio, transport: polling}
   - emit: {client: alice, event: message, args: [hi]}
   - expect_message: {client: bob, text: "alice: hi", within: 1s}
+  - connect: {client: carol, transport: default}
+  - set_username: {client: carol, name: carol}
+  - send: {client: carol, text: upgraded}
+  - expect_message: {client: bob, text: "carol: upgraded"}
+  - expect_open: {client: carol}
 `, 1)
 	for _, want := range []string{
 		"connect alice via balancer (socket.io / over websocket) → node-1, generation 1",
@@ -192,8 +197,28 @@ steps:
 		`alice receives "message" matching "set to alice"`,
 		"connect bob via balancer (socket.io / over polling) → node-1",
 		`bob receives "alice: hi"`,
+		"connect carol via balancer (socketio default) → node-2, generation 1",
 		"client alice: closes none; disconnected 0.000s; reconnect attempts 0; messages received ",
+		"client carol: closes none; disconnected 0.000s; reconnect attempts 0; messages lost 0, duplicated 0",
 	} {
 		lineWith(t, res, want)
+	}
+}
+
+// TestADriverStepThatDoesNotFitItsClientsProtocolFailsAsAFileWould: the
+// Go API checks a step against its client's protocol as Parse does.
+func TestADriverStepThatDoesNotFitItsClientsProtocolFailsAsAFileWould(t *testing.T) {
+	ctx := context.Background()
+	s, err := scenarios.NewSession(ctx, t.Name(), scenarios.Shape{Nodes: 1}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Step(ctx, "connect", scenarios.ConnectArgs{Client: "alice"}); err != nil {
+		t.Fatal(err)
+	}
+	err = s.Step(ctx, "emit", scenarios.EmitArgs{Client: "alice", Event: "x"})
+	if want := `emit: client "alice" speaks chat; emit is for socketio`; err == nil || err.Error() != want {
+		t.Fatalf("got %v, want %q", err, want)
 	}
 }
