@@ -11,10 +11,17 @@
 //     WebSocket handler runs inside the lab as a handler node, on the mock
 //     clock; its test is run by .ci/run, since go test ./... at the root
 //     does not enter a nested module.
+//   - socketio-orders: a Socket.IO app whose events are its own (an order
+//     desk in the /orders namespace, with acks), for protocol: socketio
+//     scenarios.
 //
-// Both read PORT and LAB_NODE_NAME (and REDIS_URL for the chat) from the
+// plain-ws and socketio-orders carry a scenario each (scenarios/*.yaml),
+// which the tests here run against them as command nodes.
+//
+// All read PORT and LAB_NODE_NAME (and REDIS_URL for the chat) from the
 // environment, answer GET /healthz, and on SIGTERM fail their health check,
-// keep serving for SHUTDOWN_GRACE_MS, then close every client with 1001.
+// keep serving for SHUTDOWN_GRACE_MS, then close every client (with 1001,
+// but for socketio-orders, which disconnects them as socket.io does).
 //
 // The tests here start the apps as processes (each in its own process
 // group) and drive them with the lab's Go client and the real

@@ -42,6 +42,7 @@ type poller struct {
 	leaving  bool
 
 	getting   atomic.Bool // a GET is pending
+	waiting   atomic.Bool // a pending GET waits for packets: it has taken none yet
 	posting   atomic.Bool // a POST is being handled
 	upgrading atomic.Bool // a WebSocket is being probed
 	upgraded  atomic.Bool // the session moved to WebSocket
@@ -110,6 +111,7 @@ func (c *sioConn) pollLoop() (websocket.StatusCode, string) {
 			if !p.switchTo(s, conn) { // the node stops
 				return websocket.StatusGoingAway, "node stopping"
 			}
+			c.pingTaken() // a ping still queued goes on the WebSocket
 			return c.readLoop(conn)
 		case <-p.bye: // the node stops: the close packet goes in a poll
 			select {
@@ -182,8 +184,11 @@ func (c *sioConn) pollGet(w http.ResponseWriter, r *http.Request) {
 	}
 	defer p.getting.Store(false)
 	closing := [][]byte{{eioClose}}
+	p.waiting.Store(true)
+	defer p.waiting.Store(false)
 	select {
 	case m := <-s.out:
+		p.waiting.Store(false)
 		out := make([][]byte, 0, 1+len(s.out))
 		for more := true; more; {
 			if s.hold(m) != nil {
@@ -191,6 +196,9 @@ func (c *sioConn) pollGet(w http.ResponseWriter, r *http.Request) {
 				break
 			}
 			out = append(out, m.data)
+			if len(m.data) == 1 && m.data[0] == eioPing {
+				c.pingTaken()
+			}
 			select {
 			case m = <-s.out:
 			default:
@@ -199,16 +207,20 @@ func (c *sioConn) pollGet(w http.ResponseWriter, r *http.Request) {
 		}
 		writePoll(w, out)
 	case <-p.noop:
+		p.waiting.Store(false)
 		writePoll(w, [][]byte{{eioNoop}})
 	case <-p.bye:
+		p.waiting.Store(false)
 		writePoll(w, closing)
 		select {
 		case p.taken <- struct{}{}:
 		default: // a poll took it already
 		}
 	case <-s.ctx.Done():
+		p.waiting.Store(false)
 		writePoll(w, closing)
 	case <-r.Context().Done():
+		p.waiting.Store(false)
 		s.readReason(r.Context().Err()) // killed or stopped, if so
 		s.fail(ReasonDropped, "the connection of a pending poll closed")
 	}
@@ -356,6 +368,15 @@ func (n *Node) forgetSio(c *sioConn) {
 	n.membersMu.Lock()
 	defer n.membersMu.Unlock()
 	delete(n.sio, c.eioSID)
+}
+
+// PollPending reports whether the Engine.IO session eioSID is on
+// long-polling with a GET waiting for packets: a mock-clock driver waits
+// for it before time moves, so that the poll's idle timer at a balancer
+// starts at the same virtual instant every run.
+func (n *Node) PollPending(eioSID string) bool {
+	c := n.lookupSio(eioSID)
+	return c != nil && c.s.poll != nil && c.s.conn.Load() == nil && c.s.poll.waiting.Load()
 }
 
 func (n *Node) lookupSio(eioSID string) *sioConn {

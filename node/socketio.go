@@ -97,6 +97,7 @@ type sioConn struct {
 	ping    *quartz.Timer
 	pong    *quartz.Timer
 	stopped bool
+	counted bool // the ping out is in awaiting: it reached the client's transport
 }
 
 func protocolError(s *session, format string, args ...any) (websocket.StatusCode, string) {
@@ -237,13 +238,35 @@ func (c *sioConn) sendPing() {
 		return
 	}
 	c.s.send([]byte{eioPing})
-	c.n.awaiting.Add(1)
 	c.pong = c.n.cfg.Clock.AfterFunc(c.n.cfg.PingTimeout, func() {
 		if c.n.gate.Load() != nil {
 			return
 		}
 		c.s.fail(ReasonPingTimeout, "")
 	}, "node", "pong")
+	if c.s.conn.Load() != nil || (c.s.poll != nil && c.s.poll.waiting.Load()) { // a WebSocket, or a poll, carries it now
+		c.countPing()
+	}
+}
+
+// countPing counts the ping out among those awaiting a pong, once it is on
+// its way to the client: at once on a WebSocket, when a poll takes it on
+// long-polling. A polling client that went away without a word never polls
+// again, and a mock-clock driver does not wait for a pong that cannot come
+// (its session ends at the pong deadline). c.mu is held.
+func (c *sioConn) countPing() {
+	if c.pong != nil && !c.counted {
+		c.counted = true
+		c.n.awaiting.Add(1)
+	}
+}
+
+// pingTaken is countPing for a poll (or an upgrade) that took the queued
+// ping.
+func (c *sioConn) pingTaken() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.countPing()
 }
 
 func (c *sioConn) onPong() {
@@ -254,9 +277,13 @@ func (c *sioConn) onPong() {
 	}
 	c.pong.Stop()
 	c.pong = nil
+	counted := c.counted
+	c.counted = false
 	c.mu.Unlock()
 	c.schedulePing()
-	c.n.awaiting.Add(-1) // after the next ping is armed
+	if counted {
+		c.n.awaiting.Add(-1) // after the next ping is armed
+	}
 }
 
 func (c *sioConn) stopTimers() {
@@ -268,10 +295,10 @@ func (c *sioConn) stopTimers() {
 			t.Stop()
 		}
 	}
-	if c.pong != nil {
-		c.pong = nil
+	if c.pong != nil && c.counted {
 		c.n.awaiting.Add(-1)
 	}
+	c.pong, c.counted = nil, false
 }
 
 // onEvent dispatches a chat event from either protocol. Events the app has

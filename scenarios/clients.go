@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"math"
@@ -53,7 +54,8 @@ type closeRecord struct {
 	at      time.Duration // virtual time it was noticed
 	code    int           // the close code a browser would report: 1006 without a close frame
 	via     string        // balancer or a node name
-	conn    string        // the tunnel or session that closed, for its reason
+	conn    string        // the tunnel or session that closed, for its reason; "" if the lab cannot see it
+	src     string        // who reported conn: balancer or the node
 	planned bool          // the scenario's own disconnect step
 }
 
@@ -80,33 +82,31 @@ func (r *run) dial(ctx context.Context, p *player) error {
 	} else {
 		return fmt.Errorf("via %q: no such node (use balancer or a node name)", p.via)
 	}
-	tr := client.SocketIO
-	if p.transport == "ws" {
-		tr = client.JSON
-	}
 	from := r.logLen()
 	dctx, cancel := context.WithTimeout(ctx, settle)
 	defer cancel()
-	c, err := client.Dial(dctx, client.Options{URL: url, Transport: tr})
+	c, err := client.Dial(dctx, p.clientOptions(url))
 	if err != nil {
 		return fmt.Errorf("connect %s via %s: %w", p.name, p.via, err)
 	}
-	source := "balancer"
-	if p.via != "balancer" {
-		source = p.via
-	}
 	// Which tunnel (or session) is this client's? The one opened from its
-	// address.
+	// address, or with its session id.
+	source, match := r.registration(p, c)
 	var conn string
-	var gen uint64
-	err = r.expect(ctx, "the connection is registered", func() (bool, string) {
-		e, ok := r.findEvent(from, func(e events.Event) bool {
-			return e.Kind == events.ConnOpened && e.Source == source && e.Client == r.seenAs(p, c.LocalAddr)
+	gen := r.lab.Balancer.Generation()
+	if match != nil {
+		err = r.expect(ctx, "the connection is registered", func() (bool, string) {
+			e, ok := r.findEvent(from, func(e events.Event) bool {
+				return e.Kind == events.ConnOpened && e.Source == source && match(e)
+			})
+			conn = e.Conn
+			if source == "balancer" {
+				gen = e.Generation
+			}
+			return ok, "no conn.opened event from " + c.LocalAddr
 		})
-		conn, gen = e.Conn, e.Generation
-		return ok, "no conn.opened event from " + c.LocalAddr
-	})
-	if err == nil { // all of the greeting has crossed every hop
+	}
+	if err == nil && p.chat() { // all of the greeting has crossed every hop
 		err = r.expect(ctx, "the welcome message", func() (bool, string) { return c.Pending() >= 2, fmt.Sprintf("%d events", c.Pending()) })
 	}
 	if err != nil {
@@ -116,7 +116,7 @@ func (r *run) dial(ctx context.Context, p *player) error {
 	if p.c != nil {
 		p.pull() // what the last connection had queued
 	}
-	p.c, p.conn, p.gen, p.node, p.seenFrom = c, conn, gen, c.Node(), from
+	p.c, p.conn, p.connSrc, p.gen, p.node, p.seenFrom = c, conn, source, gen, c.Node(), from
 	p.open, p.username = true, ""
 	r.seq++
 	p.joined = append(p.joined, [2]int{r.seq, math.MaxInt})
@@ -141,6 +141,68 @@ func (r *run) dial(ctx context.Context, p *player) error {
 	return nil
 }
 
+// registration says which event of the lab opened c: the balancer's tunnel
+// from c's address for a WebSocket through the balancer, else the session
+// on one of the lab's own nodes (by address, or by session id for
+// long-polling, whose requests come from many addresses). A node that is
+// not the lab's (a command or url node) reports nothing: nil.
+func (r *run) registration(p *player, c *client.Client) (string, func(events.Event) bool) {
+	ws := c.Conn() != nil
+	if p.via == "balancer" && ws {
+		// Through a client link, the balancer sees the link's address.
+		return "balancer", func(e events.Event) bool { return e.Client == r.seenAs(p, c.LocalAddr) }
+	}
+	name := p.via
+	if p.via == "balancer" {
+		name = c.Node()
+	}
+	if n := r.lab.Node(name); n == nil || n.InProcess() == nil {
+		return "", nil
+	}
+	if t := p.clientOptions("").Transport; t == client.Polling || t == client.Upgrade {
+		sid := c.SID
+		return name, func(e events.Event) bool { return e.Conn == sid }
+	}
+	return name, func(e events.Event) bool { return e.Client == c.LocalAddr }
+}
+
+// connectFails is a connect step that expects its connection to fail
+// (expect_error): it passes when dialing failed with that in its error.
+func (r *run) connectFails(ctx context.Context, p *player, seen bool, err error) error {
+	a := p.args
+	want := fmt.Sprintf("connect %s fails with %q", a.Client, a.ExpectError)
+	if err == nil {
+		p.c.CloseNow()
+		r.ended(p, true)
+		return &expectError{want: want, observed: "it connected to " + p.node}
+	}
+	if !strings.Contains(err.Error(), a.ExpectError) {
+		return &expectError{want: want, observed: oneLine(err)}
+	}
+	if !seen {
+		r.order = append(r.order, a.Client)
+		r.players[a.Client] = p
+	}
+	p.failures++
+	r.say("connect %s via %s (%s) fails: %s", a.Client, p.via, p.describe(), failure(err))
+	return nil
+}
+
+// failure says why a connection attempt failed, without what changes from
+// run to run (addresses, session ids).
+func failure(err error) string {
+	var se *client.StatusError
+	switch {
+	case errors.As(err, &se):
+		return fmt.Sprintf("%s answered %s %q", se.Method, se.Status, se.Message())
+	case statusRE.MatchString(err.Error()):
+		return "HTTP " + statusRE.FindStringSubmatch(err.Error())[1]
+	case strings.Contains(err.Error(), "refused"):
+		return "connection refused"
+	}
+	return "connection failed"
+}
+
 // ended notes that p's connection ended, as its client saw it; planned is
 // the scenario's own disconnect. A client that reconnects schedules its
 // first attempt.
@@ -152,7 +214,7 @@ func (r *run) ended(p *player, planned bool) {
 	p.stopHeartbeat()
 	r.seq++
 	p.joined[len(p.joined)-1][1] = r.seq
-	p.closes = append(p.closes, closeRecord{at: r.now(), code: clientCode(p.c.Err()), via: p.via, conn: p.conn, planned: planned})
+	p.closes = append(p.closes, closeRecord{at: r.now(), code: clientCode(p.c.Err()), via: p.via, conn: p.conn, src: p.connSrc, planned: planned})
 	if planned {
 		p.retryAt = -1
 		return
@@ -260,12 +322,7 @@ func (r *run) retryDue(ctx context.Context) {
 			r.say("%s reconnects via %s (attempt %d) → %s%s", name, p.via, p.attempt, p.node, gen)
 			continue
 		}
-		why := "connection failed"
-		if m := statusRE.FindStringSubmatch(err.Error()); m != nil {
-			why = "HTTP " + m[1]
-		} else if strings.Contains(err.Error(), "refused") {
-			why = "connection refused"
-		}
+		why := failure(err)
 		p.retryAt = r.now() + p.backoff()
 		r.say("%s reconnect attempt %d failed (%s); next in %s", name, p.attempt-1, why, (p.retryAt - r.now()).Round(r.grain()))
 	}
@@ -274,7 +331,8 @@ func (r *run) retryDue(ctx context.Context) {
 // ClientSummary is what one scenario client went through: the client
 // experience, whatever balancer or app is under test.
 type ClientSummary struct {
-	Client string `json:"client"`
+	Client   string `json:"client"`
+	Protocol string `json:"protocol"` // chat, chat_ws, socketio or ws
 	// Closes are the ends of its connections it did not ask for, with the
 	// close code it saw (1006: no close frame).
 	Closes       []ClientClose `json:"closes"`
@@ -285,6 +343,12 @@ type ClientSummary struct {
 	Lost         int           `json:"messages_lost"`           // chat messages sent while it was in the room that it never received
 	Duplicated   int           `json:"messages_duplicated"`     // chat messages it received more than once
 	Missed       int           `json:"messages_missed_offline"` // chat messages sent while it was disconnected
+	// Received counts what a socketio or ws client received: events, or
+	// frames (a chat client's are counted by the fields above).
+	Received int `json:"messages_received"`
+	// ConnectFailures are connect steps that failed as expected
+	// (expect_error): the client never got in.
+	ConnectFailures int `json:"connect_failures,omitempty"`
 }
 
 // ClientClose is one close a client saw.
@@ -339,7 +403,8 @@ func (r *run) summarize(ctx context.Context) []ClientSummary {
 	end := r.now()
 	for _, name := range r.order {
 		p := r.players[name]
-		s := ClientSummary{Client: name, Disconnected: p.disconnected, Attempts: p.attempts, Reconnects: p.reconnects}
+		s := ClientSummary{Client: name, Protocol: p.protocol, Disconnected: p.disconnected, Attempts: p.attempts, Reconnects: p.reconnects,
+			Received: p.arrived, ConnectFailures: p.failures}
 		if p.down >= 0 {
 			s.Disconnected += end - p.down
 		}
@@ -350,6 +415,10 @@ func (r *run) summarize(ctx context.Context) []ClientSummary {
 			}
 			reason, _ := r.reasonOf(c)
 			s.Closes = append(s.Closes, ClientClose{At: c.at, Code: c.code, Reason: reason})
+		}
+		if !p.chat() || len(p.joined) == 0 { // chat messages are not its business, or it never got in
+			out = append(out, s)
+			continue
 		}
 		expected, total := map[string]int{}, map[string]int{}
 		for _, m := range r.sent {
@@ -390,7 +459,7 @@ func (p *player) inRoom(seq int) bool {
 // reasonOf is the reason the lab gave for a close, if it said one.
 func (r *run) reasonOf(c closeRecord) (string, bool) {
 	e, ok := r.findEvent(0, func(e events.Event) bool {
-		return e.Kind == events.ConnClosed && e.Conn == c.conn && (c.via == "balancer") == (e.Source == "balancer")
+		return c.conn != "" && e.Kind == events.ConnClosed && e.Conn == c.conn && e.Source == c.src
 	})
 	return e.Reason, ok
 }
@@ -411,9 +480,16 @@ func (s ClientSummary) String() string {
 	if s.Attempts > 0 {
 		line += fmt.Sprintf(" (%d connected)", s.Reconnects)
 	}
-	line += fmt.Sprintf("; messages lost %d, duplicated %d", s.Lost, s.Duplicated)
+	if s.Protocol == protoSocketIO || s.Protocol == protoWS {
+		line += fmt.Sprintf("; messages received %d", s.Received)
+	} else {
+		line += fmt.Sprintf("; messages lost %d, duplicated %d", s.Lost, s.Duplicated)
+	}
 	if s.Missed > 0 {
 		line += fmt.Sprintf(", missed while disconnected %d", s.Missed)
+	}
+	if s.ConnectFailures > 0 {
+		line += fmt.Sprintf("; connects failed %d", s.ConnectFailures)
 	}
 	if s.Left > 0 {
 		line += fmt.Sprintf("; left on purpose %d", s.Left)

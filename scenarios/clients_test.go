@@ -34,7 +34,7 @@ const lonelyNode = `
 name: lonely
 lab: {nodes: 1}
 steps:
-  - connect: {client: alice, transport: ws, reconnect: true}
+  - connect: {client: alice, protocol: chat_ws, reconnect: true}
   - kill: node-1
   - expect_closed: {client: alice, code: 1006}
   - advance: 10s
@@ -127,8 +127,8 @@ lab:
   nodes: 2
   balancer: {server_group: {deregistration_delay: 10s}}
 steps:
-  - connect: {client: alice, transport: ws}
-  - connect: {client: bob, transport: ws}
+  - connect: {client: alice, protocol: chat_ws}
+  - connect: {client: bob, protocol: chat_ws}
   - remove_node: node-2
   - expect_closed: {client: bob, code: 1001, within: 30s}
 `)
@@ -148,7 +148,7 @@ func TestExpectClosedWithinEndsWhenTheClientSeesIt(t *testing.T) {
 name: within
 lab: {nodes: 1, balancer: {listener: {idle_timeout: 20s}}}
 steps:
-  - connect: {client: alice, transport: ws}
+  - connect: {client: alice, protocol: chat_ws}
   - expect_closed: {client: alice, code: 1006, within: 5m}
   - expect_closed: {client: alice, code: 1006, reason: idle_timeout}
 `, 1)

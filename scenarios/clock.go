@@ -98,12 +98,15 @@ func (r *run) advanceOnce(ctx context.Context, d time.Duration) (busy bool, err 
 		return false, fmt.Errorf("advance: consequences of %s did not finish: %w", stamp(r.now()), err)
 	}
 	busy = r.activity() != before
-	if busy && r.reconnecting() {
+	if (busy && r.reconnecting()) || r.polling() {
 		// A close the timer caused may still be on its way to a client
-		// that reconnects: let it land, so that the client notices it at
-		// this instant.
+		// that reconnects, or a long poll a balancer cut (no event says
+		// so) to its client: let it land, so that the client notices it
+		// at this instant.
 		r.waitUntil(ctx, stepQuiet, func() (bool, string) { return false, "" })
+		busy = r.activity() != before
 	}
+	r.pollsOut(ctx)
 	r.observe(ctx)
 	r.retryDue(ctx)
 	return busy, nil
@@ -151,6 +154,16 @@ func (r *run) reconnecting() bool {
 	return false
 }
 
+// polling reports whether some open client is on long-polling.
+func (r *run) polling() bool {
+	for _, p := range r.players {
+		if p.open && p.c != nil && p.c.Conn() == nil && p.c.EngineSID != "" {
+			return true
+		}
+	}
+	return false
+}
+
 // quiesce waits until no health probe or Socket.IO ping is out, leaving
 // aside hung nodes.
 func (r *run) quiesce(ctx context.Context) error {
@@ -164,6 +177,39 @@ func (r *run) quiesce(ctx context.Context) error {
 			n := ln.InProcess() // only the lab's own nodes run on the mock clock
 			if n != nil && !r.hung[n.Name()] && n.Listening() && n.AwaitingPongs() > 0 {
 				return false, fmt.Sprintf("%s waits for %d pongs", n.Name(), n.AwaitingPongs())
+			}
+		}
+		return true, ""
+	})
+}
+
+// pollsOut waits until every long-polling client on one of the lab's own
+// nodes has its next poll waiting at the node (or its connection ended):
+// a poll's idle timer at the balancer then starts at the same virtual
+// instant every run. On the real clock nothing waits.
+func (r *run) pollsOut(ctx context.Context) {
+	if r.real {
+		return
+	}
+	wctx, cancel := context.WithTimeout(ctx, settle)
+	defer cancel()
+	r.waitUntil(wctx, 0, func() (bool, string) {
+		for _, name := range r.order {
+			p := r.players[name]
+			if !p.open || p.c == nil || p.c.Conn() != nil || p.c.EngineSID == "" || r.hung[p.node] {
+				continue // not (or no longer) long-polling
+			}
+			ln := r.lab.Node(p.node)
+			if ln == nil || ln.InProcess() == nil || !ln.InProcess().Listening() {
+				continue
+			}
+			select {
+			case <-p.c.Done():
+				continue
+			default:
+			}
+			if !ln.InProcess().PollPending(p.c.EngineSID) {
+				return false, name + " has no poll out"
 			}
 		}
 		return true, ""
@@ -303,10 +349,7 @@ func (p *player) stopHeartbeat() {
 // closeReason reports whether p's connection is known closed, and why.
 func (r *run) closeReason(p *player) (string, bool) {
 	e, ok := r.findEvent(p.seenFrom, func(e events.Event) bool {
-		if e.Kind != events.ConnClosed || e.Conn != p.conn {
-			return false
-		}
-		return (p.via == "balancer") == (e.Source == "balancer")
+		return p.conn != "" && e.Kind == events.ConnClosed && e.Conn == p.conn && e.Source == p.connSrc
 	})
 	if !ok {
 		return "", false

@@ -16,7 +16,7 @@ func Example() {
 name: quiet-client
 lab: {nodes: 2}
 steps:
-  - connect: {client: alice, transport: ws}
+  - connect: {client: alice, protocol: chat_ws}
   - advance: 60s
   - expect_closed: {client: alice, code: 1006, reason: idle_timeout}
 `))

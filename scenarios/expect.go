@@ -2,14 +2,17 @@ package scenarios
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/wslab/wslab/balancer"
 	"github.com/wslab/wslab/events"
+	"github.com/wslab/wslab/node/client"
 )
 
 func (r *run) expectMessage(ctx context.Context, a ExpectMessageArgs) error {
@@ -17,17 +20,26 @@ func (r *run) expectMessage(ctx context.Context, a ExpectMessageArgs) error {
 	if err != nil {
 		return err
 	}
+	if !p.chat() {
+		match, what := messageMatch(a)
+		return r.takeEvent(ctx, p, time.Duration(a.Within), what, match)
+	}
+	match, what := func(s string) bool { return s == a.Text }, fmt.Sprintf("%q", a.Text)
+	if a.Matches != "" {
+		re := regexp.MustCompile(a.Matches) // checked when read
+		match, what = re.MatchString, fmt.Sprintf("a message matching %q", a.Matches)
+	}
 	found := func() (bool, string) {
 		p.pull()
-		if slices.Contains(p.inbox, a.Text) {
+		if slices.ContainsFunc(p.inbox, match) {
 			return true, ""
 		}
 		return false, fmt.Sprintf("received %q", p.inbox)
 	}
-	if err := r.within(ctx, time.Duration(a.Within), fmt.Sprintf("%s receives %q", p.name, a.Text), found); err != nil {
+	if err := r.within(ctx, time.Duration(a.Within), fmt.Sprintf("%s receives %s", p.name, what), found); err != nil {
 		return err
 	}
-	return r.takeMessage(ctx, p, a.Text, true)
+	return r.takeMessageFunc(ctx, p, what, match, true)
 }
 
 // within waits for cond: at once when window is 0, else letting virtual
@@ -142,6 +154,10 @@ func (r *run) expectClosed(ctx context.Context, a ExpectClosedArgs) error {
 		return err
 	}
 	rec := p.closes[len(p.closes)-1]
+	if a.Reason == "" && c.Conn() == nil { // long-polling: the node may learn of it much later
+		r.say("%s closed: %d%s", a.Client, rec.code, pollAnswer(c.Err()))
+		return nil
+	}
 	var reason string
 	if err := r.expect(ctx, want, func() (bool, string) {
 		var ok bool
@@ -157,7 +173,7 @@ func (r *run) expectClosed(ctx context.Context, a ExpectClosedArgs) error {
 		return &expectError{want: want, observed: fmt.Sprintf("closed for another reason: %s (%d)", reason, rec.code)}
 	}
 	if a.Reason == "" { // what the client saw; who closed first may race (a goodbye both ways)
-		r.say("%s closed: %d", a.Client, rec.code)
+		r.say("%s closed: %d%s", a.Client, rec.code, pollAnswer(c.Err()))
 		return nil
 	}
 	by := "balancer"
@@ -166,6 +182,17 @@ func (r *run) expectClosed(ctx context.Context, a ExpectClosedArgs) error {
 	}
 	r.say("%s closed: %d (%s: %s)", a.Client, rec.code, by, reason)
 	return nil
+}
+
+// pollAnswer is, for a long-polling client whose poll got an error status
+// instead of the server's packets, what answered it (a balancer's 504 at its
+// idle timeout, say): the client saw no close code, only that.
+func pollAnswer(err error) string {
+	var se *client.StatusError
+	if !errors.As(err, &se) {
+		return ""
+	}
+	return fmt.Sprintf(" (its %s answered %s: %s)", se.Method, se.Status, strings.TrimPrefix(se.Message(), se.Status+": "))
 }
 
 // expectReconnected waits until a client that reconnects by itself is

@@ -20,7 +20,7 @@ func TestAFailingExpectationOnTheMockClockFailsInWellUnderASecond(t *testing.T) 
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if err := s.Step(ctx, "connect", scenarios.ConnectArgs{Client: "alice", Transport: "ws", Heartbeat: config.Duration(10 * time.Second)}); err != nil {
+	if err := s.Step(ctx, "connect", scenarios.ConnectArgs{Client: "alice", Protocol: "chat_ws", Heartbeat: config.Duration(10 * time.Second)}); err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()

@@ -73,11 +73,26 @@ type Step struct {
 // Argument structs of the steps that take a mapping.
 type (
 	ConnectArgs struct {
-		Client    string          `yaml:"client"`
-		Via       string          `yaml:"via"`       // balancer (default) or a node name
-		Transport string          `yaml:"transport"` // socketio (default) or ws
-		Heartbeat config.Duration `yaml:"heartbeat"` // client pings this often (virtual time)
-		Reconnect bool            `yaml:"reconnect"` // reconnect by itself, as socket.io-client does
+		Client string `yaml:"client"`
+		Via    string `yaml:"via"` // balancer (default) or a node name
+		// Protocol is what the client speaks: chat (the lab's chat over
+		// Socket.IO, the default), chat_ws (the lab's chat over its /ws JSON
+		// protocol), socketio (any Socket.IO app) or ws (a plain WebSocket).
+		Protocol string `yaml:"protocol"`
+		// Transport is the Engine.IO transport of chat and socketio:
+		// websocket (the default), polling (HTTP long-polling only) or
+		// default (polling, then the upgrade to WebSocket, as io(url) does).
+		Transport    string            `yaml:"transport"`
+		Path         string            `yaml:"path"`         // socketio: the server's path (/socket.io/); ws: the WebSocket's (/)
+		Namespace    string            `yaml:"namespace"`    // socketio: default /
+		Subprotocols []string          `yaml:"subprotocols"` // ws: offered in order of preference
+		Headers      map[string]string `yaml:"headers"`      // added to the handshake
+		Query        map[string]string `yaml:"query"`        // added to the handshake's URL
+		Heartbeat    config.Duration   `yaml:"heartbeat"`    // client pings this often (virtual time)
+		Reconnect    bool              `yaml:"reconnect"`    // reconnect by itself, as socket.io-client does
+		// ExpectError makes the connect an expectation that it fails, with
+		// this in its error (what the server or the balancer answered).
+		ExpectError string `yaml:"expect_error"`
 	}
 	UsernameArgs struct {
 		Client string `yaml:"client"`
@@ -86,6 +101,25 @@ type (
 	SendArgs struct {
 		Client string `yaml:"client"`
 		Text   string `yaml:"text"`
+		JSON   any    `yaml:"json"`   // socketio, ws: a JSON value (a text frame on ws)
+		Binary string `yaml:"binary"` // ws: a binary frame, its bytes in hex
+	}
+	EmitArgs struct {
+		Client string `yaml:"client"`
+		Event  string `yaml:"event"`
+		Args   []any  `yaml:"args"` // the event's arguments, each any JSON value
+		Ack    bool   `yaml:"ack"`  // ask for an acknowledgement and wait for it
+	}
+	ExpectEmitArgs struct {
+		Client  string          `yaml:"client"`
+		Event   string          `yaml:"event"`
+		Args    []any           `yaml:"args"`    // the arguments, matched as json is by expect_message
+		Matches string          `yaml:"matches"` // a regular expression over the arguments as a JSON array
+		Within  config.Duration `yaml:"within"`
+	}
+	ExpectNoMessageArgs struct {
+		Client string          `yaml:"client"`
+		For    config.Duration `yaml:"for"` // how long nothing may arrive (virtual time)
 	}
 	DisconnectArgs struct {
 		Client string `yaml:"client"`
@@ -96,9 +130,12 @@ type (
 		Delay config.Duration `yaml:"delay"`
 	}
 	ExpectMessageArgs struct {
-		Client string          `yaml:"client"`
-		Text   string          `yaml:"text"`
-		Within config.Duration `yaml:"within"` // time allowed (real time on the real clock); 0: already there
+		Client  string          `yaml:"client"`
+		Text    string          `yaml:"text"`    // the whole message: a chat message, a text frame, a Socket.IO "message"
+		Matches string          `yaml:"matches"` // or a regular expression it matches
+		JSON    any             `yaml:"json"`    // or a JSON value it holds (socketio, ws): objects match on the keys given
+		Binary  string          `yaml:"binary"`  // or a binary frame's bytes, in hex (ws)
+		Within  config.Duration `yaml:"within"`  // time allowed (real time on the real clock); 0: already there
 	}
 	ExpectOpenArgs struct {
 		Client     string `yaml:"client"`
@@ -196,7 +233,7 @@ func Parse(file string, data []byte) (*Scenario, error) {
 			// A malformed connect still names its client: no knock-on
 			// "not connected" for the steps after it.
 			if c, ok := connectedIn(&raw.Steps[i]); ok {
-				sc.Steps = append(sc.Steps, Step{Line: raw.Steps[i].Line, Kind: "connect", Args: ConnectArgs{Client: c, Reconnect: true}})
+				sc.Steps = append(sc.Steps, Step{Line: raw.Steps[i].Line, Kind: "connect", Args: ConnectArgs{Client: c, Reconnect: true, Protocol: protoAny}})
 			}
 			continue
 		}
@@ -228,7 +265,7 @@ func connectedIn(n *yaml.Node) (string, bool) {
 // a typo in a name is found when the file is read, not after a wait.
 func checkClients(file string, steps []Step) []error {
 	var errs []error
-	known, reconnects := map[string]bool{}, map[string]bool{}
+	known, reconnects, proto := map[string]bool{}, map[string]bool{}, map[string]string{}
 	for _, st := range steps {
 		v := reflect.ValueOf(st.Args)
 		if v.Kind() != reflect.Struct {
@@ -240,14 +277,19 @@ func checkClients(file string, steps []Step) []error {
 		}
 		name := f.String()
 		if a, ok := st.Args.(ConnectArgs); ok {
-			known[name], reconnects[name] = true, a.Reconnect
+			known[name], reconnects[name], proto[name] = true, a.Reconnect, protocolOf(a)
 			continue
 		}
+		d, _ := stepByName(st.Kind)
 		switch {
 		case !known[name]:
 			errs = append(errs, &ParseError{File: file, Line: st.Line, Msg: fmt.Sprintf("%s: no earlier step connects client %q", st.Kind, name)})
 		case st.Kind == "expect_reconnected" && !reconnects[name]:
 			errs = append(errs, &ParseError{File: file, Line: st.Line, Msg: fmt.Sprintf("expect_reconnected: client %q does not reconnect by itself (connect it with reconnect: true)", name)})
+		default:
+			if msg := protocolProblem(d, proto[name], name, st.Args); msg != "" {
+				errs = append(errs, &ParseError{File: file, Line: st.Line, Msg: st.Kind + ": " + msg})
+			}
 		}
 	}
 	return errs

@@ -12,7 +12,7 @@ const quietFor6Min = `
 name: quiet
 lab: {nodes: 1, profile: aws-nlb}
 steps:
-  - connect: {client: quiet, transport: ws}
+  - connect: {client: quiet, protocol: chat_ws}
   - advance: 349s
   - expect_open: {client: quiet}
   - advance: 1s

@@ -109,21 +109,27 @@ type run struct {
 type player struct {
 	name      string
 	via       string // balancer or a node name
-	transport string
+	protocol  string // chat, chat_ws, socketio or ws
+	args      ConnectArgs
 	heartbeat time.Duration
 	reconnect bool // reconnects by itself, as socket.io-client does
 
 	c        *client.Client // its current (or last) connection
 	open     bool           // c is open, as far as the runner has noticed
 	node     string         // where it landed
-	conn     string         // its balancer tunnel id, or its session id on a node
+	conn     string         // its balancer tunnel id, or its session id on a node; "" when the lab cannot see it
+	connSrc  string         // who reported conn: balancer or the node
 	gen      uint64
 	username string
 	stopBeat context.CancelFunc
 	beat     quartz.Waiter
-	seenFrom int      // log index from which its events are looked for
-	taken    int      // events taken from its clients' queues
-	inbox    []string // messages taken, not yet expected
+	seenFrom int            // log index from which its events are looked for
+	taken    int            // events taken from its clients' queues
+	inbox    []string       // chat messages taken, not yet expected
+	events   []client.Event // a socketio or ws client's events taken, not yet expected
+	arrived  int            // messages received (chat) or events (socketio, ws), over all its connections
+	// lastArrived describes the last of them, for expect_no_message.
+	lastArrived string
 
 	// What the client went through, for the summary.
 	received     map[string]int // chat messages by text, over all its connections
@@ -135,6 +141,7 @@ type player struct {
 	attempt      int           // the backoff's attempt number, 0 after a connection
 	attempts     int           // reconnect attempts made
 	reconnects   int           // attempts that connected
+	failures     int           // connect steps that failed as expected (expect_error)
 	backSeen     int           // reconnects an expect_reconnected has already seen
 	rng          *rand.Rand
 }

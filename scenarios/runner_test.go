@@ -28,7 +28,7 @@ func TestWrongExpectationNamesStepTimeAndWhatHappened(t *testing.T) {
 name: wrong
 lab: {nodes: 1}
 steps:
-  - connect: {client: alice, transport: ws}
+  - connect: {client: alice, protocol: chat_ws}
   - advance: 61s
   - expect_open: {client: alice}
   - advance: 1s
@@ -50,7 +50,7 @@ steps:
 func TestMalformedScenariosNameFileAndLine(t *testing.T) {
 	tests := []struct{ name, src, want string }{
 		{"unknown step", "name: x\nsteps:\n  - connect: {client: a}\n  - teleport: {client: a}\n", `test.yaml:4: unknown step "teleport"`},
-		{"unknown key", "name: x\nsteps:\n  - connect: {client: a, transprt: ws}\n", `test.yaml:3: unknown key "transprt" in connect (keys: client, via, transport, heartbeat, reconnect)`},
+		{"unknown key", "name: x\nsteps:\n  - connect: {client: a, transprt: ws}\n", `test.yaml:3: unknown key "transprt" in connect (keys: client, via, protocol, transport, path, namespace, subprotocols, headers, query, heartbeat, reconnect, expect_error)`},
 		{"unknown top-level key", "name: x\nstepz: []\n", "test.yaml:2: unknown key stepz"},
 		{"bad duration", "name: x\nsteps:\n  - advance: soon\n", `test.yaml:3: "soon" is not a duration`},
 		{"missing client", "name: x\nsteps:\n  - send: {text: hi}\n", "test.yaml:3: send: client is required"},
@@ -78,8 +78,8 @@ func TestMalformedScenariosNameFileAndLine(t *testing.T) {
 
 func TestDriverStepByStep(t *testing.T) {
 	d := scenariotest.Start(t, scenarios.Shape{Nodes: 2}, 7)
-	d.Connect(scenarios.ConnectArgs{Client: "alice", Transport: "ws"})
-	d.Connect(scenarios.ConnectArgs{Client: "bob", Transport: "ws"})
+	d.Connect(scenarios.ConnectArgs{Client: "alice", Protocol: "chat_ws"})
+	d.Connect(scenarios.ConnectArgs{Client: "bob", Protocol: "chat_ws"})
 	d.SetUsername(scenarios.UsernameArgs{Client: "alice", Name: "alice"})
 	d.Send(scenarios.SendArgs{Client: "alice", Text: "hi"})
 	d.ExpectMessage(scenarios.ExpectMessageArgs{Client: "bob", Text: "alice: hi"})

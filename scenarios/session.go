@@ -91,6 +91,7 @@ func (r *run) runStep(ctx context.Context, st Step) (err error) {
 	if err := r.step(ctx, st); err != nil {
 		return err
 	}
+	r.pollsOut(ctx)
 	r.observe(ctx)
 	return nil
 }

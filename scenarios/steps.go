@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/wslab/wslab/balancer/config"
-	"github.com/wslab/wslab/node/client"
 )
 
 // step runs one step, adding its transcript lines.
@@ -16,6 +15,13 @@ func (r *run) step(ctx context.Context, st Step) error {
 	d, ok := stepByName(st.Kind)
 	if !ok {
 		return fmt.Errorf("unknown step %q (steps: %s)", st.Kind, strings.Join(StepNames(), ", "))
+	}
+	if name := clientOf(st.Args); name != "" && st.Kind != "connect" {
+		if p, ok := r.players[name]; ok { // the file's check, for Session.Step
+			if msg := protocolProblem(d, p.protocol, name, st.Args); msg != "" {
+				return fmt.Errorf("%s: %s", st.Kind, msg)
+			}
+		}
 	}
 	return d.run(r, ctx, st.Args)
 }
@@ -33,22 +39,24 @@ func (r *run) connect(ctx context.Context, a ConnectArgs) error {
 	if !seen {
 		p = &player{name: a.Client, received: map[string]int{}, down: -1, rng: clientRand(r.seed, a.Client)}
 	}
-	p.via, p.transport, p.heartbeat, p.reconnect = a.Via, a.Transport, time.Duration(a.Heartbeat), a.Reconnect
+	p.via, p.heartbeat, p.reconnect = a.Via, time.Duration(a.Heartbeat), a.Reconnect
+	p.protocol, p.args = protocolOf(a), a
 	p.retryAt = -1 // a connect step is the client's own (re)connection
 	if p.via == "" {
 		p.via = "balancer"
 	}
-	if p.transport == "" {
-		p.transport = string(client.SocketIO)
+	err := r.dial(ctx, p)
+	if a.ExpectError != "" {
+		return r.connectFails(ctx, p, seen, err)
 	}
-	if err := r.dial(ctx, p); err != nil {
+	if err != nil {
 		return err
 	}
 	if !seen {
 		r.order = append(r.order, a.Client)
 		r.players[a.Client] = p
 	}
-	detail := p.transport
+	detail := p.describe()
 	if p.heartbeat > 0 {
 		detail += ", heartbeat " + p.heartbeat.String()
 	}
@@ -89,6 +97,12 @@ func (r *run) send(ctx context.Context, a SendArgs) error {
 	p, err := r.player(a.Client)
 	if err != nil {
 		return err
+	}
+	if !p.chat() {
+		if !p.open {
+			return fmt.Errorf("client %q is not connected", a.Client)
+		}
+		return r.sendRaw(ctx, p, a)
 	}
 	text := p.username + ": " + a.Text
 	had := map[*player]int{}
@@ -146,6 +160,9 @@ func (r *run) disconnect(ctx context.Context, a DisconnectArgs) error {
 	}
 	r.ended(p, true)
 	r.say("%s %s", a.Client, how)
+	if p.conn == "" { // a node that is not the lab's: nobody reports the close
+		return nil
+	}
 	return r.expect(ctx, a.Client+"'s connection closed", func() (bool, string) {
 		_, ok := r.closeReason(p)
 		return ok, "no close event yet"
@@ -155,11 +172,17 @@ func (r *run) disconnect(ctx context.Context, a DisconnectArgs) error {
 // takeMessage consumes messages of p up to text. An expectation (check)
 // fails as soon as the lab is quiet; an action allows settle.
 func (r *run) takeMessage(ctx context.Context, p *player, text string, expectation bool) error {
+	return r.takeMessageFunc(ctx, p, fmt.Sprintf("%q", text), func(s string) bool { return s == text }, expectation)
+}
+
+// takeMessageFunc is takeMessage for the first message match accepts;
+// what says which, in the transcript.
+func (r *run) takeMessageFunc(ctx context.Context, p *player, what string, match func(string) bool, expectation bool) error {
 	var seen []string
 	cond := func() (bool, string) {
 		p.pull()
 		for i, got := range p.inbox {
-			if got == text {
+			if match(got) {
 				seen = append(seen, p.inbox[:i]...)
 				p.inbox = p.inbox[i+1:]
 				return true, ""
@@ -173,7 +196,7 @@ func (r *run) takeMessage(ctx context.Context, p *player, text string, expectati
 		}
 		return false, obs
 	}
-	want := fmt.Sprintf("%s receives %q", p.name, text)
+	want := fmt.Sprintf("%s receives %s", p.name, what)
 	wait := r.expect
 	if expectation {
 		wait = r.check
@@ -181,13 +204,16 @@ func (r *run) takeMessage(ctx context.Context, p *player, text string, expectati
 	if err := wait(ctx, want, cond); err != nil {
 		return err
 	}
-	r.say("%s receives %q", p.name, text)
+	r.say("%s", want)
 	return nil
 }
 
 // pull moves the events queued on p's client into its inbox, without
 // waiting.
 func (p *player) pull() {
+	if p.c == nil { // it never connected
+		return
+	}
 	done, cancel := context.WithCancel(context.Background())
 	cancel()
 	for {
@@ -196,9 +222,16 @@ func (p *player) pull() {
 			return
 		}
 		p.taken++
-		if ev.Name == "message" {
+		switch {
+		case !p.chat():
+			p.events = append(p.events, ev)
+			p.arrived++
+			p.lastArrived = quoteEvent(ev)
+		case ev.Name == "message":
 			p.inbox = append(p.inbox, ev.Text)
 			p.received[ev.Text]++
+			p.arrived++
+			p.lastArrived = fmt.Sprintf("%q", ev.Text)
 		}
 	}
 }

@@ -26,6 +26,11 @@ type stepDef struct {
 	// check validates the decoded argument when the file is read; "" is fine.
 	check func(a any) string
 	run   func(r *run, ctx context.Context, a any) error
+	// protocols limits a client step to clients of these protocols (nil:
+	// any); forProtocol checks its argument against its client's protocol.
+	// Both are checked when the file is read (protocol.go).
+	protocols   []string
+	forProtocol func(proto string, a any) string
 }
 
 // def builds a table row with a typed check and run function.
@@ -52,14 +57,23 @@ func nodeFault(kind, doc string) stepDef {
 }
 
 var stepTable = []stepDef{
-	def("connect", "", "a client joins, through the balancer or straight to a node (`via: node-1`), "+
-		"over Socket.IO (default) or the /ws JSON protocol; `heartbeat` pings that often; "+
-		"`reconnect: true` reconnects by itself as socket.io-client does (after 1 s doubling to 5 s, ±50 % jitter drawn from the seed)",
+	def("connect", "", "a client joins, through the balancer or straight to a node (`via: node-1`), speaking a `protocol`: "+
+		"`chat` (the lab's chat over Socket.IO, the default), `chat_ws` (the same chat over the /ws JSON protocol), "+
+		"`socketio` (any Socket.IO app: `namespace`, `path`) or `ws` (a plain WebSocket on `path`, offering `subprotocols`); "+
+		"`transport` is the Engine.IO transport of chat and socketio: `websocket` (the default), `polling` or `default` (polling, then the upgrade, as `io(url)`); "+
+		"`headers` and `query` go with the handshake; `heartbeat` pings that often; "+
+		"`reconnect: true` reconnects by itself as socket.io-client does (after 1 s doubling to 5 s, ±50 % jitter drawn from the seed); "+
+		"`expect_error` expects the connect to fail with that in its error",
 		checkConnect, (*run).connect),
-	def("set_username", "", "sets a chat username and waits for the confirmation",
-		needClient[UsernameArgs], (*run).setUsername),
-	def("send", "", "sends a chat message and waits until the sender has its answer",
-		needClient[SendArgs], (*run).send),
+	onlyFor(def("set_username", "", "sets a chat username and waits for the confirmation",
+		needClient[UsernameArgs], (*run).setUsername), protoChat, protoChatWS),
+	perProtocol(def("send", "", "sends a chat message and waits until the sender has its answer; "+
+		"socketio: a `message` event of `text` or `json`; ws: a frame of `text`, `json` or `binary` (hex)",
+		checkSend, (*run).send), sendFor),
+	onlyFor(def("emit", "", "a socketio client emits `event` with `args` (any JSON values); `ack: true` waits for the server's acknowledgement",
+		func(a EmitArgs) string {
+			return cond(a.Client == "", "client is required") + cond(a.Client != "" && a.Event == "", "event is required")
+		}, (*run).emit), protoSocketIO),
 	def("disconnect", "", "the client leaves (a 1000 close); `abrupt: true` drops the TCP connection",
 		needClient[DisconnectArgs], (*run).disconnect),
 	def("advance", "DURATION", "moves virtual time forward, one timer at a time (on the real clock: waits that long)",
@@ -99,8 +113,16 @@ var stepTable = []stepDef{
 			r.say("remove %s from the server group", node)
 			return r.lab.RemoveNode(node)
 		}),
-	def("expect_message", "", "the client receives this chat message (at once, or `within` that much time)",
-		func(a ExpectMessageArgs) string { return clientWithin(a.Client, a.Within) }, (*run).expectMessage),
+	perProtocol(def("expect_message", "", "the client receives a message (at once, or `within` that much time): "+
+		"`text` is the whole of it (a chat message, a text frame, a Socket.IO `message` event), `matches` a regular expression, "+
+		"`json` a JSON value it holds (objects match on the keys given), `binary` a binary frame (hex)",
+		checkExpectMessage, (*run).expectMessage), expectMessageFor),
+	onlyFor(def("expect_emit", "", "a socketio client receives `event` (at once, or `within`), with `args` (matched as `json` is) or whose arguments as a JSON array match `matches`",
+		checkExpectEmit, (*run).expectEmit), protoSocketIO),
+	def("expect_no_message", "", "nothing reaches the client `for` that much time (virtual time runs)",
+		func(a ExpectNoMessageArgs) string {
+			return cond(a.Client == "", "client is required") + cond(a.Client != "" && a.For <= 0, "for must be a positive duration, like 5s")
+		}, (*run).expectNoMessage),
 	def("expect_open", "", "the client's connection is open (on `node`, under config `generation`)",
 		needClient[ExpectOpenArgs], (*run).expectOpen),
 	def("expect_closed", "", "the client's connection ended (at once, or `within` that much time) with the close `code` "+
@@ -132,16 +154,6 @@ func positive(d config.Duration) string {
 // needClient checks the client field, the first of every client step.
 func needClient[A any](a A) string {
 	return cond(reflect.ValueOf(a).Field(0).String() == "", "client is required")
-}
-
-func checkConnect(a ConnectArgs) string {
-	if a.Client == "" {
-		return "client is required"
-	}
-	if a.Transport != "" && a.Transport != "socketio" && a.Transport != "ws" {
-		return fmt.Sprintf("transport %q is not socketio or ws", a.Transport)
-	}
-	return ""
 }
 
 func checkRedis(a string) string {

@@ -71,7 +71,7 @@ func TestScenarioRunEndsWithWhatEachClientSaw(t *testing.T) {
 func TestScenarioFailureExits1AndMalformedExits2(t *testing.T) {
 	dir := t.TempDir()
 	wrong := filepath.Join(dir, "wrong.yaml")
-	writeFile(t, wrong, "name: wrong\nlab: {nodes: 1}\nsteps:\n  - connect: {client: alice, transport: ws}\n  - advance: 61s\n  - expect_open: {client: alice}\n")
+	writeFile(t, wrong, "name: wrong\nlab: {nodes: 1}\nsteps:\n  - connect: {client: alice, protocol: chat_ws}\n  - advance: 61s\n  - expect_open: {client: alice}\n")
 	out, code := runOnce(t, "scenario", "run", wrong)
 	if code != 1 || !strings.Contains(out, "FAIL wrong") || !strings.Contains(out, "step 3 (expect_open, line 6) at +61.000s: alice is open; observed: closed at +60.000s with 1006 (idle_timeout)") {
 		t.Fatalf("exit %d:\n%s", code, out)

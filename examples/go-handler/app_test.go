@@ -37,15 +37,15 @@ func idleTimeoutStory(t *testing.T) []string {
 		Node:     lab.NodeSpec{NewHandler: newNode, Health: "/healthz"},
 		Balancer: config.Config{Listener: config.Listener{IdleTimeout: config.Duration(60 * time.Second)}},
 	}, 1)
-	d.Connect(scenarios.ConnectArgs{Client: "quiet", Transport: "ws"})
-	d.Connect(scenarios.ConnectArgs{Client: "beating", Transport: "ws", Heartbeat: config.Duration(25 * time.Second)})
+	d.Connect(scenarios.ConnectArgs{Client: "quiet", Protocol: "chat_ws"})
+	d.Connect(scenarios.ConnectArgs{Client: "beating", Protocol: "chat_ws", Heartbeat: config.Duration(25 * time.Second)})
 	d.ExpectClosed(scenarios.ExpectClosedArgs{Client: "quiet", Code: 1006, Within: config.Duration(60 * time.Second), Reason: "idle_timeout"})
 	d.ExpectOpen(scenarios.ExpectOpenArgs{Client: "beating", Node: "node-1"})
 	d.Advance(5 * time.Minute)
 	d.ExpectOpen(scenarios.ExpectOpenArgs{Client: "beating"})
 
 	d.ReloadYAML("listener: {idle_timeout: 10m}\n")
-	d.Connect(scenarios.ConnectArgs{Client: "lurker", Transport: "ws"})
+	d.Connect(scenarios.ConnectArgs{Client: "lurker", Protocol: "chat_ws"})
 	d.ExpectClosed(scenarios.ExpectClosedArgs{Client: "lurker", Code: int(app.StatusIdle), Within: config.Duration(2 * time.Minute), Reason: "backend_closed"})
 	d.ExpectOpen(scenarios.ExpectOpenArgs{Client: "beating"})
 

@@ -19,8 +19,8 @@ func TestTheAppTakesEveryNodeFaultOnTheMockClock(t *testing.T) {
 		Node:  lab.NodeSpec{NewHandler: newNode, Health: "/healthz"},
 	}, 1)
 	beat := config.Duration(20 * time.Second)
-	d.Connect(scenarios.ConnectArgs{Client: "ann", Transport: "ws", Heartbeat: beat, Reconnect: true})
-	d.Connect(scenarios.ConnectArgs{Client: "bob", Transport: "ws", Heartbeat: beat, Reconnect: true})
+	d.Connect(scenarios.ConnectArgs{Client: "ann", Protocol: "chat_ws", Heartbeat: beat, Reconnect: true})
+	d.Connect(scenarios.ConnectArgs{Client: "bob", Protocol: "chat_ws", Heartbeat: beat, Reconnect: true})
 	d.ExpectOpen(scenarios.ExpectOpenArgs{Client: "ann", Node: "node-1"})
 	d.ExpectOpen(scenarios.ExpectOpenArgs{Client: "bob", Node: "node-2"})
 

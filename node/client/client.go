@@ -1,6 +1,8 @@
-// Package client is a chat client for lab nodes and the balancer: Socket.IO
-// v4 over the WebSocket transport or HTTP long-polling (and the upgrade from
-// one to the other), or the plain JSON /ws protocol. Tests, scenarios and
+// Package client is a client for lab nodes, the balancer and the user's own
+// servers: Socket.IO v4 (any namespace, events with any arguments, acks)
+// over the WebSocket transport or HTTP long-polling (and the upgrade from
+// one to the other), the lab chat's plain JSON /ws protocol, or a plain
+// WebSocket (text and binary frames, subprotocols). Tests, scenarios and
 // the load tool use it to play users.
 //
 // # Concurrency
@@ -11,6 +13,7 @@
 package client
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -33,6 +36,7 @@ const (
 	Polling  Transport = "polling"  // /socket.io/?EIO=4&transport=polling, never upgraded
 	Upgrade  Transport = "default"  // polling, then the upgrade to WebSocket, as io(url) does
 	JSON     Transport = "ws"       // /ws, one JSON object per message
+	Plain    Transport = "plain"    // a plain WebSocket on Path: frames as they come
 )
 
 // Options configure Dial. URL is required.
@@ -48,6 +52,17 @@ type Options struct {
 	// Offset). A server that recovers it answers with the same private
 	// id (Recovered); any other answer is a new session.
 	Resume *Resume
+
+	// Path is where the server listens: Socket.IO's path (default
+	// /socket.io/) or a plain WebSocket's (default /). /ws ignores it.
+	Path string
+	// Namespace is the Socket.IO namespace to connect to (default /).
+	Namespace string
+	// Query is added to the handshake URL (Socket.IO and plain).
+	Query url.Values
+	// Subprotocols are offered in a plain WebSocket's handshake, in order
+	// of preference.
+	Subprotocols []string
 }
 
 // Resume is what a client presents to get its session back: Socket.IO's
@@ -56,8 +71,13 @@ type Resume struct{ PID, Offset string }
 
 // Event is one event received from the server.
 type Event struct {
-	Name string // "message", "node", "error", "pong", ...
+	Name string // "message", "node", "error", "pong", ...; on a plain WebSocket "text" or "binary"
+	// Text is the first argument when it is a string; a plain WebSocket's
+	// frame (its bytes, for a binary one).
 	Text string
+	// Args are a Socket.IO event's arguments after its name, as a JSON
+	// array: `["hi",{"n":1}]`. (A string keeps Event comparable.)
+	Args string
 }
 
 // Client is one connected chat user.
@@ -70,6 +90,11 @@ type Client struct {
 	Response *http.Response
 	// SID is the Socket.IO session id (Socket.IO transport only).
 	SID string
+	// EngineSID is the Engine.IO session id of a session that started on
+	// long-polling (Polling, Upgrade).
+	EngineSID string
+	// Subprotocol is the one the server chose (plain WebSocket).
+	Subprotocol string
 	// LocalAddr is the client's end of the TCP connection, as the server
 	// (or balancer) sees it.
 	LocalAddr string
@@ -81,15 +106,16 @@ type Client struct {
 	// mu guards the fields below.
 	mu     sync.Mutex
 	queue  []Event
-	notify chan struct{} // closed and replaced when an event is queued
-	err    error         // why the reader stopped
+	notify chan struct{}                  // closed and replaced when an event is queued
+	err    error                          // why the reader stopped
+	acks   map[int]chan []json.RawMessage // EmitAck's, by ack id
+	ackID  int                            // the next ack id, for EmitAck and EmitID
 
 	// Recovery (recovery.go), also guarded by mu.
 	pid       string
 	recovered bool
 	offset    string
-	ackSeq    int64
-	acks      map[int64]string // ack number → message id
+	msgAcks   map[int]string // EmitID's: ack id → message id
 }
 
 // Dial connects and, for Socket.IO, completes the Engine.IO open and the
@@ -101,16 +127,18 @@ func Dial(ctx context.Context, opts Options) (*Client, error) {
 	u := strings.Replace(strings.TrimSuffix(opts.URL, "/"), "http", "ws", 1)
 	switch opts.Transport {
 	case SocketIO:
-		u += "/socket.io/?EIO=4&transport=websocket"
+		u += opts.engineIO("websocket")
 	case JSON:
 		u += "/ws"
 		if r := opts.Resume; r != nil {
 			u += "?" + url.Values{"token": {r.PID}, "offset": {r.Offset}}.Encode()
 		}
+	case Plain:
+		u += withQuery(cmp.Or(opts.Path, "/"), opts.Query)
 	case Polling, Upgrade:
 		return dialPolling(ctx, opts)
 	default:
-		return nil, fmt.Errorf("client: unknown transport %q (want socketio, polling, default or ws)", opts.Transport)
+		return nil, fmt.Errorf("client: unknown transport %q (want socketio, polling, default, ws or plain)", opts.Transport)
 	}
 	var local net.Addr
 	var d net.Dialer
@@ -123,26 +151,57 @@ func Dial(ctx context.Context, opts Options) (*Client, error) {
 			return nc, err
 		},
 	}}
-	conn, resp, err := websocket.Dial(ctx, u, &websocket.DialOptions{HTTPHeader: opts.Header, HTTPClient: hc})
+	conn, resp, err := websocket.Dial(ctx, u, &websocket.DialOptions{HTTPHeader: opts.Header, HTTPClient: hc, Subprotocols: opts.Subprotocols})
 	if err != nil {
 		return nil, fmt.Errorf("dial %s: %w", u, err)
 	}
 	conn.SetReadLimit(1 << 20)
 	c := newClient(opts, wsWire{conn}, resp)
 	c.conn = conn
+	c.Subprotocol = conn.Subprotocol()
 	if local != nil {
 		c.LocalAddr = local.String()
 	}
 	return c.start(ctx)
 }
 
+// engineIO is the path and query of an Engine.IO request on transport.
+func (o Options) engineIO(transport string) string {
+	q := url.Values{}
+	for k, v := range o.Query {
+		q[k] = v
+	}
+	q.Set("EIO", "4")
+	q.Set("transport", transport)
+	return withQuery(cmp.Or(o.Path, "/socket.io/"), q)
+}
+
+func withQuery(path string, q url.Values) string {
+	if !strings.HasPrefix(path, "/") {
+		path = "/" + path
+	}
+	if len(q) == 0 {
+		return path
+	}
+	return path + "?" + q.Encode()
+}
+
+// nsp is the namespace prefix of a Socket.IO packet: "" for the main
+// namespace, "/chat," for /chat.
+func (o Options) nsp() string {
+	if o.Namespace == "" || o.Namespace == "/" {
+		return ""
+	}
+	return o.Namespace + ","
+}
+
 func newClient(opts Options, w wire, resp *http.Response) *Client {
-	return &Client{wire: w, transport: opts.Transport, opts: opts, Response: resp, done: make(chan struct{}), notify: make(chan struct{}), pongs: make(chan struct{}, 1)}
+	return &Client{wire: w, transport: opts.Transport, opts: opts, Response: resp, done: make(chan struct{}), notify: make(chan struct{}), pongs: make(chan struct{}, 1), acks: map[int]chan []json.RawMessage{}}
 }
 
 // start opens Socket.IO (if spoken) and starts the reader.
 func (c *Client) start(ctx context.Context) (*Client, error) {
-	if c.transport != JSON {
+	if c.socketIO() {
 		if err := c.openSocketIO(ctx); err != nil {
 			c.wire.closeNow()
 			return nil, err
@@ -171,7 +230,7 @@ func (c *Client) openSocketIO(ctx context.Context) error {
 	if len(open) == 0 || open[0] != '0' {
 		return fmt.Errorf("client: want engine.io open packet, got %q", open)
 	}
-	connect := []byte("40")
+	connect := []byte("40" + c.opts.nsp())
 	if r := c.opts.Resume; r != nil {
 		auth, _ := json.Marshal(map[string]string{"pid": r.PID, "offset": r.Offset})
 		connect = append(connect, auth...)
@@ -184,26 +243,37 @@ func (c *Client) openSocketIO(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("read socket.io connect: %w", err)
 		}
-		switch s := string(p); {
-		case strings.HasPrefix(s, "40"):
+		if string(p) == "1" {
+			return errors.New("client: server closed the engine.io session before answering the socket.io connect")
+		}
+		pk, ok := parsePacket(string(p))
+		if !ok || pk.nsp != c.opts.nsp() {
+			if ev, ok := c.decode(string(p)); ok {
+				c.push(ev)
+			}
+			continue
+		}
+		switch pk.typ {
+		case '0':
 			var v struct{ SID, PID string }
-			if err := json.Unmarshal(p[2:], &v); err != nil {
-				return fmt.Errorf("client: bad socket.io connect reply %q", s)
+			if err := json.Unmarshal([]byte(pk.data), &v); err != nil {
+				return fmt.Errorf("client: bad socket.io connect reply %q", p)
 			}
 			c.SID = v.SID
 			c.setSession(v.PID)
 			return nil
-		case strings.HasPrefix(s, "44"):
-			return fmt.Errorf("client: server refused the socket.io connect: %s", connectError(s[2:]))
-		case s == "1":
-			return errors.New("client: server closed the engine.io session before answering the socket.io connect")
+		case '4':
+			return fmt.Errorf("client: server refused the socket.io connect: %s", connectError(pk.data))
 		default:
-			if ev, ok := c.decode(s); ok {
+			if ev, ok := c.decode(string(p)); ok {
 				c.push(ev)
 			}
 		}
 	}
 }
+
+// socketIO reports whether the client speaks Socket.IO.
+func (c *Client) socketIO() bool { return c.transport != JSON && c.transport != Plain }
 
 // connectError is the reason in a CONNECT_ERROR payload: {"message": ...}
 // since Socket.IO 3, a bare string before.

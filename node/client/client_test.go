@@ -79,7 +79,7 @@ func TestEventsBeforeTheConnectReplyAreDeliveredAfterIt(t *testing.T) {
 		{Name: "message", Text: "after connect"},
 	} {
 		got, err := c.Next(ctxT(t))
-		if err != nil || got != want {
+		if err != nil || got.Name != want.Name || got.Text != want.Text {
 			t.Fatalf("got %+v, %v, want %+v", got, err, want)
 		}
 	}

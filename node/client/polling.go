@@ -41,7 +41,7 @@ type pollWire struct {
 }
 
 func dialPolling(ctx context.Context, opts Options) (*Client, error) {
-	base := strings.TrimSuffix(opts.URL, "/") + "/socket.io/?EIO=4&transport=polling"
+	base := strings.TrimSuffix(opts.URL, "/") + opts.engineIO("polling")
 	var local atomic.Pointer[net.Addr] // the first connection's
 	var d net.Dialer
 	// One connection for the pending GET and one for POSTs; a cookie jar,
@@ -74,6 +74,7 @@ func dialPolling(ctx context.Context, opts Options) (*Client, error) {
 	}
 	w.url = base + "&sid=" + url.QueryEscape(open.SID)
 	c := newClient(opts, w, resp)
+	c.EngineSID = open.SID
 	if a := local.Load(); a != nil {
 		c.LocalAddr = (*a).String()
 	}
@@ -106,9 +107,36 @@ func (w *pollWire) do(ctx context.Context, method string, body []byte) (*http.Re
 		return nil, nil, err
 	}
 	if resp.StatusCode != http.StatusOK {
-		return resp, b, fmt.Errorf("client: %s %s: %s %s", method, w.url, resp.Status, bytes.TrimSpace(b))
+		return resp, b, &StatusError{Method: method, URL: w.url, Code: resp.StatusCode, Status: resp.Status, Body: string(bytes.TrimSpace(b))}
 	}
 	return resp, b, nil
+}
+
+// StatusError is a polling request the server (or a balancer) answered
+// with a status other than 200: "Session ID unknown" from a node that does
+// not own the session, a 504 from a balancer's idle timeout.
+type StatusError struct {
+	Method string // GET or POST
+	URL    string
+	Code   int    // 400
+	Status string // "400 Bad Request"
+	Body   string // the answer, trimmed
+}
+
+func (e *StatusError) Error() string {
+	return fmt.Sprintf("client: %s %s: %s %s", e.Method, e.URL, e.Status, e.Body)
+}
+
+// Message is what the server said: an Engine.IO error's message
+// ({"code":1,"message":"Session ID unknown"}), else the answer's text.
+func (e *StatusError) Message() string {
+	var v struct {
+		Message *string `json:"message"`
+	}
+	if json.Unmarshal([]byte(e.Body), &v) == nil && v.Message != nil {
+		return *v.Message
+	}
+	return e.Body
 }
 
 func (w *pollWire) read(ctx context.Context) ([]byte, error) {
@@ -163,11 +191,25 @@ func (w *pollWire) closeNow() error {
 func (c *Client) upgrade(ctx context.Context) error {
 	pw := c.wire.(*pollWire)
 	u := strings.Replace(strings.Replace(pw.url, "http", "ws", 1), "transport=polling", "transport=websocket", 1)
-	// The session's cookies go with it, as a browser sends them on the
-	// upgrade: a sticky balancer must send it to the node of the session.
-	conn, _, err := websocket.Dial(ctx, u, &websocket.DialOptions{HTTPHeader: pw.hdr, HTTPClient: &http.Client{Jar: pw.hc.Jar}})
+	// The session's cookie jar goes along, as a browser's would: a sticky
+	// balancer's cookie takes the upgrade to the node that owns the session.
+	var local net.Addr
+	var d net.Dialer
+	hc := &http.Client{Jar: pw.hc.Jar, Transport: &http.Transport{
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			nc, err := d.DialContext(ctx, network, addr)
+			if err == nil {
+				local = nc.LocalAddr()
+			}
+			return nc, err
+		},
+	}}
+	conn, _, err := websocket.Dial(ctx, u, &websocket.DialOptions{HTTPHeader: pw.hdr, HTTPClient: hc})
 	if err != nil {
 		return fmt.Errorf("client: upgrade to %s: %w", u, err)
+	}
+	if local != nil { // the WebSocket is the session's connection from now on
+		c.LocalAddr = local.String()
 	}
 	conn.SetReadLimit(1 << 20)
 	ws := wsWire{conn}

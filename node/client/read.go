@@ -4,11 +4,18 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
+
+	"github.com/coder/websocket"
 )
 
 func (c *Client) readLoop() {
 	defer close(c.done)
+	if c.transport == Plain {
+		c.readFrames()
+		return
+	}
 	for {
 		p, err := c.wire.read(context.Background())
 		if err != nil {
@@ -53,19 +60,37 @@ func (c *Client) decode(s string) (Event, bool) {
 		}
 		return Event{Name: f.Event, Text: text}, true
 	}
-	switch {
-	case s == "2":
+	switch s {
+	case "2":
 		if !c.opts.NoPong {
 			c.wire.write(context.Background(), []byte("3"))
 		}
 		return Event{}, false
-	case strings.HasPrefix(s, "42"):
-		var args []json.RawMessage
-		if json.Unmarshal([]byte(s[2:]), &args) != nil || len(args) == 0 {
+	case "3":
+		c.pong()
+		return Event{}, false
+	}
+	pk, ok := parsePacket(s)
+	if !ok {
+		if strings.HasPrefix(s, "4") {
 			return Event{Name: "invalid", Text: s}, true
 		}
-		var ev Event
-		json.Unmarshal(args[0], &ev.Name)
+		return Event{}, false
+	}
+	if pk.nsp != c.opts.nsp() {
+		return Event{}, false // another namespace's
+	}
+	switch pk.typ {
+	case '2':
+		var args []json.RawMessage
+		if json.Unmarshal([]byte(pk.data), &args) != nil || len(args) == 0 {
+			return Event{Name: "invalid", Text: s}, true
+		}
+		rest, _ := json.Marshal(args[1:])
+		ev := Event{Args: string(rest)}
+		if json.Unmarshal(args[0], &ev.Name) != nil {
+			return Event{Name: "invalid", Text: s}, true
+		}
 		if len(args) > 1 {
 			json.Unmarshal(args[1], &ev.Text)
 		}
@@ -76,18 +101,80 @@ func (c *Client) decode(s string) (Event, bool) {
 			}
 		}
 		return ev, true
-	case strings.HasPrefix(s, "43"):
-		if id, ok := c.ackOf(s); ok {
+	case '3':
+		if id, ok := c.messageAcked(pk.id); ok {
 			return Event{Name: "ack", Text: id}, true
 		}
+		var args []json.RawMessage
+		if json.Unmarshal([]byte(pk.data), &args) == nil && pk.id >= 0 {
+			c.acked(pk.id, args)
+		}
 		return Event{}, false
-	case s == "3":
-		c.pong()
-		return Event{}, false
-	case strings.HasPrefix(s, "44"):
-		return Event{Name: "connect_error", Text: s[2:]}, true
+	case '4':
+		return Event{Name: "connect_error", Text: pk.data}, true
+	case '1':
+		return Event{Name: "disconnect"}, true
+	case '5', '6':
+		return Event{Name: "invalid", Text: "binary Socket.IO packets are not supported: " + s}, true
 	}
 	return Event{}, false
+}
+
+// packet is one Socket.IO packet: 4<type>[<attachments>-][<nsp>,][<id>]<data>.
+type packet struct {
+	typ  byte   // '0' connect ... '6' binary ack
+	nsp  string // "" for the main namespace, else "/name,"
+	id   int    // the ack id; -1 without one
+	data string // the JSON payload
+}
+
+// parsePacket splits an Engine.IO message packet holding Socket.IO.
+func parsePacket(s string) (packet, bool) {
+	if len(s) < 2 || s[0] != '4' || s[1] < '0' || s[1] > '6' {
+		return packet{}, false
+	}
+	pk := packet{typ: s[1], id: -1}
+	rest := s[2:]
+	if pk.typ == '5' || pk.typ == '6' {
+		i := strings.IndexByte(rest, '-')
+		if i < 0 {
+			return packet{}, false
+		}
+		rest = rest[i+1:]
+	}
+	if strings.HasPrefix(rest, "/") {
+		i := strings.IndexByte(rest, ',')
+		if i < 0 { // "40/chat": the namespace alone
+			pk.nsp, rest = rest+",", ""
+		} else {
+			pk.nsp, rest = rest[:i+1], rest[i+1:]
+		}
+	}
+	i := 0
+	for i < len(rest) && rest[i] >= '0' && rest[i] <= '9' {
+		i++
+	}
+	if i > 0 {
+		pk.id, _ = strconv.Atoi(rest[:i])
+	}
+	pk.data = rest[i:]
+	return pk, true
+}
+
+// readFrames is a plain WebSocket's reader: every frame is an event.
+func (c *Client) readFrames() {
+	for {
+		typ, p, err := c.conn.Read(context.Background())
+		if err != nil {
+			c.stop(err)
+			return
+		}
+		if typ == websocket.MessageBinary {
+			c.push(Event{Name: "binary", Text: string(p)})
+		} else {
+			c.push(Event{Name: "text", Text: string(p)})
+		}
+	}
 }
 
 func (c *Client) push(ev Event) {
@@ -104,6 +191,20 @@ func (c *Client) stop(err error) {
 	c.err = err
 	close(c.notify)
 	c.notify = make(chan struct{})
+	for id, ch := range c.acks {
+		close(ch)
+		delete(c.acks, id)
+	}
+}
+
+// acked hands an ack's arguments to the EmitAck that waits for them.
+func (c *Client) acked(id int, args []json.RawMessage) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if ch, ok := c.acks[id]; ok {
+		ch <- args
+		delete(c.acks, id)
+	}
 }
 
 // Next returns the next event, waiting for it until ctx ends or the
@@ -154,17 +255,92 @@ func (c *Client) Pending() int {
 
 // Emit sends an event with one text argument.
 func (c *Client) Emit(ctx context.Context, event, text string) error {
-	var b []byte
 	if c.transport == JSON {
-		b, _ = json.Marshal(struct {
+		b, _ := json.Marshal(struct {
 			Event string `json:"event"`
 			Data  string `json:"data"`
 		}{event, text})
-	} else {
-		a, _ := json.Marshal([2]string{event, text})
-		b = append([]byte("42"), a...)
+		return c.wire.write(ctx, b)
+	}
+	a, _ := json.Marshal(text)
+	return c.EmitArgs(ctx, event, a)
+}
+
+// EmitArgs sends a Socket.IO event with any arguments, each JSON.
+func (c *Client) EmitArgs(ctx context.Context, event string, args ...json.RawMessage) error {
+	b, err := c.eventPacket(-1, event, args)
+	if err != nil {
+		return err
 	}
 	return c.wire.write(ctx, b)
+}
+
+// EmitAck sends a Socket.IO event asking for an acknowledgement and waits
+// for it: it returns the arguments the server acknowledged with.
+func (c *Client) EmitAck(ctx context.Context, event string, args ...json.RawMessage) ([]json.RawMessage, error) {
+	ch := make(chan []json.RawMessage, 1)
+	c.mu.Lock()
+	if c.err != nil {
+		err := c.err
+		c.mu.Unlock()
+		return nil, fmt.Errorf("connection closed: %w", err)
+	}
+	id := c.ackID
+	c.ackID++
+	c.acks[id] = ch
+	c.mu.Unlock()
+	b, err := c.eventPacket(id, event, args)
+	if err == nil {
+		err = c.wire.write(ctx, b)
+	}
+	if err != nil {
+		c.mu.Lock()
+		delete(c.acks, id)
+		c.mu.Unlock()
+		return nil, err
+	}
+	select {
+	case a, ok := <-ch:
+		if !ok {
+			return nil, fmt.Errorf("connection closed before the ack: %w", c.Err())
+		}
+		return a, nil
+	case <-ctx.Done():
+		c.mu.Lock()
+		delete(c.acks, id)
+		c.mu.Unlock()
+		return nil, ctx.Err()
+	}
+}
+
+// eventPacket is a Socket.IO EVENT packet; id < 0 asks for no ack.
+func (c *Client) eventPacket(id int, event string, args []json.RawMessage) ([]byte, error) {
+	if !c.socketIO() {
+		return nil, fmt.Errorf("client: a %s client has no Socket.IO events", c.transport)
+	}
+	name, _ := json.Marshal(event)
+	all := append([]json.RawMessage{name}, args...)
+	a, err := json.Marshal(all)
+	if err != nil {
+		return nil, fmt.Errorf("client: event %q: %w", event, err)
+	}
+	b := append([]byte("42"), c.opts.nsp()...)
+	if id >= 0 {
+		b = strconv.AppendInt(b, int64(id), 10)
+	}
+	return append(b, a...), nil
+}
+
+// Send sends one frame on a plain WebSocket: text, or binary.
+func (c *Client) Send(ctx context.Context, binary bool, p []byte) error {
+	if c.transport != Plain {
+		return fmt.Errorf("client: a %s client sends no raw frames", c.transport)
+	}
+	typ := websocket.MessageText
+	if binary {
+		typ = websocket.MessageBinary
+	}
+	return c.conn.Write(ctx, typ, p)
 }
 
 func (c *Client) pong() {
@@ -174,10 +350,13 @@ func (c *Client) pong() {
 	}
 }
 
-// Ping sends a client heartbeat (Engine.IO ping "2", or {"event":"ping"} on
-// /ws) and returns once the server's pong is back: by then every hop in
+// Ping sends a client heartbeat (Engine.IO ping "2", {"event":"ping"} on
+// /ws, a ping frame on a plain WebSocket) and returns once the server's pong is back: by then every hop in
 // between has seen traffic both ways.
 func (c *Client) Ping(ctx context.Context) error {
+	if c.transport == Plain {
+		return c.conn.Ping(ctx)
+	}
 	msg := []byte("2")
 	if c.transport == JSON {
 		msg = []byte(`{"event":"ping"}`)
@@ -208,8 +387,8 @@ func (c *Client) Err() error {
 
 // Close leaves politely: Socket.IO disconnect (41) and a 1000 close frame.
 func (c *Client) Close() error {
-	if c.transport != JSON {
-		c.wire.write(context.Background(), []byte("41"))
+	if c.socketIO() {
+		c.wire.write(context.Background(), []byte("41"+c.opts.nsp()))
 	}
 	err := c.wire.close()
 	<-c.done

@@ -60,33 +60,25 @@ func (c *Client) EmitID(ctx context.Context, event, text, id string) error {
 		}{event, text, id})
 	} else {
 		c.mu.Lock()
-		c.ackSeq++
-		n := c.ackSeq
-		if c.acks == nil {
-			c.acks = map[int64]string{}
+		n := c.ackID
+		c.ackID++
+		if c.msgAcks == nil {
+			c.msgAcks = map[int]string{}
 		}
-		c.acks[n] = id
+		c.msgAcks[n] = id
 		c.mu.Unlock()
 		a, _ := json.Marshal([3]string{event, text, id})
-		b = append([]byte("42"+strconv.FormatInt(n, 10)), a...)
+		b = append([]byte("42"+c.opts.nsp()+strconv.Itoa(n)), a...)
 	}
 	return c.wire.write(ctx, b)
 }
 
-// ackOf maps a Socket.IO ack packet (43N[...]) to the message id it
-// acknowledges.
-func (c *Client) ackOf(s string) (string, bool) {
-	i := 2
-	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
-		i++
-	}
-	n, err := strconv.ParseInt(s[2:i], 10, 64)
-	if err != nil {
-		return "", false
-	}
+// messageAcked maps a Socket.IO ack id to the message id EmitID sent
+// with it, if it was EmitID's.
+func (c *Client) messageAcked(n int) (string, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	id, ok := c.acks[n]
-	delete(c.acks, n)
+	id, ok := c.msgAcks[n]
+	delete(c.msgAcks, n)
 	return id, ok
 }

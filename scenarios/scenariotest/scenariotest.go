@@ -168,3 +168,17 @@ func (d *Driver) ExpectReloadRejected(a scenarios.ExpectRejectedArgs) {
 	d.t.Helper()
 	d.Do("expect_reload_rejected", a)
 }
+
+// Emit makes a socketio client emit an event, waiting for its ack if
+// asked (emit).
+func (d *Driver) Emit(a scenarios.EmitArgs) { d.t.Helper(); d.Do("emit", a) }
+
+// ExpectEmit checks a socketio client receives an event (expect_emit).
+func (d *Driver) ExpectEmit(a scenarios.ExpectEmitArgs) { d.t.Helper(); d.Do("expect_emit", a) }
+
+// ExpectNoMessage checks nothing reaches a client for a while of virtual
+// time (expect_no_message).
+func (d *Driver) ExpectNoMessage(a scenarios.ExpectNoMessageArgs) {
+	d.t.Helper()
+	d.Do("expect_no_message", a)
+}
