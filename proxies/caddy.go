@@ -99,7 +99,7 @@ func caddyProxy(b *strings.Builder, cfg config.Config, n *notes) {
 		// Caddy has no idle timer unless one is asked for.
 	default:
 		if l.IdleReset != config.IdleResetBackendToClient {
-			n.warn("listener.idle_reset", "%s: Caddy's read_timeout restarts only on traffic from the server", l.IdleReset)
+			n.warn("listener.idle_reset", "%s: Caddy has no idle timer of its own; the lab sets its transport read_timeout, the longest wait for the next read from the server", l.IdleReset)
 		}
 		p("\t\t# listener.idle_timeout: a tunnel whose server sends nothing this long is closed.")
 		p("\t\ttransport http {\n\t\t\tread_timeout %s\n\t\t}", dur(l.IdleTimeout))

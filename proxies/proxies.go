@@ -184,3 +184,36 @@ func drainedOrZero(s config.Server) bool { return *s.Weight == 0 || s.State == "
 
 // quote writes s as a double-quoted string for nginx and HAProxy.
 func quote(s string) string { return `"` + strings.ReplaceAll(s, `"`, `\"`) + `"` }
+
+// Status is what the lab shows of a proxy it runs: the config it wrote
+// and, where the proxy exposes them, the proxy's own figures.
+type Status struct {
+	Kind        Kind          `json:"kind"`
+	URL         string        `json:"url"`
+	PID         int           `json:"pid"`
+	Config      string        `json:"config"` // the file the proxy reads
+	Own         bool          `json:"own"`    // the user's own config (--balancer-config)
+	Generation  uint64        `json:"generation"`
+	Policy      string        `json:"policy,omitempty"`
+	IdleTimeout time.Duration `json:"idle_timeout,omitempty"`
+	Warnings    []string      `json:"warnings,omitempty"`
+	// Servers is the proxy's own view of its servers (HAProxy's show
+	// stat); nil where it exposes none, and Figures says why.
+	Servers []ServerStat `json:"servers,omitempty"`
+	Figures string       `json:"figures,omitempty"`
+}
+
+// Summary is the one-line description of a config, as the built-in
+// balancer's config.applied events word it.
+func Summary(cfg config.Config) string {
+	cfg = cfg.WithDefaults()
+	var names []string
+	for _, s := range cfg.ServerGroup.Servers {
+		names = append(names, s.Name)
+	}
+	idle := "idle timeout " + time.Duration(cfg.Listener.IdleTimeout).String()
+	if cfg.Listener.IdleReset == config.IdleResetNone {
+		idle = "no idle timeout"
+	}
+	return fmt.Sprintf("listener %s, policy %s, %s, servers [%s]", cfg.Listener.Addr, cfg.ServerGroup.Policy, idle, strings.Join(names, " "))
+}

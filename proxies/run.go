@@ -26,14 +26,14 @@ func ConfigFile(kind Kind, site Site) string {
 	return filepath.Join(site.Dir, name)
 }
 
-// Env is the environment kind runs in: Caddy keeps its data and config
-// (certificates, autosave.json) under site.Dir, not the user's home.
+// Env is what kind's environment needs on top of the lab's: Caddy keeps
+// its data and config (certificates, autosave.json) under site.Dir, not
+// the user's home.
 func Env(kind Kind, site Site) []string {
-	env := os.Environ()
 	if kind == Caddy {
-		env = append(env, "XDG_DATA_HOME="+filepath.Join(site.Dir, "data"), "XDG_CONFIG_HOME="+filepath.Join(site.Dir, "config"))
+		return []string{"XDG_DATA_HOME=" + filepath.Join(site.Dir, "data"), "XDG_CONFIG_HOME=" + filepath.Join(site.Dir, "config")}
 	}
-	return env
+	return nil
 }
 
 // Args is the command line that runs kind in the foreground with file,
@@ -42,8 +42,8 @@ func Args(kind Kind, bin, file string, site Site) []string {
 	switch kind {
 	case Nginx: // daemon off is in the config
 		return []string{bin, "-p", site.Dir + "/", "-e", "stderr", "-c", file}
-	case HAProxy: // master-worker, in the foreground
-		return []string{bin, "-W", "-db", "-f", file}
+	case HAProxy: // master-worker, in the foreground, its master CLI in site.Dir
+		return []string{bin, "-W", "-db", "-S", MasterSocket(site), "-f", file}
 	default:
 		return []string{bin, "run", "--config", file, "--adapter", "caddyfile"}
 	}
@@ -77,7 +77,7 @@ func Check(ctx context.Context, kind Kind, file string, site Site) error {
 		args = []string{"validate", "--config", file, "--adapter", "caddyfile"}
 	}
 	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Env = Env(kind, site)
+	cmd.Env = append(os.Environ(), Env(kind, site)...)
 	out, err := cmd.CombinedOutput()
 	if err == nil {
 		return nil
