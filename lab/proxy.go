@@ -126,12 +126,60 @@ func (l *Lab) startProxy(ctx context.Context) (err error) {
 	p.proc.mu.Lock()
 	_, err = p.proc.launch(ctx, spec.Command)
 	p.proc.mu.Unlock()
+	if err == nil {
+		err = p.awaitWorkers(ctx)
+	}
 	if err != nil {
-		return fmt.Errorf("%s did not start: %s; its config is what lab export %s prints", kind, strings.TrimPrefix(err.Error(), string(kind)+": "), kind)
+		p.proc.close()
+		return p.startError(err)
 	}
 	l.Proxy = p
 	l.publish(events.Event{Kind: events.ConfigApplied, Source: string(kind), Generation: 1, Detail: p.summary(cfg)})
 	return nil
+}
+
+// awaitWorkers waits until nginx or HAProxy has forked its workers: the
+// front door accepting tells only that the first listener is bound, and
+// a proxy that fails to bind the next one exits after that.
+func (p *Proxy) awaitWorkers(ctx context.Context) error {
+	if p.kind == proxies.Caddy {
+		return nil
+	}
+	inc := p.proc.run.Load()
+	deadline := time.NewTimer(proxyReady)
+	defer deadline.Stop()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for len(p.workers(ctx, inc.pid)) == 0 {
+		select {
+		case <-inc.exited:
+			<-inc.done // all it printed is read
+			return errors.New("it exited")
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-deadline.C:
+			return fmt.Errorf("no worker process after %s", proxyReady)
+		case <-tick.C:
+		}
+	}
+	return nil
+}
+
+// startError says in one line why the proxy did not start, in its own
+// words where it printed any.
+func (p *Proxy) startError(err error) error {
+	inc := p.proc.run.Load()
+	if inc == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%s did not start: %w", p.kind, err)
+	}
+	own := proxies.OwnError(p.kind, strings.ReplaceAll(inc.out.String(), "\n  | ", "\n"))
+	if own == "" {
+		own = oneLineTail(&inc.out)
+	}
+	if inc.alive() || inc.err == nil {
+		return fmt.Errorf("%s did not start: it did not accept connections on %s within %s (%s); its config must listen on {listen}", p.kind, p.addr, proxyReady, own)
+	}
+	return fmt.Errorf("%s did not start: %s; fix what it names (%s is the config it read)", p.kind, own, p.file)
 }
 
 // relay passes on what the process code says of the proxy's process: its
@@ -162,7 +210,12 @@ func (p *Proxy) write(ctx context.Context, cfg config.Config, file string) error
 	if err := os.WriteFile(file, []byte(text), 0o600); err != nil {
 		return fmt.Errorf("%s: write its config: %w", p.kind, err)
 	}
-	return proxies.Check(ctx, p.kind, file, p.site)
+	err := proxies.Check(ctx, p.kind, file, p.site)
+	var ce *proxies.CheckError
+	if p.own != "" && errors.As(err, &ce) {
+		return fmt.Errorf("%s rejects your --balancer-config %s (placeholders filled in: %s): %s; fix it and start again", p.kind, p.own, file, ce.Msg)
+	}
+	return err
 }
 
 func (p *Proxy) summary(cfg config.Config) string {

@@ -96,7 +96,7 @@ func ask(ctx context.Context, sock, command string) (string, error) {
 // Workers lists the pids of HAProxy's current workers (not the old ones
 // that finish their connections after a reload), from the master CLI.
 func Workers(ctx context.Context, site Site) ([]int, error) {
-	out, err := ask(ctx, MasterSocket(site), "show proc")
+	out, err := ask(ctx, MasterSocket(site), "show proc;quit") // the master CLI stays open without quit
 	if err != nil {
 		return nil, fmt.Errorf("haproxy: show proc on %s: %w", MasterSocket(site), err)
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 )
 
@@ -88,6 +89,13 @@ func Check(ctx context.Context, kind Kind, file string, site Site) error {
 	return &CheckError{Kind: kind, File: file, Msg: ownError(kind, out, err)}
 }
 
+// OwnError picks, from what kind printed, the lines that say what is
+// wrong (nginx's [emerg], HAProxy's [ALERT], Caddy's Error:), joined in
+// one line; "" when there are none.
+func OwnError(kind Kind, output string) string {
+	return ownError(kind, []byte(output), nil)
+}
+
 // ownError picks the lines of a proxy's output that say what is wrong.
 func ownError(kind Kind, out []byte, err error) string {
 	var picked []string
@@ -95,7 +103,8 @@ func ownError(kind Kind, out []byte, err error) string {
 		line = strings.TrimSpace(line)
 		switch {
 		case kind == Nginx && (strings.Contains(line, "[emerg]") || strings.Contains(line, "[alert]")):
-			picked = append(picked, strings.TrimPrefix(line, "nginx: "))
+			line = line[max(strings.Index(line, "[emerg]"), strings.Index(line, "[alert]")):]
+			picked = append(picked, nginxPID.ReplaceAllString(line, "$1"))
 		case kind == HAProxy && strings.Contains(line, "[ALERT]") && !strings.Contains(line, "rror(s) found") && !strings.Contains(line, "Fatal errors found"):
 			if _, msg, ok := strings.Cut(line, ") : "); ok {
 				line = msg
@@ -104,6 +113,9 @@ func ownError(kind Kind, out []byte, err error) string {
 		case kind == Caddy && strings.HasPrefix(line, "Error:"):
 			picked = append(picked, strings.TrimPrefix(line, "Error: "))
 		}
+	}
+	if len(picked) == 0 && err == nil {
+		return ""
 	}
 	if len(picked) == 0 {
 		if s := strings.TrimSpace(string(bytes.TrimSpace(out))); s != "" {
@@ -114,6 +126,9 @@ func ownError(kind Kind, out []byte, err error) string {
 	}
 	return strings.Join(picked, "; ")
 }
+
+// nginxPID is the "pid#tid: " after the level of nginx's error lines.
+var nginxPID = regexp.MustCompile(`^(\[\w+\] )\d+#\d+: `)
 
 func lastLine(s string) string {
 	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
