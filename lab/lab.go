@@ -363,11 +363,15 @@ func Start(ctx context.Context, cfg Config) (_ *Lab, err error) {
 		}
 	}
 	if cfg.AdminAddr != "" {
-		l.Admin, err = admin.Start(admin.Config{
+		ac := admin.Config{
 			Addr: cfg.AdminAddr, Balancer: l.Balancer, Nodes: l, Events: l.Events,
 			Seed: l.Seed, Redis: l.RedisAddr(), Logger: cfg.Logger, Clocking: l.clocking.String(),
 			AddNode: l.addNodeState, Links: l.Links, Extra: cfg.Dashboard, Token: cfg.AdminToken, Hosts: cfg.AdminHosts,
-		})
+		}
+		if l.Proxy != nil {
+			ac.Proxy, ac.ProxyReload = l.Proxy.Status, l.Proxy.ReloadYAML
+		}
+		l.Admin, err = admin.Start(ac)
 		if err != nil {
 			return nil, err
 		}
