@@ -251,6 +251,14 @@ func (p *Proxy) Config() config.Config {
 	return p.cfg
 }
 
+// Generation counts the configs applied: 1 at start, one more per
+// reload.
+func (p *Proxy) Generation() uint64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.gen
+}
+
 // PID is the proxy's master process (also its process group); 0 when it
 // is not running.
 func (p *Proxy) PID() int {
