@@ -28,6 +28,7 @@ import (
 	"github.com/wslab/wslab/events"
 	"github.com/wslab/wslab/faultlink"
 	"github.com/wslab/wslab/node"
+	"github.com/wslab/wslab/proxies"
 )
 
 // Config is what the admin API serves. Nodes may be empty (a balancer
@@ -49,6 +50,12 @@ type Config struct {
 	// Links lists the fault links on the lab's hops (links.go); nil for
 	// none.
 	Links func() []*faultlink.Link
+	// Proxy is the status of nginx, HAProxy or Caddy when one is the
+	// lab's balancer (lab up --balancer); nil with the built-in one.
+	Proxy func(context.Context) proxies.Status
+	// ProxyReload applies a config document to that proxy (PUT
+	// /api/config); nil with the built-in balancer.
+	ProxyReload func(context.Context, []byte) (uint64, error)
 
 	// Token, when set, is required on /api/ and /metrics as
 	// "Authorization: Bearer TOKEN". It must be set when Addr is not a
@@ -178,6 +185,7 @@ type Status struct {
 	Redis            string           `json:"redis,omitempty"`
 	Clocking         string           `json:"clock,omitempty"`
 	Balancer         *balancer.Status `json:"balancer,omitempty"`
+	Proxy            *proxies.Status  `json:"proxy,omitempty"` // nginx, HAProxy or Caddy in the balancer's place
 	ConnectionsTotal int              `json:"connections_total"`
 	Nodes            []node.State     `json:"nodes"`
 	Testers          int              `json:"testers"`
@@ -190,6 +198,10 @@ func (s *Server) snapshot() Status {
 		b := s.cfg.Balancer.Status()
 		st.Balancer = &b
 		st.ConnectionsTotal = len(b.Connections)
+	}
+	if s.cfg.Proxy != nil {
+		p := s.cfg.Proxy(context.Background())
+		st.Proxy = &p
 	}
 	st.Testers = s.testers.count()
 	return st
@@ -254,6 +266,10 @@ type ReloadError struct {
 }
 
 func (s *Server) putConfig(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.Balancer == nil && s.cfg.ProxyReload != nil && r.Method == http.MethodPut {
+		s.putProxyConfig(w, r)
+		return
+	}
 	if s.cfg.Balancer == nil {
 		writeError(w, http.StatusNotFound, "this lab runs no balancer")
 		return
@@ -364,4 +380,21 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 
 func writeError(w http.ResponseWriter, code int, msg string) {
 	writeJSON(w, code, map[string]string{"error": msg})
+}
+
+// putProxyConfig applies a document to the proxy in the balancer's place:
+// the proxy checks it and reloads its own way, or the running config
+// keeps serving.
+func (s *Server) putProxyConfig(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
+	if err != nil {
+		writeError(w, http.StatusRequestEntityTooLarge, "config body over 1 MiB")
+		return
+	}
+	gen, err := s.cfg.ProxyReload(r.Context(), body)
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, ReloadError{Error: "config rejected; the running config keeps serving", Generation: gen, Problems: []string{err.Error()}})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]uint64{"generation": gen})
 }

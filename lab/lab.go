@@ -53,11 +53,22 @@ type Config struct {
 	// (lab up's flags).
 	Balancer          config.Config
 	BalancerOverrides config.Config
-	NoBalancer        bool         // nodes and store only
-	AdminAddr         string       // admin API listen address; "" runs none
-	Dashboard         http.Handler // served by the admin API at /
-	AdminToken        string       // required by the admin API; see admin.Config.Token
-	AdminHosts        []string     // extra Host names the admin API answers; see admin.Config.Hosts
+	NoBalancer        bool // nodes and store only
+	// BalancerKind is the front door: "" or "wslab" is the built-in
+	// balancer; nginx, haproxy or caddy runs that proxy instead, its
+	// config written from Balancer (package proxies), as a process the lab
+	// starts, reloads and stops (Lab.Proxy). A lab with a proxy runs on
+	// the real clock.
+	BalancerKind string
+	// BalancerConfigFile is the user's own config for that proxy, run
+	// instead of the one the lab writes; the lab fills in its placeholders
+	// ({listen}, {dir}, {admin}, {servers}, {node-1}, ...: see
+	// proxies.FillIn).
+	BalancerConfigFile string
+	AdminAddr          string       // admin API listen address; "" runs none
+	Dashboard          http.Handler // served by the admin API at /
+	AdminToken         string       // required by the admin API; see admin.Config.Token
+	AdminHosts         []string     // extra Host names the admin API answers; see admin.Config.Hosts
 
 	Nodes    int       // number of nodes that run Node; default 2 (0 with a NodeList)
 	NodeHost string    // host the nodes listen on; default 127.0.0.1
@@ -104,7 +115,8 @@ type Lab struct {
 	Seed     uint64
 	Redis    *store.Embedded    // nil when RedisURL was given
 	link     *store.Link        // in front of the embedded Redis, to cut it
-	Balancer *balancer.Balancer // nil with NoBalancer
+	Balancer *balancer.Balancer // nil with NoBalancer or a BalancerKind proxy
+	Proxy    *Proxy             // the proxy of BalancerKind; nil with the built-in balancer
 	Admin    *admin.Server      // nil without AdminAddr
 	rng      *rand.Rand
 	redisURL string
@@ -239,6 +251,12 @@ func (l *Lab) AddNode(ctx context.Context) (*Node, error) {
 	if err := l.linkNodes(); err != nil {
 		return n, err
 	}
+	if l.Proxy != nil && l.cfg.Balancer.ServerGroup.Servers == nil {
+		var doc config.Config
+		doc.ServerGroup.Servers = append(l.Proxy.Config().ServerGroup.Servers, config.Server{Name: n.Name(), URL: l.serverURL(n)})
+		_, err := l.Proxy.Reload(ctx, doc)
+		return n, err
+	}
 	if l.Balancer != nil && l.cfg.Balancer.ServerGroup.Servers == nil {
 		doc := l.Balancer.Document()
 		doc.ServerGroup.Servers = append(slices.Clone(l.Balancer.Config().ServerGroup.Servers), config.Server{Name: n.Name(), URL: l.serverURL(n)})
@@ -252,6 +270,16 @@ func (l *Lab) AddNode(ctx context.Context) (*Node, error) {
 // RemoveNode takes a node out of the balancer's server group (a reload): it
 // gets no new connections and its tunnels drain. The node keeps running.
 func (l *Lab) RemoveNode(name string) error {
+	if l.Proxy != nil {
+		running := l.Proxy.Config().ServerGroup.Servers
+		var doc config.Config
+		doc.ServerGroup.Servers = slices.DeleteFunc(slices.Clone(running), func(s config.Server) bool { return s.Name == name })
+		if len(doc.ServerGroup.Servers) == len(running) {
+			return fmt.Errorf("lab: %q is not in the server group", name)
+		}
+		_, err := l.Proxy.Reload(context.Background(), doc)
+		return err
+	}
 	if l.Balancer == nil {
 		return errors.New("lab: no balancer to remove a node from")
 	}
@@ -311,6 +339,9 @@ func Start(ctx context.Context, cfg Config) (_ *Lab, err error) {
 	if real, c := clientsClocking(cfg.Clients, l.clocking); real {
 		l.clock, l.clocking = nil, c
 	}
+	if cfg.isProxy() && !cfg.NoBalancer {
+		l.clock, l.clocking = nil, Clocking{Real: true, Why: fmt.Sprintf("the balancer is %s, a process whose time the lab cannot control", cfg.BalancerKind)}
+	}
 	if l.Events == nil {
 		l.Events = events.New()
 	}
@@ -340,7 +371,11 @@ func Start(ctx context.Context, cfg Config) (_ *Lab, err error) {
 		}
 	}
 	if !cfg.NoBalancer {
-		if err := l.startBalancer(ctx); err != nil {
+		start := l.startBalancer
+		if cfg.isProxy() {
+			start = l.startProxy
+		}
+		if err := start(ctx); err != nil {
 			return nil, err
 		}
 		if err := l.startClientLink(); err != nil {
@@ -351,11 +386,15 @@ func Start(ctx context.Context, cfg Config) (_ *Lab, err error) {
 		}
 	}
 	if cfg.AdminAddr != "" {
-		l.Admin, err = admin.Start(admin.Config{
+		ac := admin.Config{
 			Addr: cfg.AdminAddr, Balancer: l.Balancer, Nodes: l, Events: l.Events,
 			Seed: l.Seed, Redis: l.RedisAddr(), Logger: cfg.Logger, Clocking: l.clocking.String(),
 			AddNode: l.addNodeState, Links: l.Links, Extra: cfg.Dashboard, Token: cfg.AdminToken, Hosts: cfg.AdminHosts,
-		})
+		}
+		if l.Proxy != nil {
+			ac.Proxy, ac.ProxyReload = l.Proxy.Status, l.Proxy.ReloadYAML
+		}
+		l.Admin, err = admin.Start(ac)
 		if err != nil {
 			return nil, err
 		}
@@ -517,6 +556,8 @@ func (l *Lab) Shutdown(ctx context.Context, progress func(open int)) error {
 		errs = append(errs, l.Balancer.Shutdown(ctx, progress))
 	case l.Balancer != nil:
 		errs = append(errs, l.Balancer.Close())
+	case l.Proxy != nil:
+		errs = append(errs, l.Proxy.close())
 	}
 	errs = append(errs, l.closeLinks())
 	for _, n := range l.Nodes() {

@@ -63,6 +63,9 @@ func (l *Lab) ClientURL() string {
 	if l.Balancer != nil {
 		return l.Balancer.URL()
 	}
+	if l.Proxy != nil {
+		return l.Proxy.URL()
+	}
 	return ""
 }
 
@@ -123,10 +126,16 @@ func (l *Lab) linkNodes() error {
 
 // startClientLink puts the client link in front of the balancer.
 func (l *Lab) startClientLink() error {
-	if !l.cfg.Links.On || l.Balancer == nil {
+	if !l.cfg.Links.On || l.Balancer == nil && l.Proxy == nil {
 		return nil
 	}
-	return l.startLink(faultlink.Config{Name: ClientLink, Listen: l.cfg.Links.ClientAddr, Upstream: l.Balancer.Addr(), ClientSide: true})
+	var front string
+	if l.Balancer != nil {
+		front = l.Balancer.Addr()
+	} else {
+		front = l.Proxy.Addr()
+	}
+	return l.startLink(faultlink.Config{Name: ClientLink, Listen: l.cfg.Links.ClientAddr, Upstream: front, ClientSide: true})
 }
 
 // serverURL is where the balancer reaches n: its link, if it has one.

@@ -93,7 +93,7 @@ func (r *run) dial(ctx context.Context, p *player) error {
 	// address, or with its session id.
 	source, match := r.registration(p, c)
 	var conn string
-	gen := r.lab.Balancer.Generation()
+	gen := r.generation()
 	if match != nil {
 		err = r.expect(ctx, "the connection is registered", func() (bool, string) {
 			e, ok := r.findEvent(from, func(e events.Event) bool {
@@ -147,6 +147,9 @@ func (r *run) dial(ctx context.Context, p *player) error {
 // long-polling, whose requests come from many addresses). A node that is
 // not the lab's (a command or url node) reports nothing: nil.
 func (r *run) registration(p *player, c *client.Client) (string, func(events.Event) bool) {
+	if p.via == "balancer" && r.lab.Proxy != nil {
+		return "balancer", nil // a proxy publishes no conn.opened: the welcome says it is through
+	}
 	ws := c.Conn() != nil
 	if p.via == "balancer" && ws {
 		// Through a client link, the balancer sees the link's address.

@@ -72,7 +72,12 @@ type Options struct {
 	// Profile runs the scenario against this load-balancer profile instead
 	// of the one it names (if any); values the scenario sets still win.
 	Profile string
-	Verbose func(string) // called with each transcript line as it happens
+	// Balancer runs the scenario with nginx, haproxy or caddy at the front
+	// door (lab.Config.BalancerKind), on the real clock; "" or wslab is the
+	// built-in balancer. A proxy publishes none of our balancer's events:
+	// expectations of them fail with what was observed instead.
+	Balancer string
+	Verbose  func(string) // called with each transcript line as it happens
 }
 
 // run is the state of one scenario run.
@@ -89,6 +94,7 @@ type run struct {
 	hung    map[string]bool
 	reload  error  // the last reload's rejection
 	profile string // Options.Profile
+	front   string // Options.Balancer
 	out     []string
 	verbose func(string)
 
@@ -158,6 +164,7 @@ func Run(ctx context.Context, sc *Scenario, opts Options) Result {
 		res.Seed = 1
 	}
 	r.profile = opts.Profile
+	r.front = opts.Balancer
 	res.Profile = r.profileName()
 	r.clk = newMock(r.tb)
 	r.start = r.clk.Now()
@@ -238,6 +245,7 @@ func (r *run) startLab(ctx context.Context, seed uint64) error {
 		PingInterval: time.Duration(r.sc.Lab.PingInterval), PingTimeout: time.Duration(r.sc.Lab.PingTimeout),
 		Links: lab.LinksConfig{On: r.sc.Lab.Links}, Clients: r.sc.Lab.Clients,
 		Seed: seed, Clock: r.clk, Events: bus, Logger: slog.New(slog.DiscardHandler),
+		BalancerKind: r.front,
 	})
 	if err != nil {
 		r.sub.Close()

@@ -251,6 +251,10 @@ func (r *run) reloadStep(cfg config.Config) error {
 		}
 	}
 	cfg.ServerGroup.Servers = servers
+	if p := r.lab.Proxy; p != nil {
+		gen, err := p.Reload(context.Background(), cfg)
+		return r.reloaded(gen, err)
+	}
 	gen, err := r.lab.Balancer.Reload(cfg)
 	return r.reloaded(gen, err)
 }
@@ -258,7 +262,7 @@ func (r *run) reloadStep(cfg config.Config) error {
 func (r *run) reloaded(gen uint64, err error) error {
 	r.reload = err
 	if err != nil {
-		r.say("reload rejected (generation %d keeps serving)", r.lab.Balancer.Generation())
+		r.say("reload rejected (generation %d keeps serving)", r.generation())
 		return nil
 	}
 	r.say("reload → generation %d", gen)
@@ -267,7 +271,7 @@ func (r *run) reloaded(gen uint64, err error) error {
 
 func (r *run) expectRejected(a ExpectRejectedArgs) error {
 	if r.reload == nil {
-		return &expectError{want: "the last reload was rejected", observed: fmt.Sprintf("it was applied (generation %d)", r.lab.Balancer.Generation())}
+		return &expectError{want: "the last reload was rejected", observed: fmt.Sprintf("it was applied (generation %d)", r.generation())}
 	}
 	for _, c := range a.Contains {
 		if !strings.Contains(r.reload.Error(), c) {
@@ -312,7 +316,7 @@ func (r *run) addNode(ctx context.Context, a AddNodeArgs) error {
 	}
 	n, err := r.lab.AddNode(ctx)
 	if err == nil {
-		r.say("add %s to the server group (generation %d)", n.Name(), r.lab.Balancer.Generation())
+		r.say("add %s to the server group (generation %d)", n.Name(), r.generation())
 	}
 	return err
 }
@@ -334,4 +338,21 @@ func plural(n int, what string) string {
 		return "1 " + what
 	}
 	return fmt.Sprintf("%d %ss", n, what)
+}
+
+// frontDoor is where clients connect: the built-in balancer, or the
+// proxy in its place.
+func (r *run) frontDoor() string {
+	if p := r.lab.Proxy; p != nil {
+		return p.URL()
+	}
+	return r.lab.Balancer.URL()
+}
+
+// generation is the front door's config generation.
+func (r *run) generation() uint64 {
+	if p := r.lab.Proxy; p != nil {
+		return p.Generation()
+	}
+	return r.lab.Balancer.Generation()
 }

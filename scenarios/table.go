@@ -86,6 +86,10 @@ var stepTable = []stepDef{
 		func(r *run, _ context.Context, cfg config.Config) error { return r.reloadStep(cfg) }),
 	def("reload_yaml", "TEXT", "applies config text, checked as a file would be (problems are a rejection, not a parse error)",
 		nil, func(r *run, _ context.Context, a ReloadYAMLArgs) error {
+			if p := r.lab.Proxy; p != nil {
+				gen, err := p.ReloadYAML(context.Background(), []byte(a))
+				return r.reloaded(gen, err)
+			}
 			gen, err := r.lab.Balancer.ReloadYAML([]byte(a))
 			return r.reloaded(gen, err)
 		}),

@@ -165,6 +165,9 @@ func (c *ctl) call(cmd *cobra.Command, method, path string, body []byte, out any
 }
 
 func printStatus(w io.Writer, st admin.Status) {
+	if p := st.Proxy; p != nil {
+		printProxyStatus(w, *p, st.Seed)
+	}
 	if b := st.Balancer; b != nil {
 		fmt.Fprintf(w, "balancer %s  generation %d  policy %s  idle timeout %s  (seed %d)\n\n", b.Listener, b.Generation, b.Policy, b.IdleTimeout, st.Seed)
 		tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)

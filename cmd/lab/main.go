@@ -69,7 +69,7 @@ Start with: lab up`,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
 	needSubcommand(root)
-	root.AddCommand(newUpCmd(), newBalancerCmd(), newNodeCmd(), newCtlCmd(), newScenarioCmd(), newLoadCmd(), newProfileCmd(), newCheckCmd(), newVersionCmd())
+	root.AddCommand(newUpCmd(), newBalancerCmd(), newNodeCmd(), newCtlCmd(), newScenarioCmd(), newLoadCmd(), newProfileCmd(), newExportCmd(), newCheckCmd(), newVersionCmd())
 	addCompletions(root)
 	return root
 }

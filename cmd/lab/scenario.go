@@ -73,13 +73,14 @@ func newScenarioRunCmd() *cobra.Command {
 	var asJSON, verbose bool
 	var junit string
 	var seed uint64
-	var profile string
+	var profile, front string
 	cmd := &cobra.Command{
 		Use:   "run NAME|FILE...",
 		Short: "Run built-in scenarios (by name) or scenario files; exit 0 only if all pass",
 		Example: `  lab scenario run idle-timeout node-failure
   lab scenario run --verbose my-app.yaml
   lab scenario run --profile aws-nlb idle-timeout   # the same scenario against another vendor
+  lab scenario run --balancer haproxy my-app.yaml   # against HAProxy itself, on the real clock
   lab scenario run --junit report.xml $(lab scenario list | cut -d' ' -f1)`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -92,6 +93,11 @@ func newScenarioRunCmd() *cobra.Command {
 				}
 				defer report.discard()
 			}
+			switch front {
+			case "", "wslab", "nginx", "haproxy", "caddy":
+			default:
+				return usageError(fmt.Errorf("--balancer: %q is not wslab, nginx, haproxy or caddy", front))
+			}
 			var list []*scenarios.Scenario
 			for _, a := range args {
 				sc, err := loadScenario(a)
@@ -103,7 +109,7 @@ func newScenarioRunCmd() *cobra.Command {
 			out := cmd.OutOrStdout()
 			var results []scenarios.Result
 			for _, sc := range list {
-				opts := scenarios.Options{Seed: seed, Profile: profile}
+				opts := scenarios.Options{Seed: seed, Profile: profile, Balancer: front}
 				if verbose && !asJSON {
 					fmt.Fprintf(out, "== %s\n", sc.Name)
 					opts.Verbose = func(line string) { fmt.Fprintln(out, "  "+line) }
@@ -152,6 +158,7 @@ func newScenarioRunCmd() *cobra.Command {
 	cmd.Flags().StringVar(&junit, "junit", "", "also write a JUnit XML report to this file")
 	cmd.Flags().Uint64Var(&seed, "seed", 0, "override every scenario's seed")
 	cmd.Flags().StringVar(&profile, "profile", "", "run every scenario against this load-balancer profile (lab profile list); values a scenario sets still win, and one that sets what the profile does not allow fails with that error")
+	cmd.Flags().StringVar(&front, "balancer", "wslab", "run against nginx, haproxy or caddy at the front door instead of the built-in balancer: on the real clock (an advance waits that long), and expectations of the built-in balancer's events fail with what happened instead")
 	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "print each scenario's transcript as it runs")
 	return cmd
 }

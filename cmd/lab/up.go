@@ -51,6 +51,8 @@ type upFlags struct {
 	clients      int
 	node         lab.NodeSpec // --node-cmd and the hooks
 	nodeURLs     []string
+	// --balancer and --balancer-config (upproxy.go)
+	balancer, balancerConfig string
 }
 
 func newUpCmd() *cobra.Command {
@@ -138,6 +140,7 @@ processes runs on the real clock.`,
 	fl.IntVar(&f.clients, "clients", 1, fmt.Sprintf("with --client-cmd: how many client processes (1-%d)", lab.MaxClients))
 	fl.DurationVar(&f.shutdown, "shutdown-timeout", 5*time.Second, "on Ctrl-C, how long open connections get to answer the balancer's 1001 goodbye before they are closed")
 	addNodeFlags(fl, &f)
+	addProxyFlags(fl, &f)
 	return cmd
 }
 
@@ -145,6 +148,9 @@ func runUp(cmd *cobra.Command, f upFlags) error {
 	ctx := cmd.Context()
 	out := &lockedWriter{w: cmd.OutOrStdout()}
 	if err := refuseZeros(cmd, "nodes", "idle-timeout", "ping-interval", "node-ready-timeout", "node-stop-grace"); err != nil {
+		return err
+	}
+	if err := checkProxyFlags(f); err != nil {
 		return err
 	}
 	nodes, nodeTmpl, nodeList, err := nodeShape(cmd, f)
@@ -183,6 +189,7 @@ func runUp(cmd *cobra.Command, f upFlags) error {
 		SessionCookie: sessionCookie(f.stickiness),
 		Links:         lab.LinksConfig{On: f.links != "", ClientAddr: f.links},
 		Clients:       clients,
+		BalancerKind:  f.balancer, BalancerConfigFile: f.balancerConfig,
 	})
 	if err != nil {
 		var se *lab.StartError
@@ -195,8 +202,12 @@ func runUp(cmd *cobra.Command, f upFlags) error {
 	defer wg.Wait()
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
+	var reloader config.Reloader = l.Balancer
+	if l.Proxy != nil {
+		reloader = proxyReloader{ctx: ctx, p: l.Proxy}
+	}
 	if f.config != "" { // before the summary: an edit made once it is printed is seen
-		if err := watchConfig(watchCtx, &wg, l.Balancer, f.config, out); err != nil {
+		if err := watchConfig(watchCtx, &wg, reloader, f.config, out); err != nil {
 			l.Close()
 			return usageError(err)
 		}
@@ -236,7 +247,11 @@ func runUp(cmd *cobra.Command, f upFlags) error {
 			fmt.Fprintln(out, "stopped.")
 			return err
 		case <-hup:
-			reloadFile(l.Balancer, f.config, out)
+			if l.Proxy != nil && f.config == "" && f.balancerConfig != "" {
+				reloader.ReloadYAML(nil) // your own config, read again; the outcome is an event
+				continue
+			}
+			reloadFile(reloader, f.config, out)
 		case e, ok := <-sub.C():
 			if !ok {
 				return fmt.Errorf("event stream: %w", sub.Err())
@@ -288,7 +303,7 @@ func shutdownProgress(out io.Writer, d time.Duration) (progress func(open int), 
 
 // watchConfig hot-reloads the balancer when the file is saved. Outcomes
 // reach the output through the config events.
-func watchConfig(ctx context.Context, wg *sync.WaitGroup, b *balancer.Balancer, path string, out io.Writer) error {
+func watchConfig(ctx context.Context, wg *sync.WaitGroup, b config.Reloader, path string, out io.Writer) error {
 	w, err := config.WatchFile(path, nil)
 	if err != nil {
 		return err
@@ -301,7 +316,7 @@ func watchConfig(ctx context.Context, wg *sync.WaitGroup, b *balancer.Balancer, 
 	return nil
 }
 
-func reloadFile(b *balancer.Balancer, path string, out io.Writer) {
+func reloadFile(b config.Reloader, path string, out io.Writer) {
 	if path == "" {
 		fmt.Fprintln(out, "SIGHUP: nothing to reload (start with --config FILE to reload from a file)")
 		return
@@ -334,6 +349,9 @@ func printSummary(w io.Writer, l *lab.Lab, token string) {
 		}
 		inGroup = groupMembers(w, b, l)
 		printLinkSummary(w, l)
+	}
+	if l.Proxy != nil {
+		printProxySummary(w, l)
 	}
 	for _, n := range l.Nodes() {
 		note := ""
