@@ -41,7 +41,7 @@ func (r *run) connect(ctx context.Context, a ConnectArgs) error {
 	if p.transport == "" {
 		p.transport = string(client.SocketIO)
 	}
-	if err := r.dial(ctx, p); err != nil {
+	if err := r.dial(ctx, p, false); err != nil {
 		return err
 	}
 	if !seen {
