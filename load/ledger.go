@@ -72,9 +72,16 @@ func (l *ledger) resumed(u int, t time.Time) {
 func (l *ledger) acked(u, seq int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if ul := &l.users[u]; seq >= 1 && seq <= len(ul.sent) {
-		ul.sent[seq-1].acked = true
+	if seq < 1 || seq > 1<<24 {
+		return
 	}
+	// The ack can overtake the speaker's record of the send: keep it for
+	// sent to find.
+	ul := &l.users[u]
+	for len(ul.sent) < seq {
+		ul.sent = append(ul.sent, sentMsg{})
+	}
+	ul.sent[seq-1].acked = true
 }
 
 func newLedger(users int) *ledger {
@@ -110,7 +117,7 @@ func (l *ledger) sent(u, seq int, t time.Time, ok bool) {
 	if ul.sent[seq-1].ok {
 		return // a retry: the first try's time is when it was sent
 	}
-	ul.sent[seq-1] = sentMsg{at: t, ok: ok}
+	ul.sent[seq-1] = sentMsg{at: t, ok: ok, acked: ul.sent[seq-1].acked}
 }
 
 // received records that user u received sequence number seq of sender s.

@@ -99,3 +99,19 @@ func steps(from, every, n int) []int {
 	}
 	return s
 }
+
+// An acknowledgement can reach the user's reader before its speaker has
+// recorded the message as sent (the server answers as fast as the write
+// returns): it still counts.
+func TestAnAcknowledgementThatOvertakesTheSendStillCounts(t *testing.T) {
+	l := newLedger(1)
+	l.acks = true
+	l.joined(0, at(0))
+	l.acked(0, 1)
+	l.sent(0, 1, at(10), true)
+	l.received(0, 0, 1)
+	d := l.account()
+	if d.Sent != 1 || d.Acknowledged != 1 {
+		t.Fatalf("got sent %d, acknowledged %d; want 1 and 1", d.Sent, d.Acknowledged)
+	}
+}

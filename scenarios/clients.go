@@ -72,8 +72,12 @@ func clientCode(err error) int {
 
 // dial opens p's connection (again): the registration of its tunnel or
 // session, the welcome, the heartbeat. It is the connect step and every
-// reconnect attempt.
-func (r *run) dial(ctx context.Context, p *player) error {
+// reconnect attempt. A reconnect attempt (resume) presents the session of
+// the last connection, if the server gave it one (connection state
+// recovery); a recovered session gets no welcome and keeps its username,
+// and its client counts as in the room while it was away.
+func (r *run) dial(ctx context.Context, p *player, resume bool) error {
+	resume = resume && p.c != nil && p.c.PID() != ""
 	url := ""
 	if p.via == "balancer" {
 		url = r.lab.ClientURL() // through the client link, when the lab has links
@@ -85,7 +89,13 @@ func (r *run) dial(ctx context.Context, p *player) error {
 	from := r.logLen()
 	dctx, cancel := context.WithTimeout(ctx, settle)
 	defer cancel()
-	c, err := client.Dial(dctx, p.clientOptions(url))
+	opts := p.clientOptions(url)
+	if resume {
+		// socket.io-client presents the private id and last offset the
+		// server gave (it only gives them with recovery on).
+		opts.Resume = &client.Resume{PID: p.c.PID(), Offset: p.c.Offset()}
+	}
+	c, err := client.Dial(dctx, opts)
 	if err != nil {
 		return fmt.Errorf("connect %s via %s: %w", p.name, p.via, err)
 	}
@@ -107,7 +117,11 @@ func (r *run) dial(ctx context.Context, p *player) error {
 		})
 	}
 	if err == nil && p.chat() { // all of the greeting has crossed every hop
-		err = r.expect(ctx, "the welcome message", func() (bool, string) { return c.Pending() >= 2, fmt.Sprintf("%d events", c.Pending()) })
+		// A new session's greeting is its node and the welcome; a
+		// recovered one's is its node (then the lines it missed).
+		err = r.expect(ctx, "the welcome message", func() (bool, string) {
+			return c.Pending() >= 2 || c.Pending() >= 1 && c.Recovered(), fmt.Sprintf("%d events", c.Pending())
+		})
 	}
 	if err != nil {
 		c.CloseNow()
@@ -117,9 +131,14 @@ func (r *run) dial(ctx context.Context, p *player) error {
 		p.pull() // what the last connection had queued
 	}
 	p.c, p.conn, p.connSrc, p.gen, p.node, p.seenFrom = c, conn, source, gen, c.Node(), from
-	p.open, p.username = true, ""
+	p.open, p.recovered = true, c.Recovered()
 	r.seq++
-	p.joined = append(p.joined, [2]int{r.seq, math.MaxInt})
+	if p.recovered { // never left the room
+		p.joined[len(p.joined)-1][1] = math.MaxInt
+	} else {
+		p.username = ""
+		p.joined = append(p.joined, [2]int{r.seq, math.MaxInt})
+	}
 	if p.down >= 0 { // back after an unplanned close
 		p.disconnected += r.now() - p.down
 		p.down = -1
@@ -314,13 +333,18 @@ func (r *run) retryDue(ctx context.Context) {
 			continue
 		}
 		p.attempts++
-		err := r.dial(ctx, p)
+		err := r.dial(ctx, p, true)
 		if err == nil {
 			p.retryAt = -1
 			p.reconnects++
 			gen := ""
 			if p.via == "balancer" {
 				gen = fmt.Sprintf(", generation %d", p.gen)
+			}
+			if p.recovered {
+				gen += ", session recovered"
+			} else if p.c.PID() != "" {
+				gen += ", new session"
 			}
 			r.say("%s reconnects via %s (attempt %d) → %s%s", name, p.via, p.attempt, p.node, gen)
 			continue

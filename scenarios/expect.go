@@ -244,8 +244,23 @@ func (r *run) expectReconnected(ctx context.Context, a ExpectReconnectedArgs) er
 	if a.Node != "" && p.node != a.Node {
 		return &expectError{want: want, observed: "on " + p.node}
 	}
+	session := ""
+	if p.c.PID() != "" || a.Recovered != nil {
+		session = "a new session"
+		if p.recovered {
+			session = "its session recovered"
+		}
+		if a.Recovered != nil && *a.Recovered != p.recovered {
+			wantSession := "a new session"
+			if *a.Recovered {
+				wantSession = "its session recovered"
+			}
+			return &expectError{want: want + " with " + wantSession, observed: "with " + session}
+		}
+		session = ", " + session
+	}
 	last := p.closes[len(p.closes)-1]
-	r.say("%s is back on %s (%s, %.3fs after its close)", a.Client, p.node, plural(p.attempts, "attempt"), (r.now() - last.at).Seconds())
+	r.say("%s is back on %s (%s, %.3fs after its close%s)", a.Client, p.node, plural(p.attempts, "attempt"), (r.now() - last.at).Seconds(), session)
 	return nil
 }
 

@@ -152,6 +152,9 @@ type (
 		Client string          `yaml:"client"`
 		Within config.Duration `yaml:"within"` // time allowed (real time on the real clock); 0: already back
 		Node   string          `yaml:"node"`   // optional: the node it is back on
+		// Recovered, if set, checks whether it got its session back
+		// (connection state recovery: lab.node.recovery) or a new one.
+		Recovered *bool `yaml:"recovered"`
 	}
 	ExpectEventArgs struct {
 		Kind    string `yaml:"kind"`

@@ -119,6 +119,7 @@ type player struct {
 	args      ConnectArgs
 	heartbeat time.Duration
 	reconnect bool // reconnects by itself, as socket.io-client does
+	recovered bool // its connection got back the last one's session (connection state recovery)
 
 	c        *client.Client // its current (or last) connection
 	open     bool           // c is open, as far as the runner has noticed

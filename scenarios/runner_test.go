@@ -184,3 +184,24 @@ steps:
 		t.Errorf("got %d problems, want 5 (no knock-on ones):\n%v", n, err)
 	}
 }
+
+// TestExpectingARecoveredSessionWithoutRecoveryFailsSayingANewSession: a
+// lab without lab.node.recovery gives a reconnecting client a new session,
+// and expect_reconnected {recovered: true} says so.
+func TestExpectingARecoveredSessionWithoutRecoveryFailsSayingANewSession(t *testing.T) {
+	sc := parse(t, `
+name: not-recovered
+lab: {nodes: 2}
+steps:
+  - connect: {client: alice, reconnect: true}
+  - kill: node-1
+  - expect_reconnected: {client: alice, within: 5s, node: node-2, recovered: true}
+`)
+	res := scenarios.Run(context.Background(), sc, scenarios.Options{})
+	if res.Passed {
+		t.Fatal("expect_reconnected {recovered: true} passed without recovery")
+	}
+	if f := res.Failure; f.Kind != "expect_reconnected" || f.Observed != "with a new session" {
+		t.Fatalf("got failure %+v, want expect_reconnected observed \"with a new session\"", f)
+	}
+}

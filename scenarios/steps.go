@@ -45,7 +45,7 @@ func (r *run) connect(ctx context.Context, a ConnectArgs) error {
 	if p.via == "" {
 		p.via = "balancer"
 	}
-	err := r.dial(ctx, p)
+	err := r.dial(ctx, p, false)
 	if a.ExpectError != "" {
 		return r.connectFails(ctx, p, seen, err)
 	}

@@ -132,7 +132,8 @@ var stepTable = []stepDef{
 	def("expect_closed", "", "the client's connection ended (at once, or `within` that much time) with the close `code` "+
 		"the client saw (1000, 1001, 1006 for no close frame...); `reason` also checks the balancer's (or `client_closed`, `backend_closed`: any of that side)",
 		checkClosed, (*run).expectClosed),
-	def("expect_reconnected", "", "a client connected with `reconnect: true` is connected again after its last close (at once, or `within`), on `node`",
+	def("expect_reconnected", "", "a client connected with `reconnect: true` is connected again after its last close (at once, or `within`), on `node`; "+
+		"`recovered: true` checks it got its session back (connection state recovery, `lab.node.recovery`), `false` a new session",
 		func(a ExpectReconnectedArgs) string { return clientWithin(a.Client, a.Within) }, (*run).expectReconnected),
 	def("expect_spread", "{NODE: N}", "the balancer has exactly this many open connections per node",
 		nil, (*run).expectSpread),
