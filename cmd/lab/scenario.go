@@ -46,8 +46,12 @@ func newScenarioListCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			width := 0
 			for _, sc := range all {
-				fmt.Fprintf(cmd.OutOrStdout(), "%-22s %s\n", sc.Name, firstSentence(sc.Description))
+				width = max(width, len(sc.Name))
+			}
+			for _, sc := range all {
+				fmt.Fprintf(cmd.OutOrStdout(), "%-*s  %s\n", width, sc.Name, firstSentence(sc.Description))
 			}
 			return nil
 		},

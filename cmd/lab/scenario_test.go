@@ -95,3 +95,21 @@ func TestScenarioFailureExits1AndMalformedExits2(t *testing.T) {
 		t.Fatalf("unknown name: exit %d: %s", code, out)
 	}
 }
+
+func TestScenarioListLinesUpItsDescriptionsWhateverTheLongestName(t *testing.T) {
+	list, code := runOnce(t, "scenario", "list")
+	if code != 0 {
+		t.Fatalf("scenario list: exit %d: %s", code, list)
+	}
+	col := -1
+	for _, l := range strings.Split(strings.TrimSpace(list), "\n") {
+		name := strings.Fields(l)[0]
+		at := len(name) + strings.IndexFunc(l[len(name):], func(r rune) bool { return r != ' ' })
+		if col == -1 {
+			col = at
+		}
+		if at != col || at < len(name)+2 {
+			t.Fatalf("description of %s starts at column %d, want %d (two spaces after the longest name):\n%s", name, at, col, list)
+		}
+	}
+}
