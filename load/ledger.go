@@ -25,7 +25,9 @@ import (
 //     that replays missed messages after a reconnect gets the credit). Lost:
 //     due and never received by the end of the run's settle time.
 //     Duplicated: every receipt of a (sender, sequence) beyond the first, at
-//     any user.
+//     any user. Missed while away: not due, but sent while a user that had
+//     dropped was not yet back, and never received — without recovery the
+//     chat's loss at a node kill is here, not in Lost.
 //
 // With acknowledgements (Config.Retry), a message counts as sent once a
 // server acknowledged it: only acknowledged messages are due anywhere, and
@@ -177,6 +179,17 @@ func inRoom(sessions []span, t time.Time) bool {
 	return false
 }
 
+// away reports whether a user with these sessions had left the room by
+// t (a session of it had ended) and was not in it at t.
+func away(sessions []span, t time.Time) bool {
+	for _, s := range sessions {
+		if !s.to.IsZero() && !t.Before(s.to) {
+			return !inRoom(sessions, t)
+		}
+	}
+	return false
+}
+
 // Delivery is chat mode's account of messages and connections.
 type Delivery struct {
 	Sent int64 `json:"sent"` // messages sent
@@ -187,8 +200,12 @@ type Delivery struct {
 	Delivered    int64 `json:"delivered"`  // due pairs received at least once
 	Lost         int64 `json:"lost"`       // due pairs never received
 	Duplicated   int64 `json:"duplicated"` // receipts beyond the first of a (sender, sequence)
-	Drops        int64 `json:"drops"`      // connections that ended while in the room
-	Reconnects   int64 `json:"reconnects"` // sessions joined after a drop
+	// MissedAway: (message, recipient) pairs sent while the recipient was
+	// away after a drop (not yet back in the room) and never received —
+	// what connection state recovery gives back, and pub/sub does not.
+	MissedAway int64 `json:"missed_away"`
+	Drops      int64 `json:"drops"`      // connections that ended while in the room
+	Reconnects int64 `json:"reconnects"` // sessions joined after a drop
 	// PeakReconnectRate is the most reconnects within any one second.
 	PeakReconnectRate int64 `json:"peak_reconnects_per_sec"`
 	// Back95 is the time from the first drop until 95 % of the users that
@@ -215,13 +232,16 @@ func (l *ledger) account() Delivery {
 			}
 			for r := range l.users {
 				got := l.receipts(r, s, i)
-				if inRoom(l.users[r].sessions, m.at) {
+				switch sessions := l.users[r].sessions; {
+				case inRoom(sessions, m.at):
 					d.Due++
 					if got > 0 {
 						d.Delivered++
 					} else {
 						d.Lost++
 					}
+				case got == 0 && away(sessions, m.at):
+					d.MissedAway++
 				}
 			}
 		}

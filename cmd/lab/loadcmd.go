@@ -229,8 +229,8 @@ func printReport(w io.Writer, r load.Report, allThresholds bool) {
 		if r.Retry {
 			fmt.Fprintf(w, "  acknowledged %d", d.Acknowledged)
 		}
-		fmt.Fprintf(w, "  due %d  delivered %d  lost %d  duplicated %d  (seed %d)\n",
-			d.Due, d.Delivered, d.Lost, d.Duplicated, r.Seed)
+		fmt.Fprintf(w, "  due %d  delivered %d  lost %d  duplicated %d  missed while away %d  (seed %d)\n",
+			d.Due, d.Delivered, d.Lost, d.Duplicated, d.MissedAway, r.Seed)
 		fmt.Fprintf(w, "reconnect drops %d  reconnects %d", d.Drops, d.Reconnects)
 		switch {
 		case d.Drops == 0:
