@@ -98,7 +98,11 @@
     // The status is drawn as soon as it comes; the links do not hold it up.
     Promise.all([
       api("GET", "/api/status?limit=" + ROWS).then(function (st) {
+        var first = !status;
         status = st;
+        // The first status is the charts' first sample: what happens
+        // before the first tick of the clock is a change against it.
+        if (first) sample();
         var t = performance.now();
         render();
         if (!window.wslabShown) { window.wslabShown = performance.now(); window.wslabRenderMs = window.wslabShown - t; }
