@@ -5,27 +5,18 @@ package examples_test
 import (
 	"errors"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/wslab/wslab/internal/sioclienttest"
 )
 
 // npmBin is the npm beside LAB_TEST_NODE's node, or the one on PATH.
 func npmBin(t *testing.T, example string) string {
 	t.Helper()
-	npm := filepath.Join(filepath.Dir(nodeBin(t, example)), "npm")
-	if _, err := os.Stat(npm); err == nil {
-		return npm
-	}
-	npm, err := exec.LookPath("npm")
-	if err != nil {
-		t.Fatalf("npm is not beside LAB_TEST_NODE nor on PATH: %v", err)
-	}
-	return npm
+	return sioclienttest.NPM(t, nodeBin(t, example))
 }
 
 // TestNpmStartHandsSIGTERMToTheAppAndLeavesNothingBehind: a SIGTERM to the

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -20,6 +19,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/wslab/wslab/internal/chattest"
+	"github.com/wslab/wslab/internal/sioclienttest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -37,13 +37,7 @@ var ctxT = chattest.Ctx
 // without it, and fails if the example's packages are not installed.
 func nodeBin(t *testing.T, example string) string {
 	t.Helper()
-	bin := os.Getenv("LAB_TEST_NODE")
-	if bin == "" {
-		t.Skip("set LAB_TEST_NODE=$(command -v node) after npm ci in examples/" + example)
-	}
-	if _, err := os.Stat(filepath.Join(example, "node_modules")); err != nil {
-		t.Fatalf("the example's packages are not installed: run npm ci in examples/%s (.ci/run does)", example)
-	}
+	bin, _ := sioclienttest.Example(t, example)
 	return bin
 }
 

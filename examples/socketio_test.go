@@ -3,13 +3,9 @@
 package examples_test
 
 import (
-	"bytes"
-	"context"
-	"errors"
 	"log/slog"
 	"net"
 	"net/http"
-	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
@@ -19,6 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/wslab/wslab/internal/chattest"
+	"github.com/wslab/wslab/internal/sioclienttest"
 	"github.com/wslab/wslab/node"
 	"github.com/wslab/wslab/node/client"
 	"github.com/wslab/wslab/store"
@@ -199,26 +196,12 @@ func TestTheSocketIOExampleAnswersBadInputAsTheLabsNodesDo(t *testing.T) {
 // node/sioclient_test.go with the unmodified socket.io-client against the
 // example: the same lines as against the lab's nodes.
 func TestTheRealSocketIOClientChatsAcrossTwoExampleServers(t *testing.T) {
-	bin := nodeBin(t, chatExample)
-	const clientDir = "../node/testdata/sioclient"
+	nodeBin(t, chatExample) // the example's packages, as for every test of it
+	bin := sioclienttest.Node(t)
 	r, _ := chatRedis(t)
 	// A short heartbeat so the client's pongs are exercised.
 	apps := startChats(t, r, []string{"node-1", "node-2"}, "PING_INTERVAL_MS=50")
-	one, two := apps[0], apps[1]
-
-	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "chat.mjs", one.URL, two.URL)
-	cmd.Dir = clientDir
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if errors.Is(err, exec.ErrNotFound) || strings.Contains(stderr.String(), "ERR_MODULE_NOT_FOUND") {
-		t.Fatalf("socket.io-client is not installed: run npm ci in node/testdata/sioclient (.ci/run does): %v %s", err, stderr.String())
-	}
-	if err != nil {
-		t.Fatalf("socket.io-client run: %v\nstdout:\n%s\nstderr:\n%s", err, out, stderr.String())
-	}
+	out := sioclienttest.Run(t, bin, "chat.mjs", apps[0].URL, apps[1].URL)
 	chattest.CheckChatMJS(t, out, "websocket")
 }
 

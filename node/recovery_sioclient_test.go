@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -18,6 +17,7 @@ import (
 	"github.com/wslab/wslab/balancer"
 	"github.com/wslab/wslab/balancer/config"
 	"github.com/wslab/wslab/internal/clocktest"
+	"github.com/wslab/wslab/internal/sioclienttest"
 	"github.com/wslab/wslab/node"
 )
 
@@ -93,8 +93,7 @@ type recoverLine struct {
 // reader is let back. It returns the script's last line.
 func runRecoverScript(t *testing.T, nodeBin string, l *recoveryLab, count int, whileAway func()) recoverLine {
 	t.Helper()
-	cmd := exec.CommandContext(ctxT(t), nodeBin, "recover.mjs", l.lb.URL(), strconv.Itoa(count))
-	cmd.Dir = "testdata/sioclient"
+	cmd := sioclienttest.Command(ctxT(t), t, nodeBin, "recover.mjs", l.lb.URL(), strconv.Itoa(count))
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -148,7 +147,7 @@ func runRecoverScript(t *testing.T, nodeBin string, l *recoveryLab, count int, w
 // back on the other node (socket.recovered) and each of the 100 messages
 // sent while it was away, in order, once.
 func TestTheRealClientRecoversItsSessionAndEveryMissedMessageOnAnotherNode(t *testing.T) {
-	nodeBin := sioClientNode(t)
+	nodeBin := sioclienttest.Node(t)
 	w := newWorld(t)
 	for name, u := range recoveryRedises(t, w) {
 		t.Run(name, func(t *testing.T) {
@@ -173,7 +172,7 @@ func TestTheRealClientRecoversItsSessionAndEveryMissedMessageOnAnotherNode(t *te
 // max_disconnection, the client gets a new session (socket.recovered
 // false) and none of what it missed.
 func TestTheRealClientPastTheWindowGetsANewSession(t *testing.T) {
-	nodeBin := sioClientNode(t)
+	nodeBin := sioclienttest.Node(t)
 	w := newWorld(t)
 	for name, u := range recoveryRedises(t, w) {
 		t.Run(name, func(t *testing.T) {

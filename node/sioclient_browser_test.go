@@ -1,15 +1,12 @@
 package node_test
 
 import (
-	"net/http"
-	"net/http/httptest"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/wslab/wslab/internal/browsertest"
+	"github.com/wslab/wslab/internal/sioclienttest"
 	"github.com/wslab/wslab/node"
 )
 
@@ -19,24 +16,8 @@ import (
 // upgrade) when its origin is allowed, and the browser refuses to let it
 // read anything when it is not.
 func TestRealSocketIOClientInBrowserFromAnotherOrigin(t *testing.T) {
-	for _, pkg := range []string{"socket.io-client", "socket.io-client-401"} {
-		if _, err := os.Stat(filepath.Join("testdata/sioclient/node_modules", pkg)); err != nil && os.Getenv("LAB_TEST_CHROMIUM") != "" {
-			t.Fatalf("%s is not installed: run npm ci in node/testdata/sioclient (.ci/run does)", pkg)
-		}
-	}
 	b := browsertest.New(t)
-	pages := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch pkg, ok := strings.CutPrefix(r.URL.Path, "/bundle/"); {
-		case ok && (pkg == "socket.io-client" || pkg == "socket.io-client-401"):
-			http.ServeFile(w, r, filepath.Join("testdata/sioclient/node_modules", pkg, "dist/socket.io.min.js"))
-		case r.URL.Path == "/app.js":
-			http.ServeFile(w, r, "testdata/sioclient/page-app.js")
-		default:
-			w.Header().Set("Content-Type", "text/html")
-			w.Write([]byte(`<!doctype html><div id="log"></div><script src="/bundle/` + r.URL.Query().Get("pkg") + `"></script><script src="/app.js"></script>`))
-		}
-	}))
-	t.Cleanup(pages.Close)
+	pages := sioclienttest.Pages(t)
 	pageHost := strings.TrimPrefix(pages.URL, "http://")
 
 	w := newWorld(t)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/wslab/wslab/internal/helpernode"
+	"github.com/wslab/wslab/internal/sioclienttest"
 	"github.com/wslab/wslab/lab"
 	"github.com/wslab/wslab/scenarios"
 )
@@ -108,23 +108,8 @@ func TestALabOfCommandNodesRunsTheScenarioOnTheRealClockAndSaysSo(t *testing.T) 
 // and its Redis adapter) as command nodes, unchanged apart from the lab
 // shape. It needs LAB_TEST_NODE and npm ci in examples/socketio-chat.
 func TestTheBuiltinsPassAgainstTheSocketIOExampleOnTheRealClock(t *testing.T) {
-	nodeBin := os.Getenv("LAB_TEST_NODE")
-	if nodeBin == "" {
-		t.Skip("set LAB_TEST_NODE=$(command -v node) after npm ci in examples/socketio-chat")
-	}
-	dir, err := filepath.Abs(filepath.Join("..", "examples", "socketio-chat"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(dir, "node_modules")); err != nil {
-		t.Fatal("the example's packages are not installed: run npm ci in examples/socketio-chat (.ci/run does)")
-	}
-	npm := filepath.Join(filepath.Dir(nodeBin), "npm")
-	if _, err := os.Stat(npm); err != nil {
-		if npm, err = exec.LookPath("npm"); err != nil {
-			t.Fatalf("npm is not beside LAB_TEST_NODE nor on PATH: %v", err)
-		}
-	}
+	nodeBin, dir := sioclienttest.Example(t, "socketio-chat")
+	npm := sioclienttest.NPM(t, nodeBin)
 	all, err := scenarios.Builtins()
 	if err != nil {
 		t.Fatal(err)
@@ -140,7 +125,6 @@ func TestTheBuiltinsPassAgainstTheSocketIOExampleOnTheRealClock(t *testing.T) {
 				t.Fatalf("no built-in %s", name)
 			}
 			// The lab shape is all that changes: the same number of nodes,
-			// each one the example started by npm.
 			// each one the example started by npm. The shutdown grace the
 			// lab's nodes take from stop_grace is the app's own setting;
 			// a command node's stop_grace is when SIGKILL comes.

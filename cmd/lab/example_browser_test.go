@@ -4,14 +4,13 @@ package main_test
 
 import (
 	"fmt"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/wslab/wslab/internal/browsertest"
+	"github.com/wslab/wslab/internal/sioclienttest"
 )
 
 // exampleCmd is the --node-cmd that runs examples/socketio-chat with npm,
@@ -19,25 +18,8 @@ import (
 // LAB_TEST_NODE or the example's packages.
 func exampleCmd(t *testing.T) string {
 	t.Helper()
-	nodeBin := os.Getenv("LAB_TEST_NODE")
-	if nodeBin == "" {
-		t.Skip("set LAB_TEST_NODE=$(command -v node) after npm ci in examples/socketio-chat")
-	}
-	dir, err := filepath.Abs(filepath.Join("..", "..", "examples", "socketio-chat"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(dir, "node_modules")); err != nil {
-		t.Fatal("the example's packages are not installed: run npm ci in examples/socketio-chat (.ci/run does)")
-	}
-	bin := filepath.Dir(nodeBin)
-	npm := filepath.Join(bin, "npm")
-	if _, err := os.Stat(npm); err != nil {
-		if npm, err = exec.LookPath("npm"); err != nil {
-			t.Fatalf("npm is not beside LAB_TEST_NODE nor on PATH: %v", err)
-		}
-	}
-	return fmt.Sprintf(`PATH=%q:"$PATH" exec %q --prefix %q start`, bin, npm, dir)
+	nodeBin, dir := sioclienttest.Example(t, "socketio-chat")
+	return fmt.Sprintf(`PATH=%q:"$PATH" exec %q --prefix %q start`, filepath.Dir(nodeBin), sioclienttest.NPM(t, nodeBin), dir)
 }
 
 // TestTwoTabsChatAcrossYourAppsProcessesAndOneRidesAKill is the issue's

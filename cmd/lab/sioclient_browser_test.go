@@ -1,11 +1,7 @@
 package main_test
 
 import (
-	"net/http"
-	"net/http/httptest"
 	"net/url"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -13,32 +9,8 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/wslab/wslab/internal/browsertest"
+	"github.com/wslab/wslab/internal/sioclienttest"
 )
-
-// sioPages serves the pages of another origin that run the real
-// socket.io-client in the browser: /?node=URL&transports=…&name=…&pkg=…
-// loads the package's bundle and node/testdata/sioclient/page-app.js.
-func sioPages(t *testing.T) *httptest.Server {
-	t.Helper()
-	for _, pkg := range []string{"socket.io-client", "socket.io-client-401"} {
-		if _, err := os.Stat(filepath.Join(sioClientDir, "node_modules", pkg)); err != nil && os.Getenv("LAB_TEST_CHROMIUM") != "" {
-			t.Fatalf("%s is not installed: run npm ci in node/testdata/sioclient (.ci/run does)", pkg)
-		}
-	}
-	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch pkg, ok := strings.CutPrefix(r.URL.Path, "/bundle/"); {
-		case ok && (pkg == "socket.io-client" || pkg == "socket.io-client-401"):
-			http.ServeFile(w, r, filepath.Join(sioClientDir, "node_modules", pkg, "dist/socket.io.min.js"))
-		case r.URL.Path == "/app.js":
-			http.ServeFile(w, r, filepath.Join(sioClientDir, "page-app.js"))
-		default:
-			w.Header().Set("Content-Type", "text/html")
-			w.Write([]byte(`<!doctype html><div id="log"></div><script src="/bundle/` + url.PathEscape(r.URL.Query().Get("pkg")) + `"></script><script src="/app.js"></script>`))
-		}
-	}))
-	t.Cleanup(s.Close)
-	return s
-}
 
 // onHost is u with its host name replaced (the port kept).
 func onHost(t *testing.T, u, host string) string {
@@ -69,7 +41,7 @@ func TestRealSocketIOClientInBrowsersThroughLabUpWithLBCookie(t *testing.T) {
 		chromedp.Flag("host-resolver-rules", "MAP *.test 127.0.0.1"),
 		chromedp.Flag("ignore-certificate-errors", true), // the lab's self-signed certificate
 	)
-	pages := sioPages(t)
+	pages := sioclienttest.Pages(t)
 	pagePort := strings.TrimPrefix(pages.URL, "http://127.0.0.1:")
 	page := func(host string, lab, name, transports, pkg string) string {
 		q := url.Values{"node": {lab}, "transports": {transports}, "name": {name}, "pkg": {pkg}}
