@@ -47,6 +47,21 @@ func runExample(t *testing.T, sc *scenarios.Scenario) scenarios.Result {
 	return res
 }
 
+// failsWith runs the scenario src, whose nodes are the example's, and
+// checks that it fails and that its failure matches the regular
+// expression want.
+func failsWith(t *testing.T, example, src, want string) {
+	t.Helper()
+	sc := parseExample(t, "wrong.yaml", nodeBin(t, example), src)
+	res := scenarios.Run(context.Background(), sc, scenarios.Options{})
+	if res.Passed {
+		t.Fatalf("passed, want it to fail with %s:\n%s", want, strings.Join(res.Transcript, "\n"))
+	}
+	if got := res.Failure.String(); !regexp.MustCompile(want).MatchString(got) {
+		t.Fatalf("got failure\n%s\nwant it to match %s", got, want)
+	}
+}
+
 func wantLines(t *testing.T, res scenarios.Result, wants ...string) {
 	t.Helper()
 	all := strings.Join(res.Transcript, "\n")
@@ -78,8 +93,7 @@ func TestAWSScenarioDrivesThePlainWebSocketExample(t *testing.T) {
 // failure of an expectation the app does not meet names the step, its
 // line, the time and the frames the client got instead.
 func TestAWrongExpectationAgainstTheWSExampleSaysStepLineTimeAndWhatCame(t *testing.T) {
-	bin := nodeBin(t, wsExample)
-	sc := parseExample(t, "wrong.yaml", bin, `name: wrong
+	failsWith(t, wsExample, `name: wrong
 lab:
   nodes: 1
   node: {command: node server.js, dir: examples/plain-ws, health: /healthz}
@@ -87,15 +101,7 @@ steps:
   - connect: {client: alice, protocol: ws, path: /echo}
   - send: {client: alice, text: hello}
   - expect_message: {client: alice, text: goodbye, within: 1s}
-`)
-	res := scenarios.Run(context.Background(), sc, scenarios.Options{})
-	if res.Passed {
-		t.Fatalf("passed, want the expectation of goodbye to fail:\n%s", strings.Join(res.Transcript, "\n"))
-	}
-	re := regexp.MustCompile(`^step 3 \(expect_message, line 8\) at \+\d+\.\d{3}s: alice receives "goodbye" within 1s; observed: received text "hello"$`)
-	if got := res.Failure.String(); !re.MatchString(got) {
-		t.Fatalf("got failure\n%s\nwant it to match %s", got, re)
-	}
+`, `^step 3 \(expect_message, line 8\) at \+\d+\.\d{3}s: alice receives "goodbye" within 1s; observed: received text "hello"$`)
 }
 
 const ordersExample = "socketio-orders"
@@ -123,8 +129,7 @@ func TestASocketIOScenarioDrivesAnAppWhoseEventsAreNotOurs(t *testing.T) {
 // with other arguments than expected fails, naming the step, its line, the
 // time and the events the client got.
 func TestAWrongExpectationAgainstTheSocketIOExampleSaysWhatCame(t *testing.T) {
-	bin := nodeBin(t, ordersExample)
-	sc := parseExample(t, "wrong.yaml", bin, `name: wrong
+	failsWith(t, ordersExample, `name: wrong
 lab:
   nodes: 1
   node: {command: node server.js, dir: examples/socketio-orders, health: /healthz}
@@ -132,13 +137,5 @@ steps:
   - connect: {client: ann, protocol: socketio, namespace: /orders}
   - emit: {client: ann, event: place, args: [{item: tea, qty: 2}], ack: true}
   - expect_emit: {client: ann, event: placed, args: [{item: coffee}], within: 1s}
-`)
-	res := scenarios.Run(context.Background(), sc, scenarios.Options{})
-	if res.Passed {
-		t.Fatalf("passed, want the expectation of coffee to fail:\n%s", strings.Join(res.Transcript, "\n"))
-	}
-	re := regexp.MustCompile(`^step 3 \(expect_emit, line 8\) at \+\d+\.\d{3}s: ann receives "placed" with \[\{"item":"coffee"\}\] within 1s; observed: received "hello" \[.*\], "message" \["connected to node-1"\], "placed" \[\{"id":1,"item":"tea","qty":2,"desk":"main"\}\]$`)
-	if got := res.Failure.String(); !re.MatchString(got) {
-		t.Fatalf("got failure\n%s\nwant it to match %s", got, re)
-	}
+`, `^step 3 \(expect_emit, line 8\) at \+\d+\.\d{3}s: ann receives "placed" with \[\{"item":"coffee"\}\] within 1s; observed: received "hello" \[.*\], "message" \["connected to node-1"\], "placed" \[\{"id":1,"item":"tea","qty":2,"desk":"main"\}\]$`)
 }
