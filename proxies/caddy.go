@@ -1,7 +1,6 @@
 package proxies
 
 import (
-	"fmt"
 	"strings"
 
 	"github.com/wslab/wslab/balancer/config"
@@ -10,11 +9,9 @@ import (
 // renderCaddy writes a Caddyfile for Caddy 2.6: no automatic HTTPS, the
 // admin API at site's address (the lab reloads through it), data and
 // config folders under site.Dir (set by the environment, see Env).
-func renderCaddy(cfg config.Config, site Site, n *notes) string {
+func renderCaddy(c *conf, cfg config.Config, site Site, n *notes) {
 	l, g := cfg.Listener, cfg.ServerGroup
-	var b strings.Builder
-	p := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
-	p("# Caddyfile written by wslab from the lab's balancer config.")
+	p := c.line
 	p("{")
 	p("\tadmin %s", site.admin())
 	p("\tauto_https off")
@@ -28,7 +25,7 @@ func renderCaddy(cfg config.Config, site Site, n *notes) string {
 	p("\t}")
 	p("}")
 	p("(wslab_nodes) {")
-	caddyProxy(&b, cfg, n)
+	caddyProxy(c, cfg, n)
 	p("}")
 	host, port := listenAddr(l.Addr)
 	p("http://:%s {", port)
@@ -48,13 +45,12 @@ func renderCaddy(cfg config.Config, site Site, n *notes) string {
 		p("}")
 	}
 	n.warn("reload", "Caddy 2.6 closes every WebSocket on a config reload (stream_close_delay came in Caddy 2.7)")
-	return b.String()
 }
 
-func caddyProxy(b *strings.Builder, cfg config.Config, n *notes) {
+func caddyProxy(c *conf, cfg config.Config, n *notes) {
 	l, g := cfg.Listener, cfg.ServerGroup
 	h := g.HealthCheck
-	p := func(format string, args ...any) { fmt.Fprintf(b, format+"\n", args...) }
+	p := c.line
 	var dials []string
 	for _, s := range g.Servers {
 		switch {

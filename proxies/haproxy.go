@@ -11,11 +11,9 @@ import (
 // renderHAProxy writes a haproxy.cfg for HAProxy 2.6 in master-worker
 // mode, with its stats socket in site.Dir (show stat; the listeners are
 // handed over on a reload).
-func renderHAProxy(cfg config.Config, site Site, n *notes) string {
+func renderHAProxy(c *conf, cfg config.Config, site Site, n *notes) {
 	l, g := cfg.Listener, cfg.ServerGroup
-	var b strings.Builder
-	p := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
-	p("# HAProxy config written by wslab from the lab's balancer config.")
+	p := c.line
 	p("global")
 	p("    master-worker")
 	p("    pidfile %s", filepath.Join(site.Dir, "haproxy.pid"))
@@ -57,14 +55,13 @@ func renderHAProxy(cfg config.Config, site Site, n *notes) string {
 		}
 	}
 	p("    default_backend wslab_nodes")
-	haproxyBackend(&b, cfg, n)
-	return b.String()
+	haproxyBackend(c, cfg)
 }
 
-func haproxyBackend(b *strings.Builder, cfg config.Config, n *notes) {
+func haproxyBackend(c *conf, cfg config.Config) {
 	g := cfg.ServerGroup
 	h := g.HealthCheck
-	p := func(format string, args ...any) { fmt.Fprintf(b, format+"\n", args...) }
+	p := c.line
 	p("backend wslab_nodes")
 	p("    balance %s", map[string]string{config.RoundRobin: "roundrobin", config.LeastConn: "leastconn", config.SourceHash: "source"}[g.Policy])
 	check := ""

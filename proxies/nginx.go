@@ -3,19 +3,16 @@ package proxies
 import (
 	"fmt"
 	"path/filepath"
-	"strings"
 
 	"github.com/wslab/wslab/balancer/config"
 )
 
 // renderNginx writes an nginx.conf for nginx 1.22 OSS: one worker, every
 // path inside site.Dir, errors to stderr (the lab prefixes them).
-func renderNginx(cfg config.Config, site Site, n *notes) string {
+func renderNginx(c *conf, cfg config.Config, site Site, n *notes) {
 	l, g := cfg.Listener, cfg.ServerGroup
-	var b strings.Builder
-	p := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
+	p := c.line
 	path := func(name string) string { return filepath.Join(site.Dir, name) }
-	p("# nginx config written by wslab from the lab's balancer config.")
 	p("daemon off;")
 	p("worker_processes 1;")
 	p("pid %s;", path("nginx.pid"))
@@ -36,24 +33,23 @@ func renderNginx(cfg config.Config, site Site, n *notes) string {
 		n.warn("listener.max_header_bytes", "%d: nginx limits each header line to %dk (4 buffers), not the head's total", l.MaxHeaderBytes, (l.MaxHeaderBytes+1023)/1024)
 	}
 	p("    map $http_upgrade $connection_upgrade {\n        default upgrade;\n        ''      close;\n    }")
-	nginxUpstream(&b, cfg, n)
-	nginxServer(&b, l.Addr, "", cfg, n)
+	nginxUpstream(c, cfg, n)
+	nginxServer(c, l.Addr, "", cfg, n)
 	if t := l.TLS; t != nil && !t.SelfSigned {
-		nginxServer(&b, t.Addr, fmt.Sprintf("        ssl_certificate %s;\n        ssl_certificate_key %s;\n", t.CertFile, t.KeyFile), cfg, n)
+		nginxServer(c, t.Addr, fmt.Sprintf("        ssl_certificate %s;\n        ssl_certificate_key %s;\n", t.CertFile, t.KeyFile), cfg, n)
 	}
 	p("}")
-	return b.String()
 }
 
-func nginxUpstream(b *strings.Builder, cfg config.Config, n *notes) {
+func nginxUpstream(c *conf, cfg config.Config, n *notes) {
 	g := cfg.ServerGroup
 	h := g.HealthCheck
-	fmt.Fprintln(b, "    upstream wslab_nodes {")
+	c.line("    upstream wslab_nodes {")
 	switch g.Policy {
 	case config.LeastConn:
-		fmt.Fprintln(b, "        least_conn;")
+		c.line("        least_conn;")
 	case config.SourceHash:
-		fmt.Fprintln(b, "        hash $remote_addr consistent;")
+		c.line("        hash $remote_addr consistent;")
 	}
 	switch g.Stickiness.Type {
 	case config.StickyLBCookie:
@@ -73,20 +69,20 @@ func nginxUpstream(b *strings.Builder, cfg config.Config, n *notes) {
 		} else if *s.Weight != 1 {
 			extra = fmt.Sprintf(" weight=%d", *s.Weight)
 		}
-		fmt.Fprintf(b, "        server %s%s%s; # %s\n", hostPort(s), extra, failures, s.Name)
+		c.line("        server %s%s%s; # %s", hostPort(s), extra, failures, s.Name)
 	}
-	fmt.Fprintln(b, "    }")
+	c.line("    }")
 }
 
 // nginxServer writes one server block listening on addr; tls is its
 // certificate lines, "" for plain HTTP.
-func nginxServer(b *strings.Builder, addr, tls string, cfg config.Config, n *notes) {
+func nginxServer(c *conf, addr, tls string, cfg config.Config, n *notes) {
 	l, g := cfg.Listener, cfg.ServerGroup
 	ssl := ""
 	if tls != "" {
 		ssl = " ssl"
 	}
-	fmt.Fprintf(b, "    server {\n        listen %s%s;\n%s", addr, ssl, tls)
+	fmt.Fprintf(c, "    server {\n        listen %s%s;\n%s", addr, ssl, tls)
 	idle := dur(l.IdleTimeout)
 	switch l.IdleReset {
 	case config.IdleResetNone:
@@ -95,7 +91,7 @@ func nginxServer(b *strings.Builder, addr, tls string, cfg config.Config, n *not
 	case config.IdleResetClientToBackend, config.IdleResetBackendToClient:
 		n.warn("listener.idle_reset", "%s: nginx restarts proxy_read_timeout on traffic either way", l.IdleReset)
 	}
-	fmt.Fprintf(b, `        location / {
+	fmt.Fprintf(c, `        location / {
             proxy_pass http://wslab_nodes;
             proxy_http_version 1.1;
             proxy_set_header Upgrade $http_upgrade;

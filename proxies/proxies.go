@@ -85,22 +85,31 @@ func Render(kind Kind, cfg config.Config, site Site) (string, []Warning, error) 
 	}
 	n := &notes{kind: kind}
 	n.common(cfg)
-	var text string
+	// Every file says first what wrote it, in the one comment syntax the
+	// three share.
+	c := &conf{}
+	c.line("# %s written by wslab from the lab's balancer config.", map[Kind]string{Nginx: "nginx config", HAProxy: "HAProxy config", Caddy: "Caddyfile"}[kind])
 	switch kind {
 	case Nginx:
-		text = renderNginx(cfg, site, n)
+		renderNginx(c, cfg, site, n)
 	case HAProxy:
-		text = renderHAProxy(cfg, site, n)
+		renderHAProxy(c, cfg, site, n)
 	case Caddy:
-		text = renderCaddy(cfg, site, n)
+		renderCaddy(c, cfg, site, n)
 	default:
 		return "", nil, fmt.Errorf("proxies: %q is not nginx, haproxy or caddy", kind)
 	}
 	if len(n.refused) > 0 {
 		return "", n.warns, errors.Join(n.refused...)
 	}
-	return text, n.warns, nil
+	return c.String(), n.warns, nil
 }
+
+// conf is a proxy's config file being written.
+type conf struct{ strings.Builder }
+
+// line writes format with args, then a newline.
+func (c *conf) line(format string, args ...any) { fmt.Fprintf(c, format+"\n", args...) }
 
 // notes gathers what a renderer could not express.
 type notes struct {
