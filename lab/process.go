@@ -181,6 +181,17 @@ func (p *process) waitReady(ctx context.Context, inc *incarnation) error {
 	}
 }
 
+// groupSig is a signal the lab sends to a node's process group (on
+// Windows only sigKill, as taskkill of the process tree).
+type groupSig int
+
+const (
+	sigKill groupSig = iota
+	sigTerm
+	sigStop
+	sigCont
+)
+
 // endGroup signals the group and waits until the launcher exited and no
 // process of the group is left; it reports how many there were.
 func (p *process) endGroup(inc *incarnation, sig groupSig) int {

@@ -22,15 +22,6 @@ func shellCommand(line string) *exec.Cmd {
 	return cmd
 }
 
-type groupSig int
-
-const (
-	sigKill groupSig = iota
-	sigTerm
-	sigStop
-	sigCont
-)
-
 var sysSigs = [...]syscall.Signal{sigKill: syscall.SIGKILL, sigTerm: syscall.SIGTERM, sigStop: syscall.SIGSTOP, sigCont: syscall.SIGCONT}
 
 func (s groupSig) String() string { return [...]string{"SIGKILL", "SIGTERM", "SIGSTOP", "SIGCONT"}[s] }

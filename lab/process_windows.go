@@ -23,15 +23,6 @@ func shellCommand(line string) *exec.Cmd {
 	return cmd
 }
 
-type groupSig int
-
-const (
-	sigKill groupSig = iota
-	sigTerm
-	sigStop
-	sigCont
-)
-
 var errNoGroupSignals = errors.New("lab: Windows cannot send this signal to a process tree")
 
 // signalGroup kills the process tree rooted at pid; other signals are not
