@@ -103,6 +103,13 @@ func (p *proc) waitLineWithin(re string, d time.Duration) []string {
 				return m
 			}
 		case <-p.done:
+			// Everything it printed is in p.lines by now (done is closed
+			// after the last line): select picks at random between the two.
+			for len(p.lines) > 0 {
+				if m := rx.FindStringSubmatch(<-p.lines); m != nil {
+					return m
+				}
+			}
 			p.t.Fatalf("lab exited before printing %q; output:\n%s", re, p.output())
 		case <-deadline:
 			p.t.Fatalf("no line matching %q; output:\n%s", re, p.output())
