@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"text/tabwriter"
 
 	"github.com/spf13/pflag"
@@ -21,12 +22,19 @@ func addProxyFlags(fl *pflag.FlagSet, f *upFlags) {
 	fl.StringVar(&f.balancerConfig, "balancer-config", "", "run nginx, haproxy or caddy (--balancer) with your own config file; the lab fills in {listen}, {dir}, {admin}, {servers} and {node-1}... (README: Your balancer)")
 }
 
+// checkBalancer refuses a --balancer (lab up, lab scenario run) that is
+// neither the built-in balancer nor a proxy the lab runs.
+func checkBalancer(name string) error {
+	if name != lab.BuiltinBalancer && !slices.Contains(proxies.Kinds(), proxies.Kind(name)) {
+		return usageError(fmt.Errorf("--balancer: %q is not wslab, nginx, haproxy or caddy", name))
+	}
+	return nil
+}
+
 // checkProxyFlags refuses what does not go with the front door chosen.
 func checkProxyFlags(f upFlags) error {
-	switch f.balancer {
-	case lab.BuiltinBalancer, "nginx", "haproxy", "caddy":
-	default:
-		return usageError(fmt.Errorf("--balancer: %q is not wslab, nginx, haproxy or caddy", f.balancer))
+	if err := checkBalancer(f.balancer); err != nil {
+		return err
 	}
 	if f.balancerConfig != "" && f.balancer == lab.BuiltinBalancer {
 		return usageError(errors.New("--balancer-config is a config for nginx, haproxy or caddy: add --balancer nginx (or haproxy, caddy); the built-in balancer reads --config"))

@@ -53,6 +53,8 @@ func TestExportRefusesWhatTheProxyCannotExpressByName(t *testing.T) {
 func TestUpRefusesProxyFlagsThatDoNotGoTogether(t *testing.T) {
 	out, code := runOnce(t, "up", "--balancer", "envoy")
 	checkUsageError(t, out, code, `--balancer: "envoy" is not wslab, nginx, haproxy or caddy`)
+	out, code = runOnce(t, "scenario", "run", "--balancer", "envoy", "chat-across-nodes")
+	checkUsageError(t, out, code, `--balancer: "envoy" is not wslab, nginx, haproxy or caddy`)
 	out, code = runOnce(t, "up", "--balancer-config", "nginx.conf")
 	checkUsageError(t, out, code, "--balancer-config is a config for nginx, haproxy or caddy: add --balancer nginx")
 }
@@ -74,7 +76,7 @@ func TestUpWithHAProxyServesShowsItsOwnFiguresAndStopsItOnCtrlC(t *testing.T) {
 	if _, err := exec.LookPath("haproxy"); err != nil {
 		t.Skip("haproxy is not installed (.ci/run installs it)")
 	}
-	u := startUp(t, "--balancer", "haproxy", "--idle-timeout", "5s")
+	u := startUpWithin(t, proxyStart, "--balancer", "haproxy", "--idle-timeout", "5s")
 	if resp, body := get(t, u.balancer+"/"); resp.StatusCode != 200 || !strings.Contains(body, "<html") {
 		t.Fatalf("GET / through haproxy: got %s, want the chat page", resp.Status)
 	}

@@ -97,10 +97,10 @@ func newScenarioRunCmd() *cobra.Command {
 				}
 				defer report.discard()
 			}
-			switch front {
-			case "", "wslab", "nginx", "haproxy", "caddy":
-			default:
-				return usageError(fmt.Errorf("--balancer: %q is not wslab, nginx, haproxy or caddy", front))
+			if front != "" {
+				if err := checkBalancer(front); err != nil {
+					return err
+				}
 			}
 			var list []*scenarios.Scenario
 			for _, a := range args {
