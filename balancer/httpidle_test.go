@@ -16,6 +16,7 @@ import (
 	"github.com/wslab/wslab/balancer"
 	"github.com/wslab/wslab/balancer/balancertest"
 	"github.com/wslab/wslab/balancer/config"
+	"github.com/wslab/wslab/events"
 )
 
 // longPoll is a backend that holds every request until its client (the
@@ -168,5 +169,47 @@ func TestAmbiguousHeadsAreRefusedAtOnce(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A long poll the idle timeout cuts is an event at the instant of the cut
+// (a mock-clock driver sees it as soon as the timer has fired, before the
+// 504 reaches anyone): it names the client's address, the backend, the
+// reason and the request; a long poll the backend answers is none.
+func TestALongPollCutByTheIdleTimeoutIsAnEvent(t *testing.T) {
+	url, started, _ := longPoll(t)
+	clk := quartz.NewMock(t)
+	r := start(t, config.Config{
+		Listener:    config.Listener{IdleTimeout: config.Duration(5 * time.Second)},
+		ServerGroup: config.ServerGroup{Servers: []config.Server{{Name: "poll", URL: url}}, HealthCheck: noChecks()},
+	}, clk)
+	c, err := net.Dial("tcp", r.b.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.WriteString(c, "GET /socket.io/?EIO=4&transport=polling&sid=abc HTTP/1.1\r\nHost: lab\r\n\r\n")
+	waitChan(t, started, "the request never reached the backend")
+	advance(t, clk, 5*time.Second)
+	var cut *events.Event
+	for len(r.sub.C()) > 0 && cut == nil { // what is there now, without waiting
+		if e := <-r.sub.C(); e.Kind == events.RequestTimeout {
+			cut = &e
+		}
+	}
+	if cut == nil {
+		t.Fatalf("right after the idle timer fired: got no %s event, want one", events.RequestTimeout)
+	}
+	if cut.Client != c.LocalAddr().String() || cut.Backend != "poll" || cut.Reason != balancer.ReasonIdleTimeout {
+		t.Errorf("got client %s, backend %s, reason %s; want %s, poll, %s", cut.Client, cut.Backend, cut.Reason, c.LocalAddr(), balancer.ReasonIdleTimeout)
+	}
+	for _, want := range []string{"GET /socket.io/?EIO=4&transport=polling&sid=abc", "5s", "504"} {
+		if !strings.Contains(cut.Detail, want) {
+			t.Errorf("detail: got %q, want it to say %q", cut.Detail, want)
+		}
+	}
+	c.SetReadDeadline(time.Now().Add(waitFor)) // the test's own bound
+	if resp, err := http.ReadResponse(bufio.NewReader(c), nil); err != nil || resp.StatusCode != http.StatusGatewayTimeout {
+		t.Fatalf("got %v, %v; want the 504 the event announced", resp, err)
 	}
 }

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/coder/quartz"
+
+	"github.com/wslab/wslab/events"
 )
 
 // httpProxy is what ordinary HTTP requests share: the transport's pool of
@@ -71,12 +73,19 @@ func (p *httpProxy) close() {
 // body to replay. The idle timeout applies as to a tunnel: a request with
 // no byte either way for that long ends (504 if the backend had not
 // answered yet, else the connection is cut), as a cloud ALB does to a long
-// poll. A client that hangs up ends its backend request at once (net/http
-// cancels the request's context).
+// poll, and is a request.timeout event. A client that hangs up ends its
+// backend request at once (net/http cancels the request's context).
 func (b *Balancer) serveHTTP(w http.ResponseWriter, r *http.Request, snap *snapshot) {
 	port := localPort(r)
 	replayable := r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0
-	idle := b.watchIdle(r.Context(), snap.idleTimeout())
+	idle := b.watchIdle(r.Context(), snap.idleTimeout(), func(backend string, answering bool) {
+		how := fmt.Sprintf("answered %d %s", http.StatusGatewayTimeout, http.StatusText(http.StatusGatewayTimeout))
+		if answering {
+			how = "its answer had started: the connection is cut"
+		}
+		b.publish(events.Event{Kind: events.RequestTimeout, Client: r.RemoteAddr, Backend: backend, Generation: snap.gen, Reason: ReasonIdleTimeout,
+			Detail: fmt.Sprintf("%s %s: nothing either way for the idle timeout (%s); %s", r.Method, r.URL.RequestURI(), snap.idleTimeout(), how)})
+	})
 	defer idle.stop()
 	r = r.WithContext(idle.ctx)
 	if r.Body != nil && r.Body != http.NoBody {
@@ -112,6 +121,7 @@ func (b *Balancer) serveHTTP(w http.ResponseWriter, r *http.Request, snap *snaps
 			}
 		}
 		t.b.total.Add(1)
+		idle.backend.Store(&t.name)
 		rp.ServeHTTP(w, r)
 		if proxyErr == nil {
 			return nil
@@ -137,13 +147,18 @@ var errHTTPIdle = errors.New("balancer: idle timeout")
 
 // httpIdle is a proxied request's idle timer, on the balancer's clock. As
 // for a tunnel, activity only stamps the time; the timer reads the stamp
-// when it fires and re-arms for the rest.
+// when it fires and re-arms for the rest. The timer that ends the request
+// also calls cut, there and then: a mock-clock driver knows of the cut
+// once the timer has fired, before its 504 reaches anyone.
 type httpIdle struct {
-	ctx    context.Context
-	cancel context.CancelCauseFunc
-	clock  quartz.Clock
-	d      time.Duration
-	last   atomic.Int64 // unix ns of the last byte either way
+	ctx       context.Context
+	cancel    context.CancelCauseFunc
+	clock     quartz.Clock
+	d         time.Duration
+	last      atomic.Int64           // unix ns of the last byte either way
+	backend   atomic.Pointer[string] // the one tried now
+	answering atomic.Bool            // the answer has begun (its status written)
+	cut       func(backend string, answering bool)
 
 	// mu guards the fields below.
 	mu      sync.Mutex
@@ -151,8 +166,8 @@ type httpIdle struct {
 	stopped bool
 }
 
-func (b *Balancer) watchIdle(parent context.Context, d time.Duration) *httpIdle {
-	i := &httpIdle{clock: b.clock, d: d}
+func (b *Balancer) watchIdle(parent context.Context, d time.Duration, cut func(backend string, answering bool)) *httpIdle {
+	i := &httpIdle{clock: b.clock, d: d, cut: cut}
 	i.ctx, i.cancel = context.WithCancelCause(parent)
 	i.touch()
 	i.mu.Lock()
@@ -166,14 +181,22 @@ func (i *httpIdle) touch() { i.last.Store(i.clock.Now().UnixNano()) }
 func (i *httpIdle) fire() {
 	rest := i.d - i.clock.Since(time.Unix(0, i.last.Load()))
 	i.mu.Lock()
-	defer i.mu.Unlock()
 	switch {
 	case i.stopped:
+		i.mu.Unlock()
+		return
 	case rest > 0:
 		i.timer.Reset(rest, "balancer", "http-proxy-idle")
-	default:
-		i.cancel(errHTTPIdle)
+		i.mu.Unlock()
+		return
 	}
+	i.mu.Unlock()
+	i.cancel(errHTTPIdle)
+	backend := ""
+	if p := i.backend.Load(); p != nil {
+		backend = *p
+	}
+	i.cut(backend, i.answering.Load())
 }
 
 func (i *httpIdle) stop() {
@@ -190,7 +213,14 @@ type idleWriter struct {
 	idle *httpIdle
 }
 
+func (w *idleWriter) WriteHeader(code int) {
+	w.ResponseWriter.WriteHeader(code)
+	w.idle.answering.Store(true)
+	w.idle.touch()
+}
+
 func (w *idleWriter) Write(p []byte) (int, error) {
+	w.idle.answering.Store(true)
 	n, err := w.ResponseWriter.Write(p)
 	w.idle.touch()
 	return n, err

@@ -27,6 +27,7 @@ type Kind string
 const (
 	ConnOpened     Kind = "conn.opened"     // a client connection was accepted
 	ConnClosed     Kind = "conn.closed"     // a client connection ended; Reason says why
+	RequestTimeout Kind = "request.timeout" // the idle timeout ended a proxied HTTP request (a long poll): answered 504, or cut mid-answer; Detail names the request
 	NodeStarted    Kind = "node.started"    // a node is listening
 	NodeStopped    Kind = "node.stopped"    // a node stopped listening; Reason says how
 	NodeFault      Kind = "node.fault"      // a fault was injected or cleared; Detail names it
@@ -48,7 +49,7 @@ const (
 // kinds is every Kind above, in order: what scenario files are checked
 // against (a test keeps it equal to the constants).
 var kinds = [...]Kind{
-	ConnOpened, ConnClosed, NodeStarted, NodeStopped, NodeFault, StoreError, StoreRecovered,
+	ConnOpened, ConnClosed, RequestTimeout, NodeStarted, NodeStopped, NodeFault, StoreError, StoreRecovered,
 	StoreRestored, BackendHealth, BackendCheck, BackendDrain, BackendLag, GroupHealth, BackendFailure, StickyRepick,
 	ConfigApplied, ConfigRejected, LinkFault,
 }

@@ -101,6 +101,8 @@ func TestEventsReadAsSentences(t *testing.T) {
 		{events.Event{Kind: events.GroupHealth, Reason: "recovered", Detail: "node-1 is healthy"}, "server group recovered: node-1 is healthy"},
 		{events.Event{Kind: events.BackendDrain, Backend: "node-1", Reason: "delay_over", Detail: "2 cut"}, "node-1 delay over: 2 cut"},
 		{events.Event{Kind: events.ConnClosed, Conn: "s1", Reason: "ping_timeout"}, "session s1 left: ping timeout"},
+		{events.Event{Kind: events.RequestTimeout, Client: "127.0.0.1:5000", Backend: "node-1", Reason: "idle_timeout", Detail: "GET /poll: nothing either way for the idle timeout (10s); answered 504 Gateway Timeout"},
+			"request from 127.0.0.1:5000 to node-1 ended by the idle timeout: GET /poll: nothing either way for the idle timeout (10s); answered 504 Gateway Timeout"},
 		{events.Event{Kind: "link.cut", Reason: "by_request", Detail: "node-1"}, "link cut by request (node-1)"},
 	}
 	for _, tt := range tests {

@@ -20,6 +20,8 @@ func (e Event) Text() string {
 			return withDetail(fmt.Sprintf("session %s left: %s", e.Conn, words(e.Reason)), e.Detail)
 		}
 		return fmt.Sprintf("%s closed: %s on %s, %s", e.Conn, strings.ToUpper(e.Reason), e.Backend, e.Detail)
+	case RequestTimeout:
+		return fmt.Sprintf("request from %s to %s ended by the %s: %s", e.Client, e.Backend, words(e.Reason), e.Detail)
 	case BackendCheck:
 		return strings.TrimSpace(fmt.Sprintf("health check of %s: %s %s", e.Backend, e.Reason, e.Detail))
 	case BackendHealth:

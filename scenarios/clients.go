@@ -8,6 +8,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -276,10 +277,13 @@ func (r *run) observe(ctx context.Context) {
 }
 
 // reportedClosed reports whether the lab said p's connection closed: its
-// tunnel, its session on a node (matched by the Socket.IO session id), or
-// its node is down.
+// tunnel, its session on a node (matched by the Socket.IO session id), its
+// node is down, or the balancer cut one of its long polls.
 func (r *run) reportedClosed(p *player) bool {
 	if _, ok := r.closeReason(p); ok {
+		return true
+	}
+	if r.pollCut(p) {
 		return true
 	}
 	if n := r.lab.Node(p.node); n != nil && !n.State().Listening && !r.hung[p.node] {
@@ -288,6 +292,23 @@ func (r *run) reportedClosed(p *player) bool {
 	sid := p.c.SID
 	_, ok := r.findEvent(p.seenFrom, func(e events.Event) bool {
 		return sid != "" && e.Kind == events.ConnClosed && e.Conn == sid && e.Source == p.node
+	})
+	return ok
+}
+
+// pollCut reports whether the balancer's idle timeout ended one of p's
+// long polls (a request.timeout from one of its connections' addresses).
+// The balancer says so at the instant its timer fires; the client hears
+// the 504 a moment later, and the node learns that the request is gone
+// later still: until the client has seen it, the cut is still landing.
+func (r *run) pollCut(p *player) bool {
+	if p.via != "balancer" || p.c.Conn() != nil || p.c.EngineSID == "" {
+		return false
+	}
+	addrs := p.c.LocalAddrs()
+	_, ok := r.findEvent(p.seenFrom, func(e events.Event) bool {
+		return e.Kind == events.RequestTimeout && e.Source == "balancer" &&
+			slices.ContainsFunc(addrs, func(a string) bool { return r.seenAs(p, a) == e.Client })
 	})
 	return ok
 }

@@ -109,9 +109,10 @@ func (r *run) summarize(ctx context.Context) []ClientSummary {
 				continue // refused (no username, no Redis): nobody got it
 			}
 			total[m.text]++
-			if p.inRoom(m.seq) {
+			switch {
+			case p.inRoom(m.seq):
 				expected[m.text]++
-			} else {
+			case m.seq > p.joined[0][0]: // said before it ever came is not missed
 				s.Missed++
 			}
 		}

@@ -98,14 +98,16 @@ func (r *run) advanceOnce(ctx context.Context, d time.Duration) (busy bool, err 
 		return false, fmt.Errorf("advance: consequences of %s did not finish: %w", stamp(r.now()), err)
 	}
 	busy = r.activity() != before
-	if (busy && r.reconnecting()) || r.polling() {
+	if busy && r.reconnecting() {
 		// A close the timer caused may still be on its way to a client
-		// that reconnects, or a long poll a balancer cut (no event says
-		// so) to its client: let it land, so that the client notices it
-		// at this instant.
+		// that reconnects: let it land, so that the client notices it at
+		// this instant.
 		r.waitUntil(ctx, stepQuiet, func() (bool, string) { return false, "" })
 		busy = r.activity() != before
 	}
+	// A long poll the balancer cut is an event already (request.timeout):
+	// observe waits for its client to hear the 504, however long that
+	// takes, as for every close the lab reported.
 	r.pollsOut(ctx)
 	r.observe(ctx)
 	r.retryDue(ctx)
@@ -148,16 +150,6 @@ func (r *run) wait(ctx context.Context, d time.Duration, cond func() (bool, stri
 func (r *run) reconnecting() bool {
 	for _, p := range r.players {
 		if p.reconnect && p.open {
-			return true
-		}
-	}
-	return false
-}
-
-// polling reports whether some open client is on long-polling.
-func (r *run) polling() bool {
-	for _, p := range r.players {
-		if p.open && p.c != nil && p.c.Conn() == nil && p.c.EngineSID != "" {
 			return true
 		}
 	}

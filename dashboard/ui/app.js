@@ -12,7 +12,7 @@
   var kinds = ["conn.opened", "conn.closed", "node.started", "node.stopped", "node.fault",
     "store.error", "store.recovered", "backend.health", "backend.check", "backend.drain",
     "backend.failure", "config.applied", "config.rejected", "store.restored", "group.health",
-    "sticky.repick", "link.fault", "backend.lag"]; // every events.Kinds(): dashboard_test.go checks
+    "sticky.repick", "link.fault", "backend.lag", "request.timeout"]; // every events.Kinds(): dashboard_test.go checks
   var openedAt = Date.now();
 
   function el(tag, cls, text) {

@@ -118,6 +118,17 @@ type Client struct {
 	msgAcks   map[int]string // EmitID's: ack id → message id
 }
 
+// LocalAddrs is the client's end of each of its TCP connections, as the
+// server (or balancer) sees them, first to last: LocalAddr alone on a
+// WebSocket; on long-polling, every keep-alive connection its requests
+// have used (a balancer sees a poll come from any of them).
+func (c *Client) LocalAddrs() []string {
+	if w, ok := c.wire.(*pollWire); ok {
+		return w.localAddrs()
+	}
+	return []string{c.LocalAddr}
+}
+
 // Dial connects and, for Socket.IO, completes the Engine.IO open and the
 // Socket.IO connect before returning.
 func Dial(ctx context.Context, opts Options) (*Client, error) {

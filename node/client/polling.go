@@ -11,9 +11,9 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 
 	"github.com/coder/websocket"
 )
@@ -38,29 +38,44 @@ type pollWire struct {
 	postMu sync.Mutex
 
 	pending [][]byte // packets of the last poll not read yet; reader only
+
+	// addrsMu guards addrs: the client's end of every connection its
+	// requests used, in the order they were dialed.
+	addrsMu sync.Mutex
+	addrs   []string
+}
+
+func (w *pollWire) dialed(a net.Addr) {
+	w.addrsMu.Lock()
+	defer w.addrsMu.Unlock()
+	w.addrs = append(w.addrs, a.String())
+}
+
+func (w *pollWire) localAddrs() []string {
+	w.addrsMu.Lock()
+	defer w.addrsMu.Unlock()
+	return slices.Clone(w.addrs)
 }
 
 func dialPolling(ctx context.Context, opts Options) (*Client, error) {
 	base := strings.TrimSuffix(opts.URL, "/") + opts.engineIO("polling")
-	var local atomic.Pointer[net.Addr] // the first connection's
+	wctx, cancel := context.WithCancel(context.Background())
+	w := &pollWire{url: base, hdr: opts.Header, ctx: wctx, cancel: cancel}
 	var d net.Dialer
 	// One connection for the pending GET and one for POSTs; a cookie jar,
 	// as a browser has, so a sticky balancer's cookie keeps every request
 	// of the session on one node.
 	jar, _ := cookiejar.New(nil) // New never fails without options
-	hc := &http.Client{Jar: jar, Transport: &http.Transport{
+	w.hc = &http.Client{Jar: jar, Transport: &http.Transport{
 		MaxIdleConnsPerHost: 2,
 		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			nc, err := d.DialContext(ctx, network, addr)
 			if err == nil {
-				a := nc.LocalAddr()
-				local.CompareAndSwap(nil, &a)
+				w.dialed(nc.LocalAddr())
 			}
 			return nc, err
 		},
 	}}
-	wctx, cancel := context.WithCancel(context.Background())
-	w := &pollWire{url: base, hc: hc, hdr: opts.Header, ctx: wctx, cancel: cancel}
 	resp, body, err := w.do(ctx, http.MethodGet, nil)
 	if err != nil {
 		w.closeNow()
@@ -75,8 +90,8 @@ func dialPolling(ctx context.Context, opts Options) (*Client, error) {
 	w.url = base + "&sid=" + url.QueryEscape(open.SID)
 	c := newClient(opts, w, resp)
 	c.EngineSID = open.SID
-	if a := local.Load(); a != nil {
-		c.LocalAddr = (*a).String()
+	if a := w.localAddrs(); len(a) > 0 {
+		c.LocalAddr = a[0]
 	}
 	return c.start(ctx)
 }
