@@ -37,6 +37,7 @@ type Proxy struct {
 	file      string // the config the proxy reads
 	own       string // the user's own config file; "": the lab writes it
 	addr      string // the front door, host:port
+	version   string // as the program says it; "" when it would not
 	proc      *process
 	overrides config.Config
 	defaults  config.Config
@@ -81,6 +82,9 @@ func (l *Lab) startProxy(ctx context.Context) (err error) {
 	}
 	p := &Proxy{kind: kind, site: proxies.Site{Dir: dir}, file: proxies.ConfigFile(kind, proxies.Site{Dir: dir}),
 		own: l.cfg.BalancerConfigFile, overrides: l.cfg.BalancerOverrides, publish: l.publish}
+	// Shown on the dashboard's front-door card; a program that will not
+	// say its version still runs.
+	p.version, _ = proxies.Version(ctx, kind, bin)
 	defer func() {
 		if err != nil {
 			os.RemoveAll(dir)
@@ -377,7 +381,7 @@ func (p *Proxy) Status(ctx context.Context) proxies.Status {
 	p.mu.Lock()
 	cfg, gen, warns := p.cfg.WithDefaults(), p.gen, p.warns
 	p.mu.Unlock()
-	st := proxies.Status{Kind: p.kind, URL: p.URL(), PID: p.PID(), Config: p.file, Own: p.own != "", Generation: gen}
+	st := proxies.Status{Kind: p.kind, Version: p.version, URL: p.URL(), PID: p.PID(), Config: p.file, Own: p.own != "", Generation: gen}
 	if p.own == "" {
 		st.Policy, st.IdleTimeout = cfg.ServerGroup.Policy, time.Duration(cfg.Listener.IdleTimeout)
 	}

@@ -198,6 +198,7 @@ func quote(s string) string { return `"` + strings.ReplaceAll(s, `"`, `\"`) + `"
 // and, where the proxy exposes them, the proxy's own figures.
 type Status struct {
 	Kind        Kind          `json:"kind"`
+	Version     string        `json:"version,omitempty"` // as the program says it (nginx -v); "" when it would not say
 	URL         string        `json:"url"`
 	PID         int           `json:"pid"`
 	Config      string        `json:"config"` // the file the proxy reads

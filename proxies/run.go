@@ -21,6 +21,29 @@ func Binary(kind Kind) (string, error) {
 	return path, nil
 }
 
+// versionRE finds the version in what nginx -v ("nginx version:
+// nginx/1.22.1"), haproxy -v ("HAProxy version 2.6.12-1+deb12u4
+// 2026/10/17 - ...") and caddy version ("v2.6.2 h1:..." or "2.6.2") print.
+var versionRE = regexp.MustCompile(`(?:nginx/|HAProxy version |^v?)(\d+\.\d+[^\s]*)`)
+
+// Version asks bin, kind's program, for its version, as it writes it:
+// "1.22.1", "2.6.12-1+deb12u4", "2.6.2".
+func Version(ctx context.Context, kind Kind, bin string) (string, error) {
+	arg := "-v"
+	if kind == Caddy {
+		arg = "version"
+	}
+	out, err := exec.CommandContext(ctx, bin, arg).CombinedOutput() // nginx -v writes to stderr
+	if err != nil {
+		return "", fmt.Errorf("%s %s: %w", bin, arg, err)
+	}
+	m := versionRE.FindSubmatch(bytes.TrimSpace(out))
+	if m == nil {
+		return "", fmt.Errorf("%s %s: no version in %q", bin, arg, firstLine(string(out)))
+	}
+	return string(m[1]), nil
+}
+
 // ConfigFile is where the lab writes kind's config inside site.Dir.
 func ConfigFile(kind Kind, site Site) string {
 	name := map[Kind]string{Nginx: "nginx.conf", HAProxy: "haproxy.cfg", Caddy: "Caddyfile"}[kind]

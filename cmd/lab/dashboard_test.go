@@ -18,7 +18,7 @@ func TestDashboard(t *testing.T) {
 	b := browsertest.New(t)
 	cfg := filepath.Join(t.TempDir(), "lab.yaml")
 	writeFile(t, cfg, fastChecks)
-	u := startUp(t, "--nodes", "3", "--config", cfg)
+	u := startUpForPage(t, "--nodes", "3", "--config", cfg)
 	p := b.Open("dashboard", u.admin+"/")
 	p.WaitFor(`document.querySelectorAll("#cards .card.healthy").length === 3`)
 	p.WaitFor(`document.getElementById("stream").textContent === "live"`)
@@ -64,7 +64,7 @@ func TestDashboard(t *testing.T) {
 // rows, and still answers a click.
 func TestDashboardWith2000Connections(t *testing.T) {
 	b := browsertest.New(t)
-	u := startUp(t)
+	u := startUpForPage(t)
 	hold := run(t, "load", "--url", u.balancer+"/ws", "--mode", "hold", "--conns", "2000", "--ramp", "64", "--duration", "60s")
 	hold.waitLine(`open 2000 `)
 	p := b.Open("dashboard", u.admin+"/")
@@ -84,7 +84,7 @@ func TestDashboardWith2000Connections(t *testing.T) {
 // and not "node-1 node.stopped killed".
 func TestDashboardShowsWhatHappenedBeforeItOpened(t *testing.T) {
 	b := browsertest.New(t)
-	u := startUp(t)
+	u := startUpForPage(t)
 	if out, code := u.ctl(t, "node", "node-1", "kill"); code != 0 {
 		t.Fatalf("kill: exit %d, %q", code, out)
 	}
@@ -106,7 +106,7 @@ func TestDashboardShowsWhatHappenedBeforeItOpened(t *testing.T) {
 // while some are open, and closes them all.
 func TestDashboardStopsItsTestClients(t *testing.T) {
 	b := browsertest.New(t)
-	u := startUp(t)
+	u := startUpForPage(t)
 	p := b.Open("dashboard", u.admin+"/")
 	p.WaitFor(`document.getElementById("stream").textContent === "live"`)
 	if !browsertest.Eval[bool](p, `document.getElementById("stop-testers").disabled`) {

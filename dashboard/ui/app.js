@@ -5,10 +5,12 @@
 (function () {
   "use strict";
   var $ = function (id) { return document.getElementById(id); };
+  // What index.html's boot script began: the first status request.
+  var boot = window.wslabBoot || { tokenKey: "wslab-admin-token", rows: 50 };
   var status = null, config = null;
   var history = {};            // backend -> active counts, one per second
   var waits = {};              // backend -> mean ms to answer an upgrade, one per second (null: no upgrade)
-  var ROWS = 50, SAMPLES = 60, CHART_SAMPLES = 300, TIMELINE = 200;
+  var ROWS = boot.rows, SAMPLES = 60, CHART_SAMPLES = 300, TIMELINE = 200;
   var kinds = ["conn.opened", "conn.closed", "node.started", "node.stopped", "node.fault",
     "store.error", "store.recovered", "backend.health", "backend.check", "backend.drain",
     "backend.failure", "config.applied", "config.rejected", "store.restored", "group.health",
@@ -22,17 +24,9 @@
     return e;
   }
 
-  // The admin token, when the lab has one: lab up prints the dashboard's
-  // URL as http://ADDR/#token=TOKEN. A fragment never leaves the browser;
-  // the page keeps the token for this tab (sessionStorage, which is per
-  // origin, port included) and drops it from the address bar.
-  var TOKEN_KEY = "wslab-admin-token";
-  (function () {
-    var m = /(?:^#|&)token=([^&]*)/.exec(location.hash);
-    if (!m) return;
-    sessionStorage.setItem(TOKEN_KEY, decodeURIComponent(m[1]));
-    window.history.replaceState(null, "", location.pathname + location.search);
-  })();
+  // The admin token, when the lab has one: index.html's boot script took
+  // it from the URL's fragment and keeps it for this tab.
+  var TOKEN_KEY = boot.tokenKey;
   function token() { return sessionStorage.getItem(TOKEN_KEY) || ""; }
   var told = false;
   function unauthorized() {
@@ -54,13 +48,27 @@
   function api(method, path, body, type) {
     var opts = { method: method, headers: {} };
     if (body !== undefined) { opts.body = body; opts.headers["Content-Type"] = type || "application/json"; }
-    return send(path, opts).then(function (r) {
-      return r.text().then(function (t) {
-        var data = {};
-        try { data = JSON.parse(t); } catch (e) { data = { text: t }; }
-        if (!r.ok) { var err = new Error(data.error || r.statusText); err.body = data; throw err; }
-        return data;
-      });
+    return send(path, opts).then(answer);
+  }
+  // answer is a response's JSON, or the error it says.
+  function answer(r) {
+    return r.text().then(function (t) { return parsed(r, t); });
+  }
+  function parsed(r, t) {
+    var data = {};
+    try { data = JSON.parse(t); } catch (e) { data = { text: t }; }
+    if (!r.ok) { var err = new Error(data.error || r.statusText); err.body = data; throw err; }
+    return data;
+  }
+  // firstStatus is the status index.html's boot script asked for (and
+  // read) as the page began to load; asked again if that failed.
+  function firstStatus() {
+    var asked = boot.status || Promise.resolve(null);
+    boot.status = null;
+    return asked.then(function (r) {
+      if (!r) return api("GET", "/api/status?limit=" + ROWS);
+      if (r.status === 401) unauthorized();
+      return parsed(r, r.text);
     });
   }
 
@@ -83,7 +91,10 @@
   // thousand.
   var UPDATE_MS = 500, lastUpdate = 0, updateTimer = null, inFlight = false, again = false, queued = [];
   window.wslabUpdates = 0; // how many times the page was redrawn: tests read it
-  window.wslabStart = performance.now(); // when this script began; wslabShown, when the status first showed
+  // When this script began (ms from navigation start, as every mark
+  // here); wslabShown: when the first status was put into the page;
+  // wslabDrawn: when the frame that shows it was painted. Tests read them.
+  window.wslabStart = performance.now();
   function refresh() {
     if (updateTimer) return;
     updateTimer = setTimeout(update, Math.max(0, lastUpdate + UPDATE_MS - Date.now()));
@@ -95,10 +106,10 @@
     flushEvents();
     if (inFlight) { again = true; return; }
     inFlight = true;
+    var first = !status;
     // The status is drawn as soon as it comes; the links do not hold it up.
     Promise.all([
-      api("GET", "/api/status?limit=" + ROWS).then(function (st) {
-        var first = !status;
+      (first ? firstStatus() : api("GET", "/api/status?limit=" + ROWS)).then(function (st) {
         status = st;
         // The first status is the charts' first sample: what happens
         // before the first tick of the clock is a change against it.
@@ -107,12 +118,37 @@
         render();
         if (!window.wslabShown) { window.wslabShown = performance.now(); window.wslabRenderMs = window.wslabShown - t; }
       }, function () {}),
-      api("GET", "/api/links").then(renderLinks, function () {})
-    ]).then(function () { inFlight = false; if (again) { again = false; refresh(); } });
+      first ? null : api("GET", "/api/links").then(renderLinks, function () {})
+    ]).then(function () {
+      inFlight = false;
+      if (first) afterFirstPaint(rest);
+      if (again) { again = false; refresh(); }
+    });
+  }
+  // afterFirstPaint calls f once the browser has painted what is drawn:
+  // a frame's callback runs before its paint, a task queued from it after.
+  function afterFirstPaint(f) {
+    requestAnimationFrame(function () {
+      setTimeout(function () { window.wslabDrawn = window.wslabDrawn || performance.now(); f(); }, 0);
+    });
+  }
+  // rest is what the first draw does not wait for: the links, the config
+  // (a balancer's only), the history and the live events. Asked for
+  // after it, so that they do not compete with it for the lab's answer
+  // and the page's own time.
+  var started = false;
+  function rest() {
+    if (started) return;
+    started = true;
+    api("GET", "/api/links").then(renderLinks, function () {});
+    loadConfig();
+    stream();
+    setInterval(function () { sample(); refresh(); }, 1000);
   }
 
   function render() {
     var b = status.balancer;
+    renderFrontDoor(status.proxy);
     if (!b) return;
     $("listener").textContent = b.listener;
     $("o-tls").hidden = !b.tls_listener;
@@ -342,14 +378,20 @@
   }
 
   // exportCSV puts the backends' figures, as the cards show them, behind
-  // the "Export CSV" link (HAProxy's stats page exports the same way).
+  // the "Export CSV" link (HAProxy's stats page exports the same way):
+  // the upgrades answered and their mean answer time, and a column per
+  // close reason (the status lists every reason, zeros included).
   function csvCell(v) { v = String(v); return /[",\n]/.test(v) ? '"' + v.replace(/"/g, '""') + '"' : v; }
   function exportCSV(b) {
-    var rows = [["backend", "state", "weight", "active", "max", "total", "rate_per_s", "max_rate_per_s", "bytes_in", "bytes_out", "failures", "state_since"]];
+    var reasons = b.backends.length ? Object.keys(b.backends[0].closed || {}).sort() : [];
+    var rows = [["backend", "state", "weight", "active", "max", "total", "rate_per_s", "max_rate_per_s", "bytes_in", "bytes_out", "failures", "state_since",
+      "upgrades", "answer_ms_mean"].concat(reasons.map(function (r) { return "closed_" + r; }))];
     b.backends.forEach(function (be) {
       var s = since[be.name];
       rows.push([be.name, be.state, be.weight, be.active, peak[be.name] || 0, be.total, rate[be.name] || 0, maxRate[be.name] || 0,
-        be.bytes_up, be.bytes_down, be.failures, s ? new Date(s.t).toISOString() : ""]);
+        be.bytes_up, be.bytes_down, be.failures, s ? new Date(s.t).toISOString() : "",
+        be.upgrades, be.upgrades ? (parseDur(be.upgrade_wait) / be.upgrades / 1e6).toFixed(2) : ""]
+        .concat(reasons.map(function (r) { return (be.closed || {})[r] || 0; })));
     });
     $("export").href = "data:text/csv;charset=utf-8," + encodeURIComponent(rows.map(function (r) { return r.map(csvCell).join(","); }).join("\n") + "\n");
   }
@@ -374,6 +416,65 @@
     if (s.type === "app_cookie") return "app_cookie (follows " + s.cookie_name + ")";
     if (s.type === "source_ip") return "source_ip";
     return b.policy === "source_hash" ? "by client address" : "none";
+  }
+
+  // ---- the front door: nginx, HAProxy or Caddy in the balancer's place ----
+  // Which program, its version, where it listens, its pid, the config it
+  // reads, the reloads applied, and its own figures for its servers where
+  // it has them (HAProxy); else why it has none.
+  var FRONT_DOOR = [
+    ["proxy", "the program at the front door"],
+    ["version", "as the program says it (nginx -v, haproxy -v, caddy version)"],
+    ["listen", "its front door: where clients connect"],
+    ["pid", "its main process"],
+    ["config", "the file it reads"],
+    ["reloads", "configs applied since it started (PUT /api/config, lab ctl reload, an edit of --config)"],
+    ["policy", "the server group's policy the lab gave it"],
+    ["idle timeout", "the idle timeout the lab gave it"],
+    ["warnings", "what it cannot do as the lab's config asks"]
+  ];
+  function renderFrontDoor(p) {
+    $("front-door").hidden = !p;
+    if (!p) return;
+    var dl = $("fd-figures");
+    if (!dl.children.length) {
+      FRONT_DOOR.forEach(function (r) {
+        var dt = el("dt", "", r[0]), dd = el("dd");
+        dt.title = dd.title = r[1];
+        dd.dataset.stat = r[0];
+        dl.appendChild(dt);
+        dl.appendChild(dd);
+      });
+    }
+    var addr = p.url.replace(/^https?:\/\//, "");
+    var set = function (k, v) { dl.querySelector('dd[data-stat="' + k + '"]').textContent = v; };
+    set("proxy", p.kind);
+    set("version", p.version || "unknown: it did not say");
+    set("listen", addr);
+    set("pid", String(p.pid));
+    set("config", p.config + (p.own ? " (your own, with the nodes filled in)" : " (written by the lab)"));
+    set("reloads", (p.generation - 1) + " applied · generation " + p.generation);
+    set("policy", p.own ? "as your config says" : p.policy);
+    set("idle timeout", p.own ? "as your config says" : dur(p.idle_timeout || 0));
+    set("warnings", (p.warnings || []).join(" · ") || "none");
+    $("listener").textContent = addr;
+    $("profile").textContent = "none";
+    $("sticky").textContent = p.own ? "your config's" : "none";
+    $("policy").textContent = p.own ? "your config's" : p.policy;
+    $("idle-timeout").textContent = p.own ? "your config's" : dur(p.idle_timeout || 0);
+    $("generation").textContent = p.generation;
+    var servers = p.servers || [];
+    $("fd-servers").hidden = !servers.length;
+    var tbody = $("fd-servers").querySelector("tbody");
+    tbody.textContent = "";
+    servers.forEach(function (sv) {
+      var tr = el("tr");
+      tr.dataset.server = sv.name;
+      [sv.name, sv.status, sv.weight, sv.current, sv.total, sv.check || "", dur(sv.downtime * 1e9)].forEach(function (v) { tr.appendChild(el("td", "", String(v))); });
+      tbody.appendChild(tr);
+    });
+    $("healthy").textContent = servers.length ? servers.filter(function (sv) { return /^UP/.test(sv.status); }).length + " of " + servers.length + " up (its own checks)" : "its own checks";
+    $("fd-note").textContent = p.figures || "";
   }
 
   // ---- overview: routes, as Traefik lists its routers ----
@@ -485,8 +586,7 @@
     var by = {};
     b.backends.forEach(function (be) { by[be.name] = be.active; });
     Object.keys(by).forEach(function (k) { summary.appendChild(el("span", "", k + ": " + by[k])); });
-    var tbody = $("conns").querySelector("tbody");
-    tbody.textContent = "";
+    var tbody = $("conns").querySelector("tbody"), rows = document.createDocumentFragment();
     b.connections.forEach(function (c) {
       var tr = el("tr");
       tr.dataset.conn = c.id;
@@ -507,8 +607,10 @@
       // Bytes the balancer holds for a peer that reads slower than the
       // other end sends: a slow consumer.
       tr.appendChild(el("td", c.backlog_bytes > 0 ? "backlog behind" : "backlog", size(c.backlog_bytes || 0)));
-      tbody.appendChild(tr);
+      rows.appendChild(tr);
     });
+    tbody.textContent = "";
+    tbody.appendChild(rows);
     var more = status.connections_total - b.connections.length;
     $("conn-more").textContent = more > 0 ? "… and " + more + " more (the oldest " + b.connections.length + " are listed)" : "";
   }
@@ -704,7 +806,11 @@
   });
 
   // ---- config ----
+  // loadConfig fills the form and the editor with the balancer's config;
+  // a lab with a proxy in its place has none to show (GET /api/config is
+  // the built-in balancer's).
   function loadConfig() {
+    if (status && !status.balancer) return;
     api("GET", "/api/config").then(function (c) {
       config = c;
       $("f-idle").value = c.listener.idle_timeout;
@@ -869,8 +975,5 @@
     es.onerror = function () { $("stream").textContent = "reconnecting…"; $("stream").className = "down"; };
   }
 
-  update(); // the first draw waits for no timer
-  loadConfig();
-  stream();
-  setInterval(function () { sample(); refresh(); }, 1000);
+  update(); // the first draw waits for no timer, and rest() for it
 })();

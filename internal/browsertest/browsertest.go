@@ -118,6 +118,15 @@ func (b *Browser) Open(name, url string) *Page {
 	return p
 }
 
+// Close closes the tab before the test ends (a test that opens a page
+// many times); its console errors still fail the test.
+func (p *Page) Close() {
+	p.t.Helper()
+	if err := chromedp.Cancel(p.Ctx); err != nil {
+		p.t.Fatalf("page %s: close: %v", p.name, err)
+	}
+}
+
 func (p *Page) addErr(s string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
