@@ -103,10 +103,13 @@ func (r *run) expectOpen(ctx context.Context, a ExpectOpenArgs) error {
 	if a.Node != "" && a.Node != p.node {
 		return &expectError{want: fmt.Sprintf("%s is on %s", a.Client, a.Node), observed: "on " + p.node}
 	}
+	if a.Generation != 0 && p.via == "balancer" && r.lab.Proxy != nil {
+		return &expectError{want: fmt.Sprintf("%s runs under generation %d", a.Client, a.Generation), observed: r.front + " gives no config generation the lab can read for a connection"}
+	}
 	if a.Generation != 0 && a.Generation != p.gen {
 		return &expectError{want: fmt.Sprintf("%s runs under generation %d", a.Client, a.Generation), observed: fmt.Sprintf("generation %d", p.gen)}
 	}
-	r.say("%s is open (%s, generation %d)", a.Client, p.node, p.gen)
+	r.say("%s is open (%s%s)", a.Client, p.node, r.genOf(p))
 	return nil
 }
 
