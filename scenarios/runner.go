@@ -56,6 +56,9 @@ type Failure struct {
 	Virtual  time.Duration `json:"virtual_ns"`
 	Message  string        `json:"message"`
 	Observed string        `json:"observed,omitempty"`
+	// Reload is the rejection of the last reload, when one stands: what
+	// the steps after it ran against was the config before.
+	Reload string `json:"reload_rejected,omitempty"`
 }
 
 func (f *Failure) String() string {
@@ -199,6 +202,9 @@ func Run(ctx context.Context, sc *Scenario, opts Options) Result {
 		}
 		if err := r.runStep(ctx, st); err != nil {
 			f := &Failure{Step: i + 1, Line: st.Line, Kind: st.Kind, Virtual: r.now(), Message: err.Error()}
+			if r.reload != nil {
+				f.Reload = oneLine(r.reload)
+			}
 			var ee *expectError
 			if errors.As(err, &ee) {
 				f.Message, f.Observed = ee.want, ee.observed

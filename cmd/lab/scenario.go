@@ -33,7 +33,7 @@ with their codes, the time it was disconnected, its reconnect attempts,
 and the chat messages it lost or got twice.`,
 	}
 	needSubcommand(cmd)
-	cmd.AddCommand(newScenarioListCmd(), newScenarioShowCmd(), newScenarioRunCmd())
+	cmd.AddCommand(newScenarioListCmd(), newScenarioShowCmd(), newScenarioRunCmd(), newScenarioMatrixCmd())
 	return cmd
 }
 
