@@ -33,8 +33,9 @@ of the built-in balancer's events), or as itself when it already waits
 only seconds and expects only that; one that is about the built-in
 balancer's own workings is listed as "not applicable" with why. Every run
 is on the real clock, wslab's too, so every column is held to the same
-time; cells round times to the second and leave out ports and ids, so a
-rerun prints the same table.
+time; cells say outcomes (a close code, a node, a message), not times
+since the start, and leave out ports and ids, so a rerun prints the same
+table.
 
 A balancer that is not installed is a column saying "not installed".
 Progress goes to stderr (the whole matrix takes a few minutes); Ctrl-C
