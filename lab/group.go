@@ -136,8 +136,8 @@ func (l *Lab) AddNode(ctx context.Context) (*Node, error) {
 		return n, err
 	}
 	if l.Proxy != nil && l.cfg.Balancer.ServerGroup.Servers == nil {
-		var doc config.Config
-		doc.ServerGroup.Servers = append(l.Proxy.Config().ServerGroup.Servers, config.Server{Name: n.Name(), URL: l.serverURL(n)})
+		doc := l.Proxy.Document()
+		doc.ServerGroup.Servers = append(slices.Clone(l.Proxy.Config().ServerGroup.Servers), config.Server{Name: n.Name(), URL: l.serverURL(n)})
 		_, err := l.Proxy.Reload(ctx, doc)
 		return n, err
 	}
@@ -156,7 +156,7 @@ func (l *Lab) AddNode(ctx context.Context) (*Node, error) {
 func (l *Lab) RemoveNode(name string) error {
 	if l.Proxy != nil {
 		running := l.Proxy.Config().ServerGroup.Servers
-		var doc config.Config
+		doc := l.Proxy.Document()
 		doc.ServerGroup.Servers = slices.DeleteFunc(slices.Clone(running), func(s config.Server) bool { return s.Name == name })
 		if len(doc.ServerGroup.Servers) == len(running) {
 			return fmt.Errorf("lab: %q is not in the server group", name)

@@ -47,6 +47,7 @@ type Proxy struct {
 	// fields below.
 	mu    sync.Mutex
 	cfg   config.Config // composed: what the proxy was last given
+	doc   config.Config // the document it was composed from (the lab's balancer config, or the last reload's)
 	gen   uint64
 	warns []proxies.Warning
 }
@@ -118,7 +119,7 @@ func (l *Lab) startProxy(ctx context.Context) (err error) {
 	if err := p.write(ctx, cfg, p.file); err != nil {
 		return err
 	}
-	p.cfg, p.gen = cfg, 1
+	p.cfg, p.doc, p.gen = cfg, l.cfg.Balancer, 1
 	if ln, err := net.Listen("tcp", p.addr); err != nil {
 		return fmt.Errorf("listener.addr: %s: %s cannot listen there (%v): stop what listens there, or choose another with --listen", p.addr, kind, err)
 	} else {
@@ -255,6 +256,15 @@ func (p *Proxy) Config() config.Config {
 	return p.cfg
 }
 
+// Document is the config document the proxy's config was last composed
+// from, as the built-in balancer's Document: a reload that changes one
+// setting (a node added or removed) starts from it and keeps the rest.
+func (p *Proxy) Document() config.Config {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.doc
+}
+
 // Generation counts the configs applied: 1 at start, one more per
 // reload.
 func (p *Proxy) Generation() uint64 {
@@ -287,7 +297,7 @@ func (p *Proxy) Reload(ctx context.Context, doc config.Config) (uint64, error) {
 		p.publish(events.Event{Kind: events.ConfigRejected, Source: string(p.kind), Generation: p.gen, Detail: err.Error()})
 		return p.gen, err
 	}
-	p.cfg = cfg
+	p.cfg, p.doc = cfg, doc
 	p.gen++
 	p.publish(events.Event{Kind: events.ConfigApplied, Source: string(p.kind), Generation: p.gen, Detail: p.summary(cfg)})
 	return p.gen, nil

@@ -203,3 +203,34 @@ func TestAProxyThatFailsToStartIsOneLineWithItsOwnErrorAndLeavesNothingRunning(t
 		t.Fatalf("processes running %s are left: %s", own, out)
 	}
 }
+
+func TestAddingAndRemovingANodeKeepsTheSettingsTheProxyRunsWith(t *testing.T) {
+	var doc config.Config
+	doc.Listener.IdleTimeout = config.Duration(2 * time.Second)
+	delay := config.Duration(3 * time.Second)
+	doc.ServerGroup.DeregistrationDelay = &delay
+	l := startProxyLab(t, proxies.HAProxy, doc)
+	n, err := l.AddNode(chattest.Ctx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(after string) {
+		t.Helper()
+		cfg := l.Proxy.Config()
+		if got := time.Duration(cfg.Listener.IdleTimeout); got != 2*time.Second {
+			t.Errorf("after %s: got idle timeout %s, want the 2s the lab started with", after, got)
+		}
+		if d := cfg.ServerGroup.DeregistrationDelay; d == nil || time.Duration(*d) != 3*time.Second {
+			got := "unset"
+			if d != nil {
+				got = time.Duration(*d).String()
+			}
+			t.Errorf("after %s: got deregistration delay %s, want the 3s the lab started with", after, got)
+		}
+	}
+	check("adding " + n.Name())
+	if err := l.RemoveNode("node-1"); err != nil {
+		t.Fatal(err)
+	}
+	check("removing node-1")
+}

@@ -358,10 +358,7 @@ func (r *run) retryDue(ctx context.Context) {
 		if err == nil {
 			p.retryAt = -1
 			p.reconnects++
-			gen := ""
-			if p.via == "balancer" {
-				gen = fmt.Sprintf(", generation %d", p.gen)
-			}
+			gen := r.genOf(p)
 			if p.recovered {
 				gen += ", session recovered"
 			} else if p.c.PID() != "" {

@@ -2,6 +2,7 @@ package scenarios_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -67,5 +68,35 @@ steps:
 	f := res.Failure
 	if res.Passed || f == nil || f.Message != "quiet closed with 1006 (idle_timeout)" || f.Observed != "closed with 1006; nginx gives no close reason the lab can read" {
 		t.Fatalf("got %v, want a failure saying nginx closed it with 1006 and gives no reason", f)
+	}
+}
+
+func TestATranscriptThroughAProxyGivesItsConnectionsNoGeneration(t *testing.T) {
+	if _, err := proxies.Binary(proxies.HAProxy); err != nil {
+		t.Skipf("%v (.ci/run installs it)", err)
+	}
+	sc, err := scenarios.Parse("gen.yaml", []byte(`name: gen
+lab: {nodes: 2}
+steps:
+  - connect: {client: alice, protocol: chat_ws}
+  - connect: {client: bob, reconnect: true}
+  - expect_open: {client: alice, node: node-1}
+  - kill: node-2
+  - expect_closed: {client: bob, code: 1006}
+  - expect_reconnected: {client: bob, within: 5s, node: node-1}
+  - expect_open: {client: alice, generation: 1}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := scenarios.Run(context.Background(), sc, scenarios.Options{Balancer: "haproxy"})
+	for _, line := range res.Transcript {
+		if strings.Contains(line, "generation") && !strings.Contains(line, "FAIL step 7") {
+			t.Errorf("got line %q, want no generation for a connection through haproxy (the lab's count of its configs is not a connection's)", line)
+		}
+	}
+	f := res.Failure
+	if f == nil || f.Step != 7 || f.Observed != "haproxy gives no config generation the lab can read for a connection" {
+		t.Errorf("got failure %v, want step 7 failing with haproxy giving no generation", f)
 	}
 }

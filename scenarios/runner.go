@@ -56,6 +56,9 @@ type Failure struct {
 	Virtual  time.Duration `json:"virtual_ns"`
 	Message  string        `json:"message"`
 	Observed string        `json:"observed,omitempty"`
+	// Reload is the rejection of the last reload, when one stands: what
+	// the steps after it ran against was the config before.
+	Reload string `json:"reload_rejected,omitempty"`
 }
 
 func (f *Failure) String() string {
@@ -77,7 +80,12 @@ type Options struct {
 	// built-in balancer. A proxy publishes none of our balancer's events:
 	// expectations of them fail with what was observed instead.
 	Balancer string
-	Verbose  func(string) // called with each transcript line as it happens
+	// RealClock runs the lab on the real clock even when nothing else
+	// would make it (the built-in balancer, every node in-process): an
+	// advance waits that long. The matrix runs the built-in balancer so,
+	// to hold it to what the proxies are held to.
+	RealClock bool
+	Verbose   func(string) // called with each transcript line as it happens
 }
 
 // run is the state of one scenario run.
@@ -95,8 +103,10 @@ type run struct {
 	reload  error  // the last reload's rejection
 	profile string // Options.Profile
 	front   string // Options.Balancer
-	out     []string
-	verbose func(string)
+	// realClock is Options.RealClock: the lab gets no clock of the run's.
+	realClock bool
+	out       []string
+	verbose   func(string)
 
 	// sub is read only on the runner's goroutine, by drain: an event
 	// published before a check (during an Advance, say) is in its buffer, so
@@ -166,6 +176,7 @@ func Run(ctx context.Context, sc *Scenario, opts Options) Result {
 	}
 	r.profile = opts.Profile
 	r.front = opts.Balancer
+	r.realClock = opts.RealClock
 	res.Profile = r.profileName()
 	r.clk = newMock(r.tb)
 	r.start = r.clk.Now()
@@ -175,6 +186,9 @@ func Run(ctx context.Context, sc *Scenario, opts Options) Result {
 		return res
 	}
 	res.Clock = r.lab.Clocking()
+	if r.realClock && res.Clock.Why == "no clock was injected" { // nothing else made it real
+		res.Clock.Why = "the run asked for it (--real-clock)"
+	}
 	if res.Clock.Real {
 		r.say("%s", res.Clock)
 	}
@@ -188,6 +202,9 @@ func Run(ctx context.Context, sc *Scenario, opts Options) Result {
 		}
 		if err := r.runStep(ctx, st); err != nil {
 			f := &Failure{Step: i + 1, Line: st.Line, Kind: st.Kind, Virtual: r.now(), Message: err.Error()}
+			if r.reload != nil {
+				f.Reload = oneLine(r.reload)
+			}
 			var ee *expectError
 			if errors.As(err, &ee) {
 				f.Message, f.Observed = ee.want, ee.observed
@@ -240,12 +257,16 @@ func (r *run) startLab(ctx context.Context, seed uint64) error {
 	if bc.Listener.Addr == "" {
 		bc.Listener.Addr = "127.0.0.1:0"
 	}
+	var clk quartz.Clock = r.clk
+	if r.realClock {
+		clk = nil
+	}
 	l, err := lab.Start(ctx, lab.Config{
 		Balancer: bc, BalancerOverrides: flags, Nodes: r.sc.Lab.Nodes, NodePort: 0,
 		Node: r.sc.Lab.Node, NodeList: r.sc.Lab.NodeList,
 		PingInterval: time.Duration(r.sc.Lab.PingInterval), PingTimeout: time.Duration(r.sc.Lab.PingTimeout),
 		Links: lab.LinksConfig{On: r.sc.Lab.Links}, Clients: r.sc.Lab.Clients,
-		Seed: seed, Clock: r.clk, Events: bus, Logger: slog.New(slog.DiscardHandler),
+		Seed: seed, Clock: clk, Events: bus, Logger: slog.New(slog.DiscardHandler),
 		BalancerKind: r.front,
 	})
 	if err != nil {

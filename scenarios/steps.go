@@ -63,11 +63,7 @@ func (r *run) connect(ctx context.Context, a ConnectArgs) error {
 	if p.reconnect {
 		detail += ", reconnects"
 	}
-	gen := ""
-	if p.via == "balancer" {
-		gen = fmt.Sprintf(", generation %d", p.gen)
-	}
-	r.say("connect %s via %s (%s) → %s%s", a.Client, p.via, detail, p.node, gen)
+	r.say("connect %s via %s (%s) → %s%s", a.Client, p.via, detail, p.node, r.genOf(p))
 	return nil
 }
 
@@ -347,6 +343,17 @@ func (r *run) frontDoor() string {
 		return p.URL()
 	}
 	return r.lab.Balancer.URL()
+}
+
+// genOf is ", generation N" for a client connected through the built-in
+// balancer, which tells each tunnel's config generation; nothing through a
+// proxy (the lab counts the configs it gave it, not which one a
+// connection runs under) or straight to a node.
+func (r *run) genOf(p *player) string {
+	if p.via != "balancer" || r.lab.Proxy != nil {
+		return ""
+	}
+	return fmt.Sprintf(", generation %d", p.gen)
 }
 
 // generation is the front door's config generation.

@@ -45,7 +45,7 @@ func TestCompletionNamesWhatTheArgumentsName(t *testing.T) {
 		{"the last of a profile list", []string{"check", "--profile", "aws-alb,nginx"}, []string{"aws-alb,nginx-default", "…"}, ":4"},
 		{"built-in scenarios", []string{"scenario", "show", "idle"}, []string{"idle-timeout", "…"}, ":4"},
 		{"scenarios and scenario files", []string{"scenario", "run", "idle-timeout", "m"}, []string{"mine.yaml"}, ":4"},
-		{"a scenario named once", []string{"scenario", "run", "idle-timeout", "idle-t"}, nil, ":4"},
+		{"a scenario named once", []string{"scenario", "run", "chat-across-nodes", "chat-a"}, nil, ":4"},
 		{"node actions", []string{"ctl", "node", "node-1", ""}, []string{"kill", "stop", "hang", "slow", "start", "restart"}, ":4"},
 		{"a delay for slow", []string{"ctl", "node", "node-1", "slow", ""}, []string{"500ms", "2s", "10s", "0"}, ":4"},
 		{"stickiness", []string{"up", "--stickiness", ""}, []string{"lb_cookie", "app_cookie", "source_ip", "none"}, ":4"},

@@ -33,7 +33,7 @@ with their codes, the time it was disconnected, its reconnect attempts,
 and the chat messages it lost or got twice.`,
 	}
 	needSubcommand(cmd)
-	cmd.AddCommand(newScenarioListCmd(), newScenarioShowCmd(), newScenarioRunCmd())
+	cmd.AddCommand(newScenarioListCmd(), newScenarioShowCmd(), newScenarioRunCmd(), newScenarioMatrixCmd())
 	return cmd
 }
 
@@ -74,7 +74,7 @@ func newScenarioShowCmd() *cobra.Command {
 }
 
 func newScenarioRunCmd() *cobra.Command {
-	var asJSON, verbose bool
+	var asJSON, verbose, realClock bool
 	var junit string
 	var seed uint64
 	var profile, front string
@@ -113,7 +113,7 @@ func newScenarioRunCmd() *cobra.Command {
 			out := cmd.OutOrStdout()
 			var results []scenarios.Result
 			for _, sc := range list {
-				opts := scenarios.Options{Seed: seed, Profile: profile, Balancer: front}
+				opts := scenarios.Options{Seed: seed, Profile: profile, Balancer: front, RealClock: realClock}
 				if verbose && !asJSON {
 					fmt.Fprintf(out, "== %s\n", sc.Name)
 					opts.Verbose = func(line string) { fmt.Fprintln(out, "  "+line) }
@@ -163,6 +163,7 @@ func newScenarioRunCmd() *cobra.Command {
 	cmd.Flags().Uint64Var(&seed, "seed", 0, "override every scenario's seed")
 	cmd.Flags().StringVar(&profile, "profile", "", "run every scenario against this load-balancer profile (lab profile list); values a scenario sets still win, and one that sets what the profile does not allow fails with that error")
 	cmd.Flags().StringVar(&front, "balancer", "wslab", "run against nginx, haproxy or caddy at the front door instead of the built-in balancer: on the real clock (an advance waits that long), and expectations of the built-in balancer's events fail with what happened instead")
+	cmd.Flags().BoolVar(&realClock, "real-clock", false, "run on the real clock with the built-in balancer too (an advance waits that long), as lab scenario matrix does to compare it with the proxies")
 	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "print each scenario's transcript as it runs")
 	return cmd
 }

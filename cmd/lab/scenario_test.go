@@ -1,13 +1,16 @@
 package main_test
 
 import (
+	"context"
 	"encoding/json"
 	"encoding/xml"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestScenarioRunAllBuiltins(t *testing.T) {
@@ -23,7 +26,13 @@ func TestScenarioRunAllBuiltins(t *testing.T) {
 		t.Fatalf("%d built-ins listed, want 9:\n%s", len(names), list)
 	}
 	junit := filepath.Join(t.TempDir(), "report.xml")
-	out, code := runOnce(t, append([]string{"scenario", "run", "--junit", junit}, names...)...)
+	// Every built-in, the real-time variants too: longer than runOnce's
+	// wait under load.
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, labBin, append([]string{"scenario", "run", "--junit", junit}, names...)...)
+	outb, _ := cmd.CombinedOutput()
+	out, code := string(outb), cmd.ProcessState.ExitCode()
 	if code != 0 || !strings.HasSuffix(strings.TrimSpace(out), fmt.Sprintf("%d passed, 0 failed", len(names))) {
 		t.Fatalf("exit %d:\n%s", code, out)
 	}
