@@ -162,27 +162,3 @@ func lastLine(s string) string {
 
 // ErrNoPID is a reload of a proxy the lab does not know to be running.
 var ErrNoPID = errors.New("proxies: the proxy is not running")
-
-var versionRE = regexp.MustCompile(`\d+\.\d+(\.\d+)?\S*`)
-
-// Version is kind's version as its binary prints it (nginx -v, haproxy
-// -v, caddy version), e.g. "1.22.1" or "2.6.12-1+deb12u1".
-func Version(ctx context.Context, kind Kind) (string, error) {
-	bin, err := Binary(kind)
-	if err != nil {
-		return "", err
-	}
-	arg := "-v"
-	if kind == Caddy {
-		arg = "version"
-	}
-	out, err := exec.CommandContext(ctx, bin, arg).CombinedOutput()
-	if err != nil {
-		return "", fmt.Errorf("%s %s: %w", bin, arg, err)
-	}
-	v := versionRE.FindString(string(out))
-	if v == "" {
-		return "", fmt.Errorf("%s %s printed no version: %q", bin, arg, firstLine(string(out)))
-	}
-	return v, nil
-}

@@ -199,11 +199,12 @@ func column(ctx context.Context, b string) MatrixColumn {
 		c.Missing = err.Error()
 		return c
 	}
-	if _, err := proxies.Binary(kind); err != nil {
+	bin, err := proxies.Binary(kind)
+	if err != nil {
 		c.Missing = "not installed"
 		return c
 	}
-	v, err := proxies.Version(ctx, kind)
+	v, err := proxies.Version(ctx, kind, bin)
 	if err != nil {
 		c.Missing = "its version: " + err.Error()
 	}
