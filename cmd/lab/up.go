@@ -166,6 +166,12 @@ func runUp(cmd *cobra.Command, f upFlags) error {
 	if err != nil {
 		return usageError(fmt.Errorf("%s", config.OneLine(err)))
 	}
+	// Checked before anything starts, as the balancer will check it: a
+	// wrong --policy must not hide behind a node port in use. One node
+	// stands in for the lab's, whose ports are not known yet.
+	if err := config.Compose(flags, doc, nodeServers(1, 9001), nil).Validate(); err != nil {
+		return usageError(fmt.Errorf("invalid balancer config: %s", config.OneLine(err)))
+	}
 	level := slog.LevelWarn
 	if f.verbose {
 		level = slog.LevelDebug
