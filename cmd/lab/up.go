@@ -242,7 +242,18 @@ func runUp(cmd *cobra.Command, f upFlags) error {
 			bw.Flush()
 			clientLog.print(out) // before they are stopped
 			progress, done := shutdownProgress(out, f.shutdown)
-			err := l.Shutdown(shutdownCtx(f.shutdown), progress)
+			first := true
+			err := l.Shutdown(shutdownCtx(f.shutdown), func(open int) {
+				if first { // what closed before the goodbye (the dashboard's test clients) is printed before its count
+					for e := range drainNow(sub) {
+						term.event(e)
+					}
+					term.flush()
+					bw.Flush()
+					first = false
+				}
+				progress(open)
+			})
 			done()
 			fmt.Fprintln(out, "stopping the nodes, then Redis…")
 			for e := range drainNow(sub) {
