@@ -97,3 +97,15 @@ func TestACommandNodesLastOutputKeepsItsLines(t *testing.T) {
 		t.Fatalf("got quoted lines %q, want %q; output:\n%s", quoted, want, out)
 	}
 }
+
+func TestLabNodeNamesItsFlagsAndWhatItServes(t *testing.T) {
+	out, code := runOnce(t, "node", "--listen", "127.0.0.1:0", "--name", "node-1")
+	checkUsageError(t, out, code, "--redis: a chat node needs a Redis URL (redis://host:port/db)")
+
+	p := run(t, "node", "--listen", "127.0.0.1:0", "--mode", "echo", "--name", "echo-1")
+	line := p.waitLine(`^echo-1 \(echo\) on .*`)[0]
+	if strings.Contains(line, "chat page") {
+		t.Fatalf("got %q, want no chat page for an echo node (it serves a line of text at /)", line)
+	}
+	p.stop()
+}
