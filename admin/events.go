@@ -50,8 +50,10 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	s.eventStream(w, r, q, asked)
 }
 
-// eventQuery reads since (a duration back from now), last (a count) and
-// the SSE Last-Event-ID; asked reports whether any was given.
+// eventQuery reads since (a duration back from now), last (a count),
+// quiet (leave out routine events: health checks, node-side sessions) and
+// the SSE Last-Event-ID; asked reports whether since, last or the ID was
+// given.
 func eventQuery(r *http.Request) (q events.Query, asked bool, err error) {
 	v := r.URL.Query()
 	if since := v.Get("since"); since != "" {
@@ -67,6 +69,13 @@ func eventQuery(r *http.Request) (q events.Query, asked bool, err error) {
 			return q, false, fmt.Errorf("last: %q is not a positive number of events", last)
 		}
 		q.Last, asked = n, true
+	}
+	switch quiet := v.Get("quiet"); quiet {
+	case "", "0", "false":
+	case "1", "true":
+		q.Quiet = true
+	default:
+		return q, false, fmt.Errorf("quiet: %q is not 1 or 0", quiet)
 	}
 	if id := r.Header.Get("Last-Event-ID"); id != "" {
 		if after, err := strconv.ParseUint(id, 10, 64); err == nil {
@@ -110,7 +119,9 @@ func (s *Server) eventStream(w http.ResponseWriter, r *http.Request, q events.Qu
 				fl.Flush()
 				return
 			}
-			writeEvent(w, e)
+			if !(q.Quiet && e.Routine()) {
+				writeEvent(w, e)
+			}
 			if len(sub.C()) == 0 {
 				fl.Flush()
 			}

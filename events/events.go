@@ -72,6 +72,21 @@ type Event struct {
 	Detail     string    `json:"detail,omitempty"`     // free text for people
 }
 
+// Routine reports whether e is one of the many events a person does not
+// need to see unless asked (lab up -v, lab ctl events -v): every health
+// check, every node-side session that came and went normally.
+func (e Event) Routine() bool {
+	switch e.Kind {
+	case BackendCheck:
+		return true
+	case ConnOpened:
+		return e.Backend == ""
+	case ConnClosed:
+		return e.Backend == "" && e.Reason != "ping_timeout" && e.Reason != "protocol_error" && e.Reason != "slow_consumer"
+	}
+	return false
+}
+
 // String formats the event as one readable line without its time.
 func (e Event) String() string {
 	var b strings.Builder

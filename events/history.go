@@ -14,6 +14,7 @@ type Query struct {
 	After uint64    // only events with a larger Seq (an SSE Last-Event-ID)
 	Since time.Time // only events stamped at or after this
 	Last  int       // at most this many, the newest
+	Quiet bool      // leave out the routine events (Event.Routine); Last counts the others
 }
 
 // ring keeps the latest History events, oldest first from next.
@@ -37,7 +38,7 @@ func (r *ring) pick(q Query) []Event {
 	n := len(r.buf)
 	for i := range n {
 		e := r.buf[(r.next+i)%n]
-		if e.Seq > q.After && !e.Time.Before(q.Since) {
+		if e.Seq > q.After && !e.Time.Before(q.Since) && !(q.Quiet && e.Routine()) {
 			out = append(out, e)
 		}
 	}

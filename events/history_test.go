@@ -113,3 +113,20 @@ func TestEventsReadAsSentences(t *testing.T) {
 		})
 	}
 }
+
+func TestAQuietQueryCountsItsLastAmongTheEventsThatAreNotRoutine(t *testing.T) {
+	b := events.New()
+	b.Publish(events.Event{Kind: events.NodeFault, Source: "node-1", Detail: "kill"})                      // 1
+	b.Publish(events.Event{Kind: events.BackendHealth, Backend: "node-1", Reason: "unhealthy"})            // 2
+	b.Publish(events.Event{Kind: events.ConnOpened, Source: "node-2", Conn: "s1"})                         // 3: a node-side session
+	b.Publish(events.Event{Kind: events.ConnClosed, Source: "node-2", Conn: "s1", Reason: "ping_timeout"}) // 4: not routine
+	for range 5 {
+		b.Publish(events.Event{Kind: events.BackendCheck, Backend: "node-1", Reason: "failed"}) // 5-9
+	}
+	if got := seqs(b.Recent(events.Query{Last: 2, Quiet: true})); got != "2,4" {
+		t.Errorf("quiet, the last 2: got seqs %s, want 2,4", got)
+	}
+	if got := seqs(b.Recent(events.Query{Last: 2})); got != "8,9" {
+		t.Errorf("the last 2: got seqs %s, want 8,9", got)
+	}
+}

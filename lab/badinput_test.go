@@ -45,6 +45,8 @@ func TestACommandThatCannotServeFailsTheStartWithItsLastOutput(t *testing.T) {
 			[]string{"was not ready within 300ms", "connection refused", "it printed nothing"}},
 		{"no such program", lab.NodeSpec{Command: "no-such-program-wslab --port {port}", ReadyTimeout: 5 * time.Second},
 			[]string{"exited before it was ready (exit status 127)", "not found"}},
+		{"no such dir", lab.NodeSpec{Command: "true", Dir: "/nonexistent/wslab-app"},
+			[]string{`node-1: start "true": dir "/nonexistent/wslab-app": no such directory`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err, out := startFails(t, lab.Config{Nodes: 1, Node: tc.spec})

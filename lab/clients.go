@@ -197,7 +197,7 @@ func (l *Lab) StopClients() error {
 // clientsClocking is the lab's clocking once its clients are known: a
 // lab with client processes runs on the real clock, whatever its nodes.
 func clientsClocking(cc ClientsConfig, clk Clocking) (real bool, c Clocking) {
-	if cc.count() == 0 || clk.Real {
+	if cc.count() == 0 || (clk.Real && clk != noClock) {
 		return false, clk
 	}
 	return true, Clocking{Real: true, Why: "its clients are processes (" + cc.Command + "), whose time the lab cannot control"}

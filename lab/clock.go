@@ -41,13 +41,17 @@ func clocking(injected quartz.Clock, specs []NodeSpec) (quartz.Clock, Clocking) 
 		}
 	}
 	if injected == nil {
-		return nil, Clocking{Real: true, Why: "no clock was injected"}
+		return nil, noClock
 	}
 	if _, mock := injected.(*quartz.Mock); mock {
 		return injected, Clocking{Why: "every node runs in-process"}
 	}
 	return injected, Clocking{Real: true, Why: "the injected clock"}
 }
+
+// noClock is the clocking of a lab given no clock: real, for no reason of
+// its own, so a reason that follows (client processes) is the one to say.
+var noClock = Clocking{Real: true, Why: "no clock was injected"}
 
 // nodeName is the name of the i-th node (from 0) of a lab.
 func nodeName(s NodeSpec, i int) string {

@@ -22,6 +22,11 @@ func spawn(name, line, dir string, env []string, sink *outputSink, onExit func(i
 	if err := cmd.Start(); err != nil {
 		pr.Close()
 		pw.Close()
+		if fi, serr := os.Stat(dir); dir != "" && (serr != nil || !fi.IsDir()) {
+			// exec reports a missing working directory as the shell missing
+			wd, _ := os.Getwd()
+			return nil, fmt.Errorf("%s: start %q: dir %q: no such directory (a relative one is from %s, where the lab runs)", name, line, dir, wd)
+		}
 		return nil, fmt.Errorf("%s: start %q: %w", name, line, err)
 	}
 	pw.Close() // the group holds the only write ends now

@@ -42,3 +42,16 @@ func TestAnUnknownProfileInAScenarioIsAParseError(t *testing.T) {
 		t.Fatalf("got %v, want lab.profile naming the unknown profile", err)
 	}
 }
+
+// A lab that cannot start fails before its first step, and says so rather
+// than "step 0 (lab, line 0)".
+func TestALabThatCannotStartFailsSayingSoNotAsStepZero(t *testing.T) {
+	sc := parse(t, "name: x\nlab: {nodes: 1, balancer: {listener: {idle_timeout: 60s}}}\nsteps:\n  - advance: 1s\n")
+	res := scenarios.Run(context.Background(), sc, scenarios.Options{Profile: "gcp-lb"})
+	if res.Passed || res.Failure == nil {
+		t.Fatal("an idle timeout with gcp-lb, which has no idle timer, passed")
+	}
+	if got, want := res.Failure.String(), "starting the lab: invalid balancer config: listener.idle_timeout: 60s has no effect"; !strings.HasPrefix(got, want) {
+		t.Fatalf("got %q, want it to start with %q", got, want)
+	}
+}

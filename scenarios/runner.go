@@ -63,6 +63,9 @@ type Failure struct {
 
 func (f *Failure) String() string {
 	s := fmt.Sprintf("step %d (%s, line %d) at %s: %s", f.Step, f.Kind, f.Line, stamp(f.Virtual), f.Message)
+	if f.Step == 0 { // before the first step: the lab's shape, or its processes
+		s = "starting the lab: " + f.Message
+	}
 	if f.Observed != "" {
 		s += "; observed: " + f.Observed
 	}

@@ -77,6 +77,21 @@ JSON too, with exit code 2).`,
 	})
 	cmd.AddCommand(&cobra.Command{
 		Use: "node NAME kill|stop|hang|slow DURATION|start|restart", Short: "Inject a fault into a node, or clear it",
+		Long: `Inject a fault into a node, or clear it, and print the node's state (and,
+for a command, url or handler node, what the fault did). What each fault does, for every kind of node (README: Faults
+mean the same for every kind):
+
+  kill      crash: connections dropped with no close frame, stops listening
+  stop      graceful: close frames 1001 (after the node's stop grace)
+  hang      accepts connections and answers nothing; health checks time out
+  slow 2s   every outgoing message 2 s late (0 clears); not command or url nodes
+  start     clears hang and slow; a killed or stopped node listens again
+  restart   stop, then start
+
+A fault a node's kind cannot take is refused by name (exit 2).`,
+		Example: `  lab ctl node node-1 kill
+  lab ctl node node-2 slow 500ms
+  lab ctl --admin 127.0.0.1:8091 node node-1 start`,
 		Args: cobra.RangeArgs(2, 3),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cmd.SilenceUsage = true
@@ -169,14 +184,18 @@ func printStatus(w io.Writer, st admin.Status) {
 		printProxyStatus(w, *p, st.Seed)
 	}
 	if b := st.Balancer; b != nil {
-		fmt.Fprintf(w, "balancer %s  generation %d  policy %s  idle timeout %s  (seed %d)\n\n", b.Listener, b.Generation, b.Policy, b.IdleTimeout, st.Seed)
+		seed := "" // lab balancer has no seed to print (0)
+		if st.Seed != 0 {
+			seed = fmt.Sprintf("  (seed %d)", st.Seed)
+		}
+		fmt.Fprintf(w, "balancer %s  generation %d  policy %s  idle timeout %s%s\n\n", b.Listener, b.Generation, b.Policy, b.IdleTimeout, seed)
 		tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "BACKEND\tSTATE\tACTIVE\tTOTAL\tFAILURES\tLAST CHECK")
 		for _, be := range b.Backends {
 			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\n", be.Name, be.State, be.Active, be.Total, be.Failures, be.LastCheck)
 		}
 		tw.Flush()
-		fmt.Fprintf(w, "\n%d open connections\n", len(b.Connections))
+		fmt.Fprintf(w, "\n%s\n", plural(len(b.Connections), "open connection"))
 		tw = tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 		for i, c := range b.Connections {
 			if i == 0 {

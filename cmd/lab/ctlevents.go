@@ -58,6 +58,9 @@ func (f ctlEvents) query() string {
 	if f.last > 0 {
 		q.Set("last", strconv.Itoa(f.last))
 	}
+	if !f.verbose && len(q) > 0 { // --last N: N of the events shown
+		q.Set("quiet", "1")
+	}
 	return q.Encode()
 }
 

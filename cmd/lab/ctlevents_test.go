@@ -46,3 +46,29 @@ func TestCtlEventsVerboseShowsHealthChecks(t *testing.T) {
 		t.Fatalf("events --last 1000 without -v: got exit %d and\n%s\nwant no health checks", code, out)
 	}
 }
+
+// --last N counts the events it shows: a quiet lab checks its backends
+// every interval, and those checks, shown only with -v, must not crowd
+// out of the last N what happened (here the kill, a minute of checks
+// before someone looks).
+func TestCtlEventsLastCountsWhatItShowsNotTheHealthChecks(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "lab.yaml")
+	writeFile(t, cfg, fastChecks)
+	u := startUp(t, "--config", cfg)
+	if out, code := u.ctl(t, "node", "node-1", "kill"); code != 0 {
+		t.Fatalf("kill: exit %d, %q", code, out)
+	}
+	f := run(t, "ctl", "--admin", u.admin, "events", "-v")
+	for range 30 { // 30 checks after the kill: the last 30 events kept are checks
+		f.waitLine(`balancer\s+health check of node-1: failed`)
+	}
+	out, code := u.ctl(t, "events", "--last", "2")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if code != 0 || len(lines) != 2 || !strings.Contains(out, "node-1    stopped listening: killed") || !strings.Contains(out, "node-1 is now UNHEALTHY") {
+		t.Fatalf("events --last 2: got exit %d and\n%s\nwant the last two events that are not health checks: the node stopped, and it is unhealthy", code, out)
+	}
+	out, _ = u.ctl(t, "events", "--last", "2", "-v")
+	if n := strings.Count(out, "health check of"); n != 2 {
+		t.Fatalf("events --last 2 -v: got\n%s\nwant the two last checks", out)
+	}
+}

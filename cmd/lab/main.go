@@ -45,11 +45,28 @@ func main() {
 	if errors.As(err, &ee) && ee.code == 1 {
 		os.Exit(1) // failed scenarios: the report says it all
 	}
-	fmt.Fprintln(os.Stderr, "lab:", strings.ReplaceAll(err.Error(), "\n", "; "))
+	fmt.Fprintln(os.Stderr, "lab:", errorText(err))
 	if errors.As(err, &ee) {
 		os.Exit(ee.code)
 	}
 	os.Exit(2) // cobra's own errors: unknown command or flag
+}
+
+// errorText is err for the terminal: its lines joined into one, but for
+// a command's output the error quotes ("  | ..."), which keeps its lines.
+func errorText(err error) string {
+	var b strings.Builder
+	for i, l := range strings.Split(err.Error(), "\n") {
+		switch {
+		case i == 0:
+		case strings.HasPrefix(l, "  |"):
+			b.WriteString("\n")
+		default:
+			b.WriteString("; ")
+		}
+		b.WriteString(l)
+	}
+	return b.String()
 }
 
 func newRoot() *cobra.Command {
@@ -67,9 +84,10 @@ Start with: lab up`,
 		SilenceErrors: true,
 		SilenceUsage:  true,
 	}
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
+	root.SetFlagErrorFunc(flagError)
 	needSubcommand(root)
 	root.AddCommand(newUpCmd(), newBalancerCmd(), newNodeCmd(), newCtlCmd(), newScenarioCmd(), newLoadCmd(), newProfileCmd(), newExportCmd(), newCheckCmd(), newVersionCmd())
 	addCompletions(root)
+	explainArgs(root)
 	return root
 }

@@ -3,11 +3,13 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"os/signal"
+	"regexp"
 	"runtime/pprof"
 	"sync"
 	"syscall"
@@ -155,9 +157,13 @@ share it, and put lab balancer in front of them.`,
 			n, err := node.Start(ctx, cfg)
 			cancel()
 			if err != nil {
-				return explain(err, map[string]string{"listen on": "--listen"})
+				return explain(nodeConfigFlags(err), map[string]string{"listen on": "--listen"})
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s (%s) on %s   chat page %s/   health %s/healthz\nCtrl-C stops. Events:\n", n.Name(), n.Mode(), n.URL(), n.URL(), n.URL())
+			page := "chat page" // an echo node answers / with a line saying what it does
+			if n.Mode() == node.ModeEcho {
+				page = "page"
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s (%s) on %s   %s %s/   health %s/healthz\nCtrl-C stops. Events:\n", n.Name(), n.Mode(), n.URL(), page, n.URL(), n.URL())
 			for range drainNow(sub) {
 			}
 			streamUntilDone(cmd.Context(), sub, cmd.OutOrStdout(), true)
@@ -212,3 +218,19 @@ func newLogger(cmd *cobra.Command, verbose bool) *slog.Logger {
 	}
 	return slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
 }
+
+// nodeConfigFlags names lab node's flags in node.Config's problems
+// (redis_url: ... is --redis: ...).
+func nodeConfigFlags(err error) error {
+	flags := map[string]string{"redis_url": "--redis", "mode": "--mode", "ping_interval": "--ping-interval",
+		"max_disconnection": "--max-disconnection", "allowed_origins": "--allow-origin"}
+	return errors.New(nodeField.ReplaceAllStringFunc(err.Error(), func(m string) string {
+		sub := nodeField.FindStringSubmatch(m)
+		if f, ok := flags[sub[2]]; ok {
+			return sub[1] + f + ": "
+		}
+		return m
+	}))
+}
+
+var nodeField = regexp.MustCompile(`(?m)(^|: )([a-z_]+): `)

@@ -100,7 +100,7 @@ func TestAnUnknownProfileExits2AndListsTheNames(t *testing.T) {
 
 func TestProfileShowWithoutANameIsAUsageError(t *testing.T) {
 	out, code := runOnce(t, "profile", "show")
-	if code != 2 || !strings.Contains(out, "accepts 1 arg") {
+	if code != 2 || !strings.Contains(out, "profile show needs 1 argument, got 0; usage: lab profile show NAME") {
 		t.Errorf("got exit %d and %q, want exit 2 naming the missing argument", code, out)
 	}
 }

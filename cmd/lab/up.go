@@ -166,6 +166,12 @@ func runUp(cmd *cobra.Command, f upFlags) error {
 	if err != nil {
 		return usageError(fmt.Errorf("%s", config.OneLine(err)))
 	}
+	// Checked before anything starts, as the balancer will check it: a
+	// wrong --policy must not hide behind a node port in use. One node
+	// stands in for the lab's, whose ports are not known yet.
+	if err := config.Compose(flags, doc, nodeServers(1, 9001), nil).Validate(); err != nil {
+		return usageError(fmt.Errorf("invalid balancer config: %s", config.OneLine(err)))
+	}
 	level := slog.LevelWarn
 	if f.verbose {
 		level = slog.LevelDebug
@@ -236,7 +242,18 @@ func runUp(cmd *cobra.Command, f upFlags) error {
 			bw.Flush()
 			clientLog.print(out) // before they are stopped
 			progress, done := shutdownProgress(out, f.shutdown)
-			err := l.Shutdown(shutdownCtx(f.shutdown), progress)
+			first := true
+			err := l.Shutdown(shutdownCtx(f.shutdown), func(open int) {
+				if first { // what closed before the goodbye (the dashboard's test clients) is printed before its count
+					for e := range drainNow(sub) {
+						term.event(e)
+					}
+					term.flush()
+					bw.Flush()
+					first = false
+				}
+				progress(open)
+			})
 			done()
 			fmt.Fprintln(out, "stopping the nodes, then Redis…")
 			for e := range drainNow(sub) {

@@ -350,3 +350,23 @@ func TestUpWithLBCookieStickinessKeepsABrowserOnOneNode(t *testing.T) {
 	}
 	u.stop()
 }
+
+// The dashboard's test clients leave before the balancer's goodbye: their
+// closes are printed before the shutdown's count, which then adds up (it
+// said "no open connections", then printed two closes).
+func TestCtrlCPrintsTheTestClientsClosesBeforeTheShutdownsCount(t *testing.T) {
+	u := startUp(t, "--nodes", "1")
+	resp, err := http.Post(u.admin+"/api/testers?count=2", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	u.waitLine(`c\d+ opened: `)
+	u.waitLine(`c\d+ opened: `)
+	u.stop()
+	out := u.output()
+	closed, shutting := strings.LastIndex(out, "CLIENT_CLOSE_FRAME"), strings.Index(out, "shutting down")
+	if closed < 0 || shutting < 0 || closed > shutting {
+		t.Fatalf("got output\n%s\nwant the test clients' closes (CLIENT_CLOSE_FRAME) before \"shutting down\"", out)
+	}
+}

@@ -33,3 +33,15 @@ func TestUpStartsYourClientsTellsThemApartAndReportsWhatANodeKillDidToThem(t *te
 		}
 	}
 }
+
+// lab up runs on the real clock anyway; with client processes its summary
+// says why that matters (their time is theirs), not "no clock was injected".
+func TestUpWithClientProcessesSaysTheyKeepTheirOwnTime(t *testing.T) {
+	p := run(t, "up", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--node-port", "0", "--nodes", "1", "--client-cmd", "sleep 600", "--clients", "1")
+	m := p.waitLine(`^  time\s+(.*)$`)
+	if want := "real clock: its clients are processes (sleep 600), whose time the lab cannot control"; m[1] != want {
+		t.Fatalf("got time line %q, want %q", m[1], want)
+	}
+	p.waitLine(`Events:$`)
+	p.stop()
+}

@@ -25,7 +25,7 @@ func addNodeFlags(fl *pflag.FlagSet, f *upFlags) {
 	fl.StringVar(&f.node.Health, "node-health", "", "path that answers 2xx-3xx once a --node-cmd process is ready (e.g. /healthz); the balancer checks it too (default: the port accepts; the balancer checks /)")
 	fl.StringVar(&f.node.Dir, "node-dir", "", "working directory of --node-cmd (default: this one)")
 	fl.DurationVar(&f.node.ReadyTimeout, "node-ready-timeout", lab.DefaultReadyTimeout, "how long a --node-cmd process gets to be ready")
-	fl.DurationVar(&f.node.StopGrace, "node-stop-grace", lab.DefaultStopGrace, "stop: a --node-cmd process gets SIGTERM, then SIGKILL after this; the lab's own nodes answer /healthz 503 and serve on for this long, then send 1001 (unset: at once)")
+	fl.DurationVar(&f.node.StopGrace, "node-stop-grace", lab.DefaultStopGrace, "stop: a --node-cmd process gets SIGTERM, then SIGKILL after this (the default is for these); the lab's own nodes answer /healthz 503 and serve on for this long, then send 1001 (without the flag: at once)")
 	fl.StringVar(&f.node.KillCmd, "node-kill-cmd", "", "hook run for kill instead of SIGKILL (e.g. 'docker kill {name}'); {pid} is the process group")
 	fl.StringVar(&f.node.StopCmd, "node-stop-cmd", "", "hook run for stop instead of SIGTERM (e.g. 'docker stop {name}')")
 	fl.StringVar(&f.node.StartCmd, "node-start-cmd", "", "command launched instead of --node-cmd to bring a node back (e.g. 'docker start -a {name}')")
