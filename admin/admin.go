@@ -50,6 +50,10 @@ type Config struct {
 	// Links lists the fault links on the lab's hops (links.go); nil for
 	// none.
 	Links func() []*faultlink.Link
+	// LinkTargets is the links a name in /api/links/{name} stands for
+	// (lab.Lab.LinkTargets: "client" is every client-side link); nil: the
+	// one link of that name.
+	LinkTargets func(name string) ([]*faultlink.Link, error)
 	// Proxy is the status of nginx, HAProxy or Caddy when one is the
 	// lab's balancer (lab up --balancer); nil with the built-in one.
 	Proxy func(context.Context) proxies.Status

@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -10,7 +11,11 @@ import (
 	"github.com/wslab/wslab/faultlink"
 )
 
-// The fault links on the lab's hops:
+// The fault links on the lab's hops. A name stands for every link it
+// reaches (Config.LinkTargets): "client" on a lab with client processes is
+// the client link and each process's own; the answer is the first link's
+// status with the others under "also", and a count (reset, dropped,
+// left_behind) is their sum.
 //
 //	GET    /api/links                   every link's faults and counters
 //	GET    /api/links/{name}            one link's
@@ -28,31 +33,41 @@ func (s *Server) linkRoutes(mux *http.ServeMux) {
 		}
 		writeJSON(w, http.StatusOK, out)
 	})
-	mux.HandleFunc("GET /api/links/{name}", s.withLink(func(w http.ResponseWriter, r *http.Request, k *faultlink.Link) {
-		writeJSON(w, http.StatusOK, statusOf(k))
+	mux.HandleFunc("GET /api/links/{name}", s.withLinks(func(w http.ResponseWriter, r *http.Request, ks []*faultlink.Link) {
+		writeJSON(w, http.StatusOK, statusOfAll(ks))
 	}))
-	mux.HandleFunc("PUT /api/links/{name}/faults", s.withLink(func(w http.ResponseWriter, r *http.Request, k *faultlink.Link) {
-		s.setFaults(w, r, k, faultlink.Faults{})
+	mux.HandleFunc("PUT /api/links/{name}/faults", s.withLinks(func(w http.ResponseWriter, r *http.Request, ks []*faultlink.Link) {
+		s.setFaults(w, r, ks, func(*faultlink.Link) faultlink.Faults { return faultlink.Faults{} })
 	}))
-	mux.HandleFunc("PATCH /api/links/{name}/faults", s.withLink(func(w http.ResponseWriter, r *http.Request, k *faultlink.Link) {
-		s.setFaults(w, r, k, k.Faults())
+	mux.HandleFunc("PATCH /api/links/{name}/faults", s.withLinks(func(w http.ResponseWriter, r *http.Request, ks []*faultlink.Link) {
+		s.setFaults(w, r, ks, (*faultlink.Link).Faults)
 	}))
-	mux.HandleFunc("DELETE /api/links/{name}/faults", s.withLink(func(w http.ResponseWriter, r *http.Request, k *faultlink.Link) {
-		k.Clear()
-		writeJSON(w, http.StatusOK, statusOf(k))
-	}))
-	mux.HandleFunc("POST /api/links/{name}/reset", s.withLink(func(w http.ResponseWriter, r *http.Request, k *faultlink.Link) {
-		writeJSON(w, http.StatusOK, map[string]int{"reset": k.Reset()})
-	}))
-	mux.HandleFunc("POST /api/links/{name}/nat-drop", s.withLink(func(w http.ResponseWriter, r *http.Request, k *faultlink.Link) {
-		n, err := k.DropMappings()
-		if err != nil {
-			writeError(w, http.StatusBadRequest, err.Error())
-			return
+	mux.HandleFunc("DELETE /api/links/{name}/faults", s.withLinks(func(w http.ResponseWriter, r *http.Request, ks []*faultlink.Link) {
+		for _, k := range ks {
+			k.Clear()
 		}
-		writeJSON(w, http.StatusOK, map[string]int{"dropped": n})
+		writeJSON(w, http.StatusOK, statusOfAll(ks))
 	}))
-	mux.HandleFunc("POST /api/links/{name}/move", s.withLink(func(w http.ResponseWriter, r *http.Request, k *faultlink.Link) {
+	mux.HandleFunc("POST /api/links/{name}/reset", s.withLinks(func(w http.ResponseWriter, r *http.Request, ks []*faultlink.Link) {
+		n := 0
+		for _, k := range ks {
+			n += k.Reset()
+		}
+		writeJSON(w, http.StatusOK, map[string]int{"reset": n})
+	}))
+	mux.HandleFunc("POST /api/links/{name}/nat-drop", s.withLinks(func(w http.ResponseWriter, r *http.Request, ks []*faultlink.Link) {
+		total := 0
+		for _, k := range ks {
+			n, err := k.DropMappings()
+			if err != nil {
+				writeError(w, http.StatusBadRequest, err.Error())
+				return
+			}
+			total += n
+		}
+		writeJSON(w, http.StatusOK, map[string]int{"dropped": total})
+	}))
+	mux.HandleFunc("POST /api/links/{name}/move", s.withLinks(func(w http.ResponseWriter, r *http.Request, ks []*faultlink.Link) {
 		var to struct {
 			SourceIP string `json:"source_ip"`
 		}
@@ -62,25 +77,41 @@ func (s *Server) linkRoutes(mux *http.ServeMux) {
 			writeError(w, http.StatusBadRequest, fmt.Sprintf("move: %v; send {\"source_ip\": \"127.0.0.2\"} (\"\" for the default address)", err))
 			return
 		}
-		n, err := k.Move(to.SourceIP)
-		if err != nil {
-			writeError(w, http.StatusBadRequest, err.Error())
-			return
+		total := 0
+		for _, k := range ks {
+			n, err := k.Move(to.SourceIP)
+			if err != nil {
+				writeError(w, http.StatusBadRequest, err.Error())
+				return
+			}
+			total += n
 		}
-		writeJSON(w, http.StatusOK, map[string]int{"left_behind": n})
+		writeJSON(w, http.StatusOK, map[string]int{"left_behind": total})
 	}))
 }
 
 // linkStatus is a link's counters and faults, with the faults in words
 // as lab ctl link prints them (faultlink.Faults.String), for the dashboard.
+// Also holds the other links a name stood for (the client processes'
+// links, for "client").
 type linkStatus struct {
 	faultlink.Stats
-	Summary string `json:"summary"`
+	Summary string       `json:"summary"`
+	Also    []linkStatus `json:"also,omitempty"`
 }
 
 func statusOf(k *faultlink.Link) linkStatus {
 	st := k.Stats()
 	return linkStatus{Stats: st, Summary: st.Faults.String()}
+}
+
+// statusOfAll is the first link's status with the others under Also.
+func statusOfAll(ks []*faultlink.Link) linkStatus {
+	st := statusOf(ks[0])
+	for _, k := range ks[1:] {
+		st.Also = append(st.Also, statusOf(k))
+	}
+	return st
 }
 
 func (s *Server) links() []*faultlink.Link {
@@ -90,15 +121,24 @@ func (s *Server) links() []*faultlink.Link {
 	return s.cfg.Links()
 }
 
-// withLink finds the link named in the path, or answers 404 naming the
-// links there are.
-func (s *Server) withLink(h func(http.ResponseWriter, *http.Request, *faultlink.Link)) http.HandlerFunc {
+// withLinks finds the links the name in the path stands for, or answers
+// 404 naming the links there are.
+func (s *Server) withLinks(h func(http.ResponseWriter, *http.Request, []*faultlink.Link)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		name := r.PathValue("name")
+		if s.cfg.LinkTargets != nil {
+			ks, err := s.cfg.LinkTargets(name)
+			if err != nil {
+				writeError(w, http.StatusNotFound, strings.TrimPrefix(err.Error(), "lab: "))
+				return
+			}
+			h(w, r, ks)
+			return
+		}
 		var names []string
 		for _, k := range s.links() {
 			if k.Name() == name {
-				h(w, r, k)
+				h(w, r, []*faultlink.Link{k})
 				return
 			}
 			names = append(names, k.Name())
@@ -111,19 +151,34 @@ func (s *Server) withLink(h func(http.ResponseWriter, *http.Request, *faultlink.
 	}
 }
 
-// setFaults reads a faultlink.Faults over base and sets it; unknown fields
-// and bad values are refused with every problem named.
-func (s *Server) setFaults(w http.ResponseWriter, r *http.Request, k *faultlink.Link, base faultlink.Faults) {
-	dec := json.NewDecoder(io.LimitReader(r.Body, 1<<16))
-	dec.DisallowUnknownFields()
-	f := base
-	if err := dec.Decode(&f); err != nil {
-		writeError(w, http.StatusBadRequest, fmt.Sprintf("faults: %v; fields are up and down {latency, jitter, bandwidth}, black_hole, reset_new, slow_close, source_ip", err))
+// setFaults reads a faultlink.Faults over each link's base and sets it;
+// unknown fields and bad values are refused with every problem named,
+// before any link changes.
+func (s *Server) setFaults(w http.ResponseWriter, r *http.Request, ks []*faultlink.Link, base func(*faultlink.Link) faultlink.Faults) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<16))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("faults: %v", err))
 		return
 	}
-	if err := k.Set(f); err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
-		return
+	fs := make([]faultlink.Faults, len(ks))
+	for i, k := range ks {
+		dec := json.NewDecoder(bytes.NewReader(body))
+		dec.DisallowUnknownFields()
+		fs[i] = base(k)
+		if err := dec.Decode(&fs[i]); err != nil {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("faults: %v; fields are up and down {latency, jitter, bandwidth}, black_hole, reset_new, slow_close, source_ip", err))
+			return
+		}
+		if err := fs[i].Validate(k.ClientSide()); err != nil {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("link %s: %v", k.Name(), err))
+			return
+		}
 	}
-	writeJSON(w, http.StatusOK, statusOf(k))
+	for i, k := range ks {
+		if err := k.Set(fs[i]); err != nil {
+			writeError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+	}
+	writeJSON(w, http.StatusOK, statusOfAll(ks))
 }

@@ -18,12 +18,12 @@ import (
 	"github.com/wslab/wslab/balancer/balancertest"
 )
 
-// openTunnel upgrades a new connection to addr, bounded by the test's
-// deadline, and returns it once the 101 is read.
+// openTunnel upgrades a new connection to addr and returns it once the
+// 101 is read, within the test's bound for one wait.
 func openTunnel(t *testing.T, addr string) (net.Conn, *bufio.Reader) {
 	t.Helper()
 	c := sendUpgrade(t, addr)
-	c.SetDeadline(time.Now().Add(waitFor)) // the test's own bound
+	c.SetDeadline(time.Now().Add(waitFor)) // the test's own bound for the handshake
 	br := bufio.NewReader(c)
 	if resp, err := http.ReadResponse(br, nil); err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
 		c.Close()
@@ -33,9 +33,14 @@ func openTunnel(t *testing.T, addr string) (net.Conn, *bufio.Reader) {
 }
 
 // echoBack sends text as a masked frame and expects the same bytes back
-// from a backend that echoes bytes.
+// from a backend that echoes bytes, within the test's bound for one wait.
+// The bound starts with the echo, not with the tunnel: a tunnel held
+// through a long test (a storm of reloads, hundreds of other clients)
+// would otherwise run out of time on a loaded machine however quickly
+// each echo came back.
 func echoBack(t *testing.T, c net.Conn, br *bufio.Reader, text string) {
 	t.Helper()
+	c.SetDeadline(time.Now().Add(waitFor)) // the test's own bound for this echo
 	msg := maskedText(text)
 	c.Write(msg)
 	got := make([]byte, len(msg))

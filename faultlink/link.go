@@ -27,7 +27,14 @@ type Config struct {
 	Upstream string // host:port every connection is relayed to
 	// ClientSide marks the link between clients and the balancer: only it
 	// takes the client-only faults (DropMappings, Faults.SourceIP).
-	ClientSide  bool
+	ClientSide bool
+	// SourceIP (client-side links only) is the link's default address:
+	// where connections reach the upstream from while Faults.SourceIP is
+	// "" — after a Clear, or a Move to "". Default: the host's choice
+	// (127.0.0.1 on loopback). A lab gives each client process's link one
+	// of its own, so that clearing its faults keeps the address the
+	// balancer knows the process by.
+	SourceIP    string
 	Faults      Faults        // faults from the start; default none
 	DialTimeout time.Duration // default DefaultDialTimeout (wall clock)
 
@@ -115,6 +122,9 @@ func (c Config) validate() error {
 	if err := c.Faults.Validate(c.ClientSide); err != nil {
 		errs = append(errs, fmt.Errorf("link %s: %w", c.Name, err))
 	}
+	if err := (Faults{SourceIP: c.SourceIP}).Validate(c.ClientSide); err != nil {
+		errs = append(errs, fmt.Errorf("link %s: default %w", c.Name, err))
+	}
 	return errors.Join(errs...)
 }
 
@@ -196,7 +206,8 @@ func (l *Link) DropMappings() (int, error) {
 }
 
 // Move plays the client changing its address (client-side links only):
-// new connections come from sourceIP (Faults.SourceIP; "" is the default),
+// new connections come from sourceIP (Faults.SourceIP; "" is the link's
+// default, Config.SourceIP),
 // and every open connection is left behind as a real address change
 // leaves it. The server side goes silently half-open, as with
 // DropMappings — the server learns only from its heartbeat or idle
@@ -215,13 +226,14 @@ func (l *Link) Move(sourceIP string) (int, error) {
 	}
 	l.ctlMu.Lock()
 	defer l.ctlMu.Unlock()
+	to := l.source(f)
 	var behind []*conn
 	for _, c := range l.open() {
-		if c.source != sourceIP { // not one that already came from the new address
+		if c.source != to { // not one that already came from the new address
 			behind = append(behind, c)
 		}
 	}
-	l.publish("move", fmt.Sprintf("client moved to %s; %d open connections left behind", or(sourceIP, "the default address"), len(behind)))
+	l.publish("move", fmt.Sprintf("client moved to %s; %d open connections left behind", or(to, "the default address"), len(behind)))
 	n := 0
 	for _, c := range behind {
 		if c.move() {
@@ -325,12 +337,18 @@ func (l *Link) accept() {
 			resetConn(client)
 			continue
 		}
-		c := l.newConn(client, st.faults.SourceIP)
+		c := l.newConn(client, l.source(st.faults))
 		if c == nil {
 			return
 		}
 		go c.run()
 	}
+}
+
+// source is the address new connections reach the upstream from under f:
+// its SourceIP, or the link's default.
+func (l *Link) source(f Faults) string {
+	return or(f.SourceIP, l.cfg.SourceIP)
 }
 
 // newConn registers a connection; nil when the link is closing.

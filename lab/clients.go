@@ -128,7 +128,7 @@ func (l *Lab) startClients() error {
 	for i := 1; i <= n; i++ {
 		name := "client-" + strconv.Itoa(i)
 		addr := clientAddr(i).String()
-		err := l.startLink(faultlink.Config{Name: name, Upstream: l.Balancer.Addr(), ClientSide: true, Faults: faultlink.Faults{SourceIP: addr}})
+		err := l.startLink(faultlink.Config{Name: name, Upstream: l.Balancer.Addr(), ClientSide: true, SourceIP: addr})
 		if err != nil {
 			return fmt.Errorf("clients: %s: %w", name, err)
 		}

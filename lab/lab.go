@@ -195,7 +195,7 @@ func Start(ctx context.Context, cfg Config) (_ *Lab, err error) {
 		ac := admin.Config{
 			Addr: cfg.AdminAddr, Balancer: l.Balancer, Nodes: l, Events: l.Events,
 			Seed: l.Seed, Redis: l.RedisAddr(), Logger: cfg.Logger, Clocking: l.clocking.String(),
-			AddNode: l.addNodeState, Links: l.Links, Extra: cfg.Dashboard, Token: cfg.AdminToken, Hosts: cfg.AdminHosts,
+			AddNode: l.addNodeState, Links: l.Links, LinkTargets: l.LinkTargets, Extra: cfg.Dashboard, Token: cfg.AdminToken, Hosts: cfg.AdminHosts,
 		}
 		if l.Proxy != nil {
 			ac.Proxy, ac.ProxyReload = l.Proxy.Status, l.Proxy.ReloadYAML

@@ -89,6 +89,34 @@ func (l *Lab) FindLink(name string) (*faultlink.Link, error) {
 	return nil, fmt.Errorf("lab: no link %q: this lab has no links (start it with links on: lab up --links)", name)
 }
 
+// LinkTargets is the links a fault set on name reaches: "client" is the
+// clients' network — the client link, if the lab has one, and the link of
+// every client process (ClientsConfig), each its own; any other name is
+// the one link of that name (a node's, or one client process's:
+// client-7). The error names the links there are.
+func (l *Lab) LinkTargets(name string) ([]*faultlink.Link, error) {
+	k, err := l.FindLink(name)
+	if name != ClientLink {
+		if err != nil {
+			return nil, err
+		}
+		return []*faultlink.Link{k}, nil
+	}
+	var out []*faultlink.Link
+	if k != nil {
+		out = append(out, k)
+	}
+	for _, c := range l.Clients() {
+		if k := l.Link(c.Name); k != nil {
+			out = append(out, k)
+		}
+	}
+	if len(out) == 0 {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (l *Lab) startLink(cfg faultlink.Config) error {
 	cfg.Clock, cfg.Events, cfg.Logger = l.clock, l.Events, l.cfg.Logger
 	cfg.Rand = rand.New(rand.NewPCG(l.rng.Uint64(), l.rng.Uint64()))

@@ -66,22 +66,12 @@ func checkLink(a LinkArgs) string {
 	return strings.Join(bad, "; ")
 }
 
-// linkStep applies a link step to its link; on the client link of a lab
-// with client processes, to theirs too (each has a link of its own, see
-// lab.ClientsConfig): "client" is the clients' network.
+// linkStep applies a link step to the links it names (lab.LinkTargets):
+// "client" on a lab with client processes is their links too.
 func (r *run) linkStep(ctx context.Context, a LinkArgs) error {
-	k, err := r.lab.FindLink(a.Link)
-	if err != nil && !(a.Link == lab.ClientLink && len(r.lab.Clients()) > 0) {
+	targets, err := r.lab.LinkTargets(a.Link)
+	if err != nil {
 		return err
-	}
-	targets := []*faultlink.Link{}
-	if k != nil {
-		targets = append(targets, k)
-	}
-	if a.Link == lab.ClientLink {
-		for _, c := range r.lab.Clients() {
-			targets = append(targets, r.lab.Link(c.Name))
-		}
 	}
 	var did []string
 	for i, k := range targets {

@@ -65,21 +65,33 @@ func (c *Client) Append(ctx context.Context, m Message, maxLen int64) (string, e
 
 // AppendOnce appends m unless key was claimed within ttl: a client's retry
 // of a message the chat already took. It reports whether m was a
-// duplicate. A failed append releases the claim, so the retry goes through.
+// duplicate.
+//
+// The claim and the append are one script, so Redis runs both or neither:
+// a node that claimed first and appended second could die (or lose Redis)
+// in between and leave a claim with nothing behind it, and the client's
+// retry on another node would be refused as a duplicate of a message no
+// one ever saw.
 func (c *Client) AppendOnce(ctx context.Context, m Message, maxLen int64, key string, ttl time.Duration) (dup bool, err error) {
-	ok, err := c.redis().SetNX(ctx, key, 1, ttl).Result()
-	if err != nil {
-		return false, fmt.Errorf("claim message id %q: %w", key, err)
-	}
-	if !ok {
+	err = appendOnce.Run(ctx, c.redis(), []string{key, c.stream}, ttl.Milliseconds(), maxLen, m.From, m.Text).Err()
+	switch {
+	case errors.Is(err, redis.Nil):
 		return true, nil
-	}
-	if _, err := c.Append(ctx, m, maxLen); err != nil {
-		c.redis().Del(context.WithoutCancel(ctx), key)
-		return false, err
+	case err != nil:
+		return false, fmt.Errorf("append message id %q to stream %q: %w", key, c.stream, err)
 	}
 	return false, nil
 }
+
+// appendOnce claims KEYS[1] for ARGV[1] ms and, if the claim is new,
+// appends the message to the stream KEYS[2] as Append does; it answers
+// the entry's id, or nil for a key already claimed.
+var appendOnce = redis.NewScript(`
+if not redis.call('SET', KEYS[1], 1, 'NX', 'PX', ARGV[1]) then
+	return false
+end
+return redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', 'from', ARGV[3], 'text', ARGV[4])
+`)
 
 // StreamTip returns the id of the stream's newest entry. An empty (or
 // missing) stream gets a marker entry first, so that every position a node

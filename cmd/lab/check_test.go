@@ -11,16 +11,20 @@ import (
 	"github.com/wslab/wslab/profiles"
 )
 
+// The second is what a user waits on an idle machine. It is measured as
+// the CPU time the lab process spent (user + system, its start included),
+// not as wall time: check neither sleeps nor waits for I/O, so on an idle
+// machine the two agree, while on a loaded one (CI, other tests in
+// parallel) wall time counts the time the process stood in the run queue.
 func TestCheckPrintsOneRowPerProfileInUnderASecond(t *testing.T) {
-	start := time.Now()
-	out, code := runOnce(t, "check", "--heartbeat", "25s", "--lifetime", "2h")
-	took := time.Since(start)
+	out, code, cpu := runOnceCPU(t, "check", "--heartbeat", "25s", "--lifetime", "2h")
 	if code != 0 {
 		t.Fatalf("exit %d, want 0: %s", code, out)
 	}
-	if took > time.Second {
-		t.Errorf("lab check took %s, want under 1s", took)
+	if cpu > time.Second {
+		t.Errorf("lab check used %s of CPU, want under 1s", cpu)
 	}
+	t.Logf("lab check used %s of CPU", cpu)
 	for _, want := range []*regexp.Regexp{
 		regexp.MustCompile(`PROFILE\s+SURVIVES\s+CUT AT\s+BY\s+CLIENT SEES\s+SETTING TO CHANGE`),
 		regexp.MustCompile(`(?m)^aws-alb\s+yes\s+-`),

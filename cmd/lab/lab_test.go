@@ -211,16 +211,25 @@ func (u *upLab) ctl(t *testing.T, args ...string) (string, int) {
 
 func runOnce(t *testing.T, args ...string) (string, int) {
 	t.Helper()
+	out, code, _ := runOnceCPU(t, args...)
+	return out, code
+}
+
+// runOnceCPU is runOnce that also says how much CPU time (user + system)
+// the lab process used: what it cost, however busy the machine.
+func runOnceCPU(t *testing.T, args ...string) (string, int, time.Duration) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, labBin, args...).CombinedOutput()
+	cmd := exec.CommandContext(ctx, labBin, args...)
+	out, err := cmd.CombinedOutput()
 	if err != nil {
 		if ee, ok := err.(*exec.ExitError); ok {
-			return string(out), ee.ExitCode()
+			return string(out), ee.ExitCode(), ee.UserTime() + ee.SystemTime()
 		}
 		t.Fatal(err)
 	}
-	return string(out), 0
+	return string(out), 0, cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 }
 
 func freePort(t *testing.T) string {

@@ -23,6 +23,12 @@ lab up --links. The link "client" sits between clients and the balancer;
 pass through it too). A fault stays until it is changed or cleared, and
 applies to the connections already open as well as to new ones.
 
+Client processes (lab up --client-cmd, --clients) each reach the balancer
+through a link of their own, named after them: "client-1", "client-2"...
+"client" is the clients' network: a fault set on it reaches the client link
+(with --links) and every client process's link; "client-7" reaches that one
+alone. Clearing a client process's link keeps its own address (127.0.1.7).
+
   lab ctl link                             every link: faults and counters
   lab ctl link NAME                        one link
   lab ctl link NAME latency 200ms          both ways (--up or --down for one; --jitter 20ms)
@@ -77,8 +83,11 @@ func newCtlLinkCmd(c *ctl) *cobra.Command {
 					}[req.action], total))
 				})
 			}
-			var st faultlink.Stats
-			return c.call(cmd, req.method, req.path, req.body, &st, func() { printLinks(out, []faultlink.Stats{st}) })
+			var st struct {
+				faultlink.Stats
+				Also []faultlink.Stats `json:"also"` // the other links the name reached
+			}
+			return c.call(cmd, req.method, req.path, req.body, &st, func() { printLinks(out, append([]faultlink.Stats{st.Stats}, st.Also...)) })
 		},
 	}
 	cmd.Flags().BoolVar(&lf.up, "up", false, "only client → upstream (latency, bandwidth)")

@@ -3,6 +3,7 @@ package main_test
 import (
 	"os/exec"
 	"regexp"
+	"strings"
 	"testing"
 )
 
@@ -44,4 +45,43 @@ func TestUpWithClientProcessesSaysTheyKeepTheirOwnTime(t *testing.T) {
 	}
 	p.waitLine(`Events:$`)
 	p.stop()
+}
+
+// timedRequests is a client process that asks for the chat page over and
+// over and prints how long each answer took, in seconds.
+const timedRequests = `while :; do curl -s -o /dev/null --max-time 10 -w 'took %{time_total}\n' {url}/; sleep 0.1; done`
+
+// slow and fast match a client process's timedRequests line: an answer
+// that crossed 300 ms of latency each way (at least 0.6 s), and one that
+// met none.
+func slow(client string) string { return `^` + client + `\s+\| took (0\.[6-9]|[1-9]\d*\.)` }
+func fast(client string) string { return `^` + client + `\s+\| took 0\.[0-4]` }
+
+// "client" is the clients' network: a fault set on it reaches each client
+// process through the link of its own it dials from, not only the lab's
+// client link; a client process's name reaches that one alone.
+func TestCtlLinkClientReachesEveryClientProcessAndAClientsNameReachesItAlone(t *testing.T) {
+	if _, err := exec.LookPath("curl"); err != nil {
+		t.Skip("needs curl as a client the lab does not know")
+	}
+	u := startUp(t, "--nodes", "1", "--links=127.0.0.1:0", "--client-cmd", timedRequests, "--clients", "2")
+	u.waitLine(fast("client-2"))
+
+	out, code := u.ctl(t, "link", "client", "latency", "300ms")
+	if code != 0 {
+		t.Fatalf("lab ctl link client latency 300ms: exit %d: %s", code, out)
+	}
+	for _, name := range []string{"client", "client-1", "client-2"} {
+		if !regexp.MustCompile(`(?m)^` + name + `\s.*up latency 300ms, down latency 300ms`).MatchString(out) {
+			t.Errorf("lab ctl link client latency: no row for %s with the latency in:\n%s", name, out)
+		}
+	}
+	u.waitLine(slow("client-1"))
+	u.waitLine(slow("client-2"))
+
+	if out, code := u.ctl(t, "link", "client-1", "clear"); code != 0 || strings.Contains(out, "client-2") {
+		t.Fatalf("lab ctl link client-1 clear: exit %d, %s; want client-1's row alone", code, out)
+	}
+	u.waitLine(fast("client-1"))
+	u.waitLine(slow("client-2"))
 }
