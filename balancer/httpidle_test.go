@@ -43,10 +43,12 @@ func waitChan(t *testing.T, c chan struct{}, why string) {
 	}
 }
 
-// A long-poll GET that the backend holds is cut at the idle timeout, on the
-// balancer's clock, as a cloud ALB cuts it: the client hears 504 and the
-// backend's request ends.
-func TestLongPollIsCutByTheIdleTimeout(t *testing.T) {
+// heldPoll starts a balancer with a 5 s idle timeout on a mock clock in
+// front of a backend that holds every request, and sends GET path through
+// it; it returns once the backend holds the request, with the client's
+// connection and the channel closed when the backend's request ends.
+func heldPoll(t *testing.T, path string) (*rig, *quartz.Mock, net.Conn, chan struct{}) {
+	t.Helper()
 	url, started, ended := longPoll(t)
 	clk := quartz.NewMock(t)
 	r := start(t, config.Config{
@@ -57,9 +59,17 @@ func TestLongPollIsCutByTheIdleTimeout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
-	io.WriteString(c, "GET /poll HTTP/1.1\r\nHost: lab\r\n\r\n")
+	t.Cleanup(func() { c.Close() })
+	io.WriteString(c, "GET "+path+" HTTP/1.1\r\nHost: lab\r\n\r\n")
 	waitChan(t, started, "the request never reached the backend")
+	return r, clk, c, ended
+}
+
+// A long-poll GET that the backend holds is cut at the idle timeout, on the
+// balancer's clock, as a cloud ALB cuts it: the client hears 504 and the
+// backend's request ends.
+func TestLongPollIsCutByTheIdleTimeout(t *testing.T) {
+	_, clk, c, ended := heldPoll(t, "/poll")
 	advance(t, clk, 4900*time.Millisecond)
 	select {
 	case <-ended:
@@ -177,19 +187,7 @@ func TestAmbiguousHeadsAreRefusedAtOnce(t *testing.T) {
 // 504 reaches anyone): it names the client's address, the backend, the
 // reason and the request; a long poll the backend answers is none.
 func TestALongPollCutByTheIdleTimeoutIsAnEvent(t *testing.T) {
-	url, started, _ := longPoll(t)
-	clk := quartz.NewMock(t)
-	r := start(t, config.Config{
-		Listener:    config.Listener{IdleTimeout: config.Duration(5 * time.Second)},
-		ServerGroup: config.ServerGroup{Servers: []config.Server{{Name: "poll", URL: url}}, HealthCheck: noChecks()},
-	}, clk)
-	c, err := net.Dial("tcp", r.b.Addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	io.WriteString(c, "GET /socket.io/?EIO=4&transport=polling&sid=abc HTTP/1.1\r\nHost: lab\r\n\r\n")
-	waitChan(t, started, "the request never reached the backend")
+	r, clk, c, _ := heldPoll(t, "/socket.io/?EIO=4&transport=polling&sid=abc")
 	advance(t, clk, 5*time.Second)
 	var cut *events.Event
 	for len(r.sub.C()) > 0 && cut == nil { // what is there now, without waiting
