@@ -114,6 +114,7 @@ type MatrixOptions struct {
 	Balancers []string          // the columns; default BalancerColumns
 	Only      []string          // run only these built-ins' rows; default all
 	Progress  func(line string) // called as each run starts and ends
+	Verbose   func(line string) // called with each transcript line as it happens (Options.Verbose)
 }
 
 // RunMatrix runs every row against every balancer installed here, on the
@@ -164,7 +165,7 @@ func RunMatrix(ctx context.Context, opts MatrixOptions) (*Matrix, error) {
 			}
 			done++
 			progress(fmt.Sprintf("[%d/%d] %s against %s", done, total, r.sc.Name, col.Balancer))
-			opts := Options{Balancer: col.Balancer, RealClock: true}
+			opts := Options{Balancer: col.Balancer, RealClock: true, Verbose: opts.Verbose}
 			if col.Balancer == lab.BuiltinBalancer {
 				opts.Balancer = ""
 			}

@@ -17,7 +17,7 @@ var errBroken = errors.New("some runs erred (their cells say error:); a balancer
 
 func newScenarioMatrixCmd() *cobra.Command {
 	var balancers, only []string
-	var markdown, asJSON bool
+	var markdown, asJSON, verbose bool
 	cmd := &cobra.Command{
 		Use:   "matrix",
 		Short: "Run the built-ins against every installed balancer: the conformance table",
@@ -38,7 +38,8 @@ since the start, and leave out ports and ids, so a rerun prints the same
 table.
 
 A balancer that is not installed is a column saying "not installed".
-Progress goes to stderr (the whole matrix takes a few minutes); Ctrl-C
+Progress goes to stderr (the whole matrix takes a few minutes), with -v
+each run's transcript under it; Ctrl-C
 stops the run under way, and its lab and proxy with it.
 
 Exit status: 0 when every run finished, whatever the cells say (a proxy
@@ -67,10 +68,14 @@ flags; 130 when interrupted.`,
 				}
 			}
 			stderr := cmd.ErrOrStderr()
-			m, err := scenarios.RunMatrix(cmd.Context(), scenarios.MatrixOptions{
+			mo := scenarios.MatrixOptions{
 				Balancers: balancers, Only: only,
 				Progress: func(line string) { fmt.Fprintln(stderr, line) },
-			})
+			}
+			if verbose {
+				mo.Verbose = func(line string) { fmt.Fprintln(stderr, "  "+line) }
+			}
+			m, err := scenarios.RunMatrix(cmd.Context(), mo)
 			if err != nil {
 				if cmd.Context().Err() != nil {
 					return &exitError{code: 130, err: errors.New("interrupted: the run under way was stopped, its lab and proxy with it")}
@@ -99,6 +104,7 @@ flags; 130 when interrupted.`,
 	cmd.Flags().StringSliceVar(&only, "only", nil, "run only these built-ins' rows, comma-separated (default every built-in)")
 	cmd.Flags().BoolVar(&markdown, "markdown", false, "print the table as Markdown with the versions and this command: the README's conformance table")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the matrix as JSON")
+	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "print each run's transcript to stderr as it happens, under its progress line")
 	cmd.MarkFlagsMutuallyExclusive("markdown", "json")
 	return cmd
 }

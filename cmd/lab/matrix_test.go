@@ -90,14 +90,12 @@ func TestCtrlCStopsTheMatrixAndLeavesNoProxyRunning(t *testing.T) {
 	if _, err := proxies.Binary(proxies.HAProxy); err != nil {
 		t.Skipf("%v (.ci/run installs it)", err)
 	}
-	p := run(t, "scenario", "matrix", "--only", "idle-timeout", "--balancers", "haproxy")
+	p := run(t, "scenario", "matrix", "--only", "idle-timeout", "--balancers", "haproxy", "-v")
 	p.waitLine(`\[1/1\] idle-timeout-realtime against haproxy$`)
-	var procs []int
-	deadline := time.Now().Add(waitFor)
-	for len(procs) < 2 && time.Now().Before(deadline) { // haproxy's master and a worker
-		time.Sleep(20 * time.Millisecond) // polling the process table: nothing to wait on
-		procs = children(t, p.cmd.Process.Pid)
-	}
+	// A client through the front door is connected: HAProxy's master and
+	// a worker are up.
+	p.waitLine(`^  \+\d+\.\d+s connect \w+ via balancer .*→ node-\d`)
+	procs := children(t, p.cmd.Process.Pid)
 	if len(procs) < 2 {
 		t.Fatalf("got processes %v under lab, want haproxy's master and worker", procs)
 	}
